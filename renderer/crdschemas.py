@@ -22,8 +22,9 @@ import json
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 from ruamel.yaml import YAML
 
@@ -34,12 +35,16 @@ DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 
 class Source(NamedTuple):
-    """Kinds read from ``<folder>/<kind lower-case>.yaml`` and written as ``api_version``."""
+    """Kinds read from ``<folder>/<kind lower-case>.yaml`` at CRD version ``crd_version``.
+
+    ``api_version`` is what the schema accepts and where it is written; empty means the
+    CRD's own ``<group>/<crd_version>``.
+    """
 
     folder: str
     crd_version: str
-    api_version: str
     kinds: tuple[str, ...]
+    api_version: str = ""
 
 
 OPERATOR_KINDS = (
@@ -50,25 +55,27 @@ CALICO_KINDS = ("NetworkPolicy", "GlobalNetworkPolicy", "Tier", "LicenseKey")
 
 REGISTRY: dict[str, tuple[Source, ...]] = {
     "common": (
-        Source("argoproj.io", "v1alpha1", "argoproj.io/v1alpha1", ("Application", "AppProject")),
-        Source("kustomize.toolkit.fluxcd.io", "v1", "kustomize.toolkit.fluxcd.io/v1", ("Kustomization",)),
-        Source("source.toolkit.fluxcd.io", "v1", "source.toolkit.fluxcd.io/v1", ("GitRepository", "HelmRepository")),
-        Source("helm.toolkit.fluxcd.io", "v2", "helm.toolkit.fluxcd.io/v2", ("HelmRelease",)),
+        Source("argoproj.io", "v1alpha1", ("Application", "AppProject")),
+        Source("kustomize.toolkit.fluxcd.io", "v1", ("Kustomization",)),
+        Source("source.toolkit.fluxcd.io", "v1", ("GitRepository", "HelmRepository")),
+        Source("helm.toolkit.fluxcd.io", "v2", ("HelmRelease",)),
         # v1beta1 is still in these CRDs but no longer served by ESO v2.9.
-        Source("external-secrets.io", "v1", "external-secrets.io/v1", ("ExternalSecret", "ClusterSecretStore")),
+        Source("external-secrets.io", "v1", ("ExternalSecret", "ClusterSecretStore")),
     ),
-    # 3.19 serves projectcalico.org/v3 from an aggregated API stored in these v1 CRDs,
-    # whose spec schema is the same.
     "tigera-v3.19": (
-        Source("tigera-ee-v3.19.2/operator.tigera.io", "v1", "operator.tigera.io/v1", OPERATOR_KINDS),
-        Source("tigera-ee-v3.19.2/crd.projectcalico.org", "v1", "projectcalico.org/v3", CALICO_KINDS),
+        Source("tigera-ee-v3.19.2/operator.tigera.io", "v1", OPERATOR_KINDS),
+        # 3.19 serves projectcalico.org/v3 from an aggregated API stored in these v1
+        # CRDs, whose spec schema is the same.
+        Source(
+            "tigera-ee-v3.19.2/crd.projectcalico.org", "v1", CALICO_KINDS, "projectcalico.org/v3"
+        ),
     ),
     # operator v1.42.4 = Calico Enterprise v3.23.1.
     "tigera-v3.23": (
-        Source("operator.tigera.io", "v1", "operator.tigera.io/v1", OPERATOR_KINDS),
-        Source("projectcalico.org", "v3", "projectcalico.org/v3", CALICO_KINDS),
+        Source("operator.tigera.io", "v1", OPERATOR_KINDS),
+        Source("projectcalico.org", "v3", CALICO_KINDS),
     ),
-}  # fmt: skip
+}
 
 # Keywords with the same meaning in OpenAPI v3.0 (as CRDs restrict it) and JSON Schema.
 _KEPT = frozenset({
@@ -97,7 +104,9 @@ def _label(path: str) -> str:
     return path or "(root)"
 
 
-def _translate(node: dict[str, Any], path: str, structural: bool, dropped: list[dict[str, str]]) -> dict[str, Any]:
+def _translate(
+    node: dict[str, Any], path: str, structural: bool, dropped: list[dict[str, str]]
+) -> dict[str, Any]:
     """Translate one OpenAPI node. ``structural`` is False inside junctors, where
     Kubernetes only allows value checks, so closing an object there would be wrong."""
     unknown = set(node) - _KEPT - _IGNORED - _TRANSLATED
@@ -112,7 +121,9 @@ def _translate(node: dict[str, Any], path: str, structural: bool, dropped: list[
     if isinstance(node.get("items"), dict):
         out["items"] = _translate(node["items"], f"{path}[]", structural, dropped)
     if isinstance(node.get("additionalProperties"), dict):
-        out["additionalProperties"] = _translate(node["additionalProperties"], f"{path}{{}}", structural, dropped)
+        out["additionalProperties"] = _translate(
+            node["additionalProperties"], f"{path}{{}}", structural, dropped
+        )
     for junctor in _JUNCTORS:
         if junctor in node:
             out[junctor] = [_translate(sub, path, False, dropped) for sub in node[junctor]]
@@ -122,7 +133,9 @@ def _translate(node: dict[str, Any], path: str, structural: bool, dropped: list[
         if node.get(bound) is True and limit in out:
             out[bound] = out.pop(limit)
     for rule in node.get("x-kubernetes-validations", ()):
-        dropped.append({"path": _label(path), "rule": rule["rule"]})
+        dropped.append(
+            {"path": _label(path), "rule": rule["rule"], "message": rule.get("message", "")}
+        )
     if node.get("x-kubernetes-int-or-string"):
         out["type"] = ["integer", "string"]
         if out.get("anyOf") == [{"type": "integer"}, {"type": "string"}]:
@@ -157,7 +170,12 @@ def _object_meta(scope: str) -> dict[str, Any]:
     }
     if scope == "Namespaced":
         props["namespace"] = {"type": "string"}
-    return {"type": "object", "properties": props, "required": ["name"], "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": props,
+        "required": ["name"],
+        "additionalProperties": False,
+    }
 
 
 def _load_crd(path: Path) -> tuple[bytes, dict[str, Any]]:
@@ -178,13 +196,16 @@ def derive(src_dir: Path, set_name: str, source: Source, kind: str) -> tuple[str
     spec = crd["spec"]
     if spec["names"]["kind"] != kind:
         raise CrdError(f"{rel}: holds kind {spec['names']['kind']}, expected {kind}")
-    versions = [v for v in spec["versions"] if v["name"] == source.crd_version and v.get("served", True)]
+    versions = [
+        v for v in spec["versions"] if v["name"] == source.crd_version and v.get("served", True)
+    ]
     if not versions:
         raise CrdError(f"{rel}: version {source.crd_version} is not served")
+    api_version = source.api_version or f"{spec['group']}/{source.crd_version}"
     dropped: list[dict[str, str]] = []
     schema = _translate(versions[0]["schema"]["openAPIV3Schema"], "", True, dropped)
     props = schema.setdefault("properties", {})
-    props["apiVersion"] = {"const": source.api_version}
+    props["apiVersion"] = {"const": api_version}
     props["kind"] = {"const": kind}
     props["metadata"] = _object_meta(spec["scope"])
     base = ["apiVersion", "kind", "metadata"]
@@ -192,8 +213,8 @@ def derive(src_dir: Path, set_name: str, source: Source, kind: str) -> tuple[str
     schema["additionalProperties"] = False
     doc = {
         "$schema": DRAFT,
-        "$comment": "Generated by `python -m renderer.crdschemas` from the CRD in x-source; do not edit.",
-        "title": f"{source.api_version} {kind} ({set_name})",
+        "$comment": "Generated by python -m renderer.crdschemas from x-source; do not edit.",
+        "title": f"{api_version} {kind} ({set_name})",
         "x-source": {
             "file": rel,
             "sha256": hashlib.sha256(raw).hexdigest(),
@@ -204,7 +225,7 @@ def derive(src_dir: Path, set_name: str, source: Source, kind: str) -> tuple[str
         "x-dropped-validations": {"count": len(dropped), "rules": dropped},
         **schema,
     }
-    group, version = source.api_version.split("/")
+    group, version = api_version.split("/")
     out_rel = f"{set_name}/{group}/{version}/{kind.lower()}.json"
     return out_rel, json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
@@ -270,9 +291,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Derive strict JSON Schemas from upstream CRDs.",
         epilog="Example: python -m renderer.crdschemas --check",
     )
-    parser.add_argument("src", nargs="?", type=Path, default=DEFAULT_SRC, help="upstream CRD folder")
-    parser.add_argument("dest", nargs="?", type=Path, default=DEFAULT_DEST, help="schema output folder")
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if DEST is stale")
+    parser.add_argument(
+        "src", nargs="?", type=Path, default=DEFAULT_SRC, help="upstream CRD folder"
+    )
+    parser.add_argument(
+        "dest", nargs="?", type=Path, default=DEFAULT_DEST, help="schema output folder"
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if DEST is stale"
+    )
     args = parser.parse_args(argv)
     try:
         rendered = render_all(args.src)
@@ -284,7 +311,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in stale:
             print(line)
         if stale:
-            print(f"{len(stale)} schema file(s) stale; run: python -m renderer.crdschemas", file=sys.stderr)
+            print(
+                f"{len(stale)} schema file(s) stale; run: python -m renderer.crdschemas",
+                file=sys.stderr,
+            )
         return 1 if stale else 0
     for line in write(rendered, args.dest):
         print(line)
