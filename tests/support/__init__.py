@@ -1,0 +1,1 @@
+"""Test helpers: real-tool runners (`tools`) and loopback stand-in servers (`servers`, `charts`)."""
