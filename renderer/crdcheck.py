@@ -43,9 +43,7 @@ def _tigera_sets() -> tuple[str, ...]:
     root = schemas_dir()
     if not root.is_dir():
         return ()
-    return tuple(
-        sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.startswith(_TIGERA_PREFIX))
-    )
+    return tuple(sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.startswith(_TIGERA_PREFIX)))
 
 
 def tigera_schema_set(tigera_version: str) -> str:
@@ -57,9 +55,7 @@ def tigera_schema_set(tigera_version: str) -> str:
         if name in available:
             return name
     versions = ", ".join(s.removeprefix("tigera-") for s in available) or "none"
-    raise SchemaMissing(
-        f"no CRD schemas for Tigera version {tigera_version!r}; available: {versions}"
-    )
+    raise SchemaMissing(f"no CRD schemas for Tigera version {tigera_version!r}; available: {versions}")
 
 
 @cache
@@ -112,14 +108,11 @@ def custom_object_problems(obj: dict[str, Any], tigera_version: str) -> list[str
     there (and for any object whose apiVersion/kind has no derived schema).
     """
     api_version, kind = obj.get("apiVersion"), obj.get("kind")
-    group, _, version = (
-        api_version.rpartition("/") if isinstance(api_version, str) else ("", "", "")
-    )
+    group, _, version = api_version.rpartition("/") if isinstance(api_version, str) else ("", "", "")
     set_name = tigera_schema_set(tigera_version) if group in TIGERA_GROUPS else COMMON_SET
     validator = _validator(set_name, group, version, kind) if isinstance(kind, str) else None
     if validator is None:
         raise SchemaMissing(
-            f"no CRD schema for apiVersion {api_version!r} kind {kind!r}"
-            f" (schema set searched: {set_name})"
+            f"no CRD schema for apiVersion {api_version!r} kind {kind!r} (schema set searched: {set_name})"
         )
     return sorted(line for error in validator.iter_errors(obj) for line in _problems(error))

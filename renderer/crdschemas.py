@@ -66,9 +66,7 @@ REGISTRY: dict[str, tuple[Source, ...]] = {
         Source("tigera-ee-v3.19.2/operator.tigera.io", "v1", OPERATOR_KINDS),
         # 3.19 serves projectcalico.org/v3 from an aggregated API stored in these v1
         # CRDs, whose spec schema is the same.
-        Source(
-            "tigera-ee-v3.19.2/crd.projectcalico.org", "v1", CALICO_KINDS, "projectcalico.org/v3"
-        ),
+        Source("tigera-ee-v3.19.2/crd.projectcalico.org", "v1", CALICO_KINDS, "projectcalico.org/v3"),
     ),
     # operator v1.42.4 = Calico Enterprise v3.23.1.
     "tigera-v3.23": (
@@ -104,9 +102,7 @@ def _label(path: str) -> str:
     return path or "(root)"
 
 
-def _translate(
-    node: dict[str, Any], path: str, structural: bool, dropped: list[dict[str, str]]
-) -> dict[str, Any]:
+def _translate(node: dict[str, Any], path: str, structural: bool, dropped: list[dict[str, str]]) -> dict[str, Any]:
     """Translate one OpenAPI node. ``structural`` is False inside junctors, where
     Kubernetes only allows value checks, so closing an object there would be wrong."""
     unknown = set(node) - _KEPT - _IGNORED - _TRANSLATED
@@ -121,9 +117,7 @@ def _translate(
     if isinstance(node.get("items"), dict):
         out["items"] = _translate(node["items"], f"{path}[]", structural, dropped)
     if isinstance(node.get("additionalProperties"), dict):
-        out["additionalProperties"] = _translate(
-            node["additionalProperties"], f"{path}{{}}", structural, dropped
-        )
+        out["additionalProperties"] = _translate(node["additionalProperties"], f"{path}{{}}", structural, dropped)
     for junctor in _JUNCTORS:
         if junctor in node:
             out[junctor] = [_translate(sub, path, False, dropped) for sub in node[junctor]]
@@ -133,9 +127,7 @@ def _translate(
         if node.get(bound) is True and limit in out:
             out[bound] = out.pop(limit)
     for rule in node.get("x-kubernetes-validations", ()):
-        dropped.append(
-            {"path": _label(path), "rule": rule["rule"], "message": rule.get("message", "")}
-        )
+        dropped.append({"path": _label(path), "rule": rule["rule"], "message": rule.get("message", "")})
     if node.get("x-kubernetes-int-or-string"):
         out["type"] = ["integer", "string"]
         if out.get("anyOf") == [{"type": "integer"}, {"type": "string"}]:
@@ -196,9 +188,7 @@ def derive(src_dir: Path, set_name: str, source: Source, kind: str) -> tuple[str
     spec = crd["spec"]
     if spec["names"]["kind"] != kind:
         raise CrdError(f"{rel}: holds kind {spec['names']['kind']}, expected {kind}")
-    versions = [
-        v for v in spec["versions"] if v["name"] == source.crd_version and v.get("served", True)
-    ]
+    versions = [v for v in spec["versions"] if v["name"] == source.crd_version and v.get("served", True)]
     if not versions:
         raise CrdError(f"{rel}: version {source.crd_version} is not served")
     api_version = source.api_version or f"{spec['group']}/{source.crd_version}"
@@ -246,9 +236,7 @@ def _owned_files(dest: Path) -> set[str]:
     if not dest.is_dir():
         return set()
     return {
-        p.relative_to(dest).as_posix()
-        for p in dest.rglob("*.json")
-        if '"x-source"' in p.read_text(encoding="utf-8")
+        p.relative_to(dest).as_posix() for p in dest.rglob("*.json") if '"x-source"' in p.read_text(encoding="utf-8")
     }
 
 
@@ -291,15 +279,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Derive strict JSON Schemas from upstream CRDs.",
         epilog="Example: python -m renderer.crdschemas --check",
     )
-    parser.add_argument(
-        "src", nargs="?", type=Path, default=DEFAULT_SRC, help="upstream CRD folder"
-    )
-    parser.add_argument(
-        "dest", nargs="?", type=Path, default=DEFAULT_DEST, help="schema output folder"
-    )
-    parser.add_argument(
-        "--check", action="store_true", help="write nothing; exit 1 if DEST is stale"
-    )
+    parser.add_argument("src", nargs="?", type=Path, default=DEFAULT_SRC, help="upstream CRD folder")
+    parser.add_argument("dest", nargs="?", type=Path, default=DEFAULT_DEST, help="schema output folder")
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if DEST is stale")
     args = parser.parse_args(argv)
     try:
         rendered = render_all(args.src)

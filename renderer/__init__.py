@@ -1,0 +1,9 @@
+"""sks-gitops: render Calico Enterprise on Exoscale SKS into a reviewed GitOps tree.
+
+The package is a pipeline of small stages over plain data:
+load (values files -> data + source positions) -> validate (JSON Schema -> problems)
+-> model (typed facts) -> render (Jinja -> {path: text}) -> check (parse back, schemas)
+-> write (atomic swap of out/<cluster>/).
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,102 @@
+"""The `render` command: parse options into a Request, run the pipeline, map errors to exit codes.
+
+This is the only place that prints or exits. Exit codes: 0 ok, 1 out/ differs (--check,
+--diff), 2 invalid input or usage, 3 internal error (a bug: please report it).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from renderer import __version__
+from renderer.errors import Problem, RenderError
+from renderer.pipeline import Report, Request, execute
+
+EXIT_OK, EXIT_DIFFERS, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
+
+HELP = """Render Calico Enterprise on Exoscale SKS into a GitOps tree under OUT/<cluster>/.
+
+VALUES are YAML values files. Files named base.yaml or starting with "_" are layers
+applied under every other file (left to right: mappings merge, lists replace, null
+removes a key); every other file is one cluster.
+
+\b
+Examples:
+  render values/prod.yaml
+  render values/base.yaml values/prod.yaml --set nodepool.size=3
+  render --check values/*.yaml
+  render --diff --format markdown values/prod.yaml > pr-comment.md
+
+\b
+Exit codes:
+  0  rendered (or, with --check/--diff, out/ is current)
+  1  --check/--diff: out/ differs from what would be rendered
+  2  invalid values, --set, usage or output location (nothing written)
+  3  internal error: a template produced an invalid object (a bug)
+"""
+
+
+def _emit(problem: Problem) -> None:
+    click.echo(problem.format(), err=True)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        click.echo(problem.github_annotation(), err=True)
+
+
+def _summary(report: Report, mode: str, out_dir: Path) -> None:
+    for result in report.results:
+        changes = result.changes
+        objects = sum(result.kinds.values())
+        where = out_dir / result.cluster
+        if mode == "write":
+            state = "unchanged" if not changes.differs else (
+                f"{len(changes.added)} added, {len(changes.changed)} changed, {len(changes.removed)} removed")
+            click.echo(f"{where}: {len(result.files)} files, {objects} objects validated; {state}", err=True)
+        elif mode == "check":
+            if not changes.differs:
+                click.echo(f"{where}: up to date", err=True)
+            for label, paths in (("added", changes.added), ("changed", changes.changed), ("removed", changes.removed)):
+                for path in paths:
+                    click.echo(f"{label}: {where / path}")
+
+
+@click.command(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("values", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=True))
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+              help="Override one value, typed by the schema (repeatable).")
+@click.option("--out", "out_dir", default="out", show_default=True, type=click.Path(path_type=Path),
+              help="Directory that holds one tree per cluster.")
+@click.option("--check", "mode", flag_value="check", help="Compare with OUT/ and list differences; write nothing.")
+@click.option("--diff", "mode", flag_value="diff", help="Show a unified diff against OUT/; write nothing.")
+@click.option("--format", "diff_format", type=click.Choice(["text", "markdown"]), default="text",
+              show_default=True, help="--diff output: a plain unified diff or a PR-comment markdown body.")
+@click.option("--strict", is_flag=True, help="Treat cross-field warnings as errors.")
+@click.version_option(__version__, prog_name="render")
+def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_dir: Path, mode: str | None,
+         diff_format: str, strict: bool) -> None:
+    request = Request(values_files=values, overrides=overrides, out_dir=out_dir, mode=mode or "write",
+                      diff_format=diff_format, strict=strict)
+    try:
+        report = execute(request)
+    except RenderError as exc:
+        for problem in exc.problems:
+            _emit(problem)
+        if exc.exit_code == EXIT_INTERNAL:
+            click.echo("internal error: a template rendered an invalid tree; nothing was written", err=True)
+        sys.exit(exc.exit_code)
+    except Exception:  # noqa: BLE001 - the one boundary: an unexpected error is a bug, shown once
+        click.echo("internal error (a bug in sks-gitops; please report it):", err=True)
+        click.echo(traceback.format_exc(), err=True)
+        sys.exit(EXIT_INTERNAL)
+    for warning in report.warnings:
+        _emit(warning)
+    if request.mode == "diff":
+        from renderer import diff
+
+        click.echo(diff.render_report(report, out_dir, diff_format), nl=False)
+    _summary(report, request.mode, out_dir)
+    sys.exit(EXIT_DIFFERS if request.mode != "write" and report.differs else EXIT_OK)

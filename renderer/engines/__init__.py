@@ -1,0 +1,14 @@
+"""GitOps engines: each turns the same ordered stages into its own delivery objects.
+
+A plain registry: engine name -> function(Model) -> {relative path: text}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from renderer.model import Model
+
+Tree = dict[str, str]
+
+ENGINES: dict[str, Callable[[Model], Tree]] = {}

@@ -1,0 +1,85 @@
+"""The one error tree. The core raises these; only cli.py turns them into text and exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One located finding, printed as `FILE:LINE:COL: level: key.path: message`."""
+
+    file: str
+    line: int
+    column: int
+    key_path: str
+    message: str
+    level: str = "error"
+    hint: str = ""
+
+    def format(self) -> str:
+        where = self.file
+        if self.line:
+            where += f":{self.line}:{self.column}"
+        subject = f"{self.key_path}: " if self.key_path else ""
+        text = f"{where}: {self.level}: {subject}{self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+    def github_annotation(self) -> str:
+        command = "error" if self.level == "error" else "warning"
+        location = f"file={self.file}"
+        if self.line:
+            location += f",line={self.line},col={self.column}"
+        subject = f"{self.key_path}: " if self.key_path else ""
+        message = (subject + self.message).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return f"::{command} {location}::{message}"
+
+
+class RenderError(Exception):
+    """Base of every error the core raises on purpose."""
+
+    exit_code = 3
+
+    def __init__(self, problems: list[Problem] | Problem | str):
+        if isinstance(problems, str):
+            problems = [Problem(file="", line=0, column=0, key_path="", message=problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = sorted(problems)
+        super().__init__("\n".join(p.format() for p in self.problems))
+
+
+class InputError(RenderError):
+    """Bad input from the user: values files, --set overrides, CLI usage, the output location."""
+
+    exit_code = 2
+
+
+class ValuesError(InputError):
+    """A values file cannot be loaded or does not satisfy the schema."""
+
+
+class OutputError(InputError):
+    """The output location cannot be written safely (a file, a symlink, read-only, locked)."""
+
+
+class RemoteError(InputError):
+    """A remote manifest could not be fetched or does not match its lock entry."""
+
+
+class TemplateError(RenderError):
+    """A template failed or produced an invalid object: a bug in sks-gitops, not in the values."""
+
+    exit_code = 3
+
+
+@dataclass
+class Warnings:
+    """Non-fatal findings collected along the pipeline (cross-field checks, unowned files)."""
+
+    items: list[Problem] = field(default_factory=list)
+
+    def add(self, problem: Problem) -> None:
+        self.items.append(problem)

@@ -1,0 +1,59 @@
+"""Secret-leak guard: refuse any rendered file or object that carries secret material.
+
+The tree holds references only. This runs on every rendered tree before it is written,
+so a template or value that would put a token, key or pull secret into git fails the render.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from typing import Any
+
+_PEM = re.compile(r"-----BEGIN [A-Z0-9 ]*(PRIVATE KEY|CERTIFICATE|OPENSSH|PGP|ENCRYPTED)[A-Z0-9 ]*-----")
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+_TOKEN = re.compile(r"[A-Za-z0-9+/_=-]{40,}")
+_DOCKERCONFIG = re.compile(r'"auths"\s*:\s*\{\s*"[^"]+"\s*:\s*\{[^}]*"(auth|password|identitytoken)"\s*:\s*"[^"]+"')
+_AWS_KEY = re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")
+
+
+def entropy(text: str) -> float:
+    """Shannon entropy in bits per character."""
+    counts = Counter(text)
+    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
+
+
+def _looks_random(candidate: str) -> bool:
+    classes = sum(bool(re.search(pattern, candidate)) for pattern in ("[a-z]", "[A-Z]", "[0-9]"))
+    return classes >= 3 and entropy(candidate) >= 4.2
+
+
+def scan_text(path: str, text: str) -> list[str]:
+    """Findings in raw text (any file type), without quoting the material found."""
+    findings = []
+    if _PEM.search(text):
+        findings.append("contains a PEM key or certificate block")
+    if _JWT.search(text):
+        findings.append("contains a JWT-like token")
+    if _DOCKERCONFIG.search(text):
+        findings.append("contains a docker config with credentials")
+    if _AWS_KEY.search(text):
+        findings.append("contains a cloud access key id")
+    for match in _TOKEN.finditer(text):
+        if _looks_random(match.group(0)):
+            line = text.count("\n", 0, match.start()) + 1
+            findings.append(f"line {line}: contains a high-entropy token ({len(match.group(0))} characters)")
+    return findings
+
+
+def scan_object(obj: dict[str, Any]) -> list[str]:
+    """Findings in one parsed object: kinds and fields that only ever hold secrets."""
+    findings = []
+    kind = obj.get("kind")
+    if kind == "Secret" and (obj.get("data") or obj.get("stringData")):
+        findings.append("Secret with data/stringData: secrets must not be rendered into git")
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    if kind == "LicenseKey" and (spec.get("token") or spec.get("certificate")):
+        findings.append("LicenseKey with a token: the license reaches the cluster by reference only")
+    return findings

@@ -1,0 +1,96 @@
+"""`--set key.path=VALUE` overrides, typed through the values schema.
+
+`--set nodepool.size=3` is an integer because the schema says so, `--set tigera.version=v3.19.2`
+stays a string, lists and mappings take YAML flow syntax (`--set bypass.namespaces=[a,b]`),
+`null` removes the key. A dot inside a key is written `\\.`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from renderer import yamlio
+from renderer.errors import Problem, ValuesError
+from renderer.loader import Values, merge
+
+_SPLIT = re.compile(r"(?<!\\)\.")
+
+
+def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        ref = node["$ref"]
+        target: Any = schema
+        for part in ref.removeprefix("#/").split("/"):
+            target = target[part]
+        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    return node
+
+
+def _schema_at(schema: dict[str, Any], keys: list[str]) -> dict[str, Any] | None:
+    node = _resolve(schema, schema)
+    for key in keys:
+        properties = node.get("properties", {})
+        if key in properties:
+            node = _resolve(schema, properties[key])
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = _resolve(schema, node["additionalProperties"])
+        else:
+            return None
+    return node
+
+
+def _convert(text: str, node: dict[str, Any]) -> Any:
+    kind = node.get("type")
+    if text == "null":
+        return None
+    if kind == "integer":
+        if not re.fullmatch(r"[+-]?[0-9]{1,18}", text):
+            raise ValueError(f"expected an integer, got {text!r}")
+        return int(text)
+    if kind == "boolean":
+        if text not in ("true", "false"):
+            raise ValueError(f"expected true or false, got {text!r}")
+        return text == "true"
+    if kind in ("array", "object"):
+        try:
+            parsed = yamlio.load_all_plain(text)
+        except Exception as exc:  # noqa: BLE001 - any parse failure is the user's input
+            raise ValueError(f"expected a YAML flow {kind}: {str(exc).splitlines()[0]}") from None
+        value = parsed[0] if len(parsed) == 1 else None
+        expected = list if kind == "array" else dict
+        if not isinstance(value, expected):
+            raise ValueError(f"expected a YAML flow {kind} such as {'[a, b]' if kind == 'array' else '{a: b}'}")
+        return value
+    return text
+
+
+def apply(values: Values, overrides: list[str], schema: dict[str, Any]) -> Values:
+    """Layer each override over the values, in order; report every bad one at once."""
+    problems: list[Problem] = []
+    data, origins = values.data, dict(values.origins)
+    for override in overrides:
+        where = f"--set {override}"
+        key_text, sep, text = override.partition("=")
+        keys = [part.replace("\\.", ".") for part in _SPLIT.split(key_text)] if key_text else []
+        if not sep or not keys or any(not key for key in keys):
+            problems.append(Problem(where, 0, 0, "", "expected KEY.PATH=VALUE, e.g. --set nodepool.size=3"))
+            continue
+        dotted = ".".join(keys)
+        node = _schema_at(schema, keys)
+        if node is None:
+            problems.append(Problem(where, 0, 0, dotted, "unknown key; see the values reference in README.md"))
+            continue
+        try:
+            value = _convert(text, node)
+        except ValueError as exc:
+            problems.append(Problem(where, 0, 0, dotted, str(exc)))
+            continue
+        layer: dict[str, Any] = {keys[-1]: value}
+        for key in reversed(keys[:-1]):
+            layer = {key: layer}
+        layer_origins = {tuple(keys[:end]): (where, 0, 0) for end in range(1, len(keys) + 1)}
+        data = merge(data, layer, origins, layer_origins)
+    if problems:
+        raise ValuesError(problems)
+    return Values(data=data, origins=origins, sources=values.sources)

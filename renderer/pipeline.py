@@ -1,0 +1,126 @@
+"""The pipeline: load -> validate -> model -> render -> check -> write, for one or many clusters.
+
+Every cluster of a fleet is loaded, validated, rendered and checked before anything is
+written, so one bad values file changes nothing on disk. The core never prints: it returns
+a Report that cli.py shows.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from renderer import check, loader, model, overrides, render, validate, write
+from renderer.errors import Problem, ValuesError
+from renderer.model import Model
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the user asked for, already parsed by the CLI."""
+
+    values_files: tuple[Path, ...]
+    overrides: tuple[str, ...] = ()
+    out_dir: Path = Path("out")
+    mode: str = "write"
+    """`write`, `check` (compare only) or `diff` (compare and show a diff)."""
+    diff_format: str = "text"
+    strict: bool = False
+
+
+@dataclass
+class ClusterResult:
+    cluster: str
+    sources: tuple[str, ...]
+    files: dict[str, bytes]
+    changes: write.Changes
+    kinds: Counter[str]
+    old: dict[str, bytes] = field(default_factory=dict)
+
+
+@dataclass
+class Report:
+    results: list[ClusterResult] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def differs(self) -> bool:
+        return any(result.changes.differs for result in self.results)
+
+
+def is_base_layer(path: Path) -> bool:
+    """Fleet convention: `base.yaml` and files starting with `_` are layered under every cluster file."""
+    return path.name in ("base.yaml", "base.yml") or path.name.startswith("_")
+
+
+def _groups(files: tuple[Path, ...]) -> list[list[Path]]:
+    bases = [path for path in files if is_base_layer(path)]
+    clusters = [path for path in files if not is_base_layer(path)]
+    if not clusters:
+        return [bases]
+    return [[*bases, path] for path in clusters]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    model: Model
+    tree: render.Tree
+    kinds: Counter[str]
+    sources: tuple[str, ...]
+
+
+def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Prepared:
+    """Load, validate, model, render and check one cluster, entirely in memory."""
+    values = loader.load(paths)
+    values = overrides.apply(values, list(request.overrides), validate.values_schema())
+    data, found = validate.validate(values, strict=request.strict)
+    warnings.extend(found)
+    cluster_model = model.build(data)
+    tree = render.render(cluster_model)
+    kinds = check.check(tree, cluster_model)
+    return Prepared(cluster_model, tree, kinds, values.sources)
+
+
+def execute(request: Request) -> Report:
+    report = Report()
+    prepared: list[Prepared] = []
+    problems: list[Problem] = []
+    for paths in _groups(request.values_files):
+        try:
+            prepared.append(prepare(paths, request, report.warnings))
+        except ValuesError as exc:
+            problems.extend(exc.problems)
+    seen: dict[str, Prepared] = {}
+    for item in prepared:
+        if item.model.cluster in seen:
+            first = seen[item.model.cluster]
+            problems.append(Problem(item.sources[-1], 0, 0, "cluster.name",
+                                    f"cluster {item.model.cluster!r} is also defined by {first.sources[-1]}; "
+                                    "cluster names must be unique across a fleet"))
+        seen[item.model.cluster] = item
+    if problems:
+        raise ValuesError(problems)
+    for item in prepared:
+        cluster_dir = request.out_dir / item.model.cluster
+        files = write.with_manifest(item.tree)
+        if request.mode == "write":
+            changes = write.write(request.out_dir, item.model.cluster, item.tree)
+            old: dict[str, bytes] = {}
+        else:
+            changes = write.compare(cluster_dir, files)
+            old = {path: (cluster_dir / path).read_bytes()
+                   for path in [*changes.changed, *changes.removed]} if request.mode == "diff" else {}
+        report.warnings.extend(_change_warnings(cluster_dir, changes, request.mode))
+        report.results.append(ClusterResult(item.model.cluster, item.sources, files, changes, item.kinds, old))
+    return report
+
+
+def _change_warnings(cluster_dir: Path, changes: write.Changes, mode: str) -> list[Problem]:
+    warnings = []
+    for path in changes.hand_edited:
+        verb = "overwritten" if mode == "write" else "would be overwritten"
+        warnings.append(Problem(str(cluster_dir / path), 0, 0, "", f"was edited by hand; {verb}", "warning"))
+    for path in changes.unowned:
+        warnings.append(Problem(str(cluster_dir / path), 0, 0, "", "is not owned by sks-gitops; left alone", "warning"))
+    return warnings

@@ -1,0 +1,45 @@
+"""Where the shipped data lives: templates/ and schemas/, in a checkout or inside an installed wheel."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _data_dir(name: str) -> Path:
+    """The wheel ships templates/ and schemas/ inside the package; a checkout has them beside it."""
+    inside = _PACKAGE / name
+    return inside if inside.is_dir() else _PACKAGE.parent / name
+
+
+def templates_dir() -> Path:
+    return _data_dir("templates")
+
+
+def schema_path(name: str) -> Path:
+    return _data_dir("schemas") / name
+
+
+@cache
+def kubernetes_versions() -> list[str]:
+    """MAJOR.MINOR versions kubernetes-validate ships schemas for, oldest first."""
+    from kubernetes_validate import utils
+
+    versions = {".".join(v.split(".")[:2]) for v in utils.all_versions()}
+    return sorted(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
+
+
+@cache
+def tigera_series() -> list[str]:
+    """Calico Enterprise MAJOR.MINOR series with derived CRD schemas (schemas/crds/tigera-vX.Y)."""
+    found = []
+    root = schema_path("crds")
+    if root.is_dir():
+        for child in root.iterdir():
+            match = re.fullmatch(r"tigera-v([0-9]+\.[0-9]+)", child.name)
+            if match and child.is_dir():
+                found.append(match.group(1))
+    return sorted(found, key=lambda v: tuple(int(p) for p in v.split(".")))

@@ -1,0 +1,210 @@
+"""Validate stage: values against schemas/values.schema.json, then cross-field checks.
+
+Every schema problem is reported at once, located where the offending key was set.
+Cross-field findings are warnings unless --strict turns them into errors.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from functools import cache
+from typing import Any
+
+import jsonschema
+from jsonschema import Draft202012Validator
+
+from renderer import resources
+from renderer.errors import Problem, ValuesError
+from renderer.loader import Values
+from renderer.yamlio import Path as KeyPath
+from renderer.yamlio import dotted
+
+_LOOPBACK_PREFIXES = ("http://127.", "http://localhost:", "http://localhost/", "http://[::1]")
+
+
+@cache
+def values_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(resources.schema_path("values.schema.json").read_text("utf-8"))
+    return schema
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(values_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=True) if not isinstance(value, (dict, list)) else type(value).__name__
+    return text if len(text) <= 60 else text[:57] + '..."'
+
+
+_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
+               "boolean": "true or false", "number": "a number", "null": "null"}
+
+
+def _describe(error: jsonschema.ValidationError) -> list[tuple[KeyPath, str]]:
+    """Turn one jsonschema error into (key path, message) pairs a person can act on."""
+    path: KeyPath = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    kind = error.validator
+    if kind == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(schema.get("properties", {}))
+        found = []
+        for key in sorted(set(error.instance) - set(allowed)):
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            found.append(((*path, key), f"unknown key{hint}; expected one of: {', '.join(allowed)}"))
+        if found or not isinstance(schema.get("additionalProperties"), dict):
+            return found
+    if kind == "required":
+        missing = str(error.message).split("'")[1] if "'" in str(error.message) else "?"
+        return [((*path, missing), "required key is missing")]
+    if kind == "type":
+        expected = error.validator_value if isinstance(error.validator_value, str) else "/".join(error.validator_value)
+        got = _TYPE_NAMES.get(_json_type(error.instance), "?")
+        return [(path, f"expected {_TYPE_NAMES.get(expected, expected)}, got {got} {_short(error.instance)}")]
+    if kind == "enum":
+        options = ", ".join(str(option) for option in error.validator_value)
+        return [(path, f"{_short(error.instance)} is not one of: {options}")]
+    if kind in ("pattern", "format"):
+        what = schema.get("description", f"a value matching {error.validator_value}")
+        return [(path, f"{_short(error.instance)} is not valid: expected {what[0].lower()}{what[1:]}")]
+    if kind == "maxLength":
+        return [(path, f"is {len(error.instance)} characters long; at most {error.validator_value} allowed")]
+    if kind == "propertyNames":
+        return [(path, f"key {_short(error.instance)} is not a valid name")]
+    if kind in ("minimum", "maximum") and isinstance(error.instance, int) and abs(error.instance) > 10**12:
+        return [(path, f"{str(error.instance)[:20]}... is out of range ({kind} {error.validator_value})")]
+    return [(path, str(error.message) if len(str(error.message)) < 300 else str(error.message)[:297] + "...")]
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def _problem(values: Values, path: KeyPath, message: str, level: str = "error", hint: str = "") -> Problem:
+    file, line, column = values.origin(path)
+    return Problem(file, line, column, dotted(path), message, level, hint)
+
+
+def schema_problems(values: Values) -> list[Problem]:
+    problems = []
+    for error in _validator().iter_errors(values.data):
+        for path, message in _describe(error):
+            problems.append(_problem(values, path, message))
+    return sorted(set(problems))
+
+
+def apply_defaults(data: Any, node: dict[str, Any] | None = None) -> Any:
+    """Fill schema defaults (recursively, objects default to {}) into a copy of valid data."""
+    schema = values_schema()
+    node = node if node is not None else schema
+    while "$ref" in node:
+        target: Any = schema
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    if not isinstance(data, dict) or "properties" not in node:
+        return data
+    result = dict(data)
+    for key, sub in node["properties"].items():
+        if key not in result and "default" in sub:
+            result[key] = copy.deepcopy(sub["default"])
+        if key in result:
+            result[key] = apply_defaults(result[key], sub)
+    return result
+
+
+def semantic_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
+    """Rules that a JSON Schema cannot say well: provider requirements, loopback-only http, versions."""
+    problems = []
+    pull = data["secrets"]["pullSecret"]
+    if pull["provider"] == "external-secrets":
+        for key in ("storeName", "remoteKey"):
+            if key not in pull:
+                problems.append(_problem(values, ("secrets", "pullSecret", key),
+                                         "required when secrets.pullSecret.provider is external-secrets"))
+    license_ = data["secrets"]["license"]
+    if license_["provider"] == "sops" and "encryptedFile" not in license_:
+        problems.append(_problem(values, ("secrets", "license", "encryptedFile"),
+                                 "required when secrets.license.provider is sops"))
+    for path in (("tigera", "manifestsBaseURL"), ("longhorn", "chartRepository")):
+        url = data[path[0]][path[1]]
+        if url.startswith("http://") and not url.startswith(_LOOPBACK_PREFIXES):
+            problems.append(_problem(values, path, f"{url!r} uses plain http; use https (http is for loopback test servers only)"))
+    version = data["cluster"]["kubernetesVersion"]
+    supported = resources.kubernetes_versions()
+    if _minor(version) not in supported:
+        problems.append(_problem(values, ("cluster", "kubernetesVersion"),
+                                 f"Kubernetes {version} cannot be validated offline; supported minor versions: "
+                                 f"{supported[0]} to {supported[-1]}"))
+    tigera_sets = resources.tigera_series()
+    series = _minor(data["tigera"]["version"].lstrip("v"))
+    if series not in tigera_sets:
+        problems.append(_problem(values, ("tigera", "version"),
+                                 f"no CRD schemas for Calico Enterprise v{series}; available: "
+                                 + ", ".join(f"v{item}" for item in tigera_sets),
+                                 hint="add the release's CRDs under ../shared/crds and run `make schemas`"))
+    return problems
+
+
+def cross_field_warnings(values: Values, data: dict[str, Any]) -> list[Problem]:
+    warnings = []
+    size = data["nodepool"]["size"]
+    replicas = data["longhorn"]["replicas"]
+    if replicas > size:
+        warnings.append(_problem(values, ("longhorn", "replicas"),
+                                 f"{replicas} replicas on {size} nodes: Longhorn keeps replicas on distinct nodes, "
+                                 "so volumes run degraded", "warning"))
+    sc_replicas = data["storageClass"].get("numberOfReplicas", replicas)
+    if sc_replicas > size and "numberOfReplicas" in data["storageClass"]:
+        warnings.append(_problem(values, ("storageClass", "numberOfReplicas"),
+                                 f"{sc_replicas} replicas on {size} nodes: log-storage volumes run degraded", "warning"))
+    if data["longhorn"]["namespace"] != "longhorn-system":
+        warnings.append(_problem(values, ("longhorn", "namespace"),
+                                 f"{data['longhorn']['namespace']!r}: the Longhorn chart supports only longhorn-system",
+                                 "warning"))
+    tier = data["bypass"].get("tier")
+    if tier == "allow-tigera" and _version_tuple(data["tigera"]["version"]) >= (3, 23):
+        warnings.append(_problem(values, ("bypass", "tier"),
+                                 "tier allow-tigera is renamed calico-system from Calico Enterprise v3.23 on",
+                                 "warning"))
+    return warnings
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.lstrip("v").split(".")[:2])
+
+
+def validate(values: Values, strict: bool = False) -> tuple[dict[str, Any], list[Problem]]:
+    """Return values with defaults and the warnings; raise ValuesError with every problem."""
+    problems = schema_problems(values)
+    if problems:
+        raise ValuesError(problems)
+    data = apply_defaults(values.data)
+    problems = semantic_problems(values, data)
+    warnings = cross_field_warnings(values, data)
+    if strict:
+        problems += [Problem(w.file, w.line, w.column, w.key_path, w.message, "error", w.hint) for w in warnings]
+        warnings = []
+    if problems:
+        raise ValuesError(problems)
+    return data, warnings

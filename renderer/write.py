@@ -1,0 +1,227 @@
+"""Write stage: swap a fully rendered tree into out/<cluster>/ atomically, owning only its files.
+
+The new tree is assembled in a temporary directory beside the old one (unchanged files
+are copied with their mtimes, files the renderer does not own are carried over untouched),
+then exchanged with the old directory in one rename. A crash leaves the old tree or the
+new one, never a mix. A no-op render touches nothing at all.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from renderer.errors import OutputError, Problem
+from renderer.render import Tree
+
+MANIFEST = ".sks-gitops-owned.json"
+PAUSE_ENV = "SKS_GITOPS_TEST_PAUSE_BETWEEN_FILES"
+"""Test hook: seconds to sleep after each file written, so tests can SIGKILL mid-write."""
+
+
+@dataclass
+class Changes:
+    """How a rendered tree differs from what is on disk."""
+
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    hand_edited: list[str] = field(default_factory=list)
+    unowned: list[str] = field(default_factory=list)
+
+    @property
+    def differs(self) -> bool:
+        return bool(self.added or self.changed or self.removed)
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def with_manifest(tree: Tree) -> dict[str, bytes]:
+    """The bytes to put on disk: the rendered files plus the manifest of what the renderer owns."""
+    files = {path: text.encode("utf-8") for path, text in tree.items()}
+    owned = {"generator": "sks-gitops", "files": {path: sha256(data) for path, data in sorted(files.items())}}
+    files[MANIFEST] = (json.dumps(owned, indent=2, sort_keys=True) + "\n").encode("utf-8")
+    return files
+
+
+def _safe_dir(path: Path, what: str) -> bool:
+    """True when `path` is a real directory, False when absent; error on anything else."""
+    if path.is_symlink():
+        raise OutputError(Problem(str(path), 0, 0, "", f"{what} is a symbolic link; refusing to write through it"))
+    if path.exists() and not path.is_dir():
+        raise OutputError(Problem(str(path), 0, 0, "", f"{what} exists and is not a directory"))
+    return path.is_dir()
+
+
+def _owned_on_disk(cluster_dir: Path) -> dict[str, str]:
+    manifest = cluster_dir / MANIFEST
+    if not manifest.is_file() or manifest.is_symlink():
+        return {}
+    try:
+        files = json.loads(manifest.read_text("utf-8")).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {str(path): str(digest) for path, digest in files.items()} if isinstance(files, dict) else {}
+
+
+def _files_on_disk(cluster_dir: Path) -> Iterator[str]:
+    for root, dirs, names in os.walk(cluster_dir):
+        dirs.sort()
+        for name in sorted(names):
+            yield Path(root, name).relative_to(cluster_dir).as_posix()
+
+
+def compare(cluster_dir: Path, files: dict[str, bytes]) -> Changes:
+    """Added/changed/removed owned files, hand edits and unowned files; reads only."""
+    changes = Changes()
+    if not _safe_dir(cluster_dir, "output directory"):
+        changes.added = sorted(files)
+        return changes
+    owned = _owned_on_disk(cluster_dir)
+    on_disk = set(_files_on_disk(cluster_dir))
+    for path, data in sorted(files.items()):
+        target = cluster_dir / path
+        if path not in on_disk:
+            changes.added.append(path)
+            continue
+        if target.is_symlink():
+            raise OutputError(Problem(str(target), 0, 0, "", "is a symbolic link; refusing to write through it"))
+        current = target.read_bytes()
+        if current != data:
+            changes.changed.append(path)
+            if path in owned and sha256(current) != owned[path]:
+                changes.hand_edited.append(path)
+    for path in sorted(on_disk - set(files)):
+        (changes.removed if path in owned else changes.unowned).append(path)
+    return changes
+
+
+@contextmanager
+def _lock(out_root: Path, cluster: str) -> Iterator[None]:
+    lock_path = out_root / f".{cluster}.lock"
+    handle = open(lock_path, "a+")
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise OutputError(Problem(str(out_root / cluster), 0, 0, "",
+                                      f"another render of {cluster} is running (lock {lock_path} is held); "
+                                      "try again when it has finished")) from None
+        yield
+    finally:
+        handle.close()
+
+
+def _recover(out_root: Path, cluster: str) -> None:
+    """Undo what a killed render left: restore a parked old tree, drop temporary trees."""
+    cluster_dir = out_root / cluster
+    for leftover in sorted(out_root.glob(f".{cluster}.old-*")):
+        if not cluster_dir.exists():
+            os.rename(leftover, cluster_dir)
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in out_root.glob(f".{cluster}.tmp-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+
+
+_RENAME_EXCHANGE = 2
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories (Linux renameat2); False where the system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd = -100
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _assemble(staging: Path, cluster_dir: Path, files: dict[str, bytes], changes: Changes) -> None:
+    pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
+    rewrite = set(changes.added) | set(changes.changed)
+    for path, data in files.items():
+        target = staging / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if path in rewrite:
+            with open(target, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            if path.endswith(".sh"):
+                target.chmod(0o755)
+        else:
+            shutil.copy2(cluster_dir / path, target)
+        if pause:
+            time.sleep(pause)
+    for path in changes.unowned:
+        (staging / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(cluster_dir / path, staging / path, follow_symlinks=False)
+    for root, _dirs, _names in os.walk(staging):
+        _fsync_dir(Path(root))
+
+
+def write(out_root: Path, cluster: str, tree: Tree) -> Changes:
+    """Make out_root/cluster hold exactly `tree` (plus unowned files); atomic, locked, minimal."""
+    if "/" in cluster or cluster in ("", ".", ".."):
+        raise OutputError(Problem(cluster, 0, 0, "", "cluster name cannot name a directory under out/"))
+    files = with_manifest(tree)
+    try:
+        if not _safe_dir(out_root, "output root"):
+            out_root.mkdir(parents=True)
+        with _lock(out_root, cluster):
+            _recover(out_root, cluster)
+            cluster_dir = out_root / cluster
+            changes = compare(cluster_dir, files)
+            if not changes.differs:
+                return changes
+            staging = Path(tempfile.mkdtemp(prefix=f".{cluster}.tmp-", dir=out_root))
+            try:
+                _assemble(staging, cluster_dir, files, changes)
+                staging.chmod(0o755)
+                if not cluster_dir.exists():
+                    os.rename(staging, cluster_dir)
+                elif _exchange(staging, cluster_dir):
+                    shutil.rmtree(staging)
+                else:
+                    parked = out_root / f".{cluster}.old-{os.getpid()}"
+                    os.rename(cluster_dir, parked)
+                    os.rename(staging, cluster_dir)
+                    shutil.rmtree(parked)
+                _fsync_dir(out_root)
+            finally:
+                if staging.exists():
+                    shutil.rmtree(staging, ignore_errors=True)
+            return changes
+    except OSError as exc:
+        where = exc.filename or str(out_root)
+        raise OutputError(Problem(str(where), 0, 0, "",
+                                  f"cannot write the tree: {exc.strerror or exc}; the previous tree is unchanged")) from None

@@ -1,0 +1,228 @@
+"""The one YAML factory: strict loading with source positions, and deterministic dumping.
+
+Semantics are decided here on purpose: duplicate keys, several documents, tabs in
+indentation, invalid UTF-8 and runaway alias expansion are errors; strings that a
+YAML 1.1 reader would take for a bool, null, number or date are always written quoted.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.representer import RoundTripRepresenter
+
+from renderer.errors import Problem
+
+Path = tuple[str | int, ...]
+Positions = dict[Path, tuple[int, int]]
+
+MAX_NODES = 100_000
+"""Expanded node budget: far above any real values file, far below a 'billion laughs'."""
+
+_AMBIGUOUS = re.compile(
+    r"""^(
+        y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
+        |null|Null|NULL|~|
+        |[-+]?[0-9][0-9_:.eExXoObB+-]*          # anything number-, octal-, time- or date-like
+        |[-+]?\.[0-9].*|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)
+        |<<|=
+    )$""",
+    re.VERBOSE,
+)
+_PLAIN_SAFE = re.compile(r"^[A-Za-z_/][A-Za-z0-9._/@()=+-]*$")
+
+
+@dataclass(frozen=True)
+class Document:
+    """Plain data of one YAML document and where each key path was written."""
+
+    data: Any
+    positions: Positions
+
+
+def _problem(filename: str, line: int, column: int, message: str, key_path: str = "") -> Problem:
+    return Problem(file=filename, line=line, column=column, key_path=key_path, message=message)
+
+
+def _decode(raw: bytes, filename: str) -> str:
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise _YamlProblem(_problem(filename, line, column, f"invalid UTF-8 (byte 0x{raw[exc.start]:02x})")) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text
+
+
+class _YamlProblem(Exception):
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        super().__init__(problem.format())
+
+
+def _check_tabs(text: str, filename: str) -> None:
+    for number, line in enumerate(text.splitlines(), start=1):
+        indent = line[: len(line) - len(line.lstrip(" \t"))]
+        if "\t" in indent and line.strip() and not line.lstrip(" \t").startswith("#"):
+            column = indent.index("\t") + 1
+            raise _YamlProblem(_problem(filename, number, column, "tab used for indentation; YAML indents with spaces"))
+
+
+def _loader() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def _plain(node: Any, filename: str, path: Path, positions: Positions, budget: list[int]) -> Any:
+    """Copy ruamel nodes into plain dict/list/scalars, recording positions; bound alias expansion."""
+    budget[0] -= 1
+    if budget[0] < 0:
+        line, column = positions.get(path, (1, 1))
+        raise _YamlProblem(
+            _problem(filename, line, column, f"document expands to more than {MAX_NODES} nodes (alias bomb?)")
+        )
+    if isinstance(node, CommentedMap):
+        result: dict[str, Any] = {}
+        for key in node:
+            if not isinstance(key, str):
+                line, column = node.lc.key(key)
+                raise _YamlProblem(
+                    _problem(filename, line + 1, column + 1, f"key {key!r} must be a string", _dotted(path))
+                )
+            key_line, key_column = node.lc.key(key)
+            positions[(*path, key)] = (key_line + 1, key_column + 1)
+            result[key] = _plain(node[key], filename, (*path, key), positions, budget)
+        return result
+    if isinstance(node, CommentedSeq):
+        items = []
+        for index, item in enumerate(node):
+            line, column = node.lc.item(index)
+            positions[(*path, index)] = (line + 1, column + 1)
+            items.append(_plain(item, filename, (*path, index), positions, budget))
+        return items
+    if node is None or isinstance(node, (bool, int, float)):
+        return node
+    if isinstance(node, str):
+        return str(node)
+    line, column = positions.get(path, (1, 1))
+    raise _YamlProblem(
+        _problem(filename, line, column, f"unsupported YAML value of type {type(node).__name__}", _dotted(path))
+    )
+
+
+def _dotted(path: Path) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+dotted = _dotted
+
+
+def load_one(raw: bytes, filename: str) -> Document:
+    """Load exactly one YAML document from bytes; raise ValuesError-ready problems otherwise."""
+    try:
+        text = _decode(raw, filename)
+        _check_tabs(text, filename)
+        try:
+            documents = list(_loader().load_all(text))
+        except MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+            message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+            message = message.split("\n")[0] or "invalid YAML"
+            if "duplicate key" in message and '"' in str(exc.problem):
+                key = str(exc.problem).split('"')[1]
+                message = f"duplicate key {key!r}; each key may appear once in a mapping"
+            raise _YamlProblem(_problem(filename, line, column, message)) from None
+        except (YAMLError, RecursionError, ValueError) as exc:
+            raise _YamlProblem(_problem(filename, 1, 1, f"invalid YAML: {str(exc).splitlines()[0]}")) from None
+        if not documents or (len(documents) == 1 and documents[0] is None):
+            raise _YamlProblem(_problem(filename, 1, 1, "file is empty; expected a mapping of values"))
+        if len(documents) > 1:
+            raise _YamlProblem(_problem(filename, 1, 1, f"file holds {len(documents)} YAML documents; expected one"))
+        root = documents[0]
+        if not isinstance(root, CommentedMap):
+            kind = "a list" if isinstance(root, CommentedSeq) else f"a scalar ({type(root).__name__})"
+            raise _YamlProblem(_problem(filename, 1, 1, f"top level is {kind}; expected a mapping of values"))
+        positions: Positions = {(): (1, 1)}
+        try:
+            data = _plain(root, filename, (), positions, [MAX_NODES])
+        except RecursionError:
+            raise _YamlProblem(_problem(filename, 1, 1, "document is nested too deeply")) from None
+        return Document(data=data, positions=positions)
+    except _YamlProblem as exc:
+        raise LoadProblem(exc.problem) from None
+
+
+class LoadProblem(Exception):
+    """A single located loading problem; loader.py wraps it into ValuesError."""
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        super().__init__(problem.format())
+
+
+def load_all_plain(text: str) -> list[Any]:
+    """Parse rendered output back (YAML 1.2, safe, duplicate keys rejected) into plain data."""
+    yaml = YAML(typ="safe", pure=True)
+    yaml.allow_duplicate_keys = False
+    return list(yaml.load_all(text))
+
+
+class _Representer(RoundTripRepresenter):
+    def represent_str(self, data: str) -> Any:  # type: ignore[override]
+        style = None
+        if "\n" in data:
+            lines = data.split("\n")
+            style = "|" if all(line == line.rstrip() and line.isprintable() for line in lines) else '"'
+        elif not _PLAIN_SAFE.match(data) or _AMBIGUOUS.match(data):
+            style = '"' if ("'" in data or not data.isprintable()) else "'"
+        return self.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Representer.add_representer(str, _Representer.represent_str)
+
+
+def _dumper() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.Representer = _Representer
+    yaml.width = 4096
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.default_flow_style = False
+    return yaml
+
+
+def dump(data: Any) -> str:
+    """Deterministic block YAML of plain data (key order as given)."""
+    stream = io.StringIO()
+    _dumper().dump(data, stream)
+    return stream.getvalue()
+
+
+def scalar(value: Any) -> str:
+    """One value as a YAML flow scalar that reads back as exactly this value, on one line."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        if _PLAIN_SAFE.match(value) and not _AMBIGUOUS.match(value):
+            return value
+        return json.dumps(value, ensure_ascii=True)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=True, sort_keys=False, separators=(", ", ": "))
+    raise TypeError(f"cannot write {type(value).__name__} as a YAML scalar")
