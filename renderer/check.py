@@ -64,7 +64,8 @@ def check(tree: Tree, model: Model) -> Counter[str]:
             for finding in _object_problems(obj, model):
                 problems.append(Problem(path, 0, 0, subject, finding))
             problems.extend(Problem(path, 0, 0, subject, finding) for finding in leaks.scan_object(obj))
-            counts[f"{obj.get('apiVersion')} {obj.get('kind')}"] += 1
+            if _NOT_OBJECTS.get(str(obj.get("apiVersion"))) != obj.get("kind"):
+                counts[f"{obj.get('apiVersion')} {obj.get('kind')}"] += 1
     if problems:
         raise TemplateError(problems)
     return counts

@@ -57,15 +57,15 @@ def _location(exc: BaseException, fallback: str) -> tuple[str, int]:
     return name, line
 
 
-def render_template(name: str, **context: Any) -> str:
+def render_template(template: str, **context: Any) -> str:
     try:
-        return environment().get_template(name).render(**context)
+        return environment().get_template(template).render(**context)
     except jinja2.TemplateError as exc:
-        file, line = _location(exc, f"templates/{name}")
+        file, line = _location(exc, f"templates/{template}")
         raise TemplateError(Problem(f"templates/{file.removeprefix('templates/')}", line, 0, "",
                                     f"{type(exc).__name__}: {exc}")) from None
     except (TypeError, ValueError, KeyError, AttributeError) as exc:
-        file, line = _location(exc, f"templates/{name}")
+        file, line = _location(exc, f"templates/{template}")
         raise TemplateError(Problem(f"templates/{file.removeprefix('templates/')}", line, 0, "",
                                     f"{type(exc).__name__}: {exc}")) from None
 

@@ -188,7 +188,7 @@ class _Representer(RoundTripRepresenter):
             lines = data.split("\n")
             style = "|" if all(line == line.rstrip() and line.isprintable() for line in lines) else '"'
         elif not _PLAIN_SAFE.match(data) or _AMBIGUOUS.match(data):
-            style = '"' if ("'" in data or not data.isprintable()) else "'"
+            style = '"'
         return self.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
 

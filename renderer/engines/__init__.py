@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from renderer.engines import argocd, flux
 from renderer.model import Model
 
 Tree = dict[str, str]
 
-ENGINES: dict[str, Callable[[Model], Tree]] = {}
+ENGINES: dict[str, Callable[[Model], Tree]] = {
+    "argocd": argocd.render,
+    "flux": flux.render,
+}

@@ -1,0 +1,41 @@
+# One entry point for people and CI. Every target creates .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: render test lint tools schemas bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+## render: set up and render values/prod.yaml into out/<cluster>/
+render: $(STAMP)
+	$(BIN)/render values/prod.yaml
+
+## tools: pinned helm v3 (and a fallback kubectl) into .tools/bin, shellcheck from Debian
+tools:
+	bash .ci/install-tools
+
+## test: set up, fetch the pinned tools, run the whole suite
+test: $(STAMP) tools
+	$(BIN)/python -m pytest
+
+## lint: ruff and mypy
+lint: $(STAMP)
+	$(BIN)/ruff check renderer tests
+	$(BIN)/mypy
+
+## schemas: regenerate schemas/crds from ../shared/crds
+schemas: $(STAMP)
+	$(BIN)/python -m renderer.crdschemas
+
+## bench: speed and memory figures (see README, Performance)
+bench: $(STAMP) tools
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .tools build dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,68 @@
+"""Argo CD: an app-of-apps. One root Application, an AppProject, one child Application per stage.
+
+Sync waves order the children only when argocd-cm has a health check for Application
+(Argo CD >= 1.8 dropped it), so that customization is rendered too, beside the apps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from renderer import render as render_
+from renderer.engines.common import app_name, kustomization, stage_path
+from renderer.model import Model
+from renderer.stages import Stage
+
+IN_CLUSTER = "https://kubernetes.default.svc"
+
+TIGERA_KINDS = ("Installation", "APIServer", "IntrusionDetection", "LogCollector", "LogStorage", "Manager",
+                "Monitor", "Compliance", "PolicyRecommendation")
+
+
+def sync_options(stage: Stage) -> list[str]:
+    """Argo CD sync options from the stage facts, nothing more."""
+    options = []
+    if stage.create_namespace:
+        options.append("CreateNamespace=true")
+    if stage.server_side:
+        options.append("ServerSideApply=true")
+    if stage.skip_dry_run:
+        options.append("SkipDryRunOnMissingResource=true")
+    if stage.slug == "pull-secrets":
+        options.append("RespectIgnoreDifferences=true")
+    return options
+
+
+def _destination_namespaces(model: Model) -> list[str]:
+    namespaces = {model.values["gitops"]["argocdNamespace"]}
+    for stage in model.git_stages:
+        namespaces.update(stage.namespaces)
+    return sorted(namespaces)
+
+
+def source_repos(model: Model) -> list[str]:
+    repos = [model.values["gitops"]["repoURL"]]
+    if any(stage.helm_chart for stage in model.git_stages):
+        repos.append(model.values["longhorn"]["chartRepository"])
+    return repos
+
+
+def render(model: Model) -> dict[str, str]:
+    context: dict[str, Any] = {"v": model.values, "m": model, "in_cluster": IN_CLUSTER}
+    tree = {}
+    child_files = ["project.yaml"]
+    tree["argocd/apps/project.yaml"] = render_.render_template(
+        "argocd/project.yaml.j2", destinations=_destination_namespaces(model), source_repos=source_repos(model),
+        **context)
+    for stage in model.git_stages:
+        name = f"{stage.directory}.yaml"
+        tree[f"argocd/apps/{name}"] = render_.render_template(
+            "argocd/application.yaml.j2", stage=stage, name=app_name(model, stage), path=stage_path(model, stage),
+            sync_options=sync_options(stage), **context)
+        child_files.append(name)
+    tree["argocd/apps/kustomization.yaml"] = kustomization(child_files)
+    tree["argocd/root-application.yaml"] = render_.render_template(
+        "argocd/root-application.yaml.j2", path=f"{model.values['gitops']['path']}/argocd/apps", **context)
+    tree["argocd/argocd-cm-health.yaml"] = render_.render_template(
+        "argocd/argocd-cm-health.yaml.j2", tigera_kinds=TIGERA_KINDS, **context)
+    return tree

@@ -1,0 +1,58 @@
+"""Flux: a GitRepository and one Kustomization per stage, chained with dependsOn.
+
+Longhorn is a HelmRepository + HelmRelease behind its own Kustomization, so the chain
+stays one kind (Kustomization dependsOn only names Kustomizations).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from renderer import render as render_
+from renderer.engines.common import app_name, kustomization, stage_path
+from renderer.model import Model
+from renderer.stages import Stage, longhorn_values
+
+_SCP = re.compile(r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>.+)$")
+
+
+def flux_url(url: str) -> str:
+    """Flux accepts ssh:// URLs only; rewrite scp-style git@host:path."""
+    match = _SCP.match(url)
+    if not match:
+        return url
+    return f"ssh://{match['user']}@{match['host']}/{match['path'].lstrip('/')}"
+
+
+def render(model: Model) -> dict[str, str]:
+    values = model.values
+    context: dict[str, Any] = {"v": values, "m": model, "source_name": model.cluster,
+                               "namespace": values["gitops"]["fluxNamespace"]}
+    tree = {"flux/gitrepository.yaml": render_.render_template(
+        "flux/gitrepository.yaml.j2", url=flux_url(values["gitops"]["repoURL"]), **context)}
+    files = ["gitrepository.yaml"]
+    previous: Stage | None = None
+    for stage in model.git_stages:
+        path = stage_path(model, stage)
+        if stage.helm_chart:
+            path = f"{values['gitops']['path']}/flux/{stage.slug}"
+            tree.update(_helm_release(model, stage, context))
+        tree[f"flux/{stage.directory}.yaml"] = render_.render_template(
+            "flux/kustomization-stage.yaml.j2", stage=stage, name=app_name(model, stage), path=path,
+            depends_on=app_name(model, previous) if previous else "", **context)
+        files.append(f"{stage.directory}.yaml")
+        previous = stage
+    tree["flux/kustomization.yaml"] = kustomization(files)
+    return tree
+
+
+def _helm_release(model: Model, stage: Stage, context: dict[str, Any]) -> dict[str, str]:
+    chart = stage.helm_chart
+    base = f"flux/{stage.slug}"
+    return {
+        f"{base}/helmrepository.yaml": render_.render_template("flux/helmrepository.yaml.j2", chart=chart, **context),
+        f"{base}/helmrelease.yaml": render_.render_template(
+            "flux/helmrelease.yaml.j2", chart=chart, chart_values=longhorn_values(model.values), **context),
+        f"{base}/kustomization.yaml": kustomization(["helmrepository.yaml", "helmrelease.yaml"]),
+    }
