@@ -1,0 +1,47 @@
+"""Shared fixtures: the loopback servers, and one way to run the CLI that shows stderr on failure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from renderer.cli import main
+
+pytest_plugins = ["tests.support.servers"]
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PROD_VALUES = REPO_ROOT / "values" / "prod.yaml"
+
+
+@dataclass(frozen=True)
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+RenderCli = Callable[..., Run]
+
+
+@pytest.fixture
+def render_cli() -> RenderCli:
+    """Run `render ARGS` in-process; assert the exit code when `expect` is given, showing stderr."""
+
+    def run(*args: str | Path, expect: int | None = 0) -> Run:
+        result = CliRunner().invoke(main, [str(arg) for arg in args], catch_exceptions=False)
+        outcome = Run(result.exit_code, result.stdout, result.stderr)
+        if expect is not None:
+            assert outcome.exit_code == expect, f"exit {outcome.exit_code}, stderr:\n{outcome.stderr}"
+        return outcome
+
+    return run
+
+
+def read_tree(root: Path) -> dict[str, str]:
+    """Every file under root as {relative posix path: text}."""
+    return {path.relative_to(root).as_posix(): path.read_text("utf-8")
+            for path in sorted(root.rglob("*")) if path.is_file()}
