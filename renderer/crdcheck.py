@@ -12,7 +12,7 @@ import difflib
 import json
 import re
 from collections.abc import Iterable, Iterator
-from functools import cache, lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +38,7 @@ def schemas_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "schemas" / "crds"
 
 
-@lru_cache(maxsize=1)
+@cache
 def _tigera_sets() -> tuple[str, ...]:
     root = schemas_dir()
     if not root.is_dir():
