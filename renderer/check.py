@@ -22,7 +22,8 @@ def parse_objects(path: str, text: str) -> list[dict[str, Any]]:
     try:
         documents = yamlio.load_all_plain(text)
     except Exception as exc:  # noqa: BLE001 - any parse failure is a template bug to report
-        raise TemplateError(Problem(path, 0, 0, "", f"rendered YAML does not parse: {str(exc).splitlines()[0]}"))
+        message = f"rendered YAML does not parse: {str(exc).splitlines()[0]}"
+        raise TemplateError(Problem(path, 0, 0, "", message)) from None
     objects = [doc for doc in documents if doc is not None]
     for doc in objects:
         if not isinstance(doc, dict):

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import click
 
-from renderer import __version__
+from renderer import __version__, diff
 from renderer.errors import Problem, RenderError
 from renderer.pipeline import Report, Request, execute
+from renderer.write import MANIFEST
 
 EXIT_OK, EXIT_DIFFERS, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -60,7 +61,7 @@ def _summary(report: Report, mode: str, out_dir: Path) -> None:
             if not changes.differs:
                 click.echo(f"{where}: up to date", err=True)
             for label, paths in (("added", changes.added), ("changed", changes.changed), ("removed", changes.removed)):
-                for path in paths:
+                for path in (p for p in paths if p != MANIFEST):
                     click.echo(f"{label}: {where / path}")
 
 
@@ -95,8 +96,6 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_dir: Path, mo
     for warning in report.warnings:
         _emit(warning)
     if request.mode == "diff":
-        from renderer import diff
-
         click.echo(diff.render_report(report, out_dir, diff_format), nl=False)
     _summary(report, request.mode, out_dir)
     sys.exit(EXIT_DIFFERS if request.mode != "write" and report.differs else EXIT_OK)

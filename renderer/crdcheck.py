@@ -94,7 +94,8 @@ def _problems(error: ValidationError) -> Iterator[str]:
     schema = error.schema if isinstance(error.schema, dict) else {}
     if error.validator == "additionalProperties" and schema.get("additionalProperties") is False:
         known = schema.get("properties", {})
-        for key in error.instance:
+        instance: Any = error.instance
+        for key in instance:
             if key not in known:
                 yield _unknown_field(path, key, known)
         return

@@ -53,7 +53,8 @@ def scan_object(obj: dict[str, Any]) -> list[str]:
     kind = obj.get("kind")
     if kind == "Secret" and (obj.get("data") or obj.get("stringData")):
         findings.append("Secret with data/stringData: secrets must not be rendered into git")
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    spec = obj.get("spec")
+    spec = spec if isinstance(spec, dict) else {}
     if kind == "LicenseKey" and (spec.get("token") or spec.get("certificate")):
         findings.append("LicenseKey with a token: the license reaches the cluster by reference only")
     return findings

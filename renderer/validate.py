@@ -49,6 +49,7 @@ def _describe(error: jsonschema.ValidationError) -> list[tuple[KeyPath, str]]:
     path: KeyPath = tuple(error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
     kind = error.validator
+    rule: Any = error.validator_value
     if kind == "additionalProperties" and isinstance(error.instance, dict):
         allowed = sorted(schema.get("properties", {}))
         found = []
@@ -62,17 +63,17 @@ def _describe(error: jsonschema.ValidationError) -> list[tuple[KeyPath, str]]:
         missing = str(error.message).split("'")[1] if "'" in str(error.message) else "?"
         return [((*path, missing), "required key is missing")]
     if kind == "type":
-        expected = error.validator_value if isinstance(error.validator_value, str) else "/".join(error.validator_value)
+        expected = rule if isinstance(rule, str) else "/".join(rule)
         got = _TYPE_NAMES.get(_json_type(error.instance), "?")
         return [(path, f"expected {_TYPE_NAMES.get(expected, expected)}, got {got} {_short(error.instance)}")]
     if kind == "enum":
-        options = ", ".join(str(option) for option in error.validator_value)
+        options = ", ".join(str(option) for option in rule)
         return [(path, f"{_short(error.instance)} is not one of: {options}")]
     if kind in ("pattern", "format"):
-        what = schema.get("description", f"a value matching {error.validator_value}")
+        what = schema.get("description", f"a value matching {rule}")
         return [(path, f"{_short(error.instance)} is not valid: expected {what[0].lower()}{what[1:]}")]
     if kind == "maxLength":
-        return [(path, f"is {len(error.instance)} characters long; at most {error.validator_value} allowed")]
+        return [(path, f"is {len(str(error.instance))} characters long; at most {rule} allowed")]
     if kind == "propertyNames":
         return [(path, f"key {_short(error.instance)} is not a valid name")]
     if kind in ("minimum", "maximum") and isinstance(error.instance, int) and abs(error.instance) > 10**12:
@@ -145,7 +146,8 @@ def semantic_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
     for path in (("tigera", "manifestsBaseURL"), ("longhorn", "chartRepository")):
         url = data[path[0]][path[1]]
         if url.startswith("http://") and not url.startswith(_LOOPBACK_PREFIXES):
-            problems.append(_problem(values, path, f"{url!r} uses plain http; use https (http is for loopback test servers only)"))
+            problems.append(_problem(values, path, f"{url!r} uses plain http; use https "
+                                     "(http is for loopback test servers only)"))
     version = data["cluster"]["kubernetesVersion"]
     supported = resources.kubernetes_versions()
     if _minor(version) not in supported:
@@ -173,7 +175,8 @@ def cross_field_warnings(values: Values, data: dict[str, Any]) -> list[Problem]:
     sc_replicas = data["storageClass"].get("numberOfReplicas", replicas)
     if sc_replicas > size and "numberOfReplicas" in data["storageClass"]:
         warnings.append(_problem(values, ("storageClass", "numberOfReplicas"),
-                                 f"{sc_replicas} replicas on {size} nodes: log-storage volumes run degraded", "warning"))
+                                 f"{sc_replicas} replicas on {size} nodes: log-storage volumes run degraded",
+                                 "warning"))
     if data["longhorn"]["namespace"] != "longhorn-system":
         warnings.append(_problem(values, ("longhorn", "namespace"),
                                  f"{data['longhorn']['namespace']!r}: the Longhorn chart supports only longhorn-system",

@@ -112,7 +112,7 @@ def compare(cluster_dir: Path, files: dict[str, bytes]) -> Changes:
 @contextmanager
 def _lock(out_root: Path, cluster: str) -> Iterator[None]:
     lock_path = out_root / f".{cluster}.lock"
-    handle = open(lock_path, "a+")
+    handle = open(lock_path, "a+")  # noqa: SIM115 - held open for the lock's whole lifetime
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -223,5 +223,5 @@ def write(out_root: Path, cluster: str, tree: Tree) -> Changes:
             return changes
     except OSError as exc:
         where = exc.filename or str(out_root)
-        raise OutputError(Problem(str(where), 0, 0, "",
-                                  f"cannot write the tree: {exc.strerror or exc}; the previous tree is unchanged")) from None
+        message = f"cannot write the tree: {exc.strerror or exc}; the previous tree is unchanged"
+        raise OutputError(Problem(str(where), 0, 0, "", message)) from None

@@ -182,7 +182,7 @@ def load_all_plain(text: str) -> list[Any]:
 
 
 class _Representer(RoundTripRepresenter):
-    def represent_str(self, data: str) -> Any:  # type: ignore[override]
+    def represent_str(self, data: str) -> Any:
         style = None
         if "\n" in data:
             lines = data.split("\n")

@@ -15,7 +15,8 @@ from tests.conftest import PROD_VALUES, RenderCli
 from tests.support.servers import HelmRepoServer, TigeraManifestsServer
 from tests.support.tools import kustomize_build
 
-ENGINES = {"argocd": ["argocd/apps"], "flux": ["flux", "flux/longhorn"], "both": ["argocd/apps", "flux", "flux/longhorn"]}
+ENGINES = {"argocd": ["argocd/apps"], "flux": ["flux", "flux/longhorn"],
+           "both": ["argocd/apps", "flux", "flux/longhorn"]}
 
 
 def _render(render_cli: RenderCli, repo: Path, tigera: TigeraManifestsServer, helm: HelmRepoServer,
@@ -37,7 +38,8 @@ def test_every_stage_and_engine_root_builds(engine: str, tmp_path: Path, render_
                                             helm_repo_server: HelmRepoServer) -> None:
     extra = ["--set", f"gitops.engine={engine}", "--set", "secrets.pullSecret.provider=external-secrets",
              "--set", "secrets.pullSecret.storeName=vault", "--set", "secrets.pullSecret.remoteKey=tigera/pull",
-             "--set", "secrets.license.provider=sops", "--set", "secrets.license.encryptedFile=secrets/license.enc.yaml"]
+             "--set", "secrets.license.provider=sops",
+             "--set", "secrets.license.encryptedFile=secrets/license.enc.yaml"]
     tree = _render(render_cli, tmp_path, tigera_manifests_server, helm_repo_server, *extra)
     (tmp_path / "secrets").mkdir()
     (tmp_path / "secrets" / "license.enc.yaml").write_text(

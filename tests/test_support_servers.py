@@ -334,10 +334,10 @@ def test_require_tool_skips_locally_but_fails_in_ci(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("CI", raising=False)
-    with pytest.raises(pytest.skip.Exception, match="run .ci/install-tools"):
+    with pytest.raises(pytest.skip.Exception, match=r"run \.ci/install-tools"):
         require_tool("no-such-tool-for-sks-gitops")
     monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="run .ci/install-tools"):
+    with pytest.raises(pytest.fail.Exception, match=r"run \.ci/install-tools"):
         require_tool("no-such-tool-for-sks-gitops")
 
 

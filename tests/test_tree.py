@@ -6,6 +6,7 @@ diff shown is the intended effect of a template or values change.
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -92,7 +93,7 @@ def test_engines_deploy_the_same_stages_in_the_same_order(tmp_path: Path, render
     flux = [_objects(tree[path])[0] for path in sorted(tree) if path.startswith("flux/0")]
     flux_targets = [ks["spec"]["path"].rsplit("/", 1)[-1] for ks in flux]
     assert [target if target != "longhorn" else "01-longhorn" for target in flux_targets] == stage_dirs
-    for previous, current in zip(flux, flux[1:], strict=False):
+    for previous, current in itertools.pairwise(flux):
         assert current["spec"]["dependsOn"] == [{"name": previous["metadata"]["name"]}]
     assert "dependsOn" not in flux[0]["spec"]
     chart_argo = argo[0]["spec"]["source"]

@@ -1,0 +1,135 @@
+"""`render --diff`: what a render would change, as a unified diff or a PR-comment markdown body.
+
+Secret-like content never appears: a rendered Secret with data is already an error (the
+leak guard), and data/stringData values are masked here defensively all the same.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+from renderer import yamlio
+from renderer.pipeline import ClusterResult, Report
+from renderer.write import MANIFEST
+
+PART_LIMIT = 60_000
+MASK = "<masked>"
+
+ObjectKey = tuple[str, str, str]
+
+
+def _mask(text: str) -> str:
+    """Replace every value under data:/stringData: of Secret documents."""
+    if "kind: Secret" not in text:
+        return text
+    lines, masking_indent = [], -1
+    for line in text.splitlines(keepends=True):
+        indent = len(line) - len(line.lstrip(" "))
+        stripped = line.strip()
+        if masking_indent >= 0 and stripped and indent > masking_indent:
+            key = stripped.split(":", 1)[0]
+            lines.append(" " * indent + f"{key}: {MASK}\n")
+            continue
+        masking_indent = -1
+        if stripped in ("data:", "stringData:"):
+            masking_indent = indent
+        lines.append(line)
+    return "".join(lines)
+
+
+def _decode(data: bytes | None) -> str:
+    return _mask(data.decode("utf-8", "replace")) if data is not None else ""
+
+
+def _file_diff(old: bytes | None, new: bytes | None, path: str) -> str:
+    before, after = _decode(old).splitlines(keepends=True), _decode(new).splitlines(keepends=True)
+    lines = list(difflib.unified_diff(before, after, fromfile=f"a/{path}" if old is not None else "/dev/null",
+                                      tofile=f"b/{path}" if new is not None else "/dev/null"))
+    header = f"diff --git a/{path} b/{path}\n"
+    return header + "".join(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+                            for line in lines)
+
+
+def _pairs(result: ClusterResult) -> list[tuple[str, bytes | None, bytes | None]]:
+    changes = result.changes
+    pairs: list[tuple[str, bytes | None, bytes | None]] = []
+    for path in changes.added:
+        pairs.append((path, None, result.files[path]))
+    for path in changes.changed:
+        pairs.append((path, result.old.get(path), result.files[path]))
+    for path in changes.removed:
+        pairs.append((path, result.old.get(path), None))
+    return sorted(pair for pair in pairs if pair[0] != MANIFEST)
+
+
+def unified(report: Report, out_dir: Path) -> str:
+    chunks = []
+    for result in report.results:
+        for path, old, new in _pairs(result):
+            chunks.append(_file_diff(old, new, (out_dir / result.cluster / path).as_posix().lstrip("/")))
+    return "".join(chunks)
+
+
+def _objects(data: bytes | None) -> dict[ObjectKey, Any]:
+    if data is None:
+        return {}
+    try:
+        documents = yamlio.load_all_plain(data.decode("utf-8", "replace"))
+    except Exception:  # noqa: BLE001 - a file that does not parse has no objects to summarise
+        return {}
+    found = {}
+    for doc in documents:
+        if isinstance(doc, dict) and isinstance(doc.get("metadata"), dict):
+            meta = doc["metadata"]
+            found[(str(doc.get("kind")), str(meta.get("namespace") or ""), str(meta.get("name")))] = doc
+    return found
+
+
+def summary(report: Report) -> list[str]:
+    """Per cluster and stage, the objects a render adds, changes or removes."""
+    lines = []
+    for result in report.results:
+        rows = []
+        for path, old, new in _pairs(result):
+            before, after = _objects(old), _objects(new)
+            for key in sorted(set(before) | set(after)):
+                state = "added" if key not in before else "removed" if key not in after else (
+                    "changed" if before[key] != after[key] else "")
+                if state:
+                    kind, namespace, name = key
+                    rows.append(f"| `{path.split('/')[0]}` | {kind} | {namespace or '-'} | {name} | {state} |")
+        lines.append(f"### `{result.cluster}`: {len(result.changes.added)} added, "
+                     f"{len(result.changes.changed)} changed, {len(result.changes.removed)} removed files")
+        if rows:
+            lines += ["", "| stage | kind | namespace | name | change |", "|---|---|---|---|---|", *rows]
+        lines.append("")
+    return lines
+
+
+def markdown(report: Report, out_dir: Path) -> str:
+    """A PR-comment body, cut into parts that each stay under PART_LIMIT characters."""
+    head = ["## sks-gitops render diff", ""]
+    if not report.differs:
+        return "\n".join([*head, "No change: `out/` is current.", ""])
+    body = "\n".join([*head, *summary(report)])
+    diff_text = unified(report, out_dir)
+    parts, current = [body], ""
+    fence_cost = len("```diff\n\n```\n") + 40
+    for chunk in diff_text.splitlines(keepends=True):
+        if len(current) + len(chunk) + fence_cost > PART_LIMIT:
+            parts.append(current)
+            current = ""
+        current += chunk[: PART_LIMIT - fence_cost]
+    if current:
+        parts.append(current)
+    rendered = [parts[0]]
+    total = len(parts) - 1
+    for index, part in enumerate(parts[1:], start=1):
+        rendered.append(f"<!-- sks-gitops diff part {index}/{total} -->\n```diff\n{part}```\n")
+    return "\n".join(rendered)
+
+
+def render_report(report: Report, out_dir: Path, diff_format: str) -> str:
+    return markdown(report, out_dir) if diff_format == "markdown" else unified(report, out_dir)
