@@ -76,11 +76,15 @@ def _summary(report: Report, mode: str, out_dir: Path) -> None:
 @click.option("--format", "diff_format", type=click.Choice(["text", "markdown"]), default="text",
               show_default=True, help="--diff output: a plain unified diff or a PR-comment markdown body.")
 @click.option("--strict", is_flag=True, help="Treat cross-field warnings as errors.")
+@click.option("--lock", "remote", flag_value="lock",
+              help="Download every remote manifest and pin URL, size and sha256 in the lock file beside the values.")
+@click.option("--verify-remote", "remote", flag_value="verify",
+              help="Download every remote manifest again and fail when it differs from the lock file.")
 @click.version_option(__version__, prog_name="render")
 def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_dir: Path, mode: str | None,
-         diff_format: str, strict: bool) -> None:
+         diff_format: str, strict: bool, remote: str | None) -> None:
     request = Request(values_files=values, overrides=overrides, out_dir=out_dir, mode=mode or "write",
-                      diff_format=diff_format, strict=strict)
+                      diff_format=diff_format, strict=strict, remote=remote or "")
     try:
         report = execute(request)
     except RenderError as exc:

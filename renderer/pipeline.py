@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from renderer import check, loader, model, overrides, render, validate, write
+from renderer import check, loader, model, overrides, remote, render, validate, write
 from renderer.errors import Problem, ValuesError
 from renderer.model import Model
 
@@ -27,6 +27,8 @@ class Request:
     """`write`, `check` (compare only) or `diff` (compare and show a diff)."""
     diff_format: str = "text"
     strict: bool = False
+    remote: str = ""
+    """`lock` (download and pin remote manifests), `verify` (download and compare) or `` (offline)."""
 
 
 @dataclass
@@ -101,6 +103,7 @@ def execute(request: Request) -> Report:
         seen[item.model.cluster] = item
     if problems:
         raise ValuesError(problems)
+    _pin_remote(prepared, request.remote)
     for item in prepared:
         cluster_dir = request.out_dir / item.model.cluster
         files = write.with_manifest(item.tree)
@@ -114,6 +117,23 @@ def execute(request: Request) -> Report:
         report.warnings.extend(_change_warnings(cluster_dir, changes, request.mode))
         report.results.append(ClusterResult(item.model.cluster, item.sources, files, changes, item.kinds, old))
     return report
+
+
+def _pin_remote(prepared: list[Prepared], mode: str) -> None:
+    """Lock, verify or require lock entries for remote manifests, per lock file (one per values dir)."""
+    by_lock: dict[Path, list[str]] = {}
+    for item in prepared:
+        path = remote.lock_path(Path(item.sources[-1]))
+        by_lock.setdefault(path, []).extend(remote.remote_urls(item.model))
+    for path, urls in sorted(by_lock.items()):
+        urls = sorted(set(urls))
+        entries = remote.read_lock(path)
+        if mode == "lock":
+            remote.write_lock(path, remote.lock(urls, entries))
+        elif mode == "verify":
+            remote.verify(urls, entries, path)
+        elif path.is_file():
+            remote.require_entries(urls, entries, path)
 
 
 def _change_warnings(cluster_dir: Path, changes: write.Changes, mode: str) -> list[Problem]:
