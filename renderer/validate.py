@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import re
 from functools import cache
 from typing import Any
 
@@ -30,9 +31,21 @@ def values_schema() -> dict[str, Any]:
     return schema
 
 
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Any:
+    """`pattern` with ECMA-262 semantics: `$` ends the input (Python's `$` also matches before a final newline)."""
+    if not isinstance(instance, str):
+        return
+    python_pattern = re.sub(r"(?<!\\)\$$", r"\\Z", pattern)
+    if not re.search(python_pattern, instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = jsonschema.validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
+
+
 @cache
-def _validator() -> Draft202012Validator:
-    return Draft202012Validator(values_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+def _validator() -> Any:
+    return _Validator(values_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def _short(value: Any) -> str:

@@ -187,7 +187,7 @@ class _Representer(RoundTripRepresenter):
         if "\n" in data:
             lines = data.split("\n")
             style = "|" if all(line == line.rstrip() and line.isprintable() for line in lines) else '"'
-        elif not _PLAIN_SAFE.match(data) or _AMBIGUOUS.match(data):
+        elif not _PLAIN_SAFE.fullmatch(data) or _AMBIGUOUS.fullmatch(data):
             style = '"'
         return self.represent_scalar("tag:yaml.org,2002:str", data, style=style)
 
@@ -220,7 +220,7 @@ def scalar(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, str):
-        if _PLAIN_SAFE.match(value) and not _AMBIGUOUS.match(value):
+        if _PLAIN_SAFE.fullmatch(value) and not _AMBIGUOUS.fullmatch(value):
             return value
         return json.dumps(value, ensure_ascii=True)
     if isinstance(value, (dict, list)):
