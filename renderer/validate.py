@@ -40,7 +40,8 @@ def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: dict[str,
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-_Validator = jsonschema.validators.extend(Draft202012Validator, {"pattern": _ecma_pattern})
+_Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, {"pattern": _ecma_pattern})
 
 
 @cache

@@ -135,7 +135,7 @@ def test_a_trailing_newline_does_not_slip_past_a_pattern(path: tuple[Any, ...]) 
     original: Any = FULL
     for part in path:
         original = original[part]
-    with pytest.raises(ValuesError, match="does not match|is not valid"):
+    with pytest.raises(ValuesError, match=r"does not match|is not valid"):
         _render(_set(FULL, path, original + "\n"))
 
 
