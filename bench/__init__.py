@@ -1,0 +1,1 @@
+"""Speed and memory benchmark of the `render` CLI (`make bench`); see bench/run.py."""

@@ -1,0 +1,242 @@
+"""`make bench`: speed and memory of the `render` CLI as whole processes, against fixed targets.
+
+Measures the interpreter floor, a cold render, a no-op re-render, `render --check`, a Go anchor
+(`kubectl kustomize` over every stage directory of the same cluster) and fleets of synthetic
+clusters rendered in one process; prints a table, ratios and target verdicts and writes them as
+JSON. Every figure is the median of several runs after a warm-up (see the `runs` column).
+
+    .venv/bin/python bench/run.py            # the full run (a few minutes)
+    .venv/bin/python bench/run.py --quick    # smoke test: fewer runs, fleets up to 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))  # run as a script (`python bench/run.py`), import as the `bench` package
+
+from bench import imports, report  # noqa: E402
+from bench.measure import ProcessFailed, Result, Sample, combine, repeat, run_once  # noqa: E402
+from bench.workloads import Tools, fleet_values, kustomize_argv, remote_server, stage_dirs, tool_version  # noqa: E402
+
+PROD = "values/prod.yaml"
+CLUSTER = "ceosks-poc"
+
+
+@dataclass(frozen=True)
+class Plan:
+    runs: int
+    warmups: int
+    fleet_sizes: tuple[int, ...]
+    big_fleet_runs: int
+    """The largest fleet takes about a minute per run: fewer runs, and no warm-up (caches are warm by then)."""
+    import_runs: int
+
+
+FULL = Plan(runs=5, warmups=1, fleet_sizes=(1, 10, 100, 1000), big_fleet_runs=3, import_runs=5)
+QUICK = Plan(runs=3, warmups=1, fleet_sizes=(1, 10, 30), big_fleet_runs=2, import_runs=3)
+
+
+def _progress(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+class Bench:
+    def __init__(self, plan: Plan, tools: Tools, scratch: Path) -> None:
+        self.plan, self.tools, self.scratch = plan, tools, scratch
+        self.results: list[Result] = []
+        self._serial = 0
+
+    def _fresh(self, name: str) -> Path:
+        self._serial += 1
+        return self.scratch / f"{name}-{self._serial}" / "out"
+
+    def _add(self, result: Result) -> None:
+        _progress(f"{result.label}: median {result.median_s * 1000:,.1f} ms")
+        self.results.append(result)
+
+    def _render(self, *args: str, cwd: Path = ROOT, expect: tuple[int, ...] = (0,)) -> Sample:
+        return run_once([str(self.tools.render), *args], cwd, expect)
+
+    def floor(self) -> None:
+        argv = [str(self.tools.python), "-c", "pass"]
+        self._add(repeat("floor", "interpreter floor (python -c pass)", lambda: run_once(argv, ROOT),
+                         self.plan.runs, self.plan.warmups))
+
+    def cold(self) -> None:
+        def once() -> Sample:
+            out = self._fresh("cold")
+            sample = self._render(PROD, "--out", str(out))
+            shutil.rmtree(out.parent)
+            return sample
+
+        self._add(repeat("cold", "cold render values/prod.yaml (empty out dir)", once, self.plan.runs,
+                         self.plan.warmups, notes=["validation on; fresh temporary --out per run"]))
+
+    def steady(self) -> None:
+        out = self._fresh("steady")
+        self._render(PROD, "--out", str(out))
+        self._add(repeat("noop", "no-op re-render (nothing changed)",
+                         lambda: self._render(PROD, "--out", str(out)), self.plan.runs, self.plan.warmups))
+        self._add(repeat("check", "render --check (up to date)",
+                         lambda: self._render("--check", PROD, "--out", str(out)), self.plan.runs, self.plan.warmups))
+
+    def anchor(self) -> list[str]:
+        """kubectl kustomize over each stage directory, one process per directory, summed per run."""
+        kubectl, helm = self.tools.kubectl, self.tools.helm
+        if kubectl is None:
+            return ["kustomize anchor skipped: no kubectl with kustomize on PATH or in .tools/bin"]
+        notes = [f"{kubectl}: {tool_version([kubectl, 'version', '--client'])}"]
+        with remote_server() as remote:
+            out = self._fresh("anchor")
+            self._render(PROD, "--out", str(out), "--set", f"tigera.manifestsBaseURL={remote.manifests_url}",
+                         "--set", f"longhorn.chartRepository={remote.charts_url}")
+            stages = stage_dirs(out / CLUSTER)
+            if helm is None:
+                stages = [s for s in stages if not s.name.endswith("-longhorn")]
+                notes.append("no helm v3 found: 01-longhorn skipped")
+            else:
+                notes.append(f"01-longhorn built with --enable-helm ({helm}) from a loopback chart repository")
+            notes.append("03/04 fetch the fixture manifests from a loopback http.server")
+
+            def once() -> dict[str, Sample]:
+                samples = {}
+                for stage in stages:
+                    samples[stage.name] = run_once(kustomize_argv(kubectl, helm, stage), ROOT)
+                    shutil.rmtree(stage / "charts", ignore_errors=True)  # kustomize leaves the pulled chart
+                return samples
+
+            for _ in range(self.plan.warmups):
+                once()
+            runs = [once() for _ in range(self.plan.runs)]
+        names = [s.name for s in stages]
+        plain = [n for n in names if not n.endswith("-longhorn")]
+        dirs = ", ".join(names)
+        self._add(Result("kustomize", f"kubectl kustomize x{len(names)} stage dirs (sum)",
+                         tuple(combine([run[n] for n in names]) for run in runs), self.plan.warmups,
+                         len(names), (f"stage dirs: {dirs}", *notes)))
+        if len(plain) != len(names):
+            self._add(Result("kustomize-no-helm", f"kubectl kustomize x{len(plain)} (without 01-longhorn)",
+                             tuple(combine([run[n] for n in plain]) for run in runs), self.plan.warmups,
+                             len(plain), ("the same runs, without the helm stage",)))
+        for name in names:
+            self._add(Result(f"kustomize:{name}", f"  kubectl kustomize {name}",
+                             tuple(run[name] for run in runs), self.plan.warmups))
+        return notes
+
+    def fleets(self) -> None:
+        sizes = self.plan.fleet_sizes
+        values = fleet_values(self.scratch / "fleet-values", sizes[-1])
+        for size in sizes:
+            args = [str(p.relative_to(self.scratch)) for p in values[:size]]
+            big = size == sizes[-1]
+
+            def once(args: list[str] = args, size: int = size) -> Sample:
+                out = self._fresh(f"fleet{size}")
+                sample = self._render("--out", str(out.relative_to(self.scratch)), *args, cwd=self.scratch)
+                shutil.rmtree(out.parent)
+                return sample
+
+            runs = self.plan.big_fleet_runs if big else self.plan.runs
+            warmups = 0 if big else self.plan.warmups
+            notes = [f"{runs} runs without warm-up (about a minute each)"] if big and sizes[-1] >= 1000 else []
+            self._add(repeat(f"fleet-{size}", f"fleet of {size} clusters, one process", once, runs, warmups,
+                             notes=notes))
+
+
+def _loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def _print_section(title: str, body: str) -> None:
+    print(f"\n{title}\n{body}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="smoke test: fewer runs, fleets of 1, 10 and 30")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "latest.json",
+                        help="where to write the results (default: bench/results/latest.json)")
+    args = parser.parse_args(argv)
+    plan = QUICK if args.quick else FULL
+    tools = Tools.find()
+    if not tools.render.is_file():
+        parser.error(f"{tools.render} is missing: run `make render` (or `make bench`) first")
+    started, load_start = time.perf_counter(), _loadavg()
+    with tempfile.TemporaryDirectory(prefix="sks-bench-") as scratch:
+        bench = Bench(plan, tools, Path(scratch))
+        steps: list[Callable[[], object]] = [bench.floor, bench.cold, bench.steady, bench.anchor, bench.fleets]
+        anchor_notes: list[str] = []
+        try:
+            for step in steps:
+                found = step()
+                if step == bench.anchor and isinstance(found, list):
+                    anchor_notes = found
+        except ProcessFailed as exc:
+            print(f"bench: a measured process failed:\n{exc}", file=sys.stderr)
+            return 1
+        _progress("import times")
+        entries = imports.measure(tools.python, ROOT, plan.import_runs)
+    total_s = time.perf_counter() - started
+    by_key = {r.key: r for r in bench.results}
+    ratios, targets = report.evaluate(by_key, plan.fleet_sizes)
+    root_entry = next((e for e in entries if e.depth == 0), None)
+    total_import_us = root_entry.cumulative_us if root_entry else 0.0
+    top, packages = imports.top(entries), imports.top_packages(entries)
+
+    print(f"sks-gitops bench ({'quick' if args.quick else 'full'}): Python {platform.python_version()}, "
+          f"{os.cpu_count()} CPUs, load average {load_start} -> {_loadavg()}")
+    busy = max(load_start[0], _loadavg()[0]) > 0.5 * (os.cpu_count() or 1)
+    if busy:
+        print("WARNING: the machine was busy (1-minute load average above half the CPUs): "
+              "figures are inflated and noisy; compare ratios, or rerun on an idle machine")
+    print(report.table(bench.results))
+    notes = [f"{r.label.strip()}: {note}" for r in bench.results for note in r.notes if not r.key.startswith("kust")]
+    notes += [f"kustomize anchor: {note}" for note in anchor_notes]
+    _print_section("Notes", "\n".join(f"- {note}" for note in notes))
+    _print_section("Ratios", report.ratio_lines(ratios))
+    _print_section("Targets", report.target_lines(targets))
+    _print_section(f"Import time of renderer.cli (median of {plan.import_runs}, -X importtime): "
+                   f"{total_import_us / 1000:.1f} ms",
+                   report.import_lines("top five modules by cumulative time:", top, total_import_us) + "\n"
+                   + report.import_lines("largest packages it pulls in (cumulative, with their own imports):",
+                                         packages, total_import_us))
+    print(f"\ntotal bench runtime: {total_s:.1f} s")
+
+    record = {
+        "meta": {"mode": "quick" if args.quick else "full", "python": platform.python_version(),
+                 "platform": platform.platform(), "cpus": os.cpu_count(), "loadavg_start": load_start,
+                 "loadavg_end": _loadavg(), "busy": busy, "kubectl": tools.kubectl, "helm": tools.helm,
+                 "finished_utc": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+                 "total_s": round(total_s, 1), "plan": plan.__dict__},
+        "results": {r.key: r.as_json() for r in bench.results},
+        "ratios": {r.name: None if r.value is None else round(r.value, 4) for r in ratios},
+        "targets": [{"target": t.name, "measured": None if t.measured is None else round(t.measured, 4),
+                     "limit": t.limit, "verdict": t.verdict} for t in targets],
+        "imports": {"total_ms": round(total_import_us / 1000, 2),
+                    "top_modules": [{"module": e.module, "cumulative_ms": round(e.cumulative_us / 1000, 2)}
+                                    for e in top],
+                    "top_packages": [{"package": e.module, "cumulative_ms": round(e.cumulative_us / 1000, 2)}
+                                     for e in packages]},
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(record, indent=2) + "\n", "utf-8")
+    print(f"results written to {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
