@@ -69,6 +69,19 @@ def longhorn_values(values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+OPTIONAL_TIGERA_KINDS = {
+    "intrusionDetection": "IntrusionDetection", "logCollector": "LogCollector", "logStorage": "LogStorage",
+    "manager": "Manager", "monitor": "Monitor", "compliance": "Compliance",
+    "policyRecommendation": "PolicyRecommendation",
+}
+
+
+def tigera_kinds(values: dict[str, Any]) -> list[str]:
+    """operator.tigera.io kinds the custom-resources stage renders, in template order."""
+    enabled = values["tigera"]["customResources"]
+    return ["Installation", "APIServer", *(kind for key, kind in OPTIONAL_TIGERA_KINDS.items() if enabled[key])]
+
+
 def manifest_url(values: dict[str, Any], name: str) -> str:
     tigera = values["tigera"]
     return f"{tigera['manifestsBaseURL'].rstrip('/')}/{tigera['version']}/manifests/{name}"

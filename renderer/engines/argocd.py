@@ -11,7 +11,7 @@ from typing import Any
 from renderer import render as render_
 from renderer.engines.common import app_name, kustomization, stage_path
 from renderer.model import Model
-from renderer.stages import Stage
+from renderer.stages import Stage, tigera_kinds
 
 IN_CLUSTER = "https://kubernetes.default.svc"
 
@@ -51,9 +51,10 @@ def render(model: Model) -> dict[str, str]:
     context: dict[str, Any] = {"v": model.values, "m": model, "in_cluster": IN_CLUSTER}
     tree = {}
     child_files = ["project.yaml"]
+    licensed_by_git = any(stage.sops for stage in model.git_stages)
     tree["argocd/apps/project.yaml"] = render_.render_template(
         "argocd/project.yaml.j2", destinations=_destination_namespaces(model), source_repos=source_repos(model),
-        **context)
+        operator_kinds=tigera_kinds(model.values), license_by_git=licensed_by_git, **context)
     for stage in model.git_stages:
         name = f"{stage.directory}.yaml"
         tree[f"argocd/apps/{name}"] = render_.render_template(
