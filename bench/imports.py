@@ -45,7 +45,7 @@ def _parse(stderr: str) -> list[ImportEntry]:
 
 def measure(python: Path, cwd: Path, runs: int) -> list[ImportEntry]:
     """Median self and cumulative time per module over `runs` runs (after one warm-up)."""
-    argv = [str(python), "-X", "importtime", "-c", f"import {_TARGET}"]
+    argv = [str(python), "-P", "-X", "importtime", "-c", f"import {_TARGET}"]  # -P: as installed, not from cwd
     collected: dict[str, list[ImportEntry]] = {}
     for index in range(runs + 1):
         done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, check=True)

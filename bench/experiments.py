@@ -1,0 +1,212 @@
+"""Measure the optimisation proposals before anyone edits renderer/: each variant is the CLI with a
+prototype patched in at runtime (bench/patches.py) or run from an edited copy of the package.
+
+    .venv/bin/python bench/experiments.py [--runs 5] [--fleet 100] [--only a,b]
+
+Variants run round-robin (run 1 of every variant, then run 2, ...), so drift in machine load
+spreads evenly over them. Every variant's tree must be byte-identical to the baseline's.
+Results: a table on stdout and bench/results/experiments.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.measure import Sample, run_once  # noqa: E402
+from bench.workloads import fleet_values  # noqa: E402
+
+PATCHES = ROOT / "bench" / "patches.py"
+PROD = ROOT / "values" / "prod.yaml"
+
+SourceEdit = tuple[str, str, str]
+"""(file relative to the package root, old text, new text): applied to a copy, never to the repo."""
+
+_REDIRECTS = '''\
+class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+        if not newurl.startswith("https://") and not newurl.startswith(_LOOPBACK):
+            raise urllib.error.URLError(f"redirect to non-HTTPS {newurl}")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+'''
+
+LAZY_IMPORTS: tuple[SourceEdit, ...] = (
+    ("renderer/cli.py", "import traceback\n", ""),
+    ("renderer/cli.py", "traceback.format_exc()", "__import__('traceback').format_exc()"),
+    ("renderer/cli.py", "from renderer import __version__, diff\n", "from renderer import __version__\n"),
+    ("renderer/cli.py", "diff.render_report(", "__import__('renderer.diff').diff.render_report("),
+    ("renderer/remote.py", "import urllib.error\nimport urllib.request\n", ""),
+    ("renderer/remote.py", _REDIRECTS, "def _https_only_redirects() -> Any:\n    import urllib.error\n"
+     "    import urllib.request\n\n" + textwrap.indent(_REDIRECTS, "    ") + "    return _HttpsOnlyRedirects()\n"),
+    ("renderer/remote.py", "    opener = urllib.request.build_opener(_HttpsOnlyRedirects())\n",
+     "    import urllib.request\n\n    opener = urllib.request.build_opener(_https_only_redirects())\n"),
+    ("renderer/remote.py", "    try:\n        with opener.open(",
+     "    import urllib.error\n\n    try:\n        with opener.open("),
+)
+"""Only what the render/--check path never uses: traceback (internal errors), renderer.diff (--diff),
+urllib.request with http.client, email and ssl (--lock/--verify-remote downloads)."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    patches: tuple[str, ...]
+    edits: tuple[SourceEdit, ...] = ()
+    what: str = ""
+
+
+VARIANTS = (
+    Variant("baseline", ("baseline",), what="the CLI through the patch driver, nothing changed"),
+    Variant("no-fsync", ("no-fsync",), what="upper bound: no fsync at all (not durable; not a proposal)"),
+    Variant("syncfs-per-tree", ("syncfs-per-tree",), what="one syncfs(2) per staged tree, before the swap"),
+    Variant("pyyaml-parseback", ("pyyaml-parseback",), what="parse-back with libyaml CSafeLoader + dup-key check"),
+    Variant("ruamel-reuse", ("ruamel-reuse",), what="one ruamel safe loader per process"),
+    Variant("dump-reuse", ("dump-reuse",), what="one ruamel dumper per process"),
+    Variant("memo-validation", ("memo-validation",), what="validate each distinct object once per process"),
+    Variant("jinja-bytecode-cache", ("jinja-bytecode-cache",), what="Jinja FileSystemBytecodeCache"),
+    Variant("k8s-versions-lazy", ("k8s-versions-lazy",), what="no kubernetes_validate/PyYAML import to list versions"),
+    Variant("lazy-imports", ("baseline",), LAZY_IMPORTS, what="traceback, diff, urllib.request lazily"),
+    Variant("combined", ("syncfs-per-tree", "pyyaml-parseback", "dump-reuse", "memo-validation",
+                         "jinja-bytecode-cache", "k8s-versions-lazy"), LAZY_IMPORTS,
+            what="all proposals together (syncfs, not no-fsync)"),
+)
+
+
+@dataclass
+class Measured:
+    cold: list[Sample] = field(default_factory=list)
+    noop: list[Sample] = field(default_factory=list)
+    check: list[Sample] = field(default_factory=list)
+    fleet: list[Sample] = field(default_factory=list)
+
+
+def _package_root() -> Path:
+    """Where `renderer` is imported from (honours PYTHONPATH, e.g. a snapshot of a commit)."""
+    done = subprocess.run([sys.executable, "-P", "-c", "import renderer, pathlib; print(pathlib.Path(renderer.__file__)"
+                           ".resolve().parent.parent)"], capture_output=True, text=True, check=True)
+    return Path(done.stdout.strip())
+
+
+def _edited_copy(edits: tuple[SourceEdit, ...], scratch: Path, name: str) -> Path:
+    source, copy = _package_root(), scratch / f"src-{name}"
+    for part in ("renderer", "templates", "schemas"):
+        shutil.copytree(source / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
+    for relative, old, new in edits:
+        path = copy / relative
+        text = path.read_text("utf-8")
+        if old not in text:
+            raise SystemExit(f"experiment {name}: {relative} no longer contains {old!r}; update the edit")
+        path.write_text(text.replace(old, new), "utf-8")
+    return copy
+
+
+def _env(variant: Variant, scratch: Path, sources: dict[str, Path]) -> dict[str, str]:
+    env = dict(os.environ)
+    env["SKS_BENCH_JINJA_CACHE"] = str(scratch / "jinja-cache")
+    if variant.name in sources:
+        env["PYTHONPATH"] = os.pathsep.join([str(sources[variant.name]), env.get("PYTHONPATH", "")]).rstrip(":")
+    return env
+
+
+def _same_tree(a: Path, b: Path) -> bool:
+    compared = filecmp.dircmp(a, b)
+    if compared.left_only or compared.right_only or compared.funny_files:
+        return False
+    _, mismatch, errors = filecmp.cmpfiles(a, b, compared.common_files, shallow=False)
+    return not mismatch and not errors and all(_same_tree(a / d, b / d) for d in compared.common_dirs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5, help="kept runs per workload (default 5, after 1 warm-up)")
+    parser.add_argument("--fleet", type=int, default=100, help="clusters in the fleet workload (default 100)")
+    parser.add_argument("--fleet-runs", type=int, default=3, help="kept runs of the fleet (default 3)")
+    parser.add_argument("--only", default="", help="comma-separated variant names (baseline is always run)")
+    parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "experiments.json")
+    args = parser.parse_args(argv)
+    chosen = [v for v in VARIANTS if not args.only or v.name == "baseline" or v.name in args.only.split(",")]
+    results = {v.name: Measured() for v in chosen}
+    with tempfile.TemporaryDirectory(prefix="sks-bench-exp-") as tmp:
+        scratch = Path(tmp)
+        sources = {v.name: _edited_copy(v.edits, scratch, v.name) for v in chosen if v.edits}
+        fleet = [str(p) for p in fleet_values(scratch / "fleet-values", args.fleet)]
+        steady: dict[str, Path] = {}
+
+        def render(variant: Variant, *render_args: str) -> Sample:
+            argv = [sys.executable, str(PATCHES), ",".join(variant.patches), "--", *render_args]
+            return run_once(argv, ROOT, env=_env(variant, scratch, sources))
+
+        for variant in chosen:  # warm-up, and the trees every variant must reproduce byte for byte
+            out = scratch / f"steady-{variant.name}"
+            render(variant, str(PROD), "--out", str(out))
+            steady[variant.name] = out
+            render(variant, "--out", str(scratch / f"fleet-{variant.name}"), *fleet[:3])
+            if not _same_tree(out, steady["baseline"]) or not _same_tree(
+                    scratch / f"fleet-{variant.name}", scratch / "fleet-baseline"):
+                subprocess.run(["diff", "-r", str(out), str(steady["baseline"])], check=False)
+                raise SystemExit(f"variant {variant.name} renders different bytes than the baseline")
+        for index in range(max(args.runs, args.fleet_runs)):
+            print(f"experiments: round {index + 1}", file=sys.stderr, flush=True)
+            for variant in chosen:
+                measured = results[variant.name]
+                if index < args.runs:
+                    out = scratch / f"cold-{variant.name}-{index}"
+                    measured.cold.append(render(variant, str(PROD), "--out", str(out)))
+                    shutil.rmtree(out)
+                    measured.noop.append(render(variant, str(PROD), "--out", str(steady[variant.name])))
+                    measured.check.append(render(variant, "--check", str(PROD), "--out", str(steady[variant.name])))
+                if index < args.fleet_runs:
+                    out = scratch / f"fleetrun-{variant.name}-{index}"
+                    measured.fleet.append(render(variant, "--out", str(out), *fleet))
+                    shutil.rmtree(out)
+    print(_table(chosen, results, args.fleet))
+    record = {v.name: {"what": v.what, "patches": list(v.patches), "source_edits": len(v.edits),
+                       **{k: {"median_s": statistics.median(s.seconds for s in getattr(results[v.name], k)),
+                              "samples_s": [round(s.seconds, 6) for s in getattr(results[v.name], k)],
+                              "peak_rss_kib": max(s.max_rss_kib for s in getattr(results[v.name], k))}
+                          for k in ("cold", "noop", "check", "fleet")}}
+              for v in chosen}
+    record["_meta"] = {"fleet": args.fleet, "runs": args.runs, "fleet_runs": args.fleet_runs,
+                       "loadavg_end": list(os.getloadavg())}
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(record, indent=2) + "\n", "utf-8")
+    return 0
+
+
+def _table(chosen: list[Variant], results: dict[str, Measured], fleet: int) -> str:
+    def med(samples: list[Sample]) -> float:
+        return statistics.median(s.seconds for s in samples) * 1000
+
+    base = results["baseline"]
+    head = (f"{'variant':<22} {'cold ms':>9} {'gain':>7} {'no-op ms':>9} {'gain':>7} {'check ms':>9} "
+            f"{f'fleet({fleet}) ms':>15} {'gain':>8} {'ms/cluster':>11} {'RSS MiB':>8}")
+    lines = [head, "-" * len(head)]
+    for variant in chosen:
+        m = results[variant.name]
+        cold, noop, check, flt = med(m.cold), med(m.noop), med(m.check), med(m.fleet)
+        per = (flt - cold) / (fleet - 1)
+        rss = max(s.max_rss_kib for s in m.fleet) / 1024
+        lines.append(f"{variant.name:<22} {cold:>9.1f} {cold - med(base.cold):>+7.1f} {noop:>9.1f} "
+                     f"{noop - med(base.noop):>+7.1f} {check:>9.1f} {flt:>15.1f} {flt - med(base.fleet):>+8.1f} "
+                     f"{per:>11.2f} {rss:>8.1f}")
+    lines.append("")
+    lines.extend(f"{v.name:<22} {v.what}" for v in chosen)
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
