@@ -1,0 +1,177 @@
+"""Render a cluster's bootstrap.sh into a temporary repository and run it against the fakes.
+
+The fake `exo`, `kubectl` and `helm` (tests/fakes/) come first on PATH and keep their state
+in one directory per test, so a second run sees what the first made. Every run is checked
+for the fixture secrets in each recorded argv, stdout and stderr.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from renderer import pipeline
+from tests.support.tools import require_tool
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FAKES = REPO_ROOT / "tests" / "fakes"
+PROD_VALUES = REPO_ROOT / "values" / "prod.yaml"
+RUN_TIMEOUT = 120.0
+
+# Fixture secrets: distinctive strings, so any leak is found by a plain substring search.
+REGISTRY_CREDENTIALS = "sks-gitops-fixture:pull-secret-password-4c1d"
+PULL_SECRET = json.dumps({"auths": {"quay.io": {
+    "auth": base64.b64encode(REGISTRY_CREDENTIALS.encode()).decode(), "email": "fixture@example.invalid"}}})
+LICENSE_TOKEN = "license-token-fixture-93b1c7e2"
+LICENSE_CERTIFICATE = "license-certificate-fixture-5d2a88f0"
+LICENSE = f"""apiVersion: projectcalico.org/v3
+kind: LicenseKey
+metadata:
+  name: default
+spec:
+  token: {LICENSE_TOKEN}
+  certificate: |
+    -----BEGIN CERTIFICATE-----
+    {LICENSE_CERTIFICATE}
+    -----END CERTIFICATE-----
+"""
+SECRET_MARKERS = (REGISTRY_CREDENTIALS, base64.b64encode(REGISTRY_CREDENTIALS.encode()).decode(),
+                  base64.b64encode(PULL_SECRET.encode()).decode(), "pull-secret-password-4c1d",
+                  LICENSE_TOKEN, LICENSE_CERTIFICATE)
+
+
+@dataclass(frozen=True)
+class Call:
+    tool: str
+    argv: tuple[str, ...]
+    stdin: bool
+
+    @property
+    def line(self) -> str:
+        return " ".join((self.tool, *self.argv))
+
+    @property
+    def local(self) -> bool:
+        """kubectl run only as a parser or builder: it reaches no cluster."""
+        if self.tool != "kubectl":
+            return False
+        verb = self.argv[0] if self.argv else ""
+        return verb == "config" or (verb == "patch" and "--local" in self.argv) or (
+            verb == "create" and "--dry-run=client" in self.argv)
+
+    @property
+    def changes(self) -> bool:
+        """Whether the call changes the cloud or the cluster."""
+        if self.tool == "exo":
+            return bool({"create", "add"} & set(self.argv))
+        if self.tool == "helm":
+            return self.argv[:1] in (("upgrade",), ("install",))
+        return not self.local and self.argv[:1] in (("apply",), ("create",), ("delete",), ("patch",))
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    stdout: str
+    stderr: str
+    calls: tuple[Call, ...]
+
+    @property
+    def remote(self) -> list[str]:
+        """The calls that reach Exoscale or the cluster, as command lines."""
+        return [call.line for call in self.calls if not call.local]
+
+    def __str__(self) -> str:
+        return f"exit {self.code}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+
+def render_tree(repo: Path, overrides: Sequence[str] = ()) -> Path:
+    """Render the prod values with `overrides` (KEY.PATH=VALUE) into repo/out/; the script's path."""
+    report = pipeline.execute(pipeline.Request(values_files=(PROD_VALUES,), overrides=tuple(overrides),
+                                               out_dir=repo / "out"))
+    (result,) = report.results
+    return repo / "out" / result.cluster / "bootstrap.sh"
+
+
+class Bootstrap:
+    """One rendered script, its secret files, its fake cloud, and a way to run it."""
+
+    def __init__(self, root: Path, overrides: Sequence[str] = (), preinstalled: str = "argocd,flux") -> None:
+        self.real_kubectl = require_tool("kubectl")
+        self.root = root
+        self.repo, self.home, self.state, self.secrets = (root / name for name in ("repo", "home", "state", "secrets"))
+        for directory in (self.home, self.state, self.secrets, root / "tmp"):
+            directory.mkdir(parents=True)
+        self.script = render_tree(self.repo, overrides)
+        self.tree = self.script.parent
+        self.pull_secret = self.secrets / "pull-secret.json"
+        self.license = self.secrets / "license.yaml"
+        self.pull_secret.write_text(PULL_SECRET, "utf-8")
+        self.license.write_text(LICENSE, "utf-8")
+        self.kubeconfig = self.home / ".kube" / "ceosks-poc.config"
+        self.preinstalled = preinstalled
+        self._seen = 0
+
+    def env(self, **extra: str) -> dict[str, str]:
+        inherited = {key: value for key, value in os.environ.items()
+                     if not key.startswith(("BOOTSTRAP_", "FAKE_")) and key != "KUBECONFIG"}
+        return {**inherited, "PATH": f"{FAKES}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": str(self.home),
+                "TMPDIR": str(self.root / "tmp"), "FAKE_PYTHON": sys.executable, "FAKE_STATE_DIR": str(self.state),
+                "FAKE_REAL_KUBECTL": self.real_kubectl, "FAKE_PREINSTALLED": self.preinstalled,
+                "BOOTSTRAP_PULL_SECRET": str(self.pull_secret), "BOOTSTRAP_LICENSE": str(self.license),
+                "BOOTSTRAP_POLL_INTERVAL": "0", "BOOTSTRAP_WAIT_TIMEOUT": "5", "BOOTSTRAP_APISERVER_TIMEOUT": "5",
+                "BOOTSTRAP_HEALTH_TIMEOUT": "5", **extra}
+
+    def run(self, *args: str, expect: int | None = 0, **env: str) -> Result:
+        done = subprocess.run([str(self.script), *args], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              env=self.env(**env), cwd=self.root, timeout=RUN_TIMEOUT, check=False)
+        calls = self.calls()[self._seen:]
+        self._seen += len(calls)
+        result = Result(done.returncode, done.stdout, done.stderr, tuple(calls))
+        assert_no_secret(result)
+        if expect is not None:
+            assert result.code == expect, str(result)
+        return result
+
+    def tool(self, tool: str, *argv: str) -> str:
+        """Run one fake directly (to seed state); its call is not part of the next run."""
+        done = subprocess.run([str(FAKES / tool), *argv], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                              env=self.env(), timeout=RUN_TIMEOUT, check=True)
+        self._seen = len(self.calls())
+        return done.stdout
+
+    def calls(self) -> list[Call]:
+        log = self.state / "calls.jsonl"
+        if not log.exists():
+            return []
+        return [Call(entry["tool"], tuple(entry["argv"]), entry["stdin"])
+                for entry in map(json.loads, log.read_text("utf-8").splitlines())]
+
+    def normalize(self, line: str) -> str:
+        """A command line with the temporary paths replaced by $TREE, $WORK and $SECRETS."""
+        line = line.replace(str(self.tree), "$TREE").replace(str(self.secrets), "$SECRETS")
+        return re.sub(re.escape(str(self.root / "tmp")) + r"/sks-bootstrap\.[A-Za-z0-9]+", "$WORK", line)
+
+    def cloud(self) -> dict[str, object]:
+        data: dict[str, object] = json.loads((self.state / "cloud.json").read_text("utf-8"))
+        return data
+
+    def cluster(self) -> dict[str, object]:
+        data: dict[str, object] = json.loads((self.state / "cluster.json").read_text("utf-8"))
+        return data
+
+
+def assert_no_secret(result: Result) -> None:
+    """No fixture secret in any argv, nor in the script's stdout or stderr."""
+    places = [("stdout", result.stdout), ("stderr", result.stderr)]
+    places += [(f"argv of {call.tool} {call.argv[:3]}", "\0".join(call.argv)) for call in result.calls]
+    for where, text in places:
+        for marker in SECRET_MARKERS:
+            assert marker not in text, f"secret material ({marker[:6]}...) leaked into {where}"
