@@ -60,6 +60,23 @@ def listing(**kinds: list[str]) -> str:
     return "".join(line + "\n" for line in lines)
 
 
+def reference_changes(render_cli: RenderCli, scratch: Path, old: tuple[str, ...], new: tuple[str, ...],
+                      ) -> dict[str, list[str]]:
+    """added/changed/removed files between two independent renders, by plain byte comparison.
+
+    The exact listing a test expects comes from here, so it holds however much of bootstrap.sh
+    (which mirrors many values) a values change touches; each test pins its own files too."""
+    trees = []
+    for name, args in (("ref-old", old), ("ref-new", new)):
+        render_cli(PROD_VALUES, "--out", scratch / name, *args)
+        root = scratch / name / CLUSTER
+        trees.append({p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*")
+                      if p.is_file() and p.name != ".sks-gitops-owned.json"})
+    before, after = trees
+    return {"added": sorted(set(after) - set(before)), "removed": sorted(set(before) - set(after)),
+            "changed": sorted(path for path in set(before) & set(after) if before[path] != after[path])}
+
+
 def diffed_files(diff_text: str) -> list[str]:
     return re.findall(r"^diff --git a/(\S+) b/\S+$", diff_text, flags=re.MULTILINE)
 
@@ -99,13 +116,16 @@ def test_committed_out_is_current_from_repo_root(monkeypatch: pytest.MonkeyPatch
 REPLICA_FILES = ["01-longhorn/kustomization.yaml", "02-storageclass/storageclass.yaml", "argocd/apps/01-longhorn.yaml"]
 
 
-def test_values_change(out: Path, render_cli: RenderCli) -> None:
+def test_values_change(out: Path, tmp_path: Path, render_cli: RenderCli) -> None:
+    expected = reference_changes(render_cli, tmp_path, (), ("--set", "longhorn.replicas=1"))
+    assert [path for path in expected["changed"] if path != "bootstrap.sh"] == REPLICA_FILES
+    assert expected["added"] == expected["removed"] == []
     check = render_cli("--check", PROD_VALUES, "--set", "longhorn.replicas=1", expect=1)
-    assert check.stdout == listing(changed=REPLICA_FILES)
+    assert check.stdout == listing(**expected)
     assert "warning" not in check.stderr
 
     diff = render_cli("--diff", PROD_VALUES, "--set", "longhorn.replicas=1", expect=1).stdout
-    assert diffed_files(diff) == [f"{TREE}/{path}" for path in REPLICA_FILES]
+    assert diffed_files(diff) == [f"{TREE}/{path}" for path in expected["changed"]]
     assert f"--- a/{TREE}/02-storageclass/storageclass.yaml\n+++ b/{TREE}/02-storageclass/storageclass.yaml\n" in diff
     assert '-  numberOfReplicas: "2"\n+  numberOfReplicas: "1"\n' in diff
     assert "-        defaultClassReplicaCount: 2\n+        defaultClassReplicaCount: 1\n" in diff
@@ -160,8 +180,11 @@ def test_removed_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, render_c
     render_cli(PROD_VALUES, *EXTERNAL_SECRETS)
     assert (TREE / "05-pull-secrets").is_dir()
 
+    expected = reference_changes(render_cli, tmp_path, EXTERNAL_SECRETS, ())
+    assert expected["removed"] == PULL_SECRET_FILES
+    assert [path for path in expected["changed"] if path != "bootstrap.sh"] == ["argocd/apps/kustomization.yaml"]
     check = render_cli("--check", PROD_VALUES, expect=1)
-    assert check.stdout == listing(changed=["argocd/apps/kustomization.yaml"], removed=PULL_SECRET_FILES)
+    assert check.stdout == listing(**expected)
     diff = render_cli("--diff", PROD_VALUES, expect=1).stdout
     assert f"--- a/{TREE}/05-pull-secrets/externalsecrets.yaml\n+++ /dev/null\n" in diff
     markdown = render_cli("--diff", "--format", "markdown", PROD_VALUES, expect=1).stdout
@@ -176,7 +199,7 @@ def test_removed_stage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, render_c
     after = stats(TREE)
     assert not (TREE / "05-pull-secrets").exists()
     assert not (TREE / "argocd/apps/05-pull-secrets.yaml").exists()
-    rewritten = {".sks-gitops-owned.json", "argocd/apps/kustomization.yaml"}
+    rewritten = {".sks-gitops-owned.json", *expected["changed"]}
     for path, (_ino, mode, size, mtime) in after.items():
         if (TREE / path).is_file() and path not in rewritten:
             assert before[path][1:] == (mode, size, mtime), f"{path} was rewritten"
