@@ -467,3 +467,12 @@ def test_fleet_cluster_removed_from_values_keeps_its_tree(tmp_path: Path, render
     assert stats(out / "gamma") == gamma
     check = render_cli("--check", *remaining, "--out", out, "--set", "bypass.mode=service")
     assert check.stdout == ""
+
+
+@pytest.mark.xfail(strict=True, reason="BUG: --check/--diff validate only out/<cluster>, so an out/ that is a "
+                                       "file is reported as 'everything added' (exit 1) instead of exit 2")
+def test_check_with_out_a_file_is_an_invalid_location(tmp_path: Path, render_cli: RenderCli) -> None:
+    out = tmp_path / "out"
+    out.write_text("not a directory\n", "utf-8")
+    run = render_cli("--check", PROD_VALUES, "--out", out, expect=None)
+    assert (run.exit_code, run.stderr) == (2, f"{out}: error: output root exists and is not a directory\n")
