@@ -11,6 +11,7 @@ import base64
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -55,7 +56,8 @@ class Call:
 
     @property
     def line(self) -> str:
-        return " ".join((self.tool, *self.argv))
+        """The call as a shell command line."""
+        return shlex.join((self.tool, *self.argv))
 
     @property
     def local(self) -> bool:
@@ -157,7 +159,7 @@ class Bootstrap:
     def normalize(self, line: str) -> str:
         """A command line with the temporary paths replaced by $TREE, $WORK and $SECRETS."""
         line = line.replace(str(self.tree), "$TREE").replace(str(self.secrets), "$SECRETS")
-        return re.sub(re.escape(str(self.root / "tmp")) + r"/sks-bootstrap\.[A-Za-z0-9]+", "$WORK", line)
+        return re.sub(re.escape(str(self.root / "tmp")) + r"/sks-bootstrap[.-][A-Za-z0-9-]+", "$WORK", line)
 
     def cloud(self) -> dict[str, object]:
         data: dict[str, object] = json.loads((self.state / "cloud.json").read_text("utf-8"))
