@@ -54,15 +54,22 @@ def _summary(report: Report, mode: str, out_dir: Path) -> None:
         objects = sum(result.kinds.values())
         where = out_dir / result.cluster
         if mode == "write":
+            added, changed, removed = ([path for path in paths if path != MANIFEST]
+                                       for paths in (changes.added, changes.changed, changes.removed))
             state = "unchanged" if not changes.differs else (
-                f"{len(changes.added)} added, {len(changes.changed)} changed, {len(changes.removed)} removed")
-            click.echo(f"{where}: {len(result.files)} files, {objects} objects validated; {state}", err=True)
+                f"{len(added)} added, {len(changed)} changed, {len(removed)} removed")
+            files = len([path for path in result.files if path != MANIFEST])
+            click.echo(f"{where}: {files} files, {objects} objects validated; {state}", err=True)
         elif mode == "check":
             if not changes.differs:
                 click.echo(f"{where}: up to date", err=True)
-            for label, paths in (("added", changes.added), ("changed", changes.changed), ("removed", changes.removed)):
-                for path in (p for p in paths if p != MANIFEST):
-                    click.echo(f"{label}: {where / path}")
+            listed = [(label, path) for label, paths in
+                      (("added", changes.added), ("changed", changes.changed), ("removed", changes.removed))
+                      for path in paths]
+            if any(path != MANIFEST for _label, path in listed):
+                listed = [(label, path) for label, path in listed if path != MANIFEST]  # noise beside real changes
+            for label, path in listed:
+                click.echo(f"{label}: {where / path}")
 
 
 @click.command(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})

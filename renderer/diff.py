@@ -21,20 +21,42 @@ ObjectKey = tuple[str, str, str]
 
 
 def _mask(text: str) -> str:
-    """Replace every value under data:/stringData: of Secret documents."""
-    if "kind: Secret" not in text:
+    """Replace every value under data/stringData of Secret documents, by structure, not by line."""
+    if "Secret" not in text:
         return text
+    try:
+        documents = yamlio.load_all_plain(text)
+    except Exception:  # noqa: BLE001 - unparseable: fall back to dropping everything below data keys
+        return _mask_lines(text)
+    if not any(isinstance(doc, dict) and doc.get("kind") == "Secret" for doc in documents):
+        return text
+    masked = []
+    for doc in documents:
+        if isinstance(doc, dict) and doc.get("kind") == "Secret":
+            doc = dict(doc)
+            for key in ("data", "stringData"):
+                if isinstance(doc.get(key), dict):
+                    doc[key] = {name: MASK for name in doc[key]}
+                elif key in doc:
+                    doc[key] = MASK
+        masked.append(yamlio.dump(doc).replace(f'"{MASK}"', MASK) if doc is not None else "")
+    return "---\n".join(masked)
+
+
+def _mask_lines(text: str) -> str:
+    """For text that does not parse: keep the data:/stringData: keys, drop everything below them."""
     lines, masking_indent = [], -1
     for line in text.splitlines(keepends=True):
         indent = len(line) - len(line.lstrip(" "))
         stripped = line.strip()
-        if masking_indent >= 0 and stripped and indent > masking_indent:
-            key = stripped.split(":", 1)[0]
-            lines.append(" " * indent + f"{key}: {MASK}\n")
-            continue
-        masking_indent = -1
-        if stripped in ("data:", "stringData:"):
-            masking_indent = indent
+        if masking_indent >= 0:
+            if not stripped or indent > masking_indent:
+                continue
+            masking_indent = -1
+        key, colon, rest = stripped.partition(":")
+        if colon and key.strip("'\"") in ("data", "stringData"):
+            masking_indent = -1 if rest.strip() else indent
+            line = " " * indent + f"{key}: {MASK}\n"
         lines.append(line)
     return "".join(lines)
 
@@ -100,8 +122,9 @@ def summary(report: Report) -> list[str]:
                 if state:
                     kind, namespace, name = key
                     rows.append(f"| `{path.split('/')[0]}` | {kind} | {namespace or '-'} | {name} | {state} |")
-        lines.append(f"### `{result.cluster}`: {len(result.changes.added)} added, "
-                     f"{len(result.changes.changed)} changed, {len(result.changes.removed)} removed files")
+        counts = [len([path for path in paths if path != MANIFEST]) for paths in
+                  (result.changes.added, result.changes.changed, result.changes.removed)]
+        lines.append(f"### `{result.cluster}`: {counts[0]} added, {counts[1]} changed, {counts[2]} removed files")
         if rows:
             lines += ["", "| stage | kind | namespace | name | change |", "|---|---|---|---|---|", *rows]
         lines.append("")
@@ -113,22 +136,34 @@ def markdown(report: Report, out_dir: Path) -> str:
     head = ["## sks-gitops render diff", ""]
     if not report.differs:
         return "\n".join([*head, "No change: `out/` is current.", ""])
-    body = "\n".join([*head, *summary(report)])
-    diff_text = unified(report, out_dir)
-    parts, current = [body], ""
-    fence_cost = len("```diff\n\n```\n") + 40
-    for chunk in diff_text.splitlines(keepends=True):
-        if len(current) + len(chunk) + fence_cost > PART_LIMIT:
-            parts.append(current)
-            current = ""
-        current += chunk[: PART_LIMIT - fence_cost]
-    if current:
-        parts.append(current)
-    rendered = [parts[0]]
-    total = len(parts) - 1
-    for index, part in enumerate(parts[1:], start=1):
+    overhead = 200
+    summary_parts = _cut([line + "\n" for line in [*head, *summary(report)]], PART_LIMIT - overhead)
+    diff_parts = _cut(unified(report, out_dir).splitlines(keepends=True), PART_LIMIT - overhead)
+    summary_parts = [part.removesuffix("\n") for part in summary_parts]
+    rendered = summary_parts[:1]
+    rendered += [f"<!-- sks-gitops summary part {index}/{len(summary_parts)} -->\n{part}"
+                 for index, part in enumerate(summary_parts[1:], start=2)]
+    total = len(diff_parts)
+    for index, part in enumerate(diff_parts, start=1):
         rendered.append(f"<!-- sks-gitops diff part {index}/{total} -->\n```diff\n{part}```\n")
     return "\n".join(rendered)
+
+
+def _cut(lines: list[str], limit: int) -> list[str]:
+    """Group lines into parts of at most `limit` characters; an overlong line is cut and marked."""
+    parts: list[str] = []
+    current = ""
+    marker = " … (line truncated)\n"
+    for line in lines:
+        if len(line) > limit:
+            line = line[: limit - len(marker)] + marker
+        if current and len(current) + len(line) > limit:
+            parts.append(current)
+            current = ""
+        current += line
+    if current:
+        parts.append(current)
+    return parts
 
 
 def render_report(report: Report, out_dir: Path, diff_format: str) -> str:

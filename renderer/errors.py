@@ -29,12 +29,24 @@ class Problem:
 
     def github_annotation(self) -> str:
         command = "error" if self.level == "error" else "warning"
-        location = f"file={self.file}"
-        if self.line:
-            location += f",line={self.line},col={self.column}"
+        properties = []
+        if self.file and not self.file.startswith("--set"):
+            properties.append(f"file={_escape_property(self.file)}")
+            if self.line:
+                properties.append(f"line={self.line},col={self.column}")
         subject = f"{self.key_path}: " if self.key_path else ""
-        message = (subject + self.message).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-        return f"::{command} {location}::{message}"
+        where = "" if properties else f"{self.file}: "
+        message = _escape_data(where + subject + self.message)
+        return f"::{command} {','.join(properties)}::{message}".replace(" ::", "::")
+
+
+def _escape_data(text: str) -> str:
+    """Workflow-command escaping of a message (as the Actions toolkit does)."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 class RenderError(Exception):

@@ -75,6 +75,8 @@ def merge(base: dict[str, Any], layer: dict[str, Any], origins: dict[KeyPath, Or
         if value is None:
             result.pop(key, None)
             _drop_under(origins, here)
+            if here in layer_origins:
+                origins[here] = layer_origins[here]
             continue
         if isinstance(value, dict) and isinstance(result.get(key), dict):
             if here not in origins and here in layer_origins:
@@ -108,6 +110,7 @@ def load(paths: list[Path]) -> Values:
             problems.extend(exc.problems)
             continue
         layer_origins = {key: (name, line, column) for key, (line, column) in document.positions.items()}
+        origins.setdefault((), layer_origins[()])
         data = merge(data, document.data, origins, layer_origins)
     if problems:
         raise ValuesError(problems)

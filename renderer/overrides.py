@@ -7,6 +7,7 @@ stays a string, lists and mappings take YAML flow syntax (`--set bypass.namespac
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
@@ -38,6 +39,18 @@ def _schema_at(schema: dict[str, Any], keys: list[str]) -> dict[str, Any] | None
         else:
             return None
     return node
+
+
+def _unknown(schema: dict[str, Any], keys: list[str]) -> str:
+    """The same message a values file gets for the same typo."""
+    for end in range(len(keys) - 1, -1, -1):
+        parent = _schema_at(schema, keys[:end])
+        if parent is not None and "properties" in parent:
+            allowed = sorted(parent["properties"])
+            close = difflib.get_close_matches(keys[end], allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            return f"unknown key{hint}; expected one of: {', '.join(allowed)}"
+    return "unknown key; see the values reference in README.md"
 
 
 def _convert(text: str, node: dict[str, Any]) -> Any:
@@ -79,7 +92,7 @@ def apply(values: Values, overrides: list[str], schema: dict[str, Any]) -> Value
         dotted = ".".join(keys)
         node = _schema_at(schema, keys)
         if node is None:
-            problems.append(Problem(where, 0, 0, dotted, "unknown key; see the values reference in README.md"))
+            problems.append(Problem(where, 0, 0, dotted, _unknown(schema, keys)))
             continue
         try:
             value = _convert(text, node)

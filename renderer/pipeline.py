@@ -70,6 +70,7 @@ class Prepared:
     tree: render.Tree
     kinds: Counter[str]
     sources: tuple[str, ...]
+    name_origin: tuple[str, int, int]
 
 
 def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Prepared:
@@ -81,7 +82,7 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
     cluster_model = model.build(data)
     tree = render.render(cluster_model)
     kinds = check.check(tree, cluster_model)
-    return Prepared(cluster_model, tree, kinds, values.sources)
+    return Prepared(cluster_model, tree, kinds, values.sources, values.origin(("cluster", "name")))
 
 
 def execute(request: Request) -> Report:
@@ -97,13 +98,16 @@ def execute(request: Request) -> Report:
     for item in prepared:
         if item.model.cluster in seen:
             first = seen[item.model.cluster]
-            problems.append(Problem(item.sources[-1], 0, 0, "cluster.name",
+            file, line, column = item.name_origin
+            problems.append(Problem(file, line, column, "cluster.name",
                                     f"cluster {item.model.cluster!r} is also defined by {first.sources[-1]}; "
                                     "cluster names must be unique across a fleet"))
         seen[item.model.cluster] = item
     if problems:
         raise ValuesError(problems)
     _pin_remote(prepared, request.remote)
+    if request.mode != "write":
+        write.safe_dir(request.out_dir, "output root")
     for item in prepared:
         cluster_dir = request.out_dir / item.model.cluster
         files = write.with_manifest(item.tree)
@@ -139,7 +143,8 @@ def _pin_remote(prepared: list[Prepared], mode: str) -> None:
 def _change_warnings(cluster_dir: Path, changes: write.Changes, mode: str) -> list[Problem]:
     warnings = []
     for path in changes.hand_edited:
-        verb = "overwritten" if mode == "write" else "would be overwritten"
+        verb = "removed" if path in changes.removed else "overwritten"
+        verb = verb if mode == "write" else f"would be {verb}"
         warnings.append(Problem(str(cluster_dir / path), 0, 0, "", f"was edited by hand; {verb}", "warning"))
     for path in changes.unowned:
         warnings.append(Problem(str(cluster_dir / path), 0, 0, "", "is not owned by sks-gitops; left alone", "warning"))

@@ -18,11 +18,11 @@ from typing import Any
 
 from renderer.errors import Problem, RemoteError
 from renderer.model import Model
+from renderer.validate import is_loopback
 
 LOCK_NAME = "remote-manifests.lock.json"
 TIMEOUT_SECONDS = 30.0
 MAX_BYTES = 20_000_000
-_LOOPBACK = ("http://127.", "http://localhost:", "http://localhost/", "http://[::1]")
 
 
 @dataclass(frozen=True)
@@ -60,14 +60,14 @@ def write_lock(path: Path, entries: dict[str, Entry]) -> None:
 
 class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
-        if not newurl.startswith("https://") and not newurl.startswith(_LOOPBACK):
+        if not newurl.startswith("https://") and not (newurl.startswith("http://") and is_loopback(newurl)):
             raise urllib.error.URLError(f"redirect to non-HTTPS {newurl}")
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
 def fetch(url: str) -> bytes:
     """Download one manifest with a timeout and a size limit; RemoteError on any failure."""
-    if not url.startswith("https://") and not url.startswith(_LOOPBACK):
+    if not url.startswith("https://") and not (url.startswith("http://") and is_loopback(url)):
         raise RemoteError(Problem(url, 0, 0, "", "refusing to download over plain http"))
     opener = urllib.request.build_opener(_HttpsOnlyRedirects())
     try:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import copy
 import difflib
+import ipaddress
 import json
 import re
 from functools import cache
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 from jsonschema import Draft202012Validator
@@ -22,7 +24,15 @@ from renderer.loader import Values
 from renderer.yamlio import Path as KeyPath
 from renderer.yamlio import dotted
 
-_LOOPBACK_PREFIXES = ("http://127.", "http://localhost:", "http://localhost/", "http://[::1]")
+
+
+def is_loopback(url: str) -> bool:
+    """True for a URL whose host is this machine (test servers), by address, not by prefix."""
+    try:
+        host = urlsplit(url).hostname or ""
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @cache
@@ -41,7 +51,10 @@ def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: dict[str,
 
 
 _Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-    Draft202012Validator, {"pattern": _ecma_pattern})
+    Draft202012Validator, {"pattern": _ecma_pattern},
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)))
+"""A YAML 30925.0 is a float: JSON Schema would call it an integer, a template would not."""
 
 
 @cache
@@ -56,6 +69,7 @@ def _short(value: Any) -> str:
 
 _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
                "boolean": "true or false", "number": "a number", "null": "null"}
+_GOT_NAMES = {**_TYPE_NAMES, "boolean": "a boolean"}
 
 
 def _describe(error: jsonschema.ValidationError) -> list[tuple[KeyPath, str]]:
@@ -78,14 +92,29 @@ def _describe(error: jsonschema.ValidationError) -> list[tuple[KeyPath, str]]:
         return [((*path, missing), "required key is missing")]
     if kind == "type":
         expected = rule if isinstance(rule, str) else "/".join(rule)
-        got = _TYPE_NAMES.get(_json_type(error.instance), "?")
-        return [(path, f"expected {_TYPE_NAMES.get(expected, expected)}, got {got} {_short(error.instance)}")]
+        actual = _json_type(error.instance)
+        got = _GOT_NAMES.get(actual, "?")
+        if actual not in ("object", "array", "null"):
+            got += f" {_short(error.instance)}"
+        return [(path, f"expected {_TYPE_NAMES.get(expected, expected)}, got {got}")]
     if kind == "enum":
         options = ", ".join(str(option) for option in rule)
         return [(path, f"{_short(error.instance)} is not one of: {options}")]
     if kind in ("pattern", "format"):
         what = schema.get("description", f"a value matching {rule}")
-        return [(path, f"{_short(error.instance)} is not valid: expected {what[0].lower()}{what[1:]}")]
+        if not what[1:2].isupper():
+            what = what[0].lower() + what[1:]
+        if "propertyNames" in error.relative_schema_path:
+            path = (*path, str(error.instance))
+        return [(path, f"{_short(error.instance)} is not valid: expected {what}")]
+    if kind == "uniqueItems" and isinstance(error.instance, list):
+        seen: list[Any] = []
+        duplicates = []
+        for index, item in enumerate(error.instance):
+            if item in seen:
+                duplicates.append(((*path, index), f"{_short(item)} appears more than once; each item may appear once"))
+            seen.append(item)
+        return duplicates
     if kind == "maxLength":
         return [(path, f"is {len(str(error.instance))} characters long; at most {rule} allowed")]
     if kind == "propertyNames":
@@ -133,6 +162,8 @@ def apply_defaults(data: Any, node: dict[str, Any] | None = None) -> Any:
         for part in node["$ref"].removeprefix("#/").split("/"):
             target = target[part]
         node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+    if isinstance(data, list) and isinstance(node.get("items"), dict):
+        return [apply_defaults(item, node["items"]) for item in data]
     if not isinstance(data, dict) or "properties" not in node:
         return data
     result = dict(data)
@@ -159,7 +190,7 @@ def semantic_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
                                  "required when secrets.license.provider is sops"))
     for path in (("tigera", "manifestsBaseURL"), ("longhorn", "chartRepository")):
         url = data[path[0]][path[1]]
-        if url.startswith("http://") and not url.startswith(_LOOPBACK_PREFIXES):
+        if url.startswith("http://") and not is_loopback(url):
             problems.append(_problem(values, path, f"{url!r} uses plain http; use https "
                                      "(http is for loopback test servers only)"))
     version = data["cluster"]["kubernetesVersion"]
@@ -211,11 +242,22 @@ def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.lstrip("v").split(".")[:2])
 
 
+def _semantic_despite(values: Values, schema_found: list[Problem]) -> list[Problem]:
+    """Semantic problems of a file that also fails the schema, minus any touching a key the schema flagged."""
+    try:
+        found = semantic_problems(values, apply_defaults(values.data))
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+        return []
+    flagged = [problem.key_path for problem in schema_found]
+    return [problem for problem in found
+            if not any(problem.key_path.startswith(key) or key.startswith(problem.key_path) for key in flagged)]
+
+
 def validate(values: Values, strict: bool = False) -> tuple[dict[str, Any], list[Problem]]:
     """Return values with defaults and the warnings; raise ValuesError with every problem."""
     problems = schema_problems(values)
     if problems:
-        raise ValuesError(problems)
+        raise ValuesError(problems + _semantic_despite(values, problems))
     data = apply_defaults(values.data)
     problems = semantic_problems(values, data)
     warnings = cross_field_warnings(values, data)

@@ -57,7 +57,7 @@ def with_manifest(tree: Tree) -> dict[str, bytes]:
     return files
 
 
-def _safe_dir(path: Path, what: str) -> bool:
+def safe_dir(path: Path, what: str) -> bool:
     """True when `path` is a real directory, False when absent; error on anything else."""
     if path.is_symlink():
         raise OutputError(Problem(str(path), 0, 0, "", f"{what} is a symbolic link; refusing to write through it"))
@@ -78,16 +78,18 @@ def _owned_on_disk(cluster_dir: Path) -> dict[str, str]:
 
 
 def _files_on_disk(cluster_dir: Path) -> Iterator[str]:
+    """Every file and symlink below the tree; a symlink to a directory is one entry, not descended."""
     for root, dirs, names in os.walk(cluster_dir):
-        dirs.sort()
-        for name in sorted(names):
+        links = [name for name in dirs if os.path.islink(os.path.join(root, name))]
+        dirs[:] = sorted(name for name in dirs if name not in links)
+        for name in sorted([*names, *links]):
             yield Path(root, name).relative_to(cluster_dir).as_posix()
 
 
 def compare(cluster_dir: Path, files: dict[str, bytes]) -> Changes:
     """Added/changed/removed owned files, hand edits and unowned files; reads only."""
     changes = Changes()
-    if not _safe_dir(cluster_dir, "output directory"):
+    if not safe_dir(cluster_dir, "output directory"):
         changes.added = sorted(files)
         return changes
     owned = _owned_on_disk(cluster_dir)
@@ -105,7 +107,13 @@ def compare(cluster_dir: Path, files: dict[str, bytes]) -> Changes:
             if path in owned and sha256(current) != owned[path]:
                 changes.hand_edited.append(path)
     for path in sorted(on_disk - set(files)):
-        (changes.removed if path in owned else changes.unowned).append(path)
+        if path not in owned:
+            changes.unowned.append(path)
+            continue
+        changes.removed.append(path)
+        target = cluster_dir / path
+        if not target.is_symlink() and sha256(target.read_bytes()) != owned[path]:
+            changes.hand_edited.append(path)
     return changes
 
 
@@ -189,13 +197,39 @@ def _assemble(staging: Path, cluster_dir: Path, files: dict[str, bytes], changes
         _fsync_dir(Path(root))
 
 
+def _swap(out_root: Path, cluster: str, staging: Path) -> Path | None:
+    """Put `staging` at out_root/cluster; return the old tree's directory, now to be removed."""
+    cluster_dir = out_root / cluster
+    if not cluster_dir.exists():
+        os.rename(staging, cluster_dir)
+        return None
+    if _exchange(staging, cluster_dir):
+        return staging
+    parked = out_root / f".{cluster}.old-{os.getpid()}"
+    os.rename(cluster_dir, parked)
+    os.rename(staging, cluster_dir)
+    return parked
+
+
+def _cleanup(out_root: Path, old_tree: Path | None) -> None:
+    """After the swap the new tree is in place: a failure here must not claim otherwise."""
+    try:
+        if old_tree is not None:
+            shutil.rmtree(old_tree)
+        _fsync_dir(out_root)
+    except OSError as exc:
+        raise OutputError(Problem(str(exc.filename or out_root), 0, 0, "",
+                                  f"the new tree is in place, but cleaning up failed: {exc.strerror or exc}; "
+                                  "the next render removes the leftover")) from None
+
+
 def write(out_root: Path, cluster: str, tree: Tree) -> Changes:
     """Make out_root/cluster hold exactly `tree` (plus unowned files); atomic, locked, minimal."""
     if "/" in cluster or cluster in ("", ".", ".."):
         raise OutputError(Problem(cluster, 0, 0, "", "cluster name cannot name a directory under out/"))
     files = with_manifest(tree)
     try:
-        if not _safe_dir(out_root, "output root"):
+        if not safe_dir(out_root, "output root"):
             out_root.mkdir(parents=True)
         with _lock(out_root, cluster):
             _recover(out_root, cluster)
@@ -204,22 +238,16 @@ def write(out_root: Path, cluster: str, tree: Tree) -> Changes:
             if not changes.differs:
                 return changes
             staging = Path(tempfile.mkdtemp(prefix=f".{cluster}.tmp-", dir=out_root))
+            swapped = False
             try:
                 _assemble(staging, cluster_dir, files, changes)
                 staging.chmod(0o755)
-                if not cluster_dir.exists():
-                    os.rename(staging, cluster_dir)
-                elif _exchange(staging, cluster_dir):
-                    shutil.rmtree(staging)
-                else:
-                    parked = out_root / f".{cluster}.old-{os.getpid()}"
-                    os.rename(cluster_dir, parked)
-                    os.rename(staging, cluster_dir)
-                    shutil.rmtree(parked)
-                _fsync_dir(out_root)
+                leftover = _swap(out_root, cluster, staging)
+                swapped = True
             finally:
-                if staging.exists():
+                if not swapped:
                     shutil.rmtree(staging, ignore_errors=True)
+            _cleanup(out_root, leftover)
             return changes
     except OSError as exc:
         where = exc.filename or str(out_root)

@@ -10,18 +10,23 @@ from __future__ import annotations
 import io
 import json
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
+from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
+from ruamel.yaml.events import MappingEndEvent, MappingStartEvent, SequenceEndEvent, SequenceStartEvent
 from ruamel.yaml.representer import RoundTripRepresenter
 
 from renderer.errors import Problem
 
 Path = tuple[str | int, ...]
 Positions = dict[Path, tuple[int, int]]
+
+MAX_DEPTH = 64
+"""Values files are four levels deep; anything past this is a mistake or an attack."""
 
 MAX_NODES = 100_000
 """Expanded node budget: far above any real values file, far below a 'billion laughs'."""
@@ -36,7 +41,7 @@ _AMBIGUOUS = re.compile(
     )$""",
     re.VERBOSE,
 )
-_PLAIN_SAFE = re.compile(r"^[A-Za-z_/][A-Za-z0-9._/@()=+-]*$")
+_PLAIN_SAFE = re.compile(r"^[A-Za-z_/.][A-Za-z0-9._/@()=+-]*$")
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,12 @@ def _plain(node: Any, filename: str, path: Path, positions: Positions, budget: l
         raise _YamlProblem(
             _problem(filename, line, column, f"document expands to more than {MAX_NODES} nodes (alias bomb?)")
         )
+    _check_tag(node, filename, path, positions)
     if isinstance(node, CommentedMap):
+        if getattr(node, "merge", None):
+            line, column = positions.get(path, (1, 1))
+            raise _YamlProblem(_problem(filename, line, column, "merge keys (<<) are not supported; write the keys out",
+                                        _dotted(path)))
         result: dict[str, Any] = {}
         for key in node:
             if not isinstance(key, str):
@@ -114,10 +124,43 @@ def _plain(node: Any, filename: str, path: Path, positions: Positions, budget: l
         return node
     if isinstance(node, str):
         return str(node)
+    if isinstance(node, TaggedScalar) and _tag_of(node) == "tag:yaml.org,2002:str":
+        return str(node.value)
     line, column = positions.get(path, (1, 1))
     raise _YamlProblem(
         _problem(filename, line, column, f"unsupported YAML value of type {type(node).__name__}", _dotted(path))
     )
+
+
+def _tag_of(node: Any) -> str:
+    tag = getattr(node, "tag", None)
+    value = getattr(tag, "value", tag)
+    return value if isinstance(value, str) else ""
+
+
+def _check_tag(node: Any, filename: str, path: Path, positions: Positions) -> None:
+    """Only YAML's own tags are understood; an application tag (!vault, !custom) is an error, not ignored."""
+    tag = _tag_of(node)
+    if tag and not tag.startswith("tag:yaml.org,2002:"):
+        line, column = positions.get(path, (1, 1))
+        raise _YamlProblem(_problem(filename, line, column, f"unsupported YAML tag {tag}", _dotted(path)))
+
+
+def _check_depth(text: str, filename: str) -> None:
+    """Refuse deep nesting from parser events, before the composer recurses (fast even on 1 MB of '[')."""
+    depth = 0
+    try:
+        for event in _loader().parse(text):
+            if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    raise _YamlProblem(_problem(filename, mark.line + 1, mark.column + 1,
+                                                f"document is nested more than {MAX_DEPTH} levels deep"))
+            elif isinstance(event, (MappingEndEvent, SequenceEndEvent)):
+                depth -= 1
+    except (YAMLError, RecursionError, ValueError, AssertionError, AttributeError, IndexError, KeyError, TypeError):
+        return  # the real load below reports the syntax error with its location
 
 
 def _dotted(path: Path) -> str:
@@ -135,8 +178,18 @@ def load_one(raw: bytes, filename: str) -> Document:
     try:
         text = _decode(raw, filename)
         _check_tabs(text, filename)
+        _check_depth(text, filename)
         try:
-            documents = list(_loader().load_all(text))
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", ReusedAnchorWarning)
+                documents = list(_loader().load_all(text))
+        except ReusedAnchorWarning as exc:
+            found = re.findall(r"line (\d+), column (\d+)", str(exc))
+            anchor = re.search(r"duplicate anchor '([^']*)'", str(exc))
+            line, column = (int(found[-1][0]), int(found[-1][1])) if found else (1, 1)
+            name = anchor.group(1) if anchor else "?"
+            raise _YamlProblem(_problem(filename, line, column,
+                                        f"duplicate anchor {name!r}; each anchor may be defined once")) from None
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -146,15 +199,20 @@ def load_one(raw: bytes, filename: str) -> Document:
                 key = str(exc.problem).split('"')[1]
                 message = f"duplicate key {key!r}; each key may appear once in a mapping"
             raise _YamlProblem(_problem(filename, line, column, message)) from None
-        except (YAMLError, RecursionError, ValueError) as exc:
+        except (YAMLError, ValueError) as exc:
             raise _YamlProblem(_problem(filename, 1, 1, f"invalid YAML: {str(exc).splitlines()[0]}")) from None
+        except RecursionError:
+            raise _YamlProblem(_problem(filename, 1, 1, "document is nested too deeply")) from None
+        except (AssertionError, AttributeError, IndexError, KeyError, TypeError) as exc:
+            # ruamel.yaml has internal asserts that some malformed inputs reach.
+            raise _YamlProblem(_problem(filename, 1, 1, f"invalid YAML: the parser failed ({type(exc).__name__})"))
         if not documents or (len(documents) == 1 and documents[0] is None):
             raise _YamlProblem(_problem(filename, 1, 1, "file is empty; expected a mapping of values"))
         if len(documents) > 1:
             raise _YamlProblem(_problem(filename, 1, 1, f"file holds {len(documents)} YAML documents; expected one"))
         root = documents[0]
         if not isinstance(root, CommentedMap):
-            kind = "a list" if isinstance(root, CommentedSeq) else f"a scalar ({type(root).__name__})"
+            kind = "a list" if isinstance(root, CommentedSeq) else "a scalar"
             raise _YamlProblem(_problem(filename, 1, 1, f"top level is {kind}; expected a mapping of values"))
         positions: Positions = {(): (1, 1)}
         try:

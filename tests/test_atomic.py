@@ -347,9 +347,6 @@ def test_disk_full_mid_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, re
     render_cli(PROD_VALUES, "--out", out, *CHANGE)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: write.write reports 'the previous tree is unchanged' for an OSError "
-                                       "raised after the swap (removing the old tree), when the new tree is "
-                                       "already in place")
 def test_failure_after_the_swap_is_reported_truthfully(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        render_cli: RenderCli) -> None:
     out = tmp_path / "out"
@@ -441,7 +438,7 @@ def test_fleet_duplicate_cluster_name_names_both_files(tmp_path: Path, render_cl
     twin.write_text("cluster:\n  name: beta\n", "utf-8")
     out = tmp_path / "out"
     run = render_cli(*files, twin, "--out", out, expect=2)
-    assert run.stderr == (f"{twin}: error: cluster.name: cluster 'beta' is also defined by "
+    assert run.stderr == (f"{twin}:2:3: error: cluster.name: cluster 'beta' is also defined by "
                           f"{tmp_path / 'values' / 'beta.yaml'}; cluster names must be unique across a fleet\n")
     assert not out.exists()
 
@@ -469,8 +466,6 @@ def test_fleet_cluster_removed_from_values_keeps_its_tree(tmp_path: Path, render
     assert check.stdout == ""
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: --check/--diff validate only out/<cluster>, so an out/ that is a "
-                                       "file is reported as 'everything added' (exit 1) instead of exit 2")
 def test_check_with_out_a_file_is_an_invalid_location(tmp_path: Path, render_cli: RenderCli) -> None:
     out = tmp_path / "out"
     out.write_text("not a directory\n", "utf-8")

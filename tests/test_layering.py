@@ -301,8 +301,6 @@ def test_set_unknown_key_is_rejected(workdir: Path) -> None:
     assert all("unknown key" in line for line in errors(result))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an unknown --set key gets no did-you-mean and no list of keys, "
-                                       "unlike the same typo in a values file")
 def test_set_unknown_key_suggests_like_a_values_file(workdir: Path) -> None:
     write("base.yaml", BASE)
     write("prod.yaml", PROD)
@@ -368,8 +366,6 @@ def test_fleet_duplicate_cluster_name_names_both_files(workdir: Path) -> None:
     assert not Path("out").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the duplicate-name problem is built with line 0, so it has no "
-                                       "line:column although cluster.name's origin is known")
 def test_fleet_duplicate_cluster_name_is_located(workdir: Path) -> None:
     write("base.yaml", BASE)
     write("prod.yaml", PROD)
