@@ -171,33 +171,33 @@ def _scan_tree(files: dict[str, str]) -> list[str]:
     return found
 
 
-def test_committed_out_has_no_findings(record_property: Any) -> None:
+def test_committed_out_has_no_findings(request: pytest.FixtureRequest) -> None:
     trees = [path for path in (REPO_ROOT / "out").iterdir() if path.is_dir()]
     assert trees
     files = {f"{tree.name}/{path}": text for tree in trees for path, text in read_tree(tree).items()}
     findings = _scan_tree(files)
-    record_property("leak_files_scanned_committed_out", len(files))
-    record_property("leak_findings_real", len(findings))
+    request.node.user_properties.append(("leak_files_scanned_committed_out", len(files)))
+    request.node.user_properties.append(("leak_findings_real", len(findings)))
     assert findings == []
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_rendered_variants_have_no_findings(variant: str, render_cli: RenderCli, tmp_path: Path,
-                                            record_property: Any) -> None:
+                                            request: pytest.FixtureRequest) -> None:
     sets = [arg for item in VARIANTS[variant] for arg in ("--set", item)]
     render_cli(PROD_VALUES, "--out", tmp_path, *sets)
     files = read_tree(tmp_path / "ceosks-poc")
     assert ".sks-gitops-owned.json" in files  # the manifest of sha256 digests is scanned too
     findings = _scan_tree(files)
-    record_property("leak_files_scanned", len(files))
-    record_property("leak_findings_real", len(findings))
+    request.node.user_properties.append(("leak_files_scanned", len(files)))
+    request.node.user_properties.append(("leak_findings_real", len(findings)))
     assert findings == []
 
 
-def test_negative_samples_all_have_findings(record_property: Any) -> None:
+def test_negative_samples_all_have_findings(request: pytest.FixtureRequest) -> None:
     counts = {name: len(leaks.scan_text("x", text)) for name, text in TEXT_SAMPLES.items()}
     counts |= {name: len(leaks.scan_object(obj)) for name, obj in OBJECT_SAMPLES.items()}
-    record_property("leak_findings_negative", sum(counts.values()))
+    request.node.user_properties.append(("leak_findings_negative", sum(counts.values())))
     assert all(counts.values()), counts
     assert sum(counts.values()) >= len(counts)
 

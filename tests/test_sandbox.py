@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import yaml as pyyaml  # YAML 1.1 reader: what an old tool would make of the same text
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from renderer import loader, render, resources, validate, yamlio
@@ -241,7 +241,7 @@ def test_description_is_rejected_or_round_trips_through_q(text: str) -> None:
 
 @pytest.mark.xfail(strict=True, reason="BUG: q (yamlio.scalar) writes non-BMP characters as JSON surrogate pairs "
                    "(\\ud83d\\ude00); YAML readers do not join them, so an emoji reads back as two lone surrogates")
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=50, deadline=None, phases=[Phase.explicit, Phase.generate])
 @given(ALL_TEXT.filter(lambda text: any(ord(ch) > 0xFFFF for ch in text)))
 @example("\U0001F600")
 def test_description_with_astral_characters_round_trips(text: str) -> None:
