@@ -24,8 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))
 
 from bench.measure import Sample, run_once  # noqa: E402
 from bench.workloads import fleet_values  # noqa: E402
@@ -173,13 +172,15 @@ def main(argv: list[str] | None = None) -> int:
                     out = scratch / f"fleetrun-{variant.name}-{index}"
                     measured.fleet.append(render(variant, "--out", str(out), *fleet))
                     shutil.rmtree(out)
+        fast = _fast_path(scratch, steady["baseline"], args.runs)
     print(_table(chosen, results, args.fleet))
-    record = {v.name: {"what": v.what, "patches": list(v.patches), "source_edits": len(v.edits),
-                       **{k: {"median_s": statistics.median(s.seconds for s in getattr(results[v.name], k)),
-                              "samples_s": [round(s.seconds, 6) for s in getattr(results[v.name], k)],
-                              "peak_rss_kib": max(s.max_rss_kib for s in getattr(results[v.name], k))}
-                          for k in ("cold", "noop", "check", "fleet")}}
-              for v in chosen}
+    print(f"\nno-op fast-path prototype (bench/fastpath.py, stdlib only): {fast['fastpath_ms']:.1f} ms wall "
+          f"(min of {args.runs}); interpreter floor {fast['floor_ms']:.1f} ms; ratio {fast['ratio']:.2f}x")
+    workloads = ("cold", "noop", "check", "fleet")
+    record: dict[str, object] = {v.name: {"what": v.what, "patches": list(v.patches), "source_edits": len(v.edits),
+                                          **{k: _summary(getattr(results[v.name], k)) for k in workloads}}
+                                 for v in chosen}
+    record["_fastpath"] = fast
     record["_meta"] = {"fleet": args.fleet, "runs": args.runs, "fleet_runs": args.fleet_runs,
                        "loadavg_end": list(os.getloadavg())}
     args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -187,22 +188,49 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _fast_path(scratch: Path, steady: Path, runs: int) -> dict[str, float]:
+    """The no-op lower bound with an input digest (see bench/fastpath.py) against `python -c pass`."""
+    argv = [sys.executable, str(ROOT / "bench" / "fastpath.py"), str(_package_root()), str(steady), str(PROD)]
+    run_once(argv, ROOT, expect=(1,))  # records the digest
+    fast = min(run_once(argv, ROOT).seconds for _ in range(runs + 1))
+    floor = min(run_once([sys.executable, "-c", "pass"], ROOT).seconds for _ in range(runs + 1))
+    return {"fastpath_ms": fast * 1000, "floor_ms": floor * 1000, "ratio": fast / floor}
+
+
+def _summary(samples: list[Sample]) -> dict[str, object]:
+    return {"median_s": statistics.median(s.seconds for s in samples), "min_s": min(s.seconds for s in samples),
+            "median_cpu_s": statistics.median(s.cpu_seconds for s in samples),
+            "samples_s": [round(s.seconds, 6) for s in samples],
+            "samples_cpu_s": [round(s.cpu_seconds, 6) for s in samples],
+            "peak_rss_kib": max(s.max_rss_kib for s in samples)}
+
+
 def _table(chosen: list[Variant], results: dict[str, Measured], fleet: int) -> str:
-    def med(samples: list[Sample]) -> float:
-        return statistics.median(s.seconds for s in samples) * 1000
+    """Minimum wall time (noise only ever adds to it) and median CPU time, with the change against baseline."""
+
+    def low(samples: list[Sample]) -> float:
+        return min(s.seconds for s in samples) * 1000
+
+    def cpu(samples: list[Sample]) -> float:
+        return statistics.median(s.cpu_seconds for s in samples) * 1000
 
     base = results["baseline"]
-    head = (f"{'variant':<22} {'cold ms':>9} {'gain':>7} {'no-op ms':>9} {'gain':>7} {'check ms':>9} "
-            f"{f'fleet({fleet}) ms':>15} {'gain':>8} {'ms/cluster':>11} {'RSS MiB':>8}")
-    lines = [head, "-" * len(head)]
+    columns = ("cold", "noop", "check", "fleet")
+    head = f"{'variant':<21}" + "".join(f"{name + ' wall':>16}{name + ' cpu':>15}" for name in columns)
+    head += f"{'wall ms/cl':>11}{'cpu ms/cl':>10}{'RSS MiB':>8}"
+    lines = [f"ms: minimum wall / median CPU of the runs; (+/-) against baseline; fleet = {fleet} clusters; "
+             "ms/cl = (fleet - cold) / (clusters - 1)", head, "-" * len(head)]
     for variant in chosen:
         m = results[variant.name]
-        cold, noop, check, flt = med(m.cold), med(m.noop), med(m.check), med(m.fleet)
-        per = (flt - cold) / (fleet - 1)
+        cells = []
+        for name in columns:
+            mine, theirs = getattr(m, name), getattr(base, name)
+            cells.append(f"{low(mine):>8.0f}({low(mine) - low(theirs):>+6.0f})"
+                         f"{cpu(mine):>8.0f}({cpu(mine) - cpu(theirs):>+5.0f})")
+        per_wall = (low(m.fleet) - low(m.cold)) / (fleet - 1)
+        per_cpu = (cpu(m.fleet) - cpu(m.cold)) / (fleet - 1)
         rss = max(s.max_rss_kib for s in m.fleet) / 1024
-        lines.append(f"{variant.name:<22} {cold:>9.1f} {cold - med(base.cold):>+7.1f} {noop:>9.1f} "
-                     f"{noop - med(base.noop):>+7.1f} {check:>9.1f} {flt:>15.1f} {flt - med(base.fleet):>+8.1f} "
-                     f"{per:>11.2f} {rss:>8.1f}")
+        lines.append(f"{variant.name:<21}" + "".join(cells) + f"{per_wall:>11.1f}{per_cpu:>10.1f}{rss:>8.1f}")
     lines.append("")
     lines.extend(f"{v.name:<22} {v.what}" for v in chosen)
     return "\n".join(lines)

@@ -81,12 +81,13 @@ def _fmt_ms(seconds: float) -> str:
 
 
 def table(results: list[Result]) -> str:
-    head = f"{'workload':<50} {'runs':>6} {'median ms':>11} {'min ms':>10} {'max ms':>10} {'peak RSS MiB':>13}"
+    head = (f"{'workload':<50} {'runs':>6} {'median ms':>11} {'min ms':>10} {'max ms':>10} {'CPU ms':>10} "
+            f"{'peak RSS MiB':>13}")
     lines = [head, "-" * len(head)]
     for r in results:
         runs = f"{len(r.samples)}+{r.warmups}w"
         lines.append(f"{r.label:<50} {runs:>6} {_fmt_ms(r.median_s):>11} {_fmt_ms(r.min_s):>10} "
-                     f"{_fmt_ms(r.max_s):>10} {r.peak_rss_kib / MIB:>13.1f}")
+                     f"{_fmt_ms(r.max_s):>10} {_fmt_ms(r.median_cpu_s):>10} {r.peak_rss_kib / MIB:>13.1f}")
     return "\n".join(lines)
 
 

@@ -1,0 +1,56 @@
+"""Lower bound of a no-op render with an input-digest fast path, measured as a whole process.
+
+Proposal: record a digest of everything a render depends on (values files and --set, the
+renderer's code, templates and schemas) beside the tree; when it matches and every owned file
+still has its recorded hash, `render` and `render --check` can answer before importing Jinja,
+jsonschema or ruamel. This script does exactly that work (stdlib only) and nothing else:
+
+    python bench/fastpath.py PACKAGE_ROOT OUT_DIR VALUES...
+
+The first run records the digest in OUT_DIR/.bench-fastpath.json; later runs compare. Exit 0
+when the tree is current, 1 when a render would be needed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+CLUSTER_MANIFEST = ".sks-gitops-owned.json"
+
+
+def input_digest(package_root: Path, values: list[Path]) -> str:
+    digest = hashlib.sha256()
+    sources = [*values, *sorted((package_root / "renderer").rglob("*.py")),
+               *sorted((package_root / "templates").rglob("*.j2")),
+               *sorted((package_root / "schemas").rglob("*.json"))]
+    for path in sources:
+        digest.update(str(path).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def tree_intact(cluster_dir: Path) -> bool:
+    owned = json.loads((cluster_dir / CLUSTER_MANIFEST).read_text("utf-8"))["files"]
+    return all(hashlib.sha256((cluster_dir / path).read_bytes()).hexdigest() == digest
+               for path, digest in owned.items())
+
+
+def main(argv: list[str]) -> int:
+    package_root, out_dir, values = Path(argv[0]), Path(argv[1]), [Path(v) for v in argv[2:]]
+    record = out_dir / ".bench-fastpath.json"
+    current = input_digest(package_root, values)
+    if not record.is_file():
+        clusters = sorted(p.name for p in out_dir.iterdir() if (p / CLUSTER_MANIFEST).is_file())
+        record.write_text(json.dumps({"inputs": current, "clusters": clusters}), "utf-8")
+        return 1
+    stored = json.loads(record.read_text("utf-8"))
+    if stored["inputs"] != current:
+        return 1
+    return 0 if all(tree_intact(out_dir / name) for name in stored["clusters"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
