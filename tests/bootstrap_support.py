@@ -17,6 +17,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from renderer import pipeline
 from tests.support.tools import require_tool
@@ -161,12 +162,14 @@ class Bootstrap:
         line = line.replace(str(self.tree), "$TREE").replace(str(self.secrets), "$SECRETS")
         return re.sub(re.escape(str(self.root / "tmp")) + r"/sks-bootstrap[.-][A-Za-z0-9-]+", "$WORK", line)
 
-    def cloud(self) -> dict[str, object]:
-        data: dict[str, object] = json.loads((self.state / "cloud.json").read_text("utf-8"))
+    def cloud(self) -> dict[str, Any]:
+        """The fake Exoscale: security_groups, anti_affinity_groups, clusters (see fakes/fake_exo.py)."""
+        data: dict[str, Any] = json.loads((self.state / "cloud.json").read_text("utf-8"))
         return data
 
-    def cluster(self) -> dict[str, object]:
-        data: dict[str, object] = json.loads((self.state / "cluster.json").read_text("utf-8"))
+    def cluster(self) -> dict[str, Any]:
+        """The fake cluster: objects keyed `group|kind|namespace|name`, and Helm releases."""
+        data: dict[str, Any] = json.loads((self.state / "cluster.json").read_text("utf-8"))
         return data
 
 

@@ -7,6 +7,7 @@ fixture secrets (argv of every call, stdout, stderr): see bootstrap_support.asse
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import stat
@@ -109,8 +110,9 @@ STEPS = ["preflight", "security-group", "cluster", "kubeconfig", "endpoint", "01
 
 # Overrides of the second variant the issue asks for.
 FLUX_ESO_IPIP_SERVICE = ["gitops.engine=flux", "secrets.pullSecret.provider=external-secrets",
-                         "secrets.pullSecret.storeName=vault-backend", "secrets.pullSecret.remoteKey=tigera/pull-secret",
-                         "tigera.encapsulation=IPIP", "bypass.mode=service"]
+                         "secrets.pullSecret.storeName=vault-backend",
+                         "secrets.pullSecret.remoteKey=tigera/pull-secret", "tigera.encapsulation=IPIP",
+                         "bypass.mode=service"]
 
 
 @pytest.fixture
@@ -176,14 +178,14 @@ def test_fresh_run_makes_exactly_the_seed_deployment(prod: Bootstrap) -> None:
     assert len(secret_calls) == 4 and all(call.stdin for call in secret_calls)
     assert stat.S_IMODE(prod.kubeconfig.stat().st_mode) == 0o600
     cloud = prod.cloud()
-    (cluster,) = cloud["clusters"]  # type: ignore[misc]
+    (cluster,) = cloud["clusters"]
     assert cluster["cni"] == "" and [pool["name"] for pool in cluster["nodepools"]] == ["ceosks-poc-worker"]
     objects = prod.cluster()["objects"]
-    secret = objects["|Secret|tigera-prometheus|tigera-pull-secret"]  # type: ignore[index]
+    secret = objects["|Secret|tigera-prometheus|tigera-pull-secret"]
     assert secret["type"] == "kubernetes.io/dockerconfigjson"
-    assert json.loads(__import__("base64").b64decode(secret["data"][".dockerconfigjson"])) == json.loads(PULL_SECRET)
-    assert "projectcalico.org|LicenseKey||default" in objects  # type: ignore[operator]
-    assert "argoproj.io|Application|argocd|ceosks-poc-root" in objects  # type: ignore[operator]
+    assert json.loads(base64.b64decode(secret["data"][".dockerconfigjson"])) == json.loads(PULL_SECRET)
+    assert "projectcalico.org|LicenseKey||default" in objects
+    assert "argoproj.io|Application|argocd|ceosks-poc-root" in objects
 
 
 def test_rerun_after_success_changes_nothing(prod: Bootstrap) -> None:
@@ -243,8 +245,8 @@ def test_failure_at_each_step_then_resume_from_it(prod: Bootstrap, step: str) ->
     assert "bootstrap of ceosks-poc: done" in resumed.stderr
     objects = prod.cluster()["objects"]
     assert {"projectcalico.org|LicenseKey||default", "argoproj.io|Application|argocd|ceosks-poc-root"} <= set(
-        objects)  # type: ignore[arg-type]
-    assert len(prod.cloud()["clusters"]) == 1  # type: ignore[arg-type]
+        objects)
+    assert len(prod.cloud()["clusters"]) == 1
 
 
 def test_health_timeout_names_the_degraded_components(prod: Bootstrap) -> None:
@@ -420,3 +422,11 @@ def test_sops_license_hands_over_before_the_health_wait(tmp_path: Path) -> None:
     listed = re.findall(r"^\s+\d+\s+(\S+)\s", run.run("--help").stdout, re.MULTILINE)
     assert listed[-2:] == ["handover", "health"]
     assert "--license FILE" not in run.run("--help").stdout
+
+
+def test_taint_without_value_stops_in_preflight(tmp_path: Path) -> None:
+    """exo compute sks nodepool add takes only KEY=VALUE:EFFECT, so an empty value cannot be passed on."""
+    run = Bootstrap(tmp_path, ["nodepool.taints=[{key: dedicated, effect: NoSchedule}]"])
+    result = run.run(expect=2)
+    assert "nodepool.taints dedicated have an empty value" in result.stderr
+    assert result.remote == []
