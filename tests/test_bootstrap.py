@@ -40,6 +40,8 @@ FRESH_PROD = [
     " --security-group ceosks-poc --description 'Calico Typha'",
     "exo compute security-group rule add ceosks-poc --flow ingress --protocol udp --port 4789"
     " --security-group ceosks-poc --description 'Calico VXLAN encapsulation'",
+    "exo compute security-group rule add ceosks-poc --flow ingress --protocol tcp --port 179"
+    " --security-group ceosks-poc --description 'Calico BGP between nodes'",
     "exo compute security-group rule add ceosks-poc --flow ingress --protocol tcp --port 30000-32767"
     " --network 0.0.0.0/0 --description 'Kubernetes NodePort services'",
     # cluster
@@ -303,6 +305,8 @@ def test_existing_resources_are_reused(prod: Bootstrap) -> None:
         " --security-group ceosks-poc",
         "exo compute security-group rule add ceosks-poc --flow ingress --protocol udp --port 4789"
         " --security-group ceosks-poc",
+        "exo compute security-group rule add ceosks-poc --flow ingress --protocol tcp --port 179"
+        " --security-group ceosks-poc",
         "exo compute security-group rule add ceosks-poc --flow ingress --protocol tcp --port 30000-32767"
         " --network 0.0.0.0/0",
         "exo compute sks nodepool add ceosks-poc ceosks-poc-worker --zone at-vie-1 --size 2"
@@ -430,3 +434,10 @@ def test_taint_without_value_stops_in_preflight(tmp_path: Path) -> None:
     result = run.run(expect=2)
     assert "nodepool.taints dedicated have an empty value" in result.stderr
     assert result.remote == []
+
+
+def test_nodeport_source_comes_from_the_flag_or_the_environment(prod: Bootstrap) -> None:
+    by_flag = prod.run("--dry-run", "--nodeport-source", "203.0.113.0/24")
+    by_env = prod.run("--dry-run", BOOTSTRAP_NODEPORT_SOURCE="198.51.100.0/24")
+    assert "--port 30000-32767 --network 203.0.113.0/24 " in by_flag.stdout
+    assert "--port 30000-32767 --network 198.51.100.0/24 " in by_env.stdout
