@@ -20,6 +20,8 @@ class Model:
     policy_tier: str
     tigera_series: str
     kubernetes_minor: str
+    bgp: bool
+    """Calico peers with BGP: needed for IP-in-IP and unencapsulated pools, not for VXLAN."""
 
     @property
     def cluster(self) -> str:
@@ -58,4 +60,5 @@ def build(data: dict[str, Any]) -> Model:
         policy_tier=values["bypass"]["tier"],
         tigera_series=f"{major}.{minor}",
         kubernetes_minor=".".join(values["cluster"]["kubernetesVersion"].split(".")[:2]),
+        bgp=not values["tigera"]["encapsulation"].startswith("VXLAN"),
     )

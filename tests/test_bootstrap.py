@@ -40,8 +40,6 @@ FRESH_PROD = [
     " --security-group ceosks-poc --description 'Calico Typha'",
     "exo compute security-group rule add ceosks-poc --flow ingress --protocol udp --port 4789"
     " --security-group ceosks-poc --description 'Calico VXLAN encapsulation'",
-    "exo compute security-group rule add ceosks-poc --flow ingress --protocol tcp --port 179"
-    " --security-group ceosks-poc --description 'Calico BGP between nodes'",
     "exo compute security-group rule add ceosks-poc --flow ingress --protocol tcp --port 30000-32767"
     " --network 0.0.0.0/0 --description 'Kubernetes NodePort services'",
     # cluster
@@ -305,8 +303,6 @@ def test_existing_resources_are_reused(prod: Bootstrap) -> None:
         " --security-group ceosks-poc",
         "exo compute security-group rule add ceosks-poc --flow ingress --protocol udp --port 4789"
         " --security-group ceosks-poc",
-        "exo compute security-group rule add ceosks-poc --flow ingress --protocol tcp --port 179"
-        " --security-group ceosks-poc",
         "exo compute security-group rule add ceosks-poc --flow ingress --protocol tcp --port 30000-32767"
         " --network 0.0.0.0/0",
         "exo compute sks nodepool add ceosks-poc ceosks-poc-worker --zone at-vie-1 --size 2"
@@ -426,14 +422,6 @@ def test_sops_license_hands_over_before_the_health_wait(tmp_path: Path) -> None:
     listed = re.findall(r"^\s+\d+\s+(\S+)\s", run.run("--help").stdout, re.MULTILINE)
     assert listed[-2:] == ["handover", "health"]
     assert "--license FILE" not in run.run("--help").stdout
-
-
-def test_taint_without_value_stops_in_preflight(tmp_path: Path) -> None:
-    """exo compute sks nodepool add takes only KEY=VALUE:EFFECT, so an empty value cannot be passed on."""
-    run = Bootstrap(tmp_path, ["nodepool.taints=[{key: dedicated, effect: NoSchedule}]"])
-    result = run.run(expect=2)
-    assert "nodepool.taints dedicated have an empty value" in result.stderr
-    assert result.remote == []
 
 
 def test_nodeport_source_comes_from_the_flag_or_the_environment(prod: Bootstrap) -> None:

@@ -32,11 +32,12 @@ readonly FIELD_MANAGER=sks-gitops
 
 # Ingress rules of $SECURITY_GROUP: protocol, ports ("-" for none), source (@self: members of
 # the group; @nodeports: --nodeport-source) and description. Exoscale's SKS example opens
-# kubelet, VXLAN and the NodePort range; Typha and the encapsulation in use complete it.
+# kubelet, VXLAN and the NodePort range; Typha and the encapsulation in use complete it. BGP
+# (TCP 179) only where the rendered Installation enables it: IP-in-IP and unencapsulated pools.
 readonly SECURITY_GROUP_RULES=(
   "tcp 10250 @self kubelet API between nodes"
   "tcp 5473 @self Calico Typha"
-  "udp 4789 @self Calico VXLAN encapsulation"
+  'udp 4789 @self Calico VXLAN encapsulation'
   "tcp 30000-32767 @nodeports Kubernetes NodePort services"
 )
 
@@ -113,10 +114,11 @@ shell_words() {
   printf '%s' "${out[*]}"
 }
 
-# "+" marks a command that changes something, "?" one that only reads or waits. With
-# --dry-run the plan goes to stdout and nothing runs; otherwise it is a progress log on stderr.
+# "+" marks a command that changes something, "?" one that only reads or waits. Lines go to
+# fd 3: with --dry-run the script's stdout (the plan, nothing runs), otherwise stderr (a log).
+# Never to fd 1, which may be the pipe of a command substitution.
 print_line() {
-  if (( DRY_RUN )); then printf '%s %s\n' "$1" "$2"; else printf '%s %s\n' "$1" "$2" >&2; fi
+  printf '%s %s\n' "$1" "$2" >&3
 }
 print_cmd() { local mark=$1; shift; print_line "$mark" "$(shell_words "$@")"; }
 
@@ -134,13 +136,13 @@ query() {
 
 # Evaluates a kubectl output format (jsonpath=... or go-template=...) on the JSON read from
 # stdin, which becomes .data of a local object. kubectl is the only JSON parser the script
-# needs (no jq, no python); --local never contacts a cluster.
+# needs (no jq, no python); --local with an empty kubeconfig never contacts a cluster.
 json_get() {
   local document
   document=$(cat)
   [[ -n $document ]] || return 0
   printf '{"apiVersion":"sks-gitops.invalid/v1","kind":"Parsed","metadata":{"name":"parsed"},"data":%s}' \
-    "$document" | kubectl patch --local --type=merge --patch='{}' --filename=- --output="$1"
+    "$document" | kubectl patch --kubeconfig=/dev/null --local --type=merge --patch='{}' --filename=- --output="$1"
 }
 
 contains_line() {
@@ -178,11 +180,11 @@ poll_until() {
   while :; do
     missing=$("$@")
     [[ -n $missing ]] || return 0
+    say "  $what: waiting for $missing ($((timeout - (deadline - SECONDS)))s of ${timeout}s)"
     if (( SECONDS >= deadline )); then
       say "bootstrap: $what: still waiting after ${timeout}s for: $missing"
       return 1
     fi
-    say "  $what: waiting for $missing ($((timeout - (deadline - SECONDS)))s of ${timeout}s)"
     sleep "$POLL_INTERVAL"
   done
 }
@@ -266,7 +268,7 @@ check_pull_secret_file() {
 check_license_file() {
   local shape
   check_secret_path license --license "$LICENSE_FILE"
-  shape=$(kubectl patch --local --type=merge --patch='{}' --filename="$LICENSE_FILE" \
+  shape=$(kubectl patch --kubeconfig=/dev/null --local --type=merge --patch='{}' --filename="$LICENSE_FILE" \
     --output="$LICENSE_SHAPE" 2> /dev/null) || shape=""
   [[ $shape == "projectcalico.org/v3|LicenseKey|default|signed" ]] ||
     usage_error "the license file $LICENSE_FILE is not a projectcalico.org/v3 LicenseKey named default with a token and a certificate"
@@ -434,8 +436,9 @@ helm_release() {
 # kubectl builds the Secret from the file and pipes it to kubectl, so its content never
 # reaches an argument, the terminal or a log.
 apply_pull_secret() {
-  local build=(kubectl create secret generic tigera-pull-secret --type=kubernetes.io/dockerconfigjson
-    --namespace "$1" "--from-file=.dockerconfigjson=$PULL_SECRET_FILE" --dry-run=client --output=yaml)
+  local build=(kubectl create secret generic tigera-pull-secret --kubeconfig=/dev/null
+    --type=kubernetes.io/dockerconfigjson --namespace "$1" "--from-file=.dockerconfigjson=$PULL_SECRET_FILE"
+    --dry-run=client --output=yaml)
   print_line '?' "$(shell_words "${build[@]}") | $(shell_words kubectl diff "${SSA[@]}" --filename=-)"
   if (( ! DRY_RUN )) && "${build[@]}" | kubectl diff "${SSA[@]}" --filename=- > /dev/null 2>&1; then
     say "tigera-pull-secret in $1: up to date"
@@ -484,6 +487,23 @@ wait_ready() {
   esac
 }
 
+namespaces_missing() {
+  local namespace missing=()
+  for namespace in "$@"; do
+    kubectl get namespace "$namespace" --output=name > /dev/null 2>&1 || missing+=("$namespace")
+  done
+  [[ -z ${missing[*]} ]] || printf 'namespaces %s\n' "${missing[*]}"
+}
+
+# The Tigera operator creates the namespaces of its components (calico-system,
+# tigera-eck-operator, ...) once nodes run it; policies for them wait until they exist.
+wait_namespaces() {
+  print_cmd '?' kubectl get namespace "$@" --output=name
+  (( ! DRY_RUN )) || return 0
+  poll_until "Tigera operator" "$WAIT_TIMEOUT" namespaces_missing "$@" ||
+    die "the namespaces $* do not exist; is the Tigera operator running? (kubectl get tigerastatus)"
+}
+
 # ---- Stages, in the order of the stage model -----------------------------------------------
 
 # Stage 1: Longhorn storage (git delivery, applied here as a Helm release).
@@ -529,6 +549,7 @@ stage_07_license() {
 # Stage 8: API server endpoint bypass policies (git delivery; requires tigera-apiserver).
 stage_08_bypass_policies() {
   wait_ready tigera-apiserver
+  wait_namespaces tigera-eck-operator calico-system
   apply_stage 08-bypass-policies
 }
 
@@ -538,7 +559,10 @@ stage_08_bypass_policies() {
 # each with the reason and message of their conditions (`details`).
 unhealthy() {
   local rows name available degraded reason message progressing_reason progressing_message out=()
-  rows=$(kubectl get tigerastatus --output "$TIGERASTATUS_ROWS" 2> /dev/null) || rows=""
+  if ! rows=$(kubectl get tigerastatus --output "$TIGERASTATUS_ROWS" 2> /dev/null); then
+    printf 'tigerastatus (kubectl get tigerastatus fails)\n'
+    return 0
+  fi
   if [[ -z $rows ]]; then
     printf 'tigerastatus objects (none yet)\n'
     return 0
@@ -609,7 +633,7 @@ Options (environment variable in brackets):
   --kubeconfig FILE       admin kubeconfig, written with mode 0600 outside the repository
                           [KUBECONFIG; default ~/.kube/$CLUSTER.config]
   --nodeport-source CIDR  source allowed to NodePorts 30000-32767    [BOOTSTRAP_NODEPORT_SOURCE; 0.0.0.0/0]
-  --wait-timeout S        CRDs Established                           [BOOTSTRAP_WAIT_TIMEOUT; 300]
+  --wait-timeout S        CRDs Established, operator namespaces      [BOOTSTRAP_WAIT_TIMEOUT; 300]
   --apiserver-timeout S   Tigera API server Available                [BOOTSTRAP_APISERVER_TIMEOUT; 1800]
   --health-timeout S      every tigerastatus Available               [BOOTSTRAP_HEALTH_TIMEOUT; 2700]
   --poll-interval S       seconds between two polls of a wait        [BOOTSTRAP_POLL_INTERVAL; 15]
@@ -677,9 +701,11 @@ main() {
   trap on_exit EXIT
   trap 'DELIBERATE_EXIT=1; say "bootstrap: interrupted"; exit 130' INT TERM
   if (( DRY_RUN )); then
+    exec 3>&1
     WORK=${TMPDIR:-/tmp}/sks-bootstrap-dry-run
     say "dry run: the commands are printed, none is run"
   else
+    exec 3>&2
     WORK=$(mktemp -d "${TMPDIR:-/tmp}/sks-bootstrap.XXXXXX")
   fi
   for entry in "${STEPS[@]}"; do
