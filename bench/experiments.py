@@ -60,12 +60,30 @@ LAZY_IMPORTS: tuple[SourceEdit, ...] = (
 urllib.request with http.client, email and ssl (--lock/--verify-remote downloads)."""
 
 
+LEAN_RESULTS: tuple[SourceEdit, ...] = (
+    ("renderer/pipeline.py", "    if problems:\n        raise ValuesError(problems)\n    _pin_remote(",
+     "    if problems:\n        raise ValuesError(problems)\n    seen.clear()\n    _pin_remote("),
+    ("renderer/pipeline.py", "    for item in prepared:\n        cluster_dir = request.out_dir / item.model.cluster\n",
+     "    prepared.reverse()\n    while prepared:\n        item = prepared.pop()\n"
+     "        cluster_dir = request.out_dir / item.model.cluster\n"),
+    ("renderer/pipeline.py", "ClusterResult(item.model.cluster, item.sources, files, changes,",
+     "ClusterResult(item.model.cluster, item.sources, files if request.mode == 'diff' else dict.fromkeys(files, b''),"
+     " changes,"),
+)
+"""Release each cluster's rendered tree once written, and keep file bytes in the report only for --diff."""
+
+CLIB = Path(os.environ.get("SKS_BENCH_RUAMEL_CLIB", "/tmp/ruamel-clib"))
+"""`pip install --target /tmp/ruamel-clib --no-deps ruamel.yaml.clib`: kept out of the project's venv."""
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
     patches: tuple[str, ...]
     edits: tuple[SourceEdit, ...] = ()
     what: str = ""
+    path: Path | None = None
+    """Extra PYTHONPATH entry (an optional package installed outside the venv)."""
 
 
 VARIANTS = (
@@ -73,15 +91,18 @@ VARIANTS = (
     Variant("no-fsync", ("no-fsync",), what="upper bound: no fsync at all (not durable; not a proposal)"),
     Variant("syncfs-per-tree", ("syncfs-per-tree",), what="one syncfs(2) per staged tree, before the swap"),
     Variant("pyyaml-parseback", ("pyyaml-parseback",), what="parse-back with libyaml CSafeLoader + dup-key check"),
+    Variant("ruamel-clib-parseback", ("ruamel-clib-parseback",), path=CLIB,
+            what="parse-back with ruamel.yaml.clib's C parser (YAML 1.2)"),
     Variant("ruamel-reuse", ("ruamel-reuse",), what="one ruamel safe loader per process"),
     Variant("dump-reuse", ("dump-reuse",), what="one ruamel dumper per process"),
     Variant("memo-validation", ("memo-validation",), what="validate each distinct object once per process"),
     Variant("jinja-bytecode-cache", ("jinja-bytecode-cache",), what="Jinja FileSystemBytecodeCache"),
     Variant("k8s-versions-lazy", ("k8s-versions-lazy",), what="no kubernetes_validate/PyYAML import to list versions"),
     Variant("lazy-imports", ("baseline",), LAZY_IMPORTS, what="traceback, diff, urllib.request lazily"),
-    Variant("combined", ("syncfs-per-tree", "pyyaml-parseback", "dump-reuse", "memo-validation",
-                         "jinja-bytecode-cache", "k8s-versions-lazy"), LAZY_IMPORTS,
-            what="all proposals together (syncfs, not no-fsync)"),
+    Variant("lean-results", ("baseline",), LEAN_RESULTS, what="drop trees once written; bytes kept only for --diff"),
+    Variant("combined", ("syncfs-per-tree", "pyyaml-parseback", "dump-reuse", "jinja-bytecode-cache",
+                         "k8s-versions-lazy"), LAZY_IMPORTS + LEAN_RESULTS,
+            what="syncfs, libyaml parse-back, dumper reuse, Jinja cache, lazy imports, lean results"),
 )
 
 
@@ -116,8 +137,10 @@ def _edited_copy(edits: tuple[SourceEdit, ...], scratch: Path, name: str) -> Pat
 def _env(variant: Variant, scratch: Path, sources: dict[str, Path]) -> dict[str, str]:
     env = dict(os.environ)
     env["SKS_BENCH_JINJA_CACHE"] = str(scratch / "jinja-cache")
-    if variant.name in sources:
-        env["PYTHONPATH"] = os.pathsep.join([str(sources[variant.name]), env.get("PYTHONPATH", "")]).rstrip(":")
+    extra = [str(sources[variant.name])] if variant.name in sources else []
+    extra += [str(variant.path)] if variant.path else []
+    if extra:
+        env["PYTHONPATH"] = os.pathsep.join([*extra, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return env
 
 
@@ -138,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "experiments.json")
     args = parser.parse_args(argv)
     chosen = [v for v in VARIANTS if not args.only or v.name == "baseline" or v.name in args.only.split(",")]
+    for variant in [v for v in chosen if v.path and not v.path.is_dir()]:
+        print(f"experiments: skipping {variant.name}: {variant.path} is missing", file=sys.stderr)
+        chosen.remove(variant)
     results = {v.name: Measured() for v in chosen}
     with tempfile.TemporaryDirectory(prefix="sks-bench-exp-") as tmp:
         scratch = Path(tmp)

@@ -89,6 +89,20 @@ def _ruamel_reuse() -> None:
     yamlio.load_all_plain = lambda text: list(loader.load_all(text))
 
 
+def _ruamel_clib_parseback() -> None:
+    """ruamel's own C parser (the optional ruamel.yaml.clib package) for the parse-back: YAML 1.2 as now,
+    duplicate keys still rejected by ruamel's constructor; one loader per process."""
+    from ruamel.yaml import YAML
+
+    from renderer import yamlio
+
+    loader = YAML(typ="safe", pure=False)
+    loader.allow_duplicate_keys = False
+    if "CParser" not in getattr(loader.Parser, "__name__", ""):
+        raise SystemExit("ruamel-clib-parseback: ruamel.yaml.clib is not importable (see experiments.py)")
+    yamlio.load_all_plain = lambda text: list(loader.load_all(text))
+
+
 def _dump_reuse() -> None:
     """One configured ruamel dumper for the whole process instead of a new YAML() per dump."""
     from renderer import yamlio
@@ -160,6 +174,7 @@ PATCHES: dict[str, Callable[[], None]] = {
     "syncfs-per-tree": _syncfs_per_tree,
     "pyyaml-parseback": _pyyaml_parseback,
     "ruamel-reuse": _ruamel_reuse,
+    "ruamel-clib-parseback": _ruamel_clib_parseback,
     "dump-reuse": _dump_reuse,
     "memo-validation": _memo_validation,
     "jinja-bytecode-cache": _jinja_bytecode_cache,

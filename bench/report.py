@@ -47,11 +47,16 @@ def evaluate(results: dict[str, Result], fleet_sizes: tuple[int, ...]) -> tuple[
     def median(key: str) -> float | None:
         return results[key].median_s if key in results else None
 
+    def cpu(key: str) -> float | None:
+        return results[key].median_cpu_s if key in results else None
+
     floor, cold, noop, check = median("floor"), median("cold"), median("noop"), median("check")
     anchor, anchor_plain = median("kustomize"), median("kustomize-no-helm")
     big, prev = fleet_sizes[-1], fleet_sizes[-2]
     t_big, t_prev = median(f"fleet-{big}"), median(f"fleet-{prev}")
     marginal_ms = None if t_big is None or t_prev is None else (t_big - t_prev) / (big - prev) * 1000
+    c_big, c_prev = cpu(f"fleet-{big}"), cpu(f"fleet-{prev}")
+    marginal_cpu_ms = None if c_big is None or c_prev is None else (c_big - c_prev) / (big - prev) * 1000
     rss_big = results[f"fleet-{big}"].peak_rss_kib / MIB if f"fleet-{big}" in results else None
     ratios = [
         Ratio("cold render / interpreter floor", _div(cold, floor)),
@@ -62,6 +67,11 @@ def evaluate(results: dict[str, Result], fleet_sizes: tuple[int, ...]) -> tuple[
         Ratio("render --check / interpreter floor", _div(check, floor)),
         Ratio(f"fleet({big}) / fleet({prev})", _div(t_big, t_prev)),
         Ratio(f"fleet marginal cost ({prev}->{big})", marginal_ms, " ms/cluster"),
+        Ratio("context, by CPU time (robust to other load):", None, ""),
+        Ratio("  cold render / interpreter floor", _div(cpu("cold"), cpu("floor"))),
+        Ratio("  no-op re-render / cold render", _div(cpu("noop"), cpu("cold"))),
+        Ratio(f"  fleet({big}) / fleet({prev})", _div(c_big, c_prev)),
+        Ratio(f"  fleet marginal cost ({prev}->{big})", marginal_cpu_ms, " ms/cluster"),
     ]
     full = big == 1000
     targets = [
@@ -93,7 +103,9 @@ def table(results: list[Result]) -> str:
 
 def ratio_lines(ratios: list[Ratio]) -> str:
     def show(r: Ratio) -> str:
-        return "n/a" if r.value is None else f"{r.value:.2f}{r.unit}"
+        if r.value is None:
+            return "" if r.name.endswith(":") else "n/a"
+        return f"{r.value:.2f}{r.unit}"
 
     return "\n".join(f"{r.name:<52} {show(r):>16}" for r in ratios)
 
