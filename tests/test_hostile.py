@@ -118,7 +118,7 @@ VALUES_CASES = [
     values_case("string-for-integer", edit("size: 2", "size: two"), 2,
                 'v.yaml:8:3: error: nodepool.size: expected an integer, got a string "two"'),
     values_case("bool-for-integer", edit("size: 2", "size: true"), 2,
-                "v.yaml:8:3: error: nodepool.size: expected an integer, got true or false"),
+                "v.yaml:8:3: error: nodepool.size: expected an integer, got a boolean true"),
     values_case("yaml11-yes-is-a-string", edit("size: 2", "size: yes"), 2,
                 'v.yaml:8:3: error: nodepool.size: expected an integer, got a string "yes"'),
     values_case("float-for-string", edit('kubernetesVersion: "1.31.1"', "kubernetesVersion: 1.31"), 2,
@@ -145,14 +145,11 @@ VALUES_CASES = [
     values_case("float-overflow-1e400", edit("size: 2", "size: 1e400"), 2,
                 "v.yaml:8:3: error: nodepool.size: expected an integer, got a number Infinity"),
     values_case("integral-float-port", edit("endpointPort: 30925", "endpointPort: 30925.0"), 2,
-                "v.yaml:6:3: error: apiServer.endpointPort: expected an integer",
-                bug="JSON Schema 'integer' admits 30925.0; the q filter then raises TypeError (exit 3)"),
+                "v.yaml:6:3: error: apiServer.endpointPort: expected an integer, got a number 30925.0"),
     values_case("exponent-float-port", edit("endpointPort: 30925", "endpointPort: 3e4"), 2,
-                "v.yaml:6:3: error: apiServer.endpointPort: expected an integer",
-                bug="JSON Schema 'integer' admits 3e4 (30000.0); the q filter then raises TypeError (exit 3)"),
+                "v.yaml:6:3: error: apiServer.endpointPort: expected an integer, got a number 30000.0"),
     values_case("integral-float-log-storage-nodes", append("tigera:\n  logStorageNodes: 1.0\n"), 2,
-                "v.yaml:17:3: error: tigera.logStorageNodes: expected an integer",
-                bug="JSON Schema 'integer' admits 1.0; logstorage.yaml.j2 then fails in q (exit 3)"),
+                "v.yaml:17:3: error: tigera.logStorageNodes: expected an integer, got a number 1.0"),
     values_case("octal-looking-string-field", edit('kubernetesVersion: "1.31.1"', "kubernetesVersion: 0755"), 2,
                 "v.yaml:4:3: error: cluster.kubernetesVersion: expected a string, got an integer 755"),
     values_case("octal-looking-integer-is-decimal", edit("size: 2", "size: 0002"), 0),
@@ -186,7 +183,7 @@ VALUES_CASES += [
     values_case("nul-escape-in-key", append('"a\\0b": 1\n'), 2, "v.yaml:16:1: error: ", absent=("\x00",),
                 bug="key paths are printed raw: a NUL from the values file reaches stderr"),
     values_case("free-text-with-controls-and-jinja", edit("name: hostile", 'name: hostile\n  description: '
-                                                          '"{{ 7*7 }} \\e[31m\\a\\t\\r"'), 0, same=True),
+                                                          '"{{ 7*7 }} \\e[31m\\a\\t\\r"'), 0, same=False),
     values_case("900-kb-string", edit("name: hostile", "name: hostile\n  description: " + "x" * 900_000), 2,
                 "v.yaml:3:3: error: cluster.description: is 900000 characters long; at most 255 allowed"),
     values_case("1-mb-string", edit("name: hostile", "name: hostile\n  description: " + "x" * 1_000_000), 2,
@@ -195,14 +192,14 @@ VALUES_CASES += [
                 "v.yaml: error: file is larger than 1000000 bytes"),
     values_case("2000-character-key", append("k" * 2000 + ": 1\n"), 2, "v.yaml:16:"),
     values_case("deep-flow-sequence-10000", append("deep: " + "[" * DEEP + "]" * DEEP + "\n"), 2,
-                "v.yaml:1:1: error: invalid YAML: maximum recursion depth exceeded"),
+                "v.yaml:16:", "error: document is nested more than 64 levels deep"),
     values_case("deep-flow-mapping-10000", append("deep: " + "{a: " * DEEP + "1" + "}" * DEEP + "\n"), 2,
-                "v.yaml:1:1: error: invalid YAML: maximum recursion depth exceeded"),
-    values_case("deep-block-sequence-10000", append("deep:\n  " + "- " * DEEP + "x\n"), 2, "v.yaml:"),
+                "v.yaml:16:", "error: document is nested more than 64 levels deep"),
+    values_case("deep-block-sequence-10000", append("deep:\n  " + "- " * DEEP + "x\n"), 2,
+                "v.yaml:17:", "error: document is nested more than 64 levels deep"),
 ]
 
 # --------------------------------------------------------------------------- values: YAML tricks
-MERGE_BUG = "merge keys crash the loader: yamlio._plain asks node.lc.key() for a merged key (KeyError, exit 3)"
 VALUES_CASES += [
     values_case("anchor-and-alias", edit("namespaces: [tigera-eck-operator, calico-system]",
                                          "namespaces: &ns [tigera-eck-operator, calico-system]")
@@ -219,11 +216,9 @@ VALUES_CASES += [
         f"l{i}: &l{i} [{', '.join([f'*l{i - 1}' if i else 'x'] * 10)}]\n" for i in range(7))), 2,
         "error: document expands to more than 100000 nodes (alias bomb?)"),
     values_case("merge-key", edit("cluster:\n  name: hostile\n", "cluster:\n  <<: {name: hostile}\n"), 2,
-                "v.yaml:2:",
-                bug=MERGE_BUG),
+                "v.yaml:1:1: error: cluster: merge keys (<<) are not supported; write the keys out"),
     values_case("merge-key-from-anchor", edit("nodepool:\n  size: 2\n", "x: &np {size: 2}\nnodepool:\n  <<: *np\n"),
-                2, "v.yaml:",
-                bug=MERGE_BUG),
+                2, "v.yaml:8:1: error: nodepool: merge keys (<<) are not supported"),
     values_case("python-object-apply-tag", append("evil: !!python/object/apply:os.system ['touch /tmp/pwned']\n"),
                 2, "v.yaml:16:1: error: ",
                 bug="a tagged sequence crashes the loader: node.lc.item() is None (TypeError, exit 3)"),
@@ -238,7 +233,7 @@ VALUES_CASES += [
     values_case("set-tag", append("x: !!set {a, b}\n"), 2, "v.yaml:16:1: error: x: unsupported YAML value"),
     values_case("local-tag-directive", b"%TAG !e! tag:example.com,2000:\n---\n" + edit("name: hostile",
                                                                                      "name: !e!thing hostile"), 2,
-                "v.yaml:4:3: error: cluster.name: unsupported YAML value"),
+                "v.yaml:4:3: error: cluster.name: unsupported YAML tag tag:example.com,2000:thing"),
     values_case("complex-sequence-key", append("? [a, b]\n: c\n"), 2, "v.yaml:16:3: error: key ", "must be a string"),
     values_case("complex-mapping-key", append("? {a: b}\n: c\n"), 2, "v.yaml:16:3: error: key ", "must be a string"),
     values_case("explicit-string-key", edit("  name: hostile\n", "  ? name\n  : hostile\n"), 0),
@@ -271,8 +266,17 @@ VALUES_CASES += [
     values_case("typo-key", edit("  name: hostile", "  nmae: hostile"), 2,
                 "v.yaml:2:3: error: cluster.nmae: unknown key (did you mean 'name'?)"),
     values_case("missing-top-level-key", edit("gitops:\n  repoURL: https://git.example.com/platform/sks-gitops.git\n",
-                                              ""), 2, "v.yaml:1:1: error: gitops: required key is missing",
-                bug="a missing top-level key is reported without line:col (loader never records the root origin)"),
+                                              ""), 2, "v.yaml:1:1: error: gitops: required key is missing"),
+    values_case("taint-without-value", edit("  instanceType: standard.large\n", "  instanceType: standard.large\n"
+                                            "  taints: [{key: dedicated, effect: NoSchedule}]\n"), 0, same=False),
+    values_case("uuid-cluster-name", edit("name: hostile", "name: c6f99499-7f59-4138-9427-a09db13af2bc"), 0,
+                same=False, bug="leak-guard false positive: 'SECURITY_GROUP=<uuid>' in bootstrap.sh matches the "
+                                "token pattern across '_' and '=' (exit 3 for a valid DNS label)"),
+    values_case("empty-security-groups", edit("  instanceType: standard.large\n", "  instanceType: standard.large\n"
+                                              "  securityGroups: []\n"), 2,
+                "v.yaml:10:3: error: nodepool.securityGroups",
+                bug="securityGroups: [] passes the schema (no minItems); bootstrap.sh.j2 line 8 indexes "
+                    "np.securityGroups[0]: UndefinedError, exit 3"),
 ]
 
 # --------------------------------------------------------------------------- values files that are not files
@@ -325,10 +329,9 @@ CLI_CASES = [
     cli_case("set-path-traversal-name", ("{good}", "--out", "{out}", "--set", "cluster.name=../../etc"), 2,
              '--set cluster.name=../../etc: error: cluster.name: "../../etc" is not valid'),
     cli_case("set-bad-label-key", ("{good}", "--out", "{out}", "--set", "nodepool.labels.Bad Key=x"), 2,
-             'error: nodepool.labels: "Bad Key" is not valid'),
+             'error: nodepool.labels.Bad Key: "Bad Key" is not valid'),
     cli_case("set-null-removes-required", ("{good}", "--out", "{out}", "--set", "cluster.name=null"), 2,
-             "--set cluster.name=null: error: cluster.name: required key is missing",
-             bug="a required key removed by --set KEY=null is located at the file's parent key, not at the --set"),
+             "--set cluster.name=null: error: cluster.name: required key is missing"),
     cli_case("set-one-megabyte", ("{good}", "--out", "{out}", "--set", "cluster.description=" + "x" * 1_000_000), 2,
              "error: cluster.description: is 1000000 characters long; at most 255 allowed"),
     cli_case("format-bad-choice", ("{good}", "--out", "{out}", "--diff", "--format", "html"), 2,

@@ -229,6 +229,12 @@ def test_no_false_positive(name: str) -> None:
     assert leaks.scan_text("x.yaml", NOT_SECRETS[name]) == []
 
 
+@pytest.mark.xfail(strict=True, reason="BUG: leaks._TOKEN includes '=' and '_', so a shell assignment of a "
+                   "UUID-like name reads as one 52-character mixed-case 'token' (exit 3 for a valid cluster name)")
+def test_shell_assignment_of_a_uuid_name_is_not_a_finding() -> None:
+    assert leaks.scan_text("bootstrap.sh", f"readonly SECURITY_GROUP={NOT_SECRETS['uuid']}\n") == []
+
+
 def test_real_health_checks_are_not_findings(render_cli: RenderCli, tmp_path: Path) -> None:
     render_cli(PROD_VALUES, "--out", tmp_path, "--set", "gitops.engine=both")
     files = read_tree(tmp_path / "ceosks-poc")
@@ -322,42 +328,40 @@ LEAK_BUG = ("BUG: a secret-shaped value reaching the output trips the leak guard
             "TemplateError: exit 3 'internal error' with no location, instead of a located values error (exit 2)")
 
 CHANNELS = [
-    # (id, --set overrides, the key that carries the sample, sample, reaches the output)
-    ("description-jwt", [f"cluster.description={JWT}"], "cluster.description", JWT, False),
-    ("description-pem", [f"cluster.description={PEM}"], "cluster.description", PEM, False),
-    ("description-dockerconfig", [f"cluster.description={DOCKERCONFIG}"], "cluster.description", DOCKERCONFIG,
-     False),
-    ("description-aws", [f"cluster.description={AWS_KEY_ID}"], "cluster.description", AWS_KEY_ID, False),
-    ("description-entropy", [f"cluster.description={TOKEN48}"], "cluster.description", TOKEN48, False),
-    ("kubeconfig-user-aws", [f"kubeconfig.user={AWS_KEY_ID}"], "kubeconfig.user", AWS_KEY_ID, False),
-    ("node-label-jwt", [f"nodepool.labels={{role: {JWT_SHORT}}}"], "nodepool.labels", JWT_SHORT, False),
-    ("repo-url-aws", [f"gitops.repoURL=https://git.example.com/{AWS_KEY_ID}/x.git"], "gitops.repoURL", AWS_KEY_ID,
-     True),
+    # (id, --set overrides, the key that carries the sample, the sample); every one reaches the output
+    # (the free-text ones through bootstrap.sh), so every one is the bug below today
+    ("description-jwt", [f"cluster.description={JWT}"], "cluster.description", JWT),
+    ("description-pem", [f"cluster.description={PEM}"], "cluster.description", PEM),
+    ("description-dockerconfig", [f"cluster.description={DOCKERCONFIG}"], "cluster.description", DOCKERCONFIG),
+    ("description-aws", [f"cluster.description={AWS_KEY_ID}"], "cluster.description", AWS_KEY_ID),
+    ("description-entropy", [f"cluster.description={TOKEN48}"], "cluster.description", TOKEN48),
+    ("kubeconfig-user-aws", [f"kubeconfig.user={AWS_KEY_ID}"], "kubeconfig.user", AWS_KEY_ID),
+    ("node-label-jwt", [f"nodepool.labels={{role: {JWT_SHORT}}}"], "nodepool.labels", JWT_SHORT),
+    ("repo-url-aws", [f"gitops.repoURL=https://git.example.com/{AWS_KEY_ID}/x.git"], "gitops.repoURL", AWS_KEY_ID),
     ("repo-url-entropy", [f"gitops.repoURL=https://git.example.com/{TOKEN48_URLSAFE}/x.git"], "gitops.repoURL",
-     TOKEN48_URLSAFE, True),
-    ("revision-jwt", [f"gitops.revision={JWT_SHORT}"], "gitops.revision", JWT_SHORT, True),
-    ("gitops-path-entropy", [f"gitops.path=out/{TOKEN48_URLSAFE}"], "gitops.path", TOKEN48_URLSAFE, True),
+     TOKEN48_URLSAFE),
+    ("revision-jwt", [f"gitops.revision={JWT_SHORT}"], "gitops.revision", JWT_SHORT),
+    ("gitops-path-entropy", [f"gitops.path=out/{TOKEN48_URLSAFE}"], "gitops.path", TOKEN48_URLSAFE),
     ("chart-repository-aws", [f"longhorn.chartRepository=https://charts.example.com/{AWS_KEY_ID}"],
-     "longhorn.chartRepository", AWS_KEY_ID, True),
+     "longhorn.chartRepository", AWS_KEY_ID),
     ("manifests-base-url-entropy", [f"tigera.manifestsBaseURL=https://mirror.example.com/{TOKEN48_URLSAFE}"],
-     "tigera.manifestsBaseURL", TOKEN48_URLSAFE, True),
+     "tigera.manifestsBaseURL", TOKEN48_URLSAFE),
     ("remote-key-entropy", ["secrets.pullSecret.provider=external-secrets", "secrets.pullSecret.storeName=vault",
                             f"secrets.pullSecret.remoteKey={TOKEN48_URLSAFE}"],
-     "secrets.pullSecret.remoteKey", TOKEN48_URLSAFE, True),
+     "secrets.pullSecret.remoteKey", TOKEN48_URLSAFE),
     ("remote-property-aws", ["secrets.pullSecret.provider=external-secrets", "secrets.pullSecret.storeName=vault",
                              "secrets.pullSecret.remoteKey=tigera/pull",
                              f"secrets.pullSecret.remoteProperty={AWS_KEY_ID}"],
-     "secrets.pullSecret.remoteProperty", AWS_KEY_ID, True),
+     "secrets.pullSecret.remoteProperty", AWS_KEY_ID),
     ("encrypted-file-entropy", ["secrets.license.provider=sops",
                                 f"secrets.license.encryptedFile=secrets/{TOKEN48_URLSAFE}.yaml"],
-     "secrets.license.encryptedFile", TOKEN48_URLSAFE, True),
+     "secrets.license.encryptedFile", TOKEN48_URLSAFE),
 ]
 
 
 def _channel_params() -> list[Any]:
-    return [pytest.param(sets, key, sample, id=name,
-                         marks=[pytest.mark.xfail(strict=True, reason=LEAK_BUG)] if reaches else [])
-            for name, sets, key, sample, reaches in CHANNELS]
+    return [pytest.param(sets, key, sample, id=name, marks=[pytest.mark.xfail(strict=True, reason=LEAK_BUG)])
+            for name, sets, key, sample in CHANNELS]
 
 
 @pytest.mark.parametrize(("sets", "key", "sample"), _channel_params())
@@ -378,6 +382,7 @@ def test_secret_smuggled_through_values_never_reaches_git(sets: list[str], key: 
     assert _scan_tree(files) == []
 
 
+@pytest.mark.xfail(strict=True, reason=LEAK_BUG)
 def test_pem_block_in_a_values_file_is_refused_or_dropped(tmp_path: Path, render_cli: RenderCli) -> None:
     """The same through a file: a PEM block as a literal block scalar in the free-text description."""
     text = PROD_VALUES.read_text("utf-8").replace(

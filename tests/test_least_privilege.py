@@ -288,13 +288,27 @@ TIGERA_CLUSTER_KINDS = {"Installation", "APIServer", "IntrusionDetection", "LogC
                         "Monitor", "Compliance", "PolicyRecommendation"}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: AppProject whitelists kind '*' for operator.tigera.io and "
-                   "projectcalico.org cluster-wide (GlobalNetworkPolicy, Tier, ...), wider than the tree needs")
-def test_cluster_scoped_whitelist_names_kinds_not_wildcards(render_cli: RenderCli, tmp_path: Path) -> None:
-    tree = _render(render_cli, tmp_path)
+WHITELIST_VARIANTS = {
+    "prod": [],
+    "both-sops": ["gitops.engine=both", "secrets.license.provider=sops",
+                  "secrets.license.encryptedFile=secrets/ceosks-poc/license.enc.yaml"],
+    "custom-resources-off": ["tigera.customResources={intrusionDetection: false, logCollector: false, "
+                             "logStorage: false, manager: false, monitor: false, compliance: false, "
+                             "policyRecommendation: false}"],
+}
+
+
+@pytest.mark.parametrize("variant", sorted(WHITELIST_VARIANTS))
+def test_cluster_scoped_whitelist_names_kinds_not_wildcards(variant: str, render_cli: RenderCli,
+                                                            tmp_path: Path) -> None:
+    """operator.tigera.io: exactly the kinds stage 6 renders; projectcalico.org: only LicenseKey, only with sops."""
+    tree = _render(render_cli, tmp_path, *WHITELIST_VARIANTS[variant])
     (project,) = _docs(tree["argocd/apps/project.yaml"])
     whitelist = project["spec"]["clusterResourceWhitelist"]
-    assert all(entry["kind"] != "*" for entry in whitelist), whitelist
-    tigera = {entry["kind"] for entry in whitelist if entry["group"] == "operator.tigera.io"}
-    assert tigera == TIGERA_CLUSTER_KINDS
-    assert not [entry for entry in whitelist if entry["group"] == "projectcalico.org"]
+    assert all(entry["kind"] != "*" and entry["group"] != "*" for entry in whitelist), whitelist
+    rendered = {doc["kind"] for path, text in tree.items() if path.startswith("06-tigera-custom-resources/")
+                and path != "06-tigera-custom-resources/kustomization.yaml" for doc in _docs(text)}
+    assert rendered <= TIGERA_CLUSTER_KINDS
+    assert {entry["kind"] for entry in whitelist if entry["group"] == "operator.tigera.io"} == rendered
+    calico = [entry["kind"] for entry in whitelist if entry["group"] == "projectcalico.org"]
+    assert calico == (["LicenseKey"] if variant == "both-sops" else [])
