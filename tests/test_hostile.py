@@ -268,7 +268,8 @@ VALUES_CASES += [
     values_case("missing-top-level-key", edit("gitops:\n  repoURL: https://git.example.com/platform/sks-gitops.git\n",
                                               ""), 2, "v.yaml:1:1: error: gitops: required key is missing"),
     values_case("taint-without-value", edit("  instanceType: standard.large\n", "  instanceType: standard.large\n"
-                                            "  taints: [{key: dedicated, effect: NoSchedule}]\n"), 0, same=False),
+                                            "  taints: [{key: dedicated, effect: NoSchedule}]\n"), 2,
+                "v.yaml:10:12: error: nodepool.taints[0].value: required key is missing"),
     values_case("uuid-cluster-name", edit("name: hostile", "name: c6f99499-7f59-4138-9427-a09db13af2bc"), 0,
                 same=False, bug="leak-guard false positive: 'SECURITY_GROUP=<uuid>' in bootstrap.sh matches the "
                                 "token pattern across '_' and '=' (exit 3 for a valid DNS label)"),

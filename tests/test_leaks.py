@@ -276,7 +276,7 @@ def _admitted(path: tuple[str, ...], value: str) -> bool:
         key = keys.pop(0)
         if keys and keys[0] == "<item>":
             rest = keys[1:]
-            node[key] = [value if not rest else {"key": "k", "effect": "NoSchedule", rest[0]: value}]
+            node[key] = [value if not rest else {"key": "k", "value": "v", "effect": "NoSchedule", rest[0]: value}]
             break
         if key == "<any>":
             node["role"] = value
