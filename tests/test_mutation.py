@@ -296,15 +296,6 @@ def test_mutated_values_render_or_are_refused_with_a_location(workspace: Path, c
     _reset(out, result.cluster)
 
 
-def test_pipeline_examples_ran(request: pytest.FixtureRequest) -> None:
-    """Runs after the property above (file order): record how many examples the pipeline saw."""
-    for key in ("pipeline", "pipeline exit 0", "pipeline exit 2", "cli"):
-        request.node.user_properties.append((key.replace(" ", "_"), EXAMPLES[key]))
-    if EXAMPLES["pipeline"]:
-        assert EXAMPLES["pipeline"] >= 1000, dict(EXAMPLES)
-        assert EXAMPLES["pipeline exit 0"] >= 100, dict(EXAMPLES)  # the valid tweaks keep the writer busy too
-
-
 @settings(max_examples=300, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 @given(mutated())
@@ -384,3 +375,14 @@ def test_uuid_names_render(workspace: Path) -> None:
         pipeline.prepare([values], pipeline.Request(values_files=(values,)), [])
     except RenderError as exc:
         raise AssertionError(f"exit {exc.exit_code}:\n{exc}") from None
+
+
+def test_examples_ran(request: pytest.FixtureRequest) -> None:
+    """Last in the file, so after the properties: record (and check) how many examples ran."""
+    for key in ("pipeline", "pipeline exit 0", "pipeline exit 2", "cli"):
+        request.node.user_properties.append((key.replace(" ", "_"), EXAMPLES[key]))
+    if EXAMPLES["pipeline"]:
+        assert EXAMPLES["pipeline"] >= 1000, dict(EXAMPLES)
+        assert EXAMPLES["pipeline exit 0"] >= 100, dict(EXAMPLES)  # the valid tweaks keep the writer busy too
+    if EXAMPLES["cli"]:
+        assert EXAMPLES["cli"] >= 200, dict(EXAMPLES)
