@@ -76,10 +76,10 @@ def _summary(report: Report, mode: str, out_dir: Path) -> None:
 @click.argument("values", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=True))
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
               help="Override one value, typed by the schema (repeatable).")
-@click.option("--out", "out_dir", default="out", show_default=True, type=click.Path(path_type=Path),
+@click.option("--out", "out_text", default="out", show_default=True, type=click.Path(),
               help="Directory that holds one tree per cluster.")
-@click.option("--check", "mode", flag_value="check", help="Compare with OUT/ and list differences; write nothing.")
-@click.option("--diff", "mode", flag_value="diff", help="Show a unified diff against OUT/; write nothing.")
+@click.option("--check", "check_only", is_flag=True, help="Compare with OUT/ and list differences; write nothing.")
+@click.option("--diff", "show_diff", is_flag=True, help="Show a unified diff against OUT/; write nothing.")
 @click.option("--format", "diff_format", type=click.Choice(["text", "markdown"]), default="text",
               show_default=True, help="--diff output: a plain unified diff or a PR-comment markdown body.")
 @click.option("--strict", is_flag=True, help="Treat cross-field warnings as errors.")
@@ -88,9 +88,15 @@ def _summary(report: Report, mode: str, out_dir: Path) -> None:
 @click.option("--verify-remote", "remote", flag_value="verify",
               help="Download every remote manifest again and fail when it differs from the lock file.")
 @click.version_option(__version__, prog_name="render")
-def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_dir: Path, mode: str | None,
+def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, check_only: bool, show_diff: bool,
          diff_format: str, strict: bool, remote: str | None) -> None:
-    request = Request(values_files=values, overrides=overrides, out_dir=out_dir, mode=mode or "write",
+    if check_only and show_diff:
+        raise click.UsageError("--check and --diff exclude each other (--diff already exits 1 on a difference)")
+    if not out_text.strip():
+        raise click.BadParameter("is empty (an unset shell variable?); name the output directory", param_hint="--out")
+    out_dir = Path(out_text)
+    mode = "check" if check_only else "diff" if show_diff else "write"
+    request = Request(values_files=values, overrides=overrides, out_dir=out_dir, mode=mode,
                       diff_format=diff_format, strict=strict, remote=remote or "")
     try:
         report = execute(request)

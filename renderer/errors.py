@@ -22,9 +22,9 @@ class Problem:
         if self.line:
             where += f":{self.line}:{self.column}"
         subject = f"{self.key_path}: " if self.key_path else ""
-        text = f"{where}: {self.level}: {subject}{self.message}"
+        text = printable(f"{where}: {self.level}: {subject}{self.message}")
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {printable(self.hint)}"
         return text
 
     def github_annotation(self) -> str:
@@ -47,6 +47,13 @@ def _escape_data(text: str) -> str:
 
 def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def printable(text: str) -> str:
+    """Escape control characters, so a values file cannot drive the reader's terminal."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else char.encode("unicode_escape").decode("ascii") for char in text)
 
 
 class RenderError(Exception):

@@ -13,8 +13,9 @@ from typing import Any
 
 _PEM = re.compile(r"-----BEGIN [A-Z0-9 ]*(PRIVATE KEY|CERTIFICATE|OPENSSH|PGP|ENCRYPTED)[A-Z0-9 ]*-----")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
-_TOKEN = re.compile(r"[A-Za-z0-9+/_=-]{40,}")
-_DOCKERCONFIG = re.compile(r'"auths"\s*:\s*\{\s*"[^"]+"\s*:\s*\{[^}]*"(auth|password|identitytoken)"\s*:\s*"[^"]+"')
+_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{40,}={0,2}")
+_DOCKERCONFIG = re.compile(r'\\?"auths\\?"\s*:\s*\{\s*\\?"[^"\\]+\\?"\s*:\s*\{[^}]*\\?"(auth|password|identitytoken)'
+                           r'\\?"\s*:\s*\\?"[^"\\]+')
 _AWS_KEY = re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")
 
 
@@ -47,10 +48,24 @@ def scan_text(path: str, text: str) -> list[str]:
     return findings
 
 
+def _string_values(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        return [text for value in node.values() for text in _string_values(value)]
+    if isinstance(node, list):
+        return [text for value in node for text in _string_values(value)]
+    return [node] if isinstance(node, str) else []
+
+
 def scan_object(obj: dict[str, Any]) -> list[str]:
-    """Findings in one parsed object: kinds and fields that only ever hold secrets."""
+    """Findings in one parsed object: secret kinds and fields, and secrets inside decoded strings."""
     findings = []
     kind = obj.get("kind")
+    if isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list):
+        for item in obj["items"]:
+            if isinstance(item, dict):
+                findings.extend(scan_object(item))
+    for text in _string_values(obj):
+        findings.extend(finding for finding in scan_text("", text) if not finding.startswith("line "))
     if kind == "Secret" and (obj.get("data") or obj.get("stringData")):
         findings.append("Secret with data/stringData: secrets must not be rendered into git")
     spec = obj.get("spec")

@@ -43,6 +43,9 @@ def read_file(path: Path) -> bytes:
     try:
         if path.is_dir():
             raise ValuesError(Problem(name, 0, 0, "", "is a directory; expected a YAML values file"))
+        if path.exists() and not path.is_file() and str(path) != "/dev/null":
+            raise ValuesError(Problem(name, 0, 0, "", "is not a regular file (a FIFO or device?); expected a "
+                                                      "YAML values file"))
         with path.open("rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:

@@ -18,12 +18,11 @@ from urllib.parse import urlsplit
 import jsonschema
 from jsonschema import Draft202012Validator
 
-from renderer import resources
+from renderer import leaks, resources
 from renderer.errors import Problem, ValuesError
 from renderer.loader import Values
 from renderer.yamlio import Path as KeyPath
 from renderer.yamlio import dotted
-
 
 
 def is_loopback(url: str) -> bool:
@@ -209,6 +208,30 @@ def semantic_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
     return problems
 
 
+def _strings(node: Any, path: KeyPath = ()) -> list[tuple[KeyPath, str]]:
+    if isinstance(node, dict):
+        return [found for key, value in node.items() for found in _strings(value, (*path, key))]
+    if isinstance(node, list):
+        return [found for index, value in enumerate(node) for found in _strings(value, (*path, index))]
+    return [(path, node)] if isinstance(node, str) else []
+
+
+def secret_problems(values: Values) -> list[Problem]:
+    """Values are references, never secrets: refuse secret-shaped text where it was set, without quoting it."""
+    problems = []
+    for path, text in _strings(values.data):
+        findings = leaks.scan_text("", text)
+        if not findings:
+            continue
+        file, line, column = values.origin(path)
+        if file.startswith("--set"):
+            file = f"--set {dotted(path)}=<redacted>"
+        message = f"looks like secret material ({findings[0].split(': ', 1)[-1]}); values hold references only"
+        problems.append(Problem(file, line, column, dotted(path), message,
+                                hint="put the secret in your secret store or a local file the bootstrap reads"))
+    return problems
+
+
 def cross_field_warnings(values: Values, data: dict[str, Any]) -> list[Problem]:
     warnings = []
     size = data["nodepool"]["size"]
@@ -255,7 +278,7 @@ def _semantic_despite(values: Values, schema_found: list[Problem]) -> list[Probl
 
 def validate(values: Values, strict: bool = False) -> tuple[dict[str, Any], list[Problem]]:
     """Return values with defaults and the warnings; raise ValuesError with every problem."""
-    problems = schema_problems(values)
+    problems = schema_problems(values) + secret_problems(values)
     if problems:
         raise ValuesError(problems + _semantic_despite(values, problems))
     data = apply_defaults(values.data)

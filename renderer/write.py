@@ -120,7 +120,13 @@ def compare(cluster_dir: Path, files: dict[str, bytes]) -> Changes:
 @contextmanager
 def _lock(out_root: Path, cluster: str) -> Iterator[None]:
     lock_path = out_root / f".{cluster}.lock"
-    handle = open(lock_path, "a+")  # noqa: SIM115 - held open for the lock's whole lifetime
+    try:
+        handle = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OutputError(Problem(str(lock_path), 0, 0, "",
+                                      "is a symbolic link; refusing to follow it")) from None
+        raise
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -130,7 +136,7 @@ def _lock(out_root: Path, cluster: str) -> Iterator[None]:
                                       "try again when it has finished")) from None
         yield
     finally:
-        handle.close()
+        os.close(handle)
 
 
 def _recover(out_root: Path, cluster: str) -> None:

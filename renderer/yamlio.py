@@ -18,7 +18,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 from ruamel.yaml.events import MappingEndEvent, MappingStartEvent, SequenceEndEvent, SequenceStartEvent
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.representer import RoundTripRepresenter
+from ruamel.yaml.scalarbool import ScalarBoolean
 
 from renderer.errors import Problem
 
@@ -105,23 +107,29 @@ def _plain(node: Any, filename: str, path: Path, positions: Positions, budget: l
         result: dict[str, Any] = {}
         for key in node:
             if not isinstance(key, str):
-                line, column = node.lc.key(key)
+                line, column = node.lc.key(key) or (p - 1 for p in positions.get(path, (1, 1)))
                 raise _YamlProblem(
                     _problem(filename, line + 1, column + 1, f"key {key!r} must be a string", _dotted(path))
                 )
-            key_line, key_column = node.lc.key(key)
+            key_line, key_column = node.lc.key(key) or (p - 1 for p in positions.get(path, (1, 1)))
             positions[(*path, key)] = (key_line + 1, key_column + 1)
             result[key] = _plain(node[key], filename, (*path, key), positions, budget)
         return result
     if isinstance(node, CommentedSeq):
         items = []
         for index, item in enumerate(node):
-            line, column = node.lc.item(index)
+            line, column = node.lc.item(index) or (p - 1 for p in positions.get(path, (1, 1)))
             positions[(*path, index)] = (line + 1, column + 1)
             items.append(_plain(item, filename, (*path, index), positions, budget))
         return items
-    if node is None or isinstance(node, (bool, int, float)):
-        return node
+    if node is None:
+        return None
+    if isinstance(node, (bool, ScalarBoolean)):
+        return bool(node)  # ruamel's anchored booleans are ints; anchors must not reach the output
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
     if isinstance(node, str):
         return str(node)
     if isinstance(node, TaggedScalar) and _tag_of(node) == "tag:yaml.org,2002:str":
@@ -130,6 +138,9 @@ def _plain(node: Any, filename: str, path: Path, positions: Positions, budget: l
     raise _YamlProblem(
         _problem(filename, line, column, f"unsupported YAML value of type {type(node).__name__}", _dotted(path))
     )
+
+
+_CORE_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq")}
 
 
 def _tag_of(node: Any) -> str:
@@ -141,9 +152,10 @@ def _tag_of(node: Any) -> str:
 def _check_tag(node: Any, filename: str, path: Path, positions: Positions) -> None:
     """Only YAML's own tags are understood; an application tag (!vault, !custom) is an error, not ignored."""
     tag = _tag_of(node)
-    if tag and not tag.startswith("tag:yaml.org,2002:"):
+    if tag and tag not in _CORE_TAGS:
         line, column = positions.get(path, (1, 1))
-        raise _YamlProblem(_problem(filename, line, column, f"unsupported YAML tag {tag}", _dotted(path)))
+        shown = "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
+        raise _YamlProblem(_problem(filename, line, column, f"unsupported YAML tag {shown}", _dotted(path)))
 
 
 def _check_depth(text: str, filename: str) -> None:
@@ -190,6 +202,12 @@ def load_one(raw: bytes, filename: str) -> Document:
             name = anchor.group(1) if anchor else "?"
             raise _YamlProblem(_problem(filename, line, column,
                                         f"duplicate anchor {name!r}; each anchor may be defined once")) from None
+        except ReaderError as exc:
+            before = text[: exc.position]
+            line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+            code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+            message = f"unacceptable character #x{code:04x}: special characters are not allowed"
+            raise _YamlProblem(_problem(filename, line, column, message)) from None
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -205,7 +223,8 @@ def load_one(raw: bytes, filename: str) -> Document:
             raise _YamlProblem(_problem(filename, 1, 1, "document is nested too deeply")) from None
         except (AssertionError, AttributeError, IndexError, KeyError, TypeError) as exc:
             # ruamel.yaml has internal asserts that some malformed inputs reach.
-            raise _YamlProblem(_problem(filename, 1, 1, f"invalid YAML: the parser failed ({type(exc).__name__})"))
+            message = f"invalid YAML: the parser failed ({type(exc).__name__})"
+            raise _YamlProblem(_problem(filename, 1, 1, message)) from None
         if not documents or (len(documents) == 1 and documents[0] is None):
             raise _YamlProblem(_problem(filename, 1, 1, "file is empty; expected a mapping of values"))
         if len(documents) > 1:
@@ -269,6 +288,13 @@ def dump(data: Any) -> str:
     return stream.getvalue()
 
 
+def _double_quoted(text: str) -> str:
+    """A YAML double-quoted scalar: JSON escapes, but \\UXXXXXXXX beyond the BMP (not surrogate pairs)."""
+    body = "".join(f"\\U{ord(char):08x}" if ord(char) > 0xFFFF else json.dumps(char, ensure_ascii=True)[1:-1]
+                   for char in text)
+    return f'"{body}"'
+
+
 def scalar(value: Any) -> str:
     """One value as a YAML flow scalar that reads back as exactly this value, on one line."""
     if value is None:
@@ -280,7 +306,7 @@ def scalar(value: Any) -> str:
     if isinstance(value, str):
         if _PLAIN_SAFE.fullmatch(value) and not _AMBIGUOUS.fullmatch(value):
             return value
-        return json.dumps(value, ensure_ascii=True)
+        return _double_quoted(value)
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=True, sort_keys=False, separators=(", ", ": "))
     raise TypeError(f"cannot write {type(value).__name__} as a YAML scalar")

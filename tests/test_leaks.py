@@ -90,16 +90,12 @@ def test_empty_secret_and_license_reference_are_not_findings() -> None:
     assert leaks.scan_object({"kind": "LicenseKey", "metadata": {"name": "default"}, "spec": {}}) == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: scan_text matches the docker config JSON only verbatim; inside a "
-                   "double-quoted YAML scalar (\\\"auths\\\") it escapes, and scan_object never looks at strings")
 def test_dockerconfig_inside_a_quoted_yaml_scalar_is_found() -> None:
     doc = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"config.json": DOCKERCONFIG}}
     text = yamlio.dump(doc)
     assert leaks.scan_text("c.yaml", text) + leaks.scan_object(yamlio.load_all_plain(text)[0])
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: scan_object looks at the top-level kind only; a Secret inside a "
-                   "v1 List (which kubectl and kustomize apply) is not found")
 def test_secret_inside_a_list_is_found() -> None:
     doc = {"apiVersion": "v1", "kind": "List", "items": [OBJECT_SAMPLES["secret-string-data"]]}
     assert leaks.scan_text("l.yaml", yamlio.dump(doc)) + leaks.scan_object(doc)
@@ -229,8 +225,6 @@ def test_no_false_positive(name: str) -> None:
     assert leaks.scan_text("x.yaml", NOT_SECRETS[name]) == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: leaks._TOKEN includes '=' and '_', so a shell assignment of a "
-                   "UUID-like name reads as one 52-character mixed-case 'token' (exit 3 for a valid cluster name)")
 def test_shell_assignment_of_a_uuid_name_is_not_a_finding() -> None:
     assert leaks.scan_text("bootstrap.sh", f"readonly SECURITY_GROUP={NOT_SECRETS['uuid']}\n") == []
 
@@ -360,7 +354,7 @@ CHANNELS = [
 
 
 def _channel_params() -> list[Any]:
-    return [pytest.param(sets, key, sample, id=name, marks=[pytest.mark.xfail(strict=True, reason=LEAK_BUG)])
+    return [pytest.param(sets, key, sample, id=name)
             for name, sets, key, sample in CHANNELS]
 
 
@@ -382,7 +376,6 @@ def test_secret_smuggled_through_values_never_reaches_git(sets: list[str], key: 
     assert _scan_tree(files) == []
 
 
-@pytest.mark.xfail(strict=True, reason=LEAK_BUG)
 def test_pem_block_in_a_values_file_is_refused_or_dropped(tmp_path: Path, render_cli: RenderCli) -> None:
     """The same through a file: a PEM block as a literal block scalar in the free-text description."""
     text = PROD_VALUES.read_text("utf-8").replace(
@@ -390,7 +383,7 @@ def test_pem_block_in_a_values_file_is_refused_or_dropped(tmp_path: Path, render
             f"    {line}\n" for line in PEM.splitlines()))
     values = tmp_path / "leaky.yaml"
     values.write_text(text, "utf-8")
-    assert validate.validate(loader.load([values]))[0]["cluster"]["description"] == PEM
+    assert loader.load([values]).data["cluster"]["description"] == PEM
     run = render_cli(values, "--out", tmp_path / "out", expect=None)
     assert run.exit_code in (0, 2), run.stderr
     assert "PRIVATE KEY" not in run.stderr
