@@ -14,12 +14,14 @@ import argparse
 import filecmp
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,43 +34,37 @@ from bench.workloads import fleet_values  # noqa: E402
 PATCHES = ROOT / "bench" / "patches.py"
 PROD = ROOT / "values" / "prod.yaml"
 
-SourceEdit = tuple[str, str, str]
-"""(file relative to the package root, old text, new text): applied to a copy, never to the repo."""
+SourceEdit = tuple[str, str, "str | Callable[[re.Match[str]], str]"]
+"""(file relative to the package root, regular expression matching exactly once, replacement): applied to a
+copy of the package, never to the repo."""
 
-_REDIRECTS = '''\
-class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
-        if not newurl.startswith("https://") and not newurl.startswith(_LOOPBACK):
-            raise urllib.error.URLError(f"redirect to non-HTTPS {newurl}")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-'''
+
+def _redirects_on_demand(match: re.Match[str]) -> str:
+    return ("def _https_only_redirects() -> Any:\n    import urllib.error\n    import urllib.request\n\n"
+            + textwrap.indent(match[0].rstrip("\n") + "\n", "    ") + "    return _HttpsOnlyRedirects()\n\n\n")
+
 
 LAZY_IMPORTS: tuple[SourceEdit, ...] = (
-    ("renderer/cli.py", "import traceback\n", ""),
-    ("renderer/cli.py", "traceback.format_exc()", "__import__('traceback').format_exc()"),
-    ("renderer/cli.py", "from renderer import __version__, diff\n", "from renderer import __version__\n"),
-    ("renderer/cli.py", "diff.render_report(", "__import__('renderer.diff').diff.render_report("),
-    ("renderer/remote.py", "import urllib.error\nimport urllib.request\n", ""),
-    ("renderer/remote.py", _REDIRECTS, "def _https_only_redirects() -> Any:\n    import urllib.error\n"
-     "    import urllib.request\n\n" + textwrap.indent(_REDIRECTS, "    ") + "    return _HttpsOnlyRedirects()\n"),
-    ("renderer/remote.py", "    opener = urllib.request.build_opener(_HttpsOnlyRedirects())\n",
-     "    import urllib.request\n\n    opener = urllib.request.build_opener(_https_only_redirects())\n"),
-    ("renderer/remote.py", "    try:\n        with opener.open(",
-     "    import urllib.error\n\n    try:\n        with opener.open("),
+    ("renderer/cli.py", r"\nimport traceback\n", "\n"),
+    ("renderer/cli.py", r"traceback\.format_exc\(\)", "__import__('traceback').format_exc()"),
+    ("renderer/cli.py", r"from renderer import __version__, diff\n", "from renderer import __version__\n"),
+    ("renderer/cli.py", r"\bdiff\.render_report\(", "__import__('renderer.diff').diff.render_report("),
+    ("renderer/remote.py", r"\nimport urllib\.error\nimport urllib\.request\n", "\n"),
+    ("renderer/remote.py", r"class _HttpsOnlyRedirects\(urllib\.request\.HTTPRedirectHandler\):.*?\n\n\n",
+     _redirects_on_demand),
+    ("renderer/remote.py", r"(\n    )opener = urllib\.request\.build_opener\(_HttpsOnlyRedirects\(\)\)",
+     r"\1import urllib.error\1import urllib.request\1opener = urllib.request.build_opener(_https_only_redirects())"),
 )
 """Only what the render/--check path never uses: traceback (internal errors), renderer.diff (--diff),
 urllib.request with http.client, email and ssl (--lock/--verify-remote downloads)."""
 
-
 LEAN_RESULTS: tuple[SourceEdit, ...] = (
-    ("renderer/pipeline.py", "    if problems:\n        raise ValuesError(problems)\n    _pin_remote(",
-     "    if problems:\n        raise ValuesError(problems)\n    seen.clear()\n    _pin_remote("),
-    ("renderer/pipeline.py", "    for item in prepared:\n        cluster_dir = request.out_dir / item.model.cluster\n",
-     "    prepared.reverse()\n    while prepared:\n        item = prepared.pop()\n"
-     "        cluster_dir = request.out_dir / item.model.cluster\n"),
-    ("renderer/pipeline.py", "ClusterResult(item.model.cluster, item.sources, files, changes,",
-     "ClusterResult(item.model.cluster, item.sources, files if request.mode == 'diff' else dict.fromkeys(files, b''),"
-     " changes,"),
+    ("renderer/pipeline.py", r"(\n    if problems:\n        raise ValuesError\(problems\)\n)(    _pin_remote\()",
+     r"\1    seen.clear()\n\2"),
+    ("renderer/pipeline.py", r"\n    for item in prepared:\n(        cluster_dir = request\.out_dir / )",
+     r"\n    prepared.reverse()\n    while prepared:\n        item = prepared.pop()\n\1"),
+    ("renderer/pipeline.py", r"(ClusterResult\(item\.model\.cluster, item\.sources, )files, changes,",
+     r"\1files if request.mode == 'diff' else dict.fromkeys(files, b''), changes,"),
 )
 """Release each cluster's rendered tree once written, and keep file bytes in the report only for --diff."""
 
@@ -125,12 +121,12 @@ def _edited_copy(edits: tuple[SourceEdit, ...], scratch: Path, name: str) -> Pat
     source, copy = _package_root(), scratch / f"src-{name}"
     for part in ("renderer", "templates", "schemas"):
         shutil.copytree(source / part, copy / part, ignore=shutil.ignore_patterns("__pycache__"))
-    for relative, old, new in edits:
+    for relative, pattern, replacement in edits:
         path = copy / relative
-        text = path.read_text("utf-8")
-        if old not in text:
-            raise SystemExit(f"experiment {name}: {relative} no longer contains {old!r}; update the edit")
-        path.write_text(text.replace(old, new), "utf-8")
+        text, count = re.subn(pattern, replacement, path.read_text("utf-8"), flags=re.DOTALL)
+        if count != 1:
+            raise SystemExit(f"experiment {name}: {pattern!r} matches {count} times in {relative}; update the edit")
+        path.write_text(text, "utf-8")
     return copy
 
 
