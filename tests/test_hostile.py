@@ -17,7 +17,6 @@ import errno
 import fcntl
 import os
 import shutil
-import stat
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ import pytest
 
 from renderer import leaks, yamlio
 from tests.conftest import RenderCli
+from tests.support.disk import Snapshot, snapshot
 
 CLUSTER = "hostile"
 BASE = """\
@@ -537,26 +537,6 @@ def test_catalogue_is_large_and_ids_are_unique() -> None:
 
 # --------------------------------------------------------------------------- the runner
 
-Snapshot = dict[str, tuple[str, Any, int]]
-
-
-def snapshot(root: Path) -> Snapshot:
-    """Every entry under root, without following links: kind, content (bytes or link target), mtime."""
-    found: Snapshot = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in [*dirnames, *filenames]:
-            path = Path(dirpath, name)
-            info = path.lstat()
-            rel = path.relative_to(root).as_posix()
-            if stat.S_ISLNK(info.st_mode):
-                found[rel] = ("link", os.readlink(path), info.st_mtime_ns)
-            elif stat.S_ISDIR(info.st_mode):
-                found[rel] = ("dir", None, 0)  # a directory's mtime moves when a staging dir comes and goes
-            elif stat.S_ISREG(info.st_mode):
-                found[rel] = ("file", path.read_bytes(), info.st_mtime_ns)
-            else:
-                found[rel] = ("special", None, info.st_mtime_ns)
-    return found
 
 
 @pytest.fixture(scope="module")

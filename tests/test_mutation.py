@@ -21,7 +21,6 @@ import copy
 import os
 import re
 import shutil
-import stat
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -35,6 +34,7 @@ from renderer import leaks, pipeline, yamlio
 from renderer.cli import main
 from renderer.errors import InputError, RenderError
 from tests.conftest import PROD_VALUES
+from tests.support.disk import snapshot
 
 SEED = yamlio.load_one(PROD_VALUES.read_bytes(), "prod.yaml").data
 CLUSTER = SEED["cluster"]["name"]
@@ -197,23 +197,6 @@ def mutated(draw: Any) -> tuple[dict[str, Any], list[str]]:
 
 # --------------------------------------------------------------------------- helpers
 
-Snapshot = dict[str, tuple[bytes | str | None, int]]
-
-
-def snapshot(root: Path) -> Snapshot:
-    found: Snapshot = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in [*dirnames, *filenames]:
-            path = Path(dirpath, name)
-            info = path.lstat()
-            rel = path.relative_to(root).as_posix()
-            if stat.S_ISREG(info.st_mode):
-                found[rel] = (path.read_bytes(), info.st_mtime_ns)
-            elif stat.S_ISLNK(info.st_mode):
-                found[rel] = (os.readlink(path), info.st_mtime_ns)
-            else:
-                found[rel] = (None, 0)
-    return found
 
 
 def _write_values(path: Path, data: dict[str, Any]) -> None:
