@@ -5,7 +5,7 @@ renderer's code, templates and schemas) beside the tree; when it matches and eve
 still has its recorded hash, `render` and `render --check` can answer before importing Jinja,
 jsonschema or ruamel. This script does exactly that work (stdlib only) and nothing else:
 
-    python bench/fastpath.py PACKAGE_ROOT OUT_DIR VALUES...
+    python bench/fastpath.py [--stat-code] PACKAGE_ROOT OUT_DIR VALUES...
 
 The first run records the digest in OUT_DIR/.bench-fastpath.json; later runs compare. Exit 0
 when the tree is current, 1 when a render would be needed.
@@ -21,14 +21,21 @@ from pathlib import Path
 CLUSTER_MANIFEST = ".sks-gitops-owned.json"
 
 
-def input_digest(package_root: Path, values: list[Path]) -> str:
+def input_digest(package_root: Path, values: list[Path], stat_code: bool) -> str:
+    """Values by content; the renderer's code, templates and schemas by content, or with `stat_code` by
+    size and mtime (what a build-time digest of an installed package would cost: nearly nothing)."""
     digest = hashlib.sha256()
-    sources = [*values, *sorted((package_root / "renderer").rglob("*.py")),
-               *sorted((package_root / "templates").rglob("*.j2")),
-               *sorted((package_root / "schemas").rglob("*.json"))]
-    for path in sources:
-        digest.update(str(path).encode())
+    for path in values:
         digest.update(path.read_bytes())
+    code = [*sorted((package_root / "renderer").rglob("*.py")), *sorted((package_root / "templates").rglob("*.j2")),
+            *sorted((package_root / "schemas").rglob("*.json"))]
+    for path in code:
+        if stat_code:
+            info = path.stat()
+            digest.update(f"{path}:{info.st_size}:{info.st_mtime_ns}".encode())
+        else:
+            digest.update(str(path).encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -39,9 +46,11 @@ def tree_intact(cluster_dir: Path) -> bool:
 
 
 def main(argv: list[str]) -> int:
+    stat_code = argv[0] == "--stat-code"
+    argv = argv[1:] if stat_code else argv
     package_root, out_dir, values = Path(argv[0]), Path(argv[1]), [Path(v) for v in argv[2:]]
-    record = out_dir / ".bench-fastpath.json"
-    current = input_digest(package_root, values)
+    record = out_dir / f".bench-fastpath{'-stat' if stat_code else ''}.json"
+    current = input_digest(package_root, values, stat_code)
     if not record.is_file():
         clusters = sorted(p.name for p in out_dir.iterdir() if (p / CLUSTER_MANIFEST).is_file())
         record.write_text(json.dumps({"inputs": current, "clusters": clusters}), "utf-8")
