@@ -198,7 +198,9 @@ def main(argv: list[str] | None = None) -> int:
     print(_table(chosen, results, args.fleet))
     print(f"\nno-op fast-path prototype (bench/fastpath.py, stdlib only, min of {args.runs + 1}): "
           f"{fast['fastpath_ms']:.1f} ms hashing code by content ({fast['ratio']:.2f}x floor), "
-          f"{fast['fastpath_stat_code_ms']:.1f} ms by size+mtime ({fast['ratio_stat_code']:.2f}x floor); "
+          f"{fast['fastpath_stat_code_ms']:.1f} ms by size+mtime ({fast['ratio_stat_code']:.2f}x floor), "
+          f"{fast['fastpath_lean_ms']:.1f} ms lean: os + _sha256 only (bench/fastpath_lean.py, "
+          f"{fast['ratio_lean']:.2f}x floor); "
           f"interpreter floor {fast['floor_ms']:.1f} ms")
     workloads = ("cold", "noop", "check", "fleet")
     record: dict[str, object] = {v.name: {"what": v.what, "patches": list(v.patches), "source_edits": len(v.edits),
@@ -220,8 +222,13 @@ def _fast_path(scratch: Path, steady: Path, runs: int) -> dict[str, float]:
                 str(PROD)]
         run_once(argv, ROOT, expect=(1,))  # records the digest
         found["".join(option) or "content"] = min(run_once(argv, ROOT).seconds for _ in range(runs + 1))
+    lean = [sys.executable, str(ROOT / "bench" / "fastpath_lean.py"), str(_package_root()),
+            str(next(p for p in steady.iterdir() if p.is_dir())), str(PROD)]
+    run_once(lean, ROOT, expect=(1,))
+    found["lean"] = min(run_once(lean, ROOT).seconds for _ in range(runs + 1))
     floor = min(run_once([sys.executable, "-c", "pass"], ROOT).seconds for _ in range(runs + 1))
     return {"fastpath_ms": found["content"] * 1000, "fastpath_stat_code_ms": found["--stat-code"] * 1000,
+            "fastpath_lean_ms": found["lean"] * 1000, "ratio_lean": found["lean"] / floor,
             "floor_ms": floor * 1000, "ratio": found["content"] / floor,
             "ratio_stat_code": found["--stat-code"] / floor}
 
