@@ -20,7 +20,7 @@ _NOT_OBJECTS = {"kustomize.config.k8s.io/v1beta1": "Kustomization"}
 
 def parse_objects(path: str, text: str) -> list[dict[str, Any]]:
     try:
-        documents = yamlio.load_all_plain(text)
+        documents = yamlio.parse_output(text)
     except Exception as exc:  # noqa: BLE001 - any parse failure is a template bug to report
         message = f"rendered YAML does not parse: {str(exc).splitlines()[0]}"
         raise TemplateError(Problem(path, 0, 0, "", message)) from None

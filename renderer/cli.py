@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from pathlib import Path
 
 import click
 
-from renderer import __version__, diff
+from renderer import __version__
 from renderer.errors import Problem, RenderError
 from renderer.pipeline import Report, Request, execute
 from renderer.write import MANIFEST
@@ -58,8 +57,7 @@ def _summary(report: Report, mode: str, out_dir: Path) -> None:
                                        for paths in (changes.added, changes.changed, changes.removed))
             state = "unchanged" if not changes.differs else (
                 f"{len(added)} added, {len(changed)} changed, {len(removed)} removed")
-            files = len([path for path in result.files if path != MANIFEST])
-            click.echo(f"{where}: {files} files, {objects} objects validated; {state}", err=True)
+            click.echo(f"{where}: {result.file_count} files, {objects} objects validated; {state}", err=True)
         elif mode == "check":
             if not changes.differs:
                 click.echo(f"{where}: up to date", err=True)
@@ -107,12 +105,16 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, ch
             click.echo("internal error: a template rendered an invalid tree; nothing was written", err=True)
         sys.exit(exc.exit_code)
     except Exception:  # noqa: BLE001 - the one boundary: an unexpected error is a bug, shown once
+        import traceback
+
         click.echo("internal error (a bug in sks-gitops; please report it):", err=True)
         click.echo(traceback.format_exc(), err=True)
         sys.exit(EXIT_INTERNAL)
     for warning in report.warnings:
         _emit(warning)
     if request.mode == "diff":
+        from renderer import diff  # only --diff needs it; keeps the common paths' start-up short
+
         click.echo(diff.render_report(report, out_dir, diff_format), nl=False)
     _summary(report, request.mode, out_dir)
     sys.exit(EXIT_DIFFERS if request.mode != "write" and report.differs else EXIT_OK)

@@ -15,6 +15,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
+from renderer import resources
+
 
 class UnknownKind(Exception):
     """No schema for this apiVersion/kind at this Kubernetes version."""
@@ -22,10 +24,7 @@ class UnknownKind(Exception):
 
 @cache
 def _schema_dir(minor: str) -> Path:
-    import kubernetes_validate
-
-    root = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
-    return root / f"v{minor}.0-local-strict"
+    return resources.kubernetes_schema_root() / f"v{minor}.0-local-strict"
 
 
 @cache

@@ -35,9 +35,14 @@ class Request:
 class ClusterResult:
     cluster: str
     sources: tuple[str, ...]
-    files: dict[str, bytes]
+    file_count: int
+    """Rendered files, without the owned-files manifest."""
     changes: write.Changes
     kinds: Counter[str]
+    digests: dict[str, str]
+    """sha256 of every file written (the manifest's content), so a fleet report stays small."""
+    files: dict[str, bytes] = field(default_factory=dict)
+    """New bytes of the changed files, kept for --diff only."""
     old: dict[str, bytes] = field(default_factory=dict)
 
 
@@ -108,7 +113,8 @@ def execute(request: Request) -> Report:
     _pin_remote(prepared, request.remote)
     if request.mode != "write":
         write.safe_dir(request.out_dir, "output root")
-    for item in prepared:
+    while prepared:
+        item = prepared.pop(0)  # each tree is released once written: a fleet's memory stays flat
         cluster_dir = request.out_dir / item.model.cluster
         files = write.with_manifest(item.tree)
         if request.mode == "write":
@@ -119,7 +125,10 @@ def execute(request: Request) -> Report:
             old = {path: (cluster_dir / path).read_bytes()
                    for path in [*changes.changed, *changes.removed]} if request.mode == "diff" else {}
         report.warnings.extend(_change_warnings(cluster_dir, changes, request.mode))
-        report.results.append(ClusterResult(item.model.cluster, item.sources, files, changes, item.kinds, old))
+        kept = {path: files[path] for path in [*changes.added, *changes.changed]} if request.mode == "diff" else {}
+        report.results.append(ClusterResult(
+            item.model.cluster, item.sources, len(item.tree), changes, item.kinds,
+            {path: write.sha256(data) for path, data in files.items()}, kept, old))
     return report
 
 

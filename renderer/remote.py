@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,18 +56,27 @@ def write_lock(path: Path, entries: dict[str, Entry]) -> None:
     temporary.replace(path)
 
 
-class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
-        if not newurl.startswith("https://") and not (newurl.startswith("http://") and is_loopback(newurl)):
-            raise urllib.error.URLError(f"redirect to non-HTTPS {newurl}")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+def _opener() -> Any:
+    """An opener that refuses redirects to plain http (imported here: only --lock/--verify-remote download)."""
+    import urllib.error
+    import urllib.request
+
+    class HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
+            if not newurl.startswith("https://") and not (newurl.startswith("http://") and is_loopback(newurl)):
+                raise urllib.error.URLError(f"redirect to non-HTTPS {newurl}")
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+    return urllib.request.build_opener(HttpsOnlyRedirects())
 
 
 def fetch(url: str) -> bytes:
     """Download one manifest with a timeout and a size limit; RemoteError on any failure."""
+    import urllib.error
+
     if not url.startswith("https://") and not (url.startswith("http://") and is_loopback(url)):
         raise RemoteError(Problem(url, 0, 0, "", "refusing to download over plain http"))
-    opener = urllib.request.build_opener(_HttpsOnlyRedirects())
+    opener = _opener()
     try:
         with opener.open(url, timeout=TIMEOUT_SECONDS) as response:
             data: bytes = response.read(MAX_BYTES + 1)

@@ -23,12 +23,24 @@ def schema_path(name: str) -> Path:
     return _data_dir("schemas") / name
 
 
+def kubernetes_schema_root() -> Path:
+    """kubernetes-validate's schema folders, found without importing it (its import pulls in PyYAML)."""
+    from importlib.util import find_spec
+
+    spec = find_spec("kubernetes_validate")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("kubernetes-validate is not installed")
+    return Path(spec.origin).parent / "kubernetes-json-schema"
+
+
 @cache
 def kubernetes_versions() -> list[str]:
-    """MAJOR.MINOR versions kubernetes-validate ships schemas for, oldest first."""
-    from kubernetes_validate import utils
-
-    versions = {".".join(v.split(".")[:2]) for v in utils.all_versions()}
+    """MAJOR.MINOR versions kubernetes-validate ships strict schemas for, oldest first."""
+    versions = set()
+    for child in kubernetes_schema_root().iterdir():
+        match = re.fullmatch(r"v([0-9]+\.[0-9]+)\.[0-9]+-local-strict", child.name)
+        if match:
+            versions.add(match.group(1))
     return sorted(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
 
 

@@ -179,6 +179,40 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _syncfs(fd: int) -> bool:
+    """Flush the filesystem holding `fd` in one syscall (Linux syncfs); False where unsupported."""
+    try:
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return False
+    if syncfs(fd) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code))
+
+
+def _sync_tree(staging: Path) -> None:
+    """Make the staged tree durable before the swap: one syncfs, or an fsync per file and directory."""
+    fd = os.open(staging, os.O_RDONLY)
+    try:
+        if _syncfs(fd):
+            return
+    finally:
+        os.close(fd)
+    for root, _dirs, names in os.walk(staging):
+        for name in names:
+            path = Path(root, name)
+            if not path.is_symlink():
+                file_fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(file_fd)
+                finally:
+                    os.close(file_fd)
+        _fsync_dir(Path(root))
+
+
 def _assemble(staging: Path, cluster_dir: Path, files: dict[str, bytes], changes: Changes) -> None:
     pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
     rewrite = set(changes.added) | set(changes.changed)
@@ -188,8 +222,6 @@ def _assemble(staging: Path, cluster_dir: Path, files: dict[str, bytes], changes
         if path in rewrite:
             with open(target, "wb") as handle:
                 handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
             if path.endswith(".sh"):
                 target.chmod(0o755)
         else:
@@ -199,8 +231,7 @@ def _assemble(staging: Path, cluster_dir: Path, files: dict[str, bytes], changes
     for path in changes.unowned:
         (staging / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(cluster_dir / path, staging / path, follow_symlinks=False)
-    for root, _dirs, _names in os.walk(staging):
-        _fsync_dir(Path(root))
+    _sync_tree(staging)
 
 
 def _swap(out_root: Path, cluster: str, staging: Path) -> Path | None:

@@ -12,6 +12,7 @@ import json
 import re
 import warnings
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -256,6 +257,37 @@ def load_all_plain(text: str) -> list[Any]:
     yaml = YAML(typ="safe", pure=True)
     yaml.allow_duplicate_keys = False
     return list(yaml.load_all(text))
+
+
+@cache
+def _output_loader() -> Any:
+    """PyYAML's libyaml loader (kubernetes-validate's own dependency), rejecting duplicate keys.
+
+    Rendered output is written to read the same under YAML 1.1 and 1.2 (a test proves it), so
+    the check stage may parse it with libyaml: about 8x faster than the pure-Python reader."""
+    import yaml
+
+    base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class StrictLoader(base):  # type: ignore[misc]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen = set()
+            for key_node, _value in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    mark = key_node.start_mark
+                    raise ValueError(f"duplicate key {key!r} at line {mark.line + 1}, column {mark.column + 1}")
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return StrictLoader
+
+
+def parse_output(text: str) -> list[Any]:
+    """Parse rendered output back into plain data (duplicate keys rejected), fast."""
+    import yaml
+
+    return list(yaml.load_all(text, Loader=_output_loader()))
 
 
 class _Representer(RoundTripRepresenter):

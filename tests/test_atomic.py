@@ -317,15 +317,10 @@ def test_disk_full_mid_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, re
     before = stats(out / CLUSTER)
     full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
     if injection == "fsync":
-        real_fsync, calls = os.fsync, [0]
+        def syncfs(_fd: int) -> bool:  # the one flush of the staged tree before the swap
+            raise full
 
-        def fsync(fd: int) -> None:
-            calls[0] += 1
-            if calls[0] == 5:
-                raise full
-            real_fsync(fd)
-
-        monkeypatch.setattr(os, "fsync", fsync)
+        monkeypatch.setattr(write, "_syncfs", syncfs)
     else:
         real_open, calls = open, [0]
 

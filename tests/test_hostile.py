@@ -450,6 +450,9 @@ def _disk_full_fsync(_env: Env, mp: pytest.MonkeyPatch) -> None:
     def full(_fd: int) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
+    from renderer import write
+
+    mp.setattr(write, "_syncfs", full)
     mp.setattr(os, "fsync", full)
 
 
