@@ -118,7 +118,7 @@ def execute(request: Request) -> Report:
         cluster_dir = request.out_dir / item.model.cluster
         files = write.with_manifest(item.tree)
         if request.mode == "write":
-            changes = write.write(request.out_dir, item.model.cluster, item.tree)
+            changes = write.write(request.out_dir, item.model.cluster, files)
             old: dict[str, bytes] = {}
         else:
             changes = write.compare(cluster_dir, files)

@@ -260,11 +260,10 @@ def _cleanup(out_root: Path, old_tree: Path | None) -> None:
                                   "the next render removes the leftover")) from None
 
 
-def write(out_root: Path, cluster: str, tree: Tree) -> Changes:
-    """Make out_root/cluster hold exactly `tree` (plus unowned files); atomic, locked, minimal."""
+def write(out_root: Path, cluster: str, files: dict[str, bytes]) -> Changes:
+    """Make out_root/cluster hold exactly `files` (see with_manifest) plus unowned files; atomic, locked, minimal."""
     if "/" in cluster or cluster in ("", ".", ".."):
         raise OutputError(Problem(cluster, 0, 0, "", "cluster name cannot name a directory under out/"))
-    files = with_manifest(tree)
     try:
         if not safe_dir(out_root, "output root"):
             out_root.mkdir(parents=True)
