@@ -14,28 +14,19 @@ from typing import Any
 from renderer import yamlio
 from renderer.errors import Problem, ValuesError
 from renderer.loader import Values, merge
+from renderer.validate import resolve_ref
 
 _SPLIT = re.compile(r"(?<!\\)\.")
 
 
-def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in node:
-        ref = node["$ref"]
-        target: Any = schema
-        for part in ref.removeprefix("#/").split("/"):
-            target = target[part]
-        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-    return node
-
-
 def _schema_at(schema: dict[str, Any], keys: list[str]) -> dict[str, Any] | None:
-    node = _resolve(schema, schema)
+    node = resolve_ref(schema, schema)
     for key in keys:
         properties = node.get("properties", {})
         if key in properties:
-            node = _resolve(schema, properties[key])
+            node = resolve_ref(schema, properties[key])
         elif isinstance(node.get("additionalProperties"), dict):
-            node = _resolve(schema, node["additionalProperties"])
+            node = resolve_ref(schema, node["additionalProperties"])
         else:
             return None
     return node

@@ -152,15 +152,20 @@ def schema_problems(values: Values) -> list[Problem]:
     return sorted(set(problems))
 
 
-def apply_defaults(data: Any, node: dict[str, Any] | None = None) -> Any:
-    """Fill schema defaults (recursively, objects default to {}) into a copy of valid data."""
-    schema = values_schema()
-    node = node if node is not None else schema
+def resolve_ref(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """A schema node with its local `$ref` followed (sibling keywords such as description win)."""
     while "$ref" in node:
         target: Any = schema
         for part in node["$ref"].removeprefix("#/").split("/"):
             target = target[part]
-        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        node = {**target, **{key: value for key, value in node.items() if key != "$ref"}}
+    return node
+
+
+def apply_defaults(data: Any, node: dict[str, Any] | None = None) -> Any:
+    """Fill schema defaults (recursively, objects default to {}) into a copy of valid data."""
+    schema = values_schema()
+    node = resolve_ref(schema, node if node is not None else schema)
     if isinstance(data, list) and isinstance(node.get("items"), dict):
         return [apply_defaults(item, node["items"]) for item in data]
     if not isinstance(data, dict) or "properties" not in node:
