@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, order=True)
@@ -92,13 +92,3 @@ class TemplateError(RenderError):
     """A template failed or produced an invalid object: a bug in sks-gitops, not in the values."""
 
     exit_code = 3
-
-
-@dataclass
-class Warnings:
-    """Non-fatal findings collected along the pipeline (cross-field checks, unowned files)."""
-
-    items: list[Problem] = field(default_factory=list)
-
-    def add(self, problem: Problem) -> None:
-        self.items.append(problem)

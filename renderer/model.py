@@ -18,7 +18,6 @@ class Model:
     git_stages: tuple[Stage, ...]
     engines: tuple[str, ...]
     policy_tier: str
-    tigera_series: str
     kubernetes_minor: str
     bgp: bool
     """Calico peers with BGP: needed for IP-in-IP and unencapsulated pools, not for VXLAN."""
@@ -51,14 +50,12 @@ def build(data: dict[str, Any]) -> Model:
     engine = values["gitops"]["engine"]
     engines = ("argocd", "flux") if engine == "both" else (engine,)
     stages = stages_.plan(values)
-    major, minor = _version(values["tigera"]["version"])
     return Model(
         values=values,
         stages=stages,
         git_stages=stages_.in_git(stages),
         engines=engines,
         policy_tier=values["bypass"]["tier"],
-        tigera_series=f"{major}.{minor}",
         kubernetes_minor=".".join(values["cluster"]["kubernetesVersion"].split(".")[:2]),
         bgp=not values["tigera"]["encapsulation"].startswith("VXLAN"),
     )

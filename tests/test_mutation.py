@@ -11,8 +11,8 @@ mtime-identical; never exit 3, never an unexpected exception. A smaller run goes
 CLI (CliRunner) to check the exit-code mapping and stderr. The number of examples run is kept
 in EXAMPLES and recorded as the test property `examples`.
 
-Known bugs are kept out of the generated inputs (`_known_bug`) and tested as strict xfails
-here and in test_hostile.py, so this property keeps guarding everything else.
+Product bugs found here became cases in tests/cases and test_hostile.py and were fixed; no input
+is filtered out, so this property guards everything.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, Phase, assume, event, given, settings
+from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 from renderer import leaks, pipeline, write, yamlio
@@ -209,14 +209,6 @@ def _located(line: str) -> bool:
     return bool(LOCATED.match(line))
 
 
-UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def _known_bug(data: dict[str, Any]) -> bool:
-    """Inputs that hit a bug already tested as a strict xfail (none open now; kept as the hook for the next)."""
-    return False
-
-
 def _assert_valid_tree(out: Path, result: pipeline.ClusterResult) -> None:
     """On disk is exactly what check.check parsed back and validated; the leak guard finds nothing in it."""
     tree = out / result.cluster
@@ -251,7 +243,6 @@ def _reset(out: Path, cluster: str) -> None:
 def test_mutated_values_render_or_are_refused_with_a_location(workspace: Path, case: tuple[dict[str, Any], list[str]]
                                                                ) -> None:
     data, applied = case
-    assume(not _known_bug(data))
     values, out = workspace / "values.yaml", workspace / "out"
     _write_values(values, data)
     before = snapshot(out)
@@ -279,7 +270,6 @@ def test_mutated_values_render_or_are_refused_with_a_location(workspace: Path, c
 @given(mutated())
 def test_mutated_values_through_the_cli(workspace: Path, case: tuple[dict[str, Any], list[str]]) -> None:
     data, applied = case
-    assume(not _known_bug(data))
     values, out = workspace / "cli-values.yaml", workspace / "out"
     _write_values(values, data)
     before = snapshot(out)

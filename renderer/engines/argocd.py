@@ -11,12 +11,12 @@ from typing import Any
 from renderer import render as render_
 from renderer.engines.common import app_name, kustomization, stage_path
 from renderer.model import Model
-from renderer.stages import Stage, tigera_kinds
+from renderer.stages import OPTIONAL_TIGERA_KINDS, Stage, tigera_kinds
 
 IN_CLUSTER = "https://kubernetes.default.svc"
 
-TIGERA_KINDS = ("Installation", "APIServer", "IntrusionDetection", "LogCollector", "LogStorage", "Manager",
-                "Monitor", "Compliance", "PolicyRecommendation")
+TIGERA_KINDS = ("Installation", "APIServer", *OPTIONAL_TIGERA_KINDS.values())
+"""Health checks cover every kind the operator may own, rendered or not: argocd-cm is cluster-wide."""
 
 
 def sync_options(stage: Stage) -> list[str]:
