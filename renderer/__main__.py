@@ -1,5 +1,5 @@
 """`python -m renderer` is the `render` command."""
 
-from renderer.cli import main
+from renderer.fastpath import main
 
 main()

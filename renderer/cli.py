@@ -12,9 +12,9 @@ from pathlib import Path
 
 import click
 
-from renderer import __version__
+from renderer import __version__, fastpath
 from renderer.errors import Problem, RenderError
-from renderer.pipeline import Report, Request, execute
+from renderer.pipeline import ClusterResult, Report, Request, execute
 from renderer.write import MANIFEST
 
 EXIT_OK, EXIT_DIFFERS, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
@@ -47,20 +47,26 @@ def _emit(problem: Problem) -> None:
         click.echo(problem.github_annotation(), err=True)
 
 
+def _status_line(result: ClusterResult, mode: str, out_dir: Path, state: str = "unchanged") -> str:
+    where = out_dir / result.cluster
+    if mode == "check":
+        return f"{where}: up to date"
+    return f"{where}: {result.file_count} files, {sum(result.kinds.values())} objects validated; {state}"
+
+
 def _summary(report: Report, mode: str, out_dir: Path) -> None:
     for result in report.results:
         changes = result.changes
-        objects = sum(result.kinds.values())
         where = out_dir / result.cluster
         if mode == "write":
             added, changed, removed = ([path for path in paths if path != MANIFEST]
                                        for paths in (changes.added, changes.changed, changes.removed))
             state = "unchanged" if not changes.differs else (
                 f"{len(added)} added, {len(changed)} changed, {len(removed)} removed")
-            click.echo(f"{where}: {result.file_count} files, {objects} objects validated; {state}", err=True)
+            click.echo(_status_line(result, mode, out_dir, state), err=True)
         elif mode == "check":
             if not changes.differs:
-                click.echo(f"{where}: up to date", err=True)
+                click.echo(_status_line(result, mode, out_dir), err=True)
             listed = [(label, path) for label, paths in
                       (("added", changes.added), ("changed", changes.changed), ("removed", changes.removed))
                       for path in paths]
@@ -85,9 +91,11 @@ def _summary(report: Report, mode: str, out_dir: Path) -> None:
               help="Download every remote manifest and pin URL, size and sha256 in the lock file beside the values.")
 @click.option("--verify-remote", "remote", flag_value="verify",
               help="Download every remote manifest again and fail when it differs from the lock file.")
+@click.option("--no-cache", is_flag=True,
+              help="Always run in full: neither answer from nor record in the no-op cache (see README, Performance).")
 @click.version_option(__version__, prog_name="render")
 def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, check_only: bool, show_diff: bool,
-         diff_format: str, strict: bool, remote: str | None) -> None:
+         diff_format: str, strict: bool, remote: str | None, no_cache: bool) -> None:
     if check_only and show_diff:
         raise click.UsageError("--check and --diff exclude each other (--diff already exits 1 on a difference)")
     if not out_text.strip():
@@ -117,4 +125,22 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, ch
 
         click.echo(diff.render_report(report, out_dir, diff_format), nl=False)
     _summary(report, request.mode, out_dir)
+    pending = click.get_current_context().obj
+    if isinstance(pending, fastpath.Pending) and not no_cache:
+        _record_noop(pending, request, report, out_text)
     sys.exit(EXIT_DIFFERS if request.mode != "write" and report.differs else EXIT_OK)
+
+
+def _record_noop(pending: fastpath.Pending, request: Request, report: Report, out_text: str) -> None:
+    """Let the next identical run answer without rendering, when this one ended clean (exit 0, no warnings)."""
+    asked = fastpath.Invocation(request.mode, request.strict, out_text, request.overrides,
+                                tuple(str(path) for path in request.values_files))
+    clean = not report.warnings and not (request.mode == "check" and report.differs)
+    same = asked.text() == pending.invocation.text()
+    if request.mode not in ("write", "check") or request.remote or not clean or not same:
+        return
+    trees = {os.path.abspath(request.out_dir / result.cluster):
+             fastpath.digest_of_files([f"{path}\0{digest}" for path, digest in result.digests.items()])
+             for result in report.results}
+    message = "".join(_status_line(result, request.mode, request.out_dir) + "\n" for result in report.results)
+    fastpath.record(pending, trees, message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,11 @@ from click.testing import CliRunner
 from renderer.cli import main
 
 pytest_plugins = ["tests.support.servers"]
+
+
+def pytest_configure() -> None:
+    """Every test (and every `render` it starts) runs in full; tests/test_fastpath.py switches the cache on."""
+    os.environ["SKS_GITOPS_NO_CACHE"] = "1"
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROD_VALUES = REPO_ROOT / "values" / "prod.yaml"

@@ -1,0 +1,211 @@
+"""The no-op fast path answers only when a full run would say the same, and never from a stale record."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from renderer import cli, fastpath, remote, resources
+from tests.conftest import PROD_VALUES
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.delenv(fastpath.NO_CACHE_ENV, raising=False)
+    monkeypatch.setenv(fastpath.CACHE_ENV, str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with values/prod.yaml, as a user's GitOps repository has it."""
+    root = tmp_path / "repo"
+    (root / "values").mkdir(parents=True)
+    shutil.copy(PROD_VALUES, root / "values" / "prod.yaml")
+    monkeypatch.chdir(root)
+    monkeypatch.setattr(fastpath, "RACY_NS", 0)  # the checkout's code may be seconds old; see test_racy_code
+    return root
+
+
+def run(*argv: str, expect: int = 0) -> tuple[str | None, str]:
+    """One `render` as the console script runs it: (the fast answer or None, stderr of the full run when taken)."""
+    message, pending = fastpath.lookup(list(argv))
+    if message is not None:
+        return message, ""
+    result = CliRunner().invoke(cli.main, list(argv), obj=pending, catch_exceptions=False)
+    assert result.exit_code == expect, result.stderr
+    return None, result.stderr
+
+
+def test_second_identical_run_is_answered_with_the_full_runs_words(cache: Path, work: Path) -> None:
+    first, full = run("values/prod.yaml")
+    assert first is None and "29 added" in full
+    second, _ = run("values/prod.yaml")
+    assert second == "out/ceosks-poc: 29 files, 22 objects validated; unchanged\n"
+    assert run("values/prod.yaml", "--no-cache")[1] == second
+    assert run("--check", "values/prod.yaml")[0] is None
+    checked, _ = run("--check", "values/prod.yaml")
+    assert checked == "out/ceosks-poc: up to date\n" == run("--check", "--no-cache", "values/prod.yaml")[1]
+
+
+@pytest.mark.parametrize("change", ["values", "tree-edit", "tree-extra", "tree-missing", "tree-symlink", "lock",
+                                    "setting", "code", "set", "out-removed"])
+def test_any_change_falls_through_to_a_full_run(cache: Path, work: Path, change: str,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = ["values/prod.yaml"]
+    run(*argv)
+    assert run(*argv)[0] is not None
+    tree = work / "out" / "ceosks-poc"
+    if change == "values":
+        values = work / "values" / "prod.yaml"
+        values.write_text(values.read_text().replace("size: 2", "size: 3"))
+    elif change == "tree-edit":
+        (tree / "02-storageclass" / "kustomization.yaml").write_text("# edited\n")
+    elif change == "tree-extra":
+        (tree / "notes.md").write_text("mine\n")
+    elif change == "tree-missing":
+        (tree / "bootstrap.sh").unlink()
+    elif change == "tree-symlink":
+        target = tree / "02-storageclass" / "storageclass.yaml"
+        shutil.move(target, work / "elsewhere.yaml")
+        target.symlink_to(work / "elsewhere.yaml")
+    elif change == "lock":
+        (work / "values" / remote.LOCK_NAME).write_text("{}\n")
+    elif change == "setting":
+        monkeypatch.setenv("SKS_GITOPS_SOMETHING", "1")
+    elif change == "code":
+        real = fastpath._code_stamp
+        monkeypatch.setattr(fastpath, "_code_stamp", lambda: (real()[0] + "\nedited", real()[1]))
+    elif change == "set":
+        argv = ["values/prod.yaml", "--set", "nodepool.size=3"]
+    elif change == "out-removed":
+        shutil.rmtree(work / "out")
+    assert fastpath.lookup(argv)[0] is None
+
+
+def test_warnings_differences_and_switches_are_never_recorded(cache: Path, work: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    run("--check", "values/prod.yaml", expect=1)  # nothing rendered yet: differs
+    assert not (cache / "noop").exists()
+    run("values/prod.yaml", "--no-cache")
+    assert not (cache / "noop").exists()
+    (work / "out" / "ceosks-poc" / "notes.md").write_text("mine\n")  # unowned: a warning on every run
+    assert "not owned" in run("values/prod.yaml")[1]
+    assert fastpath.lookup(["values/prod.yaml"])[0] is None
+    (work / "out" / "ceosks-poc" / "notes.md").unlink()
+    monkeypatch.setenv(fastpath.NO_CACHE_ENV, "1")
+    run("values/prod.yaml")
+    run("values/prod.yaml")
+    assert not (cache / "noop").exists()
+
+
+def test_racy_code_is_not_recorded(cache: Path, work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Code written within RACY_NS of the run may have changed after it was read without changing its mtime."""
+    monkeypatch.setattr(fastpath, "RACY_NS", 2_000_000_000)
+    real = fastpath._code_stamp
+    monkeypatch.setattr(fastpath, "_code_stamp", lambda: (real()[0], time.time_ns()))
+    run("values/prod.yaml")
+    run("values/prod.yaml")
+    assert fastpath.lookup(["values/prod.yaml"])[0] is None
+    assert not (cache / "noop").exists()
+
+
+def test_inputs_changed_during_the_run_are_not_recorded(cache: Path, work: Path) -> None:
+    message, pending = fastpath.lookup(["values/prod.yaml"])
+    assert message is None and pending is not None
+    CliRunner().invoke(cli.main, ["values/prod.yaml"], catch_exceptions=False)
+    values = work / "values" / "prod.yaml"
+    values.write_text(values.read_text() + "\n")
+    assert not fastpath.record(pending, {str(work / "out" / "ceosks-poc"): "0" * 64}, "x\n")
+
+
+def test_a_record_whose_tree_digest_does_not_match_the_disk_is_refused(cache: Path, work: Path) -> None:
+    run("values/prod.yaml")
+    _message, pending = fastpath.lookup(["--check", "values/prod.yaml"])
+    assert pending is not None
+    assert not fastpath.record(pending, {str(work / "out" / "ceosks-poc"): "0" * 64}, "out/ceosks-poc: up to date\n")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "other-format", "cache-is-a-file"])
+def test_a_damaged_or_unwritable_cache_costs_time_not_correctness(cache: Path, work: Path, damage: str) -> None:
+    run("values/prod.yaml")
+    if damage == "cache-is-a-file":
+        shutil.rmtree(cache)
+        cache.write_text("not a directory\n")
+        assert run("values/prod.yaml")[0] is None
+        assert run("values/prod.yaml")[0] is None
+        return
+    (record,) = (cache / "noop").iterdir()
+    text = record.read_text()
+    record.write_text(text[:40] if damage == "truncated" else text.replace(fastpath.FORMAT, "sks-gitops 0"))
+    assert run("values/prod.yaml")[0] is None
+    assert run("values/prod.yaml")[0] is not None  # the full run wrote a good record again
+    assert record.stat().st_mode & 0o777 == 0o600
+
+
+def test_fleet_answers_only_when_every_tree_matches(cache: Path, work: Path) -> None:
+    second = (work / "values" / "prod.yaml").read_text().replace("name: ceosks-poc", "name: ceosks-two")
+    (work / "values" / "two.yaml").write_text(second)
+    argv = ["values/prod.yaml", "values/two.yaml"]
+    run(*argv)
+    message = run(*argv)[0]
+    assert message is not None and message.count("objects validated; unchanged") == 2
+    (work / "out" / "ceosks-two" / "bootstrap.sh").write_text("#!/bin/sh\n")
+    assert fastpath.lookup(argv)[0] is None
+
+
+def test_invalid_values_are_never_answered(cache: Path, work: Path) -> None:
+    values = work / "values" / "prod.yaml"
+    run("values/prod.yaml")
+    values.write_text(values.read_text().replace("size: 2", "size: 0"))
+    assert run("values/prod.yaml", expect=2)[0] is None
+    assert fastpath.lookup(["values/prod.yaml"])[0] is None
+
+
+def test_the_console_script_answers_without_importing_click_jinja_or_jsonschema(cache: Path, work: Path) -> None:
+    env = {**os.environ, fastpath.CACHE_ENV: str(cache)}
+    argv = [sys.executable, "-X", "importtime", "-m", "renderer", "--check", "values/prod.yaml"]
+    subprocess.run([sys.executable, "-m", "renderer", "values/prod.yaml"], env=env, check=True, capture_output=True)
+    time.sleep(2.1)  # past the racy window of a checkout edited seconds ago
+    subprocess.run([sys.executable, "-m", "renderer", "values/prod.yaml"], env=env, check=True, capture_output=True)
+    full = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+    fast = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+    imported = {line.split("|")[-1].strip() for line in fast.stderr.splitlines() if line.startswith("import time:")}
+    assert "out/ceosks-poc: up to date" in full.stderr and "out/ceosks-poc: up to date" in fast.stderr
+    assert "jinja2" in full.stderr and "renderer.fastpath" in imported
+    assert not imported & {"click", "jinja2", "jsonschema", "ruamel.yaml", "yaml", "json"}
+
+
+def test_names_shared_with_the_full_path_agree() -> None:
+    assert fastpath.LOCK_NAME == remote.LOCK_NAME
+    assert fastpath._data_dir("templates") == str(resources.templates_dir())
+    assert fastpath._data_dir("schemas") == str(resources.schema_path("values.schema.json").parent)
+
+
+_TOKENS = st.sampled_from(["--check", "--strict", "--out", "--set", "--out=o", "--set=a=1", "--out=", "--diff",
+                           "--no-cache", "--chec", "-h", "--", "-", "values/prod.yaml", "./values//prod.yaml",
+                           "a.yaml", "x=1", " ", "--format", "text"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_TOKENS, max_size=7))
+def test_the_argv_subset_it_answers_is_read_exactly_as_click_reads_it(argv: list[str]) -> None:
+    """A fast answer must belong to the same request click would have run."""
+    invocation = fastpath.parse(argv)
+    if invocation is None:
+        return
+    context = cli.main.make_context("render", list(argv))
+    params = context.params
+    assert not params["show_diff"] and not params["no_cache"] and params["remote"] is None
+    clicked = fastpath.Invocation("check" if params["check_only"] else "write", params["strict"], params["out_text"],
+                                  tuple(params["overrides"]), tuple(str(path) for path in params["values"]))
+    assert clicked.text() == invocation.text()
