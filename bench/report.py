@@ -65,6 +65,9 @@ def evaluate(results: dict[str, Result], fleet_sizes: tuple[int, ...]) -> tuple[
         Ratio("no-op re-render / cold render", _div(noop, cold)),
         Ratio("no-op re-render / interpreter floor", _div(noop, floor)),
         Ratio("render --check / interpreter floor", _div(check, floor)),
+        Ratio("cold render, warm per-user cache / interpreter floor", _div(median("cold-warm"), floor)),
+        Ratio("no-op re-render --no-cache (full run) / interpreter floor", _div(median("noop-full"), floor)),
+        Ratio("render --check --no-cache (full run) / interpreter floor", _div(median("check-full"), floor)),
         Ratio(f"fleet({big}) / fleet({prev})", _div(t_big, t_prev)),
         Ratio(f"fleet marginal cost ({prev}->{big})", marginal_ms, " ms/cluster"),
         Ratio("context, by CPU time (robust to other load):", None, ""),
@@ -107,7 +110,7 @@ def ratio_lines(ratios: list[Ratio]) -> str:
             return "" if r.name.endswith(":") else "n/a"
         return f"{r.value:.2f}{r.unit}"
 
-    return "\n".join(f"{r.name:<52} {show(r):>16}" for r in ratios)
+    return "\n".join(f"{r.name:<60} {show(r):>16}" for r in ratios)
 
 
 def target_lines(targets: list[Target]) -> str:
