@@ -177,6 +177,20 @@ class Bench:
                              f"the {BUDGET_S / 60:.1f}-minute budget")
             self._add(Result(f"fleet-{size}", label, tuple(samples), 0, notes=tuple(notes)))
 
+    def fleet_noop(self) -> None:
+        """The largest fleet once more, then unchanged: `render --check` and a re-render over all of it."""
+        size = self.plan.fleet_sizes[-1]
+        args = [str(p.relative_to(self.scratch)) for p in fleet_values(self.scratch / "fleet-values", size)]
+        out = str(self._fresh(f"fleet{size}-noop").relative_to(self.scratch))
+        self._render("--out", out, *args, cwd=self.scratch)
+        time.sleep(2.1)  # as in steady(): past the racy-mtime window
+        self._render("--out", out, *args, cwd=self.scratch)
+        for mode, extra in (("check", ["--check"]), ("noop", [])):
+            self._add(repeat(f"fleet-{size}-{mode}", f"  fleet of {size}, unchanged: render {' '.join(extra)}".rstrip(),
+                             lambda extra=extra: self._render(*extra, "--out", out, *args, cwd=self.scratch),
+                             self.plan.runs, 0, notes=["answered by the no-op cache: every values file and every "
+                                                       "file of every tree hashed by content"]))
+
     def _fits(self, seconds: float) -> bool:
         return time.perf_counter() - self.started + seconds < BUDGET_S
 
@@ -213,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             _progress("import times")
             entries = imports.measure(tools.python, ROOT, plan.import_runs)
             bench.fleets()
+            bench.fleet_noop()
         except ProcessFailed as exc:
             print(f"bench: a measured process failed:\n{exc}", file=sys.stderr)
             return 1
