@@ -103,7 +103,8 @@ class Bench:
         self._add(repeat("check", "render --check (up to date)",
                          lambda: self._render("--check", PROD, "--out", str(out)), self.plan.runs, self.plan.warmups))
         self._add(repeat("noop-full", "  no-op re-render --no-cache (full run)",
-                         lambda: self._render(PROD, "--out", str(out), "--no-cache"), self.plan.runs, self.plan.warmups))
+                         lambda: self._render(PROD, "--out", str(out), "--no-cache"), self.plan.runs,
+                         self.plan.warmups))
         self._add(repeat("check-full", "  render --check --no-cache (full run)",
                          lambda: self._render("--check", "--no-cache", PROD, "--out", str(out)), self.plan.runs,
                          self.plan.warmups))
