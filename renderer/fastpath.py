@@ -203,6 +203,11 @@ def _record_path(directory: str, invocation: Invocation) -> str:
     return os.path.join(directory, "noop", slot)
 
 
+def _trusted(info: os.stat_result) -> bool:
+    """Only a record this user wrote and nobody else can change (a shared cache dir must not forge answers)."""
+    return stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
+
+
 def lookup(argv: list[str]) -> tuple[str | None, Pending | None]:
     """The recorded answer when it is certainly still true, else what a full run needs to record one."""
     directory = cache_dir()
@@ -213,9 +218,12 @@ def lookup(argv: list[str]) -> tuple[str | None, Pending | None]:
     digest, newest = inputs(invocation)
     pending = Pending(invocation, digest, newest, started)
     try:
-        with open(_record_path(directory, invocation), encoding="utf-8") as handle:
+        descriptor = os.open(_record_path(directory, invocation), os.O_RDONLY | os.O_NOFOLLOW)
+        with open(descriptor, encoding="utf-8") as handle:
+            if not _trusted(os.fstat(descriptor)):
+                return None, pending
             head, _, message = handle.read().partition("\n--\n")
-    except (FileNotFoundError, NotADirectoryError):
+    except OSError:  # absent, a symlink (ELOOP), a directory: no answer, but the full run may record one
         return None, pending
     lines = head.split("\n")
     if len(lines) < 3 or lines[0] != FORMAT or lines[1] != digest:

@@ -135,7 +135,7 @@ def test_a_record_whose_tree_digest_does_not_match_the_disk_is_refused(cache: Pa
     assert not fastpath.record(pending, {str(work / "out" / "ceosks-poc"): "0" * 64}, "out/ceosks-poc: up to date\n")
 
 
-@pytest.mark.parametrize("damage", ["truncated", "other-format", "cache-is-a-file"])
+@pytest.mark.parametrize("damage", ["truncated", "other-format", "cache-is-a-file", "writable-by-others", "symlink"])
 def test_a_damaged_or_unwritable_cache_costs_time_not_correctness(cache: Path, work: Path, damage: str) -> None:
     run("values/prod.yaml")
     if damage == "cache-is-a-file":
@@ -146,7 +146,13 @@ def test_a_damaged_or_unwritable_cache_costs_time_not_correctness(cache: Path, w
         return
     (record,) = (cache / "noop").iterdir()
     text = record.read_text()
-    record.write_text(text[:40] if damage == "truncated" else text.replace(fastpath.FORMAT, "sks-gitops 0"))
+    if damage == "writable-by-others":
+        record.chmod(0o666)
+    elif damage == "symlink":
+        shutil.move(record, cache / "elsewhere")
+        record.symlink_to(cache / "elsewhere")
+    else:
+        record.write_text(text[:40] if damage == "truncated" else text.replace(fastpath.FORMAT, "sks-gitops 0"))
     assert run("values/prod.yaml")[0] is None
     assert run("values/prod.yaml")[0] is not None  # the full run wrote a good record again
     assert record.stat().st_mode & 0o777 == 0o600
