@@ -143,28 +143,43 @@ def _read(path: str) -> bytes | None:
         return handle.read()
 
 
-def inputs(invocation: Invocation) -> tuple[str, int]:
-    """The digest of everything that decides a run's answer, and the newest code mtime in it."""
-    digest = sha256()
-
-    def feed(part: bytes | str | None) -> None:
-        data = b"\xff" if part is None else part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part
-        digest.update(b"%d:" % len(data))
-        digest.update(data)
-
+def environment() -> tuple[list[str], int]:
+    """What every answer depends on besides its own files (code, distributions, Python, working directory,
+    SKS_GITOPS_* settings), and the newest code mtime in it."""
     code, newest = _code_stamp()
     settings = sorted(f"{key}={value}" for key, value in os.environ.items()
                       if key.startswith("SKS_GITOPS_") and key not in (CACHE_ENV, NO_CACHE_ENV))
-    for part in (FORMAT, sys.version, sys.prefix, os.getcwd(), invocation.text(), code, _distributions(), *settings):
-        feed(part)
-    for value in invocation.values:
+    return [FORMAT, sys.version, sys.prefix, os.getcwd(), code, _distributions(), *settings], newest
+
+
+def values_inputs(values: tuple[str, ...] | list[str]) -> list[bytes | None]:
+    """The values files' bytes and the remote lock beside each (None when absent); a missing file is an OSError."""
+    found: list[bytes | None] = []
+    for value in values:
         data = _read(value)
         if data is None:
             raise OSError(f"{value} is missing")
-        feed(data)
-    for folder in sorted({os.path.dirname(os.path.abspath(value)) for value in invocation.values}):
-        feed(_read(os.path.join(folder, LOCK_NAME)))
-    return digest.hexdigest(), newest
+        found.append(data)
+    for folder in sorted({os.path.dirname(os.path.abspath(value)) for value in values}):
+        found.append(_read(os.path.join(folder, LOCK_NAME)))
+    return found
+
+
+def digest_parts(parts: list[str] | list[bytes | None] | list[str | bytes | None]) -> str:
+    """One sha256 over length-prefixed parts, so no two different lists share a digest."""
+    digest = sha256()
+    for part in parts:
+        data = b"\xff" if part is None else part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part
+        digest.update(b"%d:" % len(data))
+        digest.update(data)
+    hexdigest: str = digest.hexdigest()
+    return hexdigest
+
+
+def inputs(invocation: Invocation) -> tuple[str, int]:
+    """The digest of everything that decides a run's answer, and the newest code mtime in it."""
+    shared, newest = environment()
+    return digest_parts([*shared, invocation.text(), *values_inputs(invocation.values)]), newest
 
 
 def tree_digest(cluster_dir: str) -> str:
