@@ -8,10 +8,12 @@ an invalid object is a bug in a template (exit 3), never a silent skip.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from renderer import crdcheck, kubecheck, leaks, yamlio
 from renderer.errors import Problem, TemplateError
+from renderer.memo import Memo
 from renderer.model import Model
 from renderer.render import Tree
 
@@ -36,37 +38,72 @@ def _is_core(api_version: str) -> bool:
     return "." not in group or group.endswith(".k8s.io")
 
 
-def _object_problems(obj: dict[str, Any], model: Model) -> list[str]:
+def _object_problems(obj: dict[str, Any], kubernetes_minor: str, tigera_version: str) -> list[str]:
     api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
     if _NOT_OBJECTS.get(api_version) == kind:
         return []
     if _is_core(api_version):
         try:
-            return kubecheck.problems(obj, model.kubernetes_minor)
+            return kubecheck.problems(obj, kubernetes_minor)
         except kubecheck.UnknownKind as exc:
             return [f"(root): {exc}"]
     try:
-        return crdcheck.custom_object_problems(obj, model.values["tigera"]["version"])
+        return crdcheck.custom_object_problems(obj, tigera_version)
     except crdcheck.SchemaMissing as exc:
         return [f"(root): {exc}"]
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """What checking one file found: a parse error, or (subject, finding) pairs and the kinds seen."""
+
+    error: str
+    findings: tuple[tuple[str, str], ...]
+    kinds: tuple[str, ...]
+
+
+_MEMO: Memo[FileCheck] = Memo()
+"""Keyed by the exact text and every other input of check_file: identical files are checked once."""
+
+
+def check_file(text: str, is_yaml: bool, kubernetes_minor: str, tigera_version: str) -> FileCheck:
+    """Leak-scan one file and, for YAML, parse it back and validate every object (memoised)."""
+    key = (text, is_yaml, kubernetes_minor, tigera_version)
+    found = _MEMO.get(key)
+    if found is None:
+        found = _MEMO.put(key, _check_file(text, is_yaml, kubernetes_minor, tigera_version), len(text))
+    return found
+
+
+def _check_file(text: str, is_yaml: bool, kubernetes_minor: str, tigera_version: str) -> FileCheck:
+    findings = [("", finding) for finding in leaks.scan_text("", text)]
+    kinds: list[str] = []
+    if is_yaml:
+        try:
+            objects = parse_objects("", text)
+        except TemplateError as exc:
+            return FileCheck(exc.problems[0].message, (), ())
+        for obj in objects:
+            name = (obj.get("metadata") or {}).get("name", "?") if isinstance(obj.get("metadata"), dict) else "?"
+            subject = f"{obj.get('kind', '?')} {name}"
+            findings.extend((subject, finding) for finding in _object_problems(obj, kubernetes_minor, tigera_version))
+            findings.extend((subject, finding) for finding in leaks.scan_object(obj))
+            if _NOT_OBJECTS.get(str(obj.get("apiVersion"))) != obj.get("kind"):
+                kinds.append(f"{obj.get('apiVersion')} {obj.get('kind')}")
+    return FileCheck("", tuple(findings), tuple(kinds))
 
 
 def check(tree: Tree, model: Model) -> Counter[str]:
     """Validate the tree; return how many objects of each kind were checked."""
     problems: list[Problem] = []
     counts: Counter[str] = Counter()
+    tigera_version = model.values["tigera"]["version"]
     for path, text in tree.items():
-        problems.extend(Problem(path, 0, 0, "", finding) for finding in leaks.scan_text(path, text))
-        if not path.endswith((".yaml", ".yml")):
-            continue
-        for obj in parse_objects(path, text):
-            name = (obj.get("metadata") or {}).get("name", "?") if isinstance(obj.get("metadata"), dict) else "?"
-            subject = f"{obj.get('kind', '?')} {name}"
-            for finding in _object_problems(obj, model):
-                problems.append(Problem(path, 0, 0, subject, finding))
-            problems.extend(Problem(path, 0, 0, subject, finding) for finding in leaks.scan_object(obj))
-            if _NOT_OBJECTS.get(str(obj.get("apiVersion"))) != obj.get("kind"):
-                counts[f"{obj.get('apiVersion')} {obj.get('kind')}"] += 1
+        result = check_file(text, path.endswith((".yaml", ".yml")), model.kubernetes_minor, tigera_version)
+        if result.error:
+            raise TemplateError(Problem(path, 0, 0, "", result.error))
+        problems.extend(Problem(path, 0, 0, subject, finding) for subject, finding in result.findings)
+        counts.update(result.kinds)
     if problems:
         raise TemplateError(problems)
     return counts

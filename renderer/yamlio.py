@@ -19,11 +19,13 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
 from ruamel.yaml.events import MappingEndEvent, MappingStartEvent, SequenceEndEvent, SequenceStartEvent
+from ruamel.yaml.parser import RoundTripParser
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from renderer.errors import Problem
+from renderer.memo import Memo
 
 Path = tuple[str | int, ...]
 Positions = dict[Path, tuple[int, int]]
@@ -85,9 +87,34 @@ def _check_tabs(text: str, filename: str) -> None:
             raise _YamlProblem(_problem(filename, number, column, "tab used for indentation; YAML indents with spaces"))
 
 
-def _loader() -> YAML:
+_TOO_DEEP = f"document is nested more than {MAX_DEPTH} levels deep"
+
+
+class _TooDeep(Exception):
+    """The guarded parser saw more than MAX_DEPTH open collections."""
+
+
+class _DepthGuardParser(RoundTripParser):
+    """Counts nesting as the composer consumes events, so the composer never recurses past MAX_DEPTH."""
+
+    depth = 0
+
+    def get_event(self) -> Any:
+        event = super().get_event()
+        if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                raise _TooDeep
+        elif isinstance(event, (MappingEndEvent, SequenceEndEvent)):
+            self.depth -= 1
+        return event
+
+
+def _loader(guarded: bool = False) -> YAML:
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
+    if guarded:
+        yaml.Parser = _DepthGuardParser
     return yaml
 
 
@@ -160,7 +187,11 @@ def _check_tag(node: Any, filename: str, path: Path, positions: Positions) -> No
 
 
 def _check_depth(text: str, filename: str) -> None:
-    """Refuse deep nesting from parser events, before the composer recurses (fast even on 1 MB of '[')."""
+    """Refuse deep nesting from parser events, before the composer recurses (fast even on 1 MB of '[').
+
+    Only run when the guarded load fails: a load that succeeds consumed this same event stream
+    within MAX_DEPTH. On failure it runs first, so a too-deep document reports its depth at the
+    first offending event whatever else is wrong with it."""
     depth = 0
     try:
         for event in _loader().parse(text):
@@ -168,8 +199,7 @@ def _check_depth(text: str, filename: str) -> None:
                 depth += 1
                 if depth > MAX_DEPTH:
                     mark = event.start_mark
-                    raise _YamlProblem(_problem(filename, mark.line + 1, mark.column + 1,
-                                                f"document is nested more than {MAX_DEPTH} levels deep"))
+                    raise _YamlProblem(_problem(filename, mark.line + 1, mark.column + 1, _TOO_DEEP))
             elif isinstance(event, (MappingEndEvent, SequenceEndEvent)):
                 depth -= 1
     except (YAMLError, RecursionError, ValueError, AssertionError, AttributeError, IndexError, KeyError, TypeError):
@@ -186,16 +216,26 @@ def _dotted(path: Path) -> str:
 dotted = _dotted
 
 
+def _load_documents(text: str, filename: str) -> list[Any]:
+    """Every document of `text`, parsed once with the depth guarded (see _check_depth)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", ReusedAnchorWarning)
+            return list(_loader(guarded=True).load_all(text))
+    except Exception:
+        _check_depth(text, filename)
+        raise
+
+
 def load_one(raw: bytes, filename: str) -> Document:
     """Load exactly one YAML document from bytes; raise ValuesError-ready problems otherwise."""
     try:
         text = _decode(raw, filename)
         _check_tabs(text, filename)
-        _check_depth(text, filename)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", ReusedAnchorWarning)
-                documents = list(_loader().load_all(text))
+            documents = _load_documents(text, filename)
+        except _TooDeep:
+            raise _YamlProblem(_problem(filename, 1, 1, _TOO_DEEP)) from None
         except ReusedAnchorWarning as exc:
             found = re.findall(r"line (\d+), column (\d+)", str(exc))
             anchor = re.search(r"duplicate anchor '([^']*)'", str(exc))
@@ -313,11 +353,47 @@ def _dumper() -> YAML:
     return yaml
 
 
+_PLAIN_TYPES = (str, int, float, bool, type(None))
+_DUMPS: Memo[str] = Memo()
+"""Dumped YAML by the exact repr of plain data: a fleet dumps the same kustomizations again and again."""
+
+
+def _plain_repr(data: Any) -> str | None:
+    """A key that determines `dump`'s output: repr of plain data (exact types, no shared containers).
+
+    None for anything else: a subclass may dump differently under the same repr, and a container
+    reached twice would be written as an anchor and alias where an equal copy would not."""
+    seen: set[int] = set()
+    pending = [data]
+    while pending:
+        node = pending.pop()
+        kind = type(node)
+        if kind is dict or kind is list:
+            if id(node) in seen or len(seen) > 10_000:
+                return None
+            seen.add(id(node))
+            if kind is dict:
+                if any(type(key) not in _PLAIN_TYPES for key in node):
+                    return None
+                pending.extend(node.values())
+            else:
+                pending.extend(node)
+        elif kind not in _PLAIN_TYPES:
+            return None
+    return repr(data)
+
+
 def dump(data: Any) -> str:
     """Deterministic block YAML of plain data (key order as given)."""
+    key = _plain_repr(data)
+    if key is not None:
+        found = _DUMPS.get(key)
+        if found is not None:
+            return found
     stream = io.StringIO()
     _dumper().dump(data, stream)
-    return stream.getvalue()
+    text = stream.getvalue()
+    return text if key is None else _DUMPS.put(key, text, len(key))
 
 
 def _double_quoted(text: str) -> str:

@@ -1,0 +1,281 @@
+"""The per-process memo tables and fast paths give exactly what the slow paths give.
+
+Each test pairs a cached call with the uncached reference: two inputs that differ in one
+field, one version or one byte must each get their own, correct answer, in either order.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import math
+import re
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ruamel.yaml.error import ReusedAnchorWarning
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
+
+from renderer import check, leaks, memo, pipeline, yamlio
+from renderer.errors import Problem, TemplateError
+from tests.conftest import PROD_VALUES
+from tests.test_crdschemas import NETWORK_POLICY
+from tests.test_leaks import AWS_KEY_ID, DOCKERCONFIG, JWT, PEM, TOKEN48
+
+
+@pytest.fixture(autouse=True)
+def _empty_memos() -> Iterator[None]:
+    check._MEMO.clear()
+    yamlio._DUMPS.clear()
+    yield
+    check._MEMO.clear()
+    yamlio._DUMPS.clear()
+
+
+@pytest.fixture(scope="module")
+def prod() -> pipeline.Prepared:
+    return pipeline.prepare([PROD_VALUES], pipeline.Request(values_files=(PROD_VALUES,)), [])
+
+
+def _findings(tree: dict[str, str], prepared: pipeline.Prepared) -> list[str]:
+    try:
+        check.check(tree, prepared.model)
+    except TemplateError as exc:
+        return [problem.format() for problem in exc.problems]
+    return []
+
+
+# --------------------------------------------------------------------------- leak scan: same findings as the reference
+
+
+def _reference_scan_text(text: str) -> list[str]:
+    """scan_text before the literal prefilters: every regex searched over the whole text."""
+    findings = []
+    for pattern, finding in ((leaks._PEM, "contains a PEM key or certificate block"),
+                             (leaks._JWT, "contains a JWT-like token"),
+                             (leaks._DOCKERCONFIG, "contains a docker config with credentials"),
+                             (leaks._AWS_KEY, "contains a cloud access key id")):
+        if pattern.search(text):
+            findings.append(finding)
+    for match in leaks._TOKEN.finditer(text):
+        candidate = match.group(0)
+        classes = sum(bool(re.search(p, candidate)) for p in ("[a-z]", "[A-Z]", "[0-9]"))
+        counts = Counter(candidate)
+        entropy = -sum(n / len(candidate) * math.log2(n / len(candidate)) for n in counts.values())
+        if classes >= 3 and entropy >= 4.2:
+            line = text.count("\n", 0, match.start()) + 1
+            findings.append(f"line {line}: contains a high-entropy token ({len(candidate)} characters)")
+    return findings
+
+
+_FRAGMENTS = st.sampled_from([
+    "-----BEGIN ", "RSA ", "PRIVATE KEY", "-----", "CERTIFICATE", "eyJ", ".eyJ", ".", "abcdefgh", "AKIA", "ASIA",
+    "ABCDEFGH12345678", "auths", '"', '\\"', ":", "{", "}", " ", "\n", "auth", "password", "x", "=",
+    PEM, JWT, AWS_KEY_ID, DOCKERCONFIG, TOKEN48, TOKEN48[:39], "\u00e9",
+])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_FRAGMENTS, max_size=12).map("".join))
+def test_scan_text_matches_the_reference(text: str) -> None:
+    assert leaks.scan_text("f", text) == _reference_scan_text(text)
+
+
+SECRETS = {
+    "pem": PEM, "certificate": "-----BEGIN CERTIFICATE-----", "pgp": "-----BEGIN PGP PRIVATE KEY BLOCK-----",
+    "jwt": JWT, "aws-akia": AWS_KEY_ID, "aws-asia": "ASIA" + AWS_KEY_ID[4:], "dockerconfig": DOCKERCONFIG,
+    "dockerconfig-escaped": json.dumps(DOCKERCONFIG)[1:-1], "token": TOKEN48,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SECRETS))
+def test_every_kind_still_found_behind_the_prefilter(name: str) -> None:
+    text = f"before\n{SECRETS[name]}\nafter"
+    assert leaks.scan_text("f", text) == _reference_scan_text(text) != []
+
+
+# --------------------------------------------------------------------------- check memo
+
+
+def test_a_leak_after_an_identical_clean_cluster_is_caught(prod: pipeline.Prepared) -> None:
+    assert _findings(dict(prod.tree), prod) == []
+    assert check._MEMO.hits == 0 and len(check._MEMO) > 0
+    assert _findings(dict(prod.tree), prod) == []
+    assert check._MEMO.hits == len(prod.tree)
+    leaky = {**prod.tree, "bootstrap.sh": prod.tree["bootstrap.sh"] + f"echo {TOKEN48}\n"}
+    assert any("bootstrap.sh" in finding and "high-entropy token" in finding for finding in _findings(leaky, prod))
+
+
+def test_a_cached_finding_names_each_file_it_is_found_in(prod: pipeline.Prepared) -> None:
+    leak = yamlio.dump({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s", "namespace": "default"},
+                        "stringData": {"password": "hunter2"}})
+    tree = {**prod.tree, "08-bypass-policies/a.yaml": leak, "08-bypass-policies/b.yaml": leak}
+    found = _findings(tree, prod)
+    assert [item.split(":")[0] for item in found if "Secret with data" in item] == [
+        "08-bypass-policies/a.yaml", "08-bypass-policies/b.yaml"]
+
+
+def test_objects_differing_in_one_field_are_each_validated(prod: pipeline.Prepared) -> None:
+    path = "06-tigera-custom-resources/installation.yaml"
+    typo = prod.tree[path].replace("variant:", "varient:", 1)
+    assert typo != prod.tree[path]
+    for first, second in ((prod.tree[path], typo), (typo, prod.tree[path])):
+        check._MEMO.clear()
+        results = [_findings({**prod.tree, path: text}, prod) for text in (first, second, first, second)]
+        for text, found in zip((first, second, first, second), results, strict=True):
+            assert bool(found) == (text is typo)
+            if text is typo:
+                assert any("spec.varient: unknown field" in item for item in found)
+
+
+def test_a_parse_error_is_reported_every_time(prod: pipeline.Prepared) -> None:
+    broken = {**prod.tree, "08-bypass-policies/broken.yaml": "a: 1\na: 2\n"}
+    for _ in range(2):
+        with pytest.raises(TemplateError, match=r"08-bypass-policies/broken\.yaml.*duplicate key"):
+            check.check(broken, prod.model)
+
+
+def test_same_text_checked_against_each_tigera_version() -> None:
+    policy = copy.deepcopy(NETWORK_POLICY)
+    policy["spec"]["egress"][0]["action"] = "allow"
+    text = yamlio.dump(policy)
+    expected = "spec.egress[0].action: 'allow' is not one of ['Allow', 'Deny', 'Log', 'Pass']"
+    for version, want in (("v3.19.2", ()), ("v3.23.1", (expected,)), ("v3.19.2", ()), ("v3.23.1", (expected,))):
+        result = check.check_file(text, True, "1.31", version)
+        assert tuple(finding for _subject, finding in result.findings) == want
+
+
+def test_same_text_checked_against_each_kubernetes_version() -> None:
+    flow_schema = {"apiVersion": "flowcontrol.apiserver.k8s.io/v1beta3", "kind": "FlowSchema",
+                   "metadata": {"name": "f"}, "spec": {"priorityLevelConfiguration": {"name": "p"}}}
+    text = yamlio.dump(flow_schema)
+    for minor in ("1.31", "1.32", "1.31", "1.32"):
+        found = [finding for _subject, finding in check.check_file(text, True, minor, "v3.23.1").findings]
+        assert bool(found) == (minor == "1.32"), found
+        if found:
+            assert "no Kubernetes 1.32 schema" in found[0]
+
+
+def test_same_text_checked_as_yaml_and_as_a_script() -> None:
+    text = "a: [1\n"
+    assert check.check_file(text, False, "1.31", "v3.23.1").error == ""
+    assert "does not parse" in check.check_file(text, True, "1.31", "v3.23.1").error
+
+
+def test_memo_is_bounded() -> None:
+    table: memo.Memo[int] = memo.Memo(max_entries=3)
+    for number in range(10):
+        table.put(str(number), number, 1)
+    assert len(table) == 3 and table.get("9") == 9 and table.get("0") is None
+    table.put("big", 1, memo.MAX_KEY_CHARS + 1)
+    assert table.get("big") is None
+
+
+# --------------------------------------------------------------------------- dump memo
+
+
+def _fresh_dump(data: Any) -> str:
+    stream = io.StringIO()
+    yamlio._dumper().dump(data, stream)
+    return stream.getvalue()
+
+
+@pytest.mark.parametrize("pair", [
+    ({"a": 0.0}, {"a": -0.0}),
+    ({"a": 1}, {"a": True}),
+    ({"a": 1}, {"a": 1.0}),
+    ({"a": "1"}, {"a": 1}),
+    ({"a": 1, "b": 2}, {"b": 2, "a": 1}),
+    ({"a": "x"}, {"a": LiteralScalarString("x\n")}),
+    ({"a": "x"}, {"a": DoubleQuotedScalarString("x")}),
+], ids=["zero-sign", "bool-int", "int-float", "str-int", "key-order", "literal-str", "quoted-str"])
+def test_dump_memo_keeps_near_equal_data_apart(pair: tuple[Any, Any]) -> None:
+    expected = [_fresh_dump(item) for item in pair]
+    yamlio._DUMPS.clear()
+    assert [yamlio.dump(item) for item in (*pair, *pair)] == expected * 2
+
+
+def test_dump_memo_keeps_shared_containers_apart() -> None:
+    shared = [1, 2]
+    aliased, copied = {"a": shared, "b": shared}, {"a": [1, 2], "b": [1, 2]}
+    assert repr(aliased) == repr(copied)
+    expected = [_fresh_dump(aliased), _fresh_dump(copied)]
+    assert "&" in expected[0] and "&" not in expected[1]
+    yamlio._DUMPS.clear()
+    assert [yamlio.dump(copied), yamlio.dump(aliased), yamlio.dump(copied)] == [expected[1], expected[0], expected[1]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+                    max_leaves=12))
+def test_dump_memo_matches_a_fresh_dump(data: Any) -> None:
+    yamlio.dump(json.loads(json.dumps(data)))  # an equal value dumped first fills the memo
+    assert yamlio.dump(data) == _fresh_dump(data)
+
+
+# --------------------------------------------------------------------------- one-pass depth guard
+
+
+def _two_pass_documents(text: str, filename: str) -> list[Any]:
+    """The loader before the guard: the full event scan, then the load."""
+    yamlio._check_depth(text, filename)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ReusedAnchorWarning)
+        return list(yamlio._loader().load_all(text))
+
+
+def _outcome(raw: bytes) -> Any:
+    try:
+        document = yamlio.load_one(raw, "v.yaml")
+    except yamlio.LoadProblem as exc:
+        return exc.problem
+    return document.data, document.positions
+
+
+_YAML_BITS = st.sampled_from(["a: ", "b:", "- ", "[", "]", "{", "}", ", ", "\n", "  ", "x", "1", "&a ", "*a", "? ",
+                              "!!str ", "'q'", '"', "#c", "---\n", "<<: ", "k: v\n"])
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.lists(_YAML_BITS, max_size=40).map("".join), st.integers(min_value=0, max_value=80))
+def test_guarded_load_matches_the_two_pass_load(text: str, depth: int) -> None:
+    for candidate in (text, "d: " + "[" * depth + text + "]" * depth + "\n", "- " * depth + text):
+        raw = candidate.encode()
+        new = _outcome(raw)
+        original = yamlio._load_documents
+        yamlio._load_documents = _two_pass_documents  # type: ignore[assignment]
+        try:
+            old = _outcome(raw)
+        finally:
+            yamlio._load_documents = original  # type: ignore[assignment]
+        assert new == old
+
+
+DEEP = "[" * 70 + "]" * 70
+
+
+@pytest.mark.parametrize("text", [
+    f"a: {DEEP}\nb: 1\nb: 2\n",
+    f"b: *undefined\na: {DEEP}\n",
+    f"b: 1\nb: 2\n---\na: {DEEP}\n",
+    f"b: &x 1\nc: &x 2\nd: *x\na: {DEEP}\n",
+    f"a: {DEEP}\nb: [unclosed\n",
+], ids=["duplicate-key-after", "undefined-alias-before", "duplicate-key-in-an-earlier-document",
+        "reused-anchor-before", "syntax-error-after"])
+def test_depth_is_reported_whatever_else_is_wrong(text: str) -> None:
+    """As with the full scan before the load: the first too-deep event wins over any other problem."""
+    problem = _outcome(text.encode())
+    assert isinstance(problem, Problem) and problem.message == yamlio._TOO_DEEP
+    assert (problem.line, problem.column) == next((n + 1, line.index("[") + 64) for n, line in
+                                                  enumerate(text.splitlines()) if "[[" in line)
+
+
+def test_the_deepest_allowed_document_loads() -> None:
+    assert isinstance(_outcome(("a: " + "[" * 63 + "]" * 63 + "\n").encode()), tuple)
