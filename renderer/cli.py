@@ -103,7 +103,7 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, ch
     out_dir = Path(out_text)
     mode = "check" if check_only else "diff" if show_diff else "write"
     request = Request(values_files=values, overrides=overrides, out_dir=out_dir, mode=mode,
-                      diff_format=diff_format, strict=strict, remote=remote or "")
+                      diff_format=diff_format, strict=strict, remote=remote or "", use_cache=not no_cache)
     try:
         report = execute(request)
     except RenderError as exc:

@@ -183,11 +183,13 @@ def inputs(invocation: Invocation) -> tuple[str, int]:
 
 
 def tree_digest(cluster_dir: str) -> str:
-    """Every file below the tree by relative path and content; a symlink or special file is an OSError."""
+    """Every file below OUT/CLUSTER by relative path and content. A symlink (the tree, a file in it, or OUT
+    itself, which the full run refuses to write through) or a special file is an OSError."""
     lines: list[str] = []
     found: list[tuple[str, os.stat_result]] = []
-    if os.path.islink(cluster_dir) or not os.path.isdir(cluster_dir):
-        raise OSError(f"{cluster_dir} is not a directory")
+    if any(os.path.islink(path) for path in (cluster_dir, os.path.dirname(cluster_dir))) or \
+            not os.path.isdir(cluster_dir):
+        raise OSError(f"{cluster_dir} is not a directory in a real output directory")
     _walk(cluster_dir, found)
     for path, info in found:
         if not stat.S_ISREG(info.st_mode):
@@ -218,7 +220,7 @@ def _record_path(directory: str, invocation: Invocation) -> str:
     return os.path.join(directory, "noop", slot)
 
 
-def _trusted(info: os.stat_result) -> bool:
+def trusted(info: os.stat_result) -> bool:
     """Only a record this user wrote and nobody else can change (a shared cache dir must not forge answers)."""
     return stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
 
@@ -235,7 +237,7 @@ def lookup(argv: list[str]) -> tuple[str | None, Pending | None]:
     try:
         descriptor = os.open(_record_path(directory, invocation), os.O_RDONLY | os.O_NOFOLLOW)
         with open(descriptor, encoding="utf-8") as handle:
-            if not _trusted(os.fstat(descriptor)):
+            if not trusted(os.fstat(descriptor)):
                 return None, pending
             head, _, message = handle.read().partition("\n--\n")
     except OSError:  # absent, a symlink (ELOOP), a directory: no answer, but the full run may record one

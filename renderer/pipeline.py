@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from renderer import check, loader, model, overrides, remote, render, validate, write
+from renderer import check, loader, model, overrides, remote, render, reuse, validate, write
 from renderer.errors import Problem, ValuesError
 from renderer.model import Model
 
@@ -29,6 +29,8 @@ class Request:
     strict: bool = False
     remote: str = ""
     """`lock` (download and pin remote manifests), `verify` (download and compare) or `` (offline)."""
+    use_cache: bool = True
+    """Skip clusters whose inputs and tree are as a clean earlier run left them (reuse.py)."""
 
 
 @dataclass
@@ -76,6 +78,8 @@ class Prepared:
     kinds: Counter[str]
     sources: tuple[str, ...]
     name_origin: tuple[str, int, int]
+    paths: tuple[Path, ...]
+    warned: bool
 
 
 def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Prepared:
@@ -87,34 +91,41 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
     cluster_model = model.build(data)
     tree = render.render(cluster_model)
     kinds = check.check(tree, cluster_model)
-    return Prepared(cluster_model, tree, kinds, values.sources, values.origin(("cluster", "name")))
+    return Prepared(cluster_model, tree, kinds, values.sources, values.origin(("cluster", "name")), tuple(paths),
+                    bool(found))
 
 
 def execute(request: Request) -> Report:
     report = Report()
-    prepared: list[Prepared] = []
+    ledger = reuse.Ledger(request.out_dir, request.strict, request.overrides,
+                          request.use_cache and request.mode in ("write", "check") and not request.remote)
+    items: list[Prepared | reuse.Recorded] = []
     problems: list[Problem] = []
     for paths in _groups(request.values_files):
         try:
-            prepared.append(prepare(paths, request, report.warnings))
+            items.append(ledger.lookup(paths) or prepare(paths, request, report.warnings))
         except ValuesError as exc:
             problems.extend(exc.problems)
-    seen: dict[str, Prepared] = {}
-    for item in prepared:
-        if item.model.cluster in seen:
-            first = seen[item.model.cluster]
+    seen: dict[str, tuple[str, ...]] = {}
+    for item in items:
+        cluster, sources = _name(item), item.sources
+        if cluster in seen:
             file, line, column = item.name_origin
             problems.append(Problem(file, line, column, "cluster.name",
-                                    f"cluster {item.model.cluster!r} is also defined by {first.sources[-1]}; "
+                                    f"cluster {cluster!r} is also defined by {seen[cluster][-1]}; "
                                     "cluster names must be unique across a fleet"))
-        seen[item.model.cluster] = item
+        seen[cluster] = sources
     if problems:
         raise ValuesError(problems)
-    _pin_remote(prepared, request.remote)
+    _pin_remote(items, request.remote)
     if request.mode != "write":
         write.safe_dir(request.out_dir, "output root")
-    while prepared:
-        item = prepared.pop(0)  # each tree is released once written: a fleet's memory stays flat
+    while items:
+        item = items.pop(0)  # each tree is released once written: a fleet's memory stays flat
+        if isinstance(item, reuse.Recorded):
+            report.results.append(ClusterResult(item.cluster, item.sources, item.file_count, write.Changes(),
+                                                Counter(item.kinds), item.digests))
+            continue
         cluster_dir = request.out_dir / item.model.cluster
         files = write.with_manifest(item.tree)
         if request.mode == "write":
@@ -124,20 +135,31 @@ def execute(request: Request) -> Report:
             changes = write.compare(cluster_dir, files)
             old = {path: (cluster_dir / path).read_bytes()
                    for path in [*changes.changed, *changes.removed]} if request.mode == "diff" else {}
-        report.warnings.extend(_change_warnings(cluster_dir, changes, request.mode))
+        change_warnings = _change_warnings(cluster_dir, changes, request.mode)
+        report.warnings.extend(change_warnings)
         kept = {path: files[path] for path in [*changes.added, *changes.changed]} if request.mode == "diff" else {}
+        digests = {path: write.sha256(data) for path, data in files.items()}
         report.results.append(ClusterResult(
-            item.model.cluster, item.sources, len(item.tree), changes, item.kinds,
-            {path: write.sha256(data) for path, data in files.items()}, kept, old))
+            item.model.cluster, item.sources, len(item.tree), changes, item.kinds, digests, kept, old))
+        if not item.warned and not change_warnings and (request.mode == "write" or not changes.differs):
+            ledger.add(list(item.paths), reuse.Recorded(
+                item.model.cluster, item.sources, item.name_origin, len(item.tree), dict(item.kinds), digests,
+                tuple(remote.remote_urls(item.model))))
+    ledger.flush()
     return report
 
 
-def _pin_remote(prepared: list[Prepared], mode: str) -> None:
+def _name(item: Prepared | reuse.Recorded) -> str:
+    return item.cluster if isinstance(item, reuse.Recorded) else item.model.cluster
+
+
+def _pin_remote(items: list[Prepared | reuse.Recorded], mode: str) -> None:
     """Lock, verify or require lock entries for remote manifests, per lock file (one per values dir)."""
     by_lock: dict[Path, list[str]] = {}
-    for item in prepared:
+    for item in items:
         path = remote.lock_path(Path(item.sources[-1]))
-        by_lock.setdefault(path, []).extend(remote.remote_urls(item.model))
+        urls = item.remote_urls if isinstance(item, reuse.Recorded) else remote.remote_urls(item.model)
+        by_lock.setdefault(path, []).extend(urls)
     for path, urls in sorted(by_lock.items()):
         urls = sorted(set(urls))
         entries = remote.read_lock(path)

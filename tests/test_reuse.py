@@ -1,0 +1,119 @@
+"""A fleet re-renders only the clusters whose inputs or trees changed, and answers exactly as a full run would."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from renderer import cli, fastpath, pipeline, remote
+from tests.conftest import PROD_VALUES, read_tree
+
+NAMES = ("alpha", "bravo", "charlie")
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """values/{alpha,bravo,charlie}.yaml, the cache on, and code old enough to record (see test_fastpath)."""
+    monkeypatch.delenv(fastpath.NO_CACHE_ENV, raising=False)
+    monkeypatch.setenv(fastpath.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(fastpath, "RACY_NS", 0)
+    (tmp_path / "values").mkdir()
+    for name in NAMES:
+        text = PROD_VALUES.read_text("utf-8").replace("name: ceosks-poc\n", f"name: {name}\n")
+        (tmp_path / "values" / f"{name}.yaml").write_text(text, "utf-8")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def prepared(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The values files that went through load -> validate -> render -> check, run by run."""
+    calls: list[str] = []
+    real = pipeline.prepare
+
+    def counting(paths: list[Path], request: pipeline.Request, warnings: list) -> pipeline.Prepared:  # type: ignore[type-arg]
+        calls.append(paths[-1].stem)
+        return real(paths, request, warnings)
+
+    monkeypatch.setattr(pipeline, "prepare", counting)
+    return calls
+
+
+def render(*args: str, expect: int = 0) -> str:
+    result = CliRunner().invoke(cli.main, [*args, *(f"values/{name}.yaml" for name in NAMES)],
+                                catch_exceptions=False)
+    assert result.exit_code == expect, result.stderr
+    return result.stdout + result.stderr
+
+
+def test_unchanged_clusters_are_reused_with_the_full_runs_answer(fleet: Path, prepared: list[str]) -> None:
+    render()
+    assert prepared == list(NAMES)
+    prepared.clear()
+    assert render() == render("--no-cache")
+    assert prepared == list(NAMES)  # only the --no-cache run rendered
+    prepared.clear()
+    assert render("--check") == "".join(f"out/{name}: up to date\n" for name in NAMES)
+    assert prepared == []
+
+
+@pytest.mark.parametrize("change", ["values", "tree", "layer", "set", "strict", "lock", "out-symlink"])
+def test_a_change_renders_exactly_the_clusters_it_touches(fleet: Path, prepared: list[str], change: str) -> None:
+    render()
+    expected_tree = read_tree(fleet / "out" / "bravo")
+    prepared.clear()
+    args: list[str] = []
+    expect, touched = 0, ["bravo"]
+    if change == "values":
+        path = fleet / "values" / "bravo.yaml"
+        path.write_text(path.read_text().replace("size: 2", "size: 3"))
+    elif change == "tree":
+        (fleet / "out" / "bravo" / "02-storageclass" / "kustomization.yaml").write_text("# edited\n")
+    elif change == "layer":
+        (fleet / "values" / "base.yaml").write_text("nodepool:\n  diskSize: 60\n")
+        args, touched = ["values/base.yaml"], list(NAMES)
+    elif change in ("set", "strict"):
+        args, touched = (["--set", "nodepool.diskSize=60"] if change == "set" else ["--strict"]), list(NAMES)
+    elif change == "lock":
+        (fleet / "values" / remote.LOCK_NAME).write_text('{"generator": "sks-gitops", "manifests": {}}\n')
+        expect, touched = 2, list(NAMES)
+    elif change == "out-symlink":
+        shutil.move(fleet / "out", fleet / "real-out")
+        (fleet / "out").symlink_to(fleet / "real-out")
+        args, expect, touched = ["--check"], 2, list(NAMES)
+    output = render(*args, expect=expect)
+    assert prepared == touched
+    if change == "tree":
+        assert "was edited by hand; overwritten" in output and read_tree(fleet / "out" / "bravo") == expected_tree
+    if expect == 0:  # and the next identical run reuses everything
+        prepared.clear()
+        render(*args)
+        assert prepared == []
+
+
+def test_a_duplicate_name_against_a_reused_cluster_is_still_refused(fleet: Path, prepared: list[str]) -> None:
+    render()
+    path = fleet / "values" / "charlie.yaml"
+    path.write_text(path.read_text().replace("name: charlie", "name: alpha"))
+    output = render(expect=2)
+    assert "cluster 'alpha' is also defined by values/alpha.yaml" in output and "values/charlie.yaml:4:" in output
+
+
+def test_clusters_with_warnings_are_never_recorded(fleet: Path, prepared: list[str]) -> None:
+    path = fleet / "values" / "alpha.yaml"
+    path.write_text(path.read_text().replace("replicas: 2", "replicas: 3"))
+    for _ in range(2):
+        prepared.clear()
+        assert "warning" in render()
+        assert "alpha" in prepared
+    assert prepared == ["alpha"]
+
+
+def test_diff_and_remote_modes_always_render(fleet: Path, prepared: list[str]) -> None:
+    render()
+    prepared.clear()
+    render("--diff")
+    assert prepared == list(NAMES)
