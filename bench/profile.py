@@ -4,7 +4,7 @@
 
 Profiles a cold render of values/prod.yaml and a fleet of synthetic clusters, each as its own
 process (`python -m cProfile -m renderer ...`), prints the top functions by own and cumulative
-time, then the pipeline phases timed without a profiler (bench/patches.py `phases`), since
+time, then the pipeline phases timed without a profiler (bench/phases.py), since
 cProfile inflates deep pure-Python call chains such as ruamel's parser several times over.
 Profiles are kept in bench/results/*.prof for `python -m pstats` or snakeviz.
 """
@@ -42,7 +42,7 @@ def _stats_text(path: Path, sort: str, top: int) -> str:
 
 def _phases(args: list[str], out: Path, clusters: int) -> str:
     env = dict(os.environ, SKS_BENCH_PHASES=str(out))
-    subprocess.run([sys.executable, str(ROOT / "bench" / "patches.py"), "phases", "--", *args], cwd=ROOT, env=env,
+    subprocess.run([sys.executable, str(ROOT / "bench" / "phases.py"), *args], cwd=ROOT, env=env,
                    check=True, capture_output=True)
     record = json.loads(out.read_text("utf-8"))
     lines = [f"process {record['process_s'] * 1000:,.1f} ms after interpreter start-up; "
@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args(argv)
     RESULTS.mkdir(parents=True, exist_ok=True)
+    os.environ["SKS_GITOPS_NO_CACHE"] = "1"  # profile the full run, as cold as the bench's cold row
     with tempfile.TemporaryDirectory(prefix="sks-bench-prof-") as tmp:
         scratch = Path(tmp)
         fleet = [str(p) for p in fleet_values(scratch / "values", args.fleet)]
