@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from renderer import resources, yamlio
+from renderer import bytecode, resources, yamlio
 from renderer.errors import Problem, TemplateError
 from renderer.model import Model
 from renderer.stages import Stage
@@ -31,8 +31,13 @@ def _to_yaml(value: Any, indent: int = 0) -> str:
 
 @cache
 def environment() -> jinja2.Environment:
+    return make_environment(str(resources.templates_dir()))
+
+
+def make_environment(templates: str) -> jinja2.Environment:
+    """The one sandboxed, strict environment, with compiled templates cached per user (bytecode.py)."""
     env = ImmutableSandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(str(resources.templates_dir())),
+        loader=jinja2.FileSystemLoader(templates),
         undefined=jinja2.StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -42,6 +47,7 @@ def environment() -> jinja2.Environment:
     env.filters["q"] = yamlio.scalar
     env.filters["to_yaml"] = _to_yaml
     env.filters["sh"] = shlex.quote
+    bytecode.attach(env)
     return env
 
 
