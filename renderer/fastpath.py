@@ -266,18 +266,25 @@ def record(pending: Pending, trees: dict[str, str], message: str) -> bool:
             return False  # an input changed during the run, or may have without changing its mtime
         if any(tree_digest(cluster_dir) != expected for cluster_dir, expected in trees.items()):
             return False
-        path = _record_path(directory, pending.invocation)
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         body = "\n".join([FORMAT, digest, *(f"{expected} {cluster_dir}" for cluster_dir, expected
                                             in sorted(trees.items()))]) + "\n--\n" + message
-        temporary = f"{path}.{os.getpid()}.tmp"
-        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), "w",
-                  encoding="utf-8") as handle:
-            handle.write(body)
-        os.replace(temporary, path)
-    except OSError:
+        write_private(_record_path(directory, pending.invocation), body.encode("utf-8"))
+    except (OSError, ValueError):  # ValueError: a path that is not valid UTF-8 cannot be written as text
         return False  # the cache is an optimisation: a read-only or full disk only costs the next run time
     return True
+
+
+def write_private(path: str, data: bytes) -> None:
+    """Replace `path` atomically with a file only this user can read, in a directory only this user can enter."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    try:
+        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    finally:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
 
 
 def main() -> None:

@@ -110,11 +110,5 @@ class Ledger:
     def _write(self, paths: list[Path], key: str, found: Recorded) -> None:
         if not self._tree_matches(found):
             return
-        path = self._slot(paths)
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        body = json.dumps({"format": FORMAT, "inputs": key, **found.__dict__}, sort_keys=True)
-        temporary = f"{path}.{os.getpid()}.tmp"
-        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), "w",
-                  encoding="utf-8") as handle:
-            handle.write(body)
-        os.replace(temporary, path)
+        body = json.dumps({"format": FORMAT, "inputs": key, **found.__dict__}, sort_keys=True)  # ASCII: \u escapes
+        fastpath.write_private(self._slot(paths), body.encode("ascii"))

@@ -158,6 +158,13 @@ def test_a_damaged_or_unwritable_cache_costs_time_not_correctness(cache: Path, w
     assert record.stat().st_mode & 0o777 == 0o600
 
 
+def test_an_output_path_that_is_not_utf8_renders_and_is_simply_not_recorded(cache: Path, work: Path) -> None:
+    out = os.fsdecode(b"o\xff")
+    for _ in range(2):
+        assert run("values/prod.yaml", "--out", out)[0] is None
+    assert not (cache / "noop").exists() or not any((cache / "noop").iterdir())
+
+
 def test_fleet_answers_only_when_every_tree_matches(cache: Path, work: Path) -> None:
     second = (work / "values" / "prod.yaml").read_text().replace("name: ceosks-poc", "name: ceosks-two")
     (work / "values" / "two.yaml").write_text(second)
