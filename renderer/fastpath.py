@@ -33,6 +33,8 @@ LOCK_NAME = "remote-manifests.lock.json"
 FORMAT = "sks-gitops no-op record 1"
 RACY_NS = 2_000_000_000
 """Code changed this close to a run may share its mtime with the version the run read: never record then."""
+MAX_INPUT_BYTES = 1_000_000
+"""renderer.loader's limit: a larger values file is the full run's to refuse, not this path's to hash."""
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -137,10 +139,10 @@ def _read(path: str) -> bytes | None:
         info = os.stat(path)
     except FileNotFoundError:
         return None
-    if not stat.S_ISREG(info.st_mode):
-        raise OSError(f"{path} is not a regular file")
+    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_INPUT_BYTES:
+        raise OSError(f"{path} is not a regular file of a values file's size")
     with open(path, "rb") as handle:
-        return handle.read()
+        return handle.read(MAX_INPUT_BYTES + 1)
 
 
 def environment() -> tuple[list[str], int]:

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from renderer import cli, fastpath, remote, resources
+from renderer import cli, fastpath, loader, remote, resources
 from tests.conftest import PROD_VALUES
 
 
@@ -200,6 +200,7 @@ def test_the_console_script_answers_without_importing_click_jinja_or_jsonschema(
 
 def test_names_shared_with_the_full_path_agree() -> None:
     assert fastpath.LOCK_NAME == remote.LOCK_NAME
+    assert fastpath.MAX_INPUT_BYTES == loader.MAX_FILE_BYTES
     assert fastpath._data_dir("templates") == str(resources.templates_dir())
     assert fastpath._data_dir("schemas") == str(resources.schema_path("values.schema.json").parent)
 
