@@ -28,6 +28,10 @@ _PATTERNS = (
 """Each pattern with literals that any match must contain: a substring test (far cheaper than a
 regex search, which re tries at every position) rules most texts out; the regex still decides."""
 
+SHORTEST_MATCH = 19
+"""No pattern above (nor _TOKEN) matches fewer characters (tests/test_perf_caches.py proves it):
+most strings inside an object are shorter and need no search at all."""
+
 
 def entropy(text: str) -> float:
     """Shannon entropy in bits per character."""
@@ -42,6 +46,8 @@ def _looks_random(candidate: str) -> bool:
 
 def scan_text(path: str, text: str) -> list[str]:
     """Findings in raw text (any file type), without quoting the material found."""
+    if len(text) < SHORTEST_MATCH:
+        return []
     findings = [finding for literals, pattern, finding in _PATTERNS
                 if any(literal in text for literal in literals) and pattern.search(text)]
     if len(text) < _TOKEN_MIN:

@@ -140,15 +140,20 @@ def _lock(out_root: Path, cluster: str) -> Iterator[None]:
 
 
 def _recover(out_root: Path, cluster: str) -> None:
-    """Undo what a killed render left: restore a parked old tree, drop temporary trees."""
+    """Undo what a killed render left: restore a parked old tree, drop temporary trees.
+
+    One listing of out_root, matched by prefix: a fleet's out_root holds every cluster, and
+    globbing it twice per cluster made writing a fleet quadratic."""
     cluster_dir = out_root / cluster
-    for leftover in sorted(out_root.glob(f".{cluster}.old-*")):
-        if not cluster_dir.exists():
+    old, tmp = f".{cluster}.old-", f".{cluster}.tmp-"
+    with os.scandir(out_root) as entries:
+        names = sorted(entry.name for entry in entries if entry.name.startswith((old, tmp)))
+    for name in names:
+        leftover = out_root / name
+        if name.startswith(old) and not cluster_dir.exists():
             os.rename(leftover, cluster_dir)
         else:
             shutil.rmtree(leftover, ignore_errors=True)
-    for leftover in out_root.glob(f".{cluster}.tmp-*"):
-        shutil.rmtree(leftover, ignore_errors=True)
 
 
 _RENAME_EXCHANGE = 2
@@ -216,9 +221,12 @@ def _sync_tree(staging: Path) -> None:
 def _assemble(staging: Path, cluster_dir: Path, files: dict[str, bytes], changes: Changes) -> None:
     pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
     rewrite = set(changes.added) | set(changes.changed)
+    made: set[Path] = set()
     for path, data in files.items():
         target = staging / path
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
         if path in rewrite:
             with open(target, "wb") as handle:
                 handle.write(data)

@@ -46,6 +46,7 @@ _AMBIGUOUS = re.compile(
     )$""",
     re.VERBOSE,
 )
+_BEYOND_BMP = re.compile("[\U00010000-\U0010ffff]")
 _PLAIN_SAFE = re.compile(r"^[A-Za-z_/.][A-Za-z0-9._/@()=+-]*$")
 
 
@@ -398,6 +399,8 @@ def dump(data: Any) -> str:
 
 def _double_quoted(text: str) -> str:
     """A YAML double-quoted scalar: JSON escapes, but \\UXXXXXXXX beyond the BMP (not surrogate pairs)."""
+    if not _BEYOND_BMP.search(text):  # json escapes each character on its own: one call does them all
+        return json.dumps(text, ensure_ascii=True)
     body = "".join(f"\\U{ord(char):08x}" if ord(char) > 0xFFFF else json.dumps(char, ensure_ascii=True)[1:-1]
                    for char in text)
     return f'"{body}"'

@@ -14,6 +14,7 @@ import re
 import warnings
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 from ruamel.yaml.error import ReusedAnchorWarning
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
-from renderer import check, leaks, memo, pipeline, yamlio
+from renderer import check, leaks, memo, pipeline, write, yamlio
 from renderer.errors import Problem, TemplateError
 from tests.conftest import PROD_VALUES
 from tests.test_crdschemas import NETWORK_POLICY
@@ -279,3 +280,40 @@ def test_depth_is_reported_whatever_else_is_wrong(text: str) -> None:
 
 def test_the_deepest_allowed_document_loads() -> None:
     assert isinstance(_outcome(("a: " + "[" * 63 + "]" * 63 + "\n").encode()), tuple)
+
+
+# --------------------------------------------------------------------------- short strings, quoting, leftovers
+
+
+def test_no_leak_pattern_matches_fewer_characters_than_the_shortcut_skips() -> None:
+    import re._parser as sre_parse  # the minimum width re itself computes for each pattern
+
+    patterns = [pattern for _literals, pattern, _finding in leaks._PATTERNS] + [leaks._TOKEN]
+    assert min(sre_parse.parse(p.pattern).getwidth()[0] for p in patterns) == leaks.SHORTEST_MATCH
+
+
+def _reference_double_quoted(text: str) -> str:
+    body = "".join(f"\\U{ord(char):08x}" if ord(char) > 0xFFFF else json.dumps(char, ensure_ascii=True)[1:-1]
+                   for char in text)
+    return f'"{body}"'
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(st.characters(blacklist_categories=()), max_size=20))
+def test_double_quoted_matches_the_per_character_reference(text: str) -> None:
+    assert yamlio._double_quoted(text) == _reference_double_quoted(text)
+
+
+@pytest.mark.parametrize("text", ["plain", "tab\there", "\u00e9\u2028", "\ud800\udc00", "\U0001f600", "a\U0010ffffb"])
+def test_double_quoted_edge_cases(text: str) -> None:
+    assert yamlio._double_quoted(text) == _reference_double_quoted(text)
+
+
+def test_leftovers_of_a_killed_write_are_recovered_with_one_listing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    for name in (".c1.old-2", ".c1.old-1", ".c1.tmp-9", ".c10.old-1", ".c10.tmp-1", "c2"):
+        (out / name).mkdir(parents=True)
+        (out / name / "marker").write_text(name, "utf-8")
+    write._recover(out, "c1")
+    assert sorted(path.name for path in out.iterdir()) == [".c10.old-1", ".c10.tmp-1", "c1", "c2"]
+    assert (out / "c1" / "marker").read_text("utf-8") == ".c1.old-1"
