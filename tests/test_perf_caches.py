@@ -32,11 +32,11 @@ from tests.test_leaks import AWS_KEY_ID, DOCKERCONFIG, JWT, PEM, TOKEN48
 
 @pytest.fixture(autouse=True)
 def _empty_memos() -> Iterator[None]:
-    check._MEMO.clear()
-    yamlio._DUMPS.clear()
+    for table in (check._MEMO, yamlio._DUMPS, leaks._LINES):
+        table.clear()
     yield
-    check._MEMO.clear()
-    yamlio._DUMPS.clear()
+    for table in (check._MEMO, yamlio._DUMPS, leaks._LINES):
+        table.clear()
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +95,18 @@ SECRETS = {
 }
 
 
+_DOCKER_BITS = st.sampled_from(['"auths"', '\\"auths\\"', "auths", '"', "\\", ":", " ", "{", "}", '"r"', '\\"r\\"',
+                                '"auth"', '\\"password\\"', '"x"', "\n"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(_DOCKER_BITS, max_size=16).map("".join))
+def test_anchored_docker_config_search_matches_a_full_search(text: str) -> None:
+    anchored = leaks._PATTERNS[2][1]
+    assert isinstance(anchored, leaks._Anchored)
+    assert anchored.search(text) == bool(leaks._DOCKERCONFIG.search(text))
+
+
 @pytest.mark.parametrize("name", sorted(SECRETS))
 def test_every_kind_still_found_behind_the_prefilter(name: str) -> None:
     text = f"before\n{SECRETS[name]}\nafter"
@@ -104,11 +116,15 @@ def test_every_kind_still_found_behind_the_prefilter(name: str) -> None:
 # --------------------------------------------------------------------------- check memo
 
 
-def test_a_leak_after_an_identical_clean_cluster_is_caught(prod: pipeline.Prepared) -> None:
+def test_a_leak_after_an_identical_clean_cluster_is_caught(prod: pipeline.Prepared,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[str] = []
+    original = check._check_file
+    monkeypatch.setattr(check, "_check_file", lambda text, *args: checked.append(text) or original(text, *args))
     assert _findings(dict(prod.tree), prod) == []
-    assert check._MEMO.hits == 0 and len(check._MEMO) > 0
+    assert len(checked) == len(set(prod.tree.values())) and len(check._MEMO) == len(checked)
     assert _findings(dict(prod.tree), prod) == []
-    assert check._MEMO.hits == len(prod.tree)
+    assert len(checked) == len(set(prod.tree.values()))  # the second, identical cluster: every file from the memo
     leaky = {**prod.tree, "bootstrap.sh": prod.tree["bootstrap.sh"] + f"echo {TOKEN48}\n"}
     assert any("bootstrap.sh" in finding and "high-entropy token" in finding for finding in _findings(leaky, prod))
 
@@ -170,12 +186,36 @@ def test_same_text_checked_as_yaml_and_as_a_script() -> None:
 
 
 def test_memo_is_bounded() -> None:
-    table: memo.Memo[int] = memo.Memo(max_entries=3)
+    table: memo.Memo[int] = memo.Memo(max_entries=3, max_chars=25)
     for number in range(10):
         table.put(str(number), number, 1)
     assert len(table) == 3 and table.get("9") == 9 and table.get("0") is None
     table.put("big", 1, memo.MAX_KEY_CHARS + 1)
     assert table.get("big") is None
+    table.put("twenty", 20, 20)
+    assert len(table) == 3 and table.chars == 22 and table.get("8") == 8 and table.get("7") is None
+    table.put("ten", 10, 10)  # over the character budget: the oldest go until it fits
+    assert len(table) == 1 and table.chars == 10 and table.get("ten") == 10 and table.get("twenty") is None
+
+
+def test_a_token_line_is_reported_at_each_line_it_appears_on() -> None:
+    line = f"export TOKEN={TOKEN48}"
+    clean = "\n".join(f"echo {number}" for number in range(50)) + "\n" + "x" * 45 + "\n"
+    assert leaks.scan_text("a", clean) == []
+    first = leaks.scan_text("a", clean + line + "\n")
+    second = leaks.scan_text("b", line + "\n" + clean + line)
+    assert first == ["line 52: contains a high-entropy token (48 characters)"]
+    assert second == ["line 1: contains a high-entropy token (48 characters)",
+                      "line 53: contains a high-entropy token (48 characters)"]
+    assert second == _reference_scan_text(line + "\n" + clean + line)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([TOKEN48, TOKEN48[:39], "a b", "\n", "\r", "==", "x" * 40, "\u2028"]), max_size=10))
+def test_line_memo_matches_the_reference_in_any_order(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert leaks.scan_text("f", text) == _reference_scan_text(text)
+    assert leaks.scan_text("f", text[::-1]) == _reference_scan_text(text[::-1])
 
 
 # --------------------------------------------------------------------------- dump memo
@@ -288,7 +328,7 @@ def test_the_deepest_allowed_document_loads() -> None:
 def test_no_leak_pattern_matches_fewer_characters_than_the_shortcut_skips() -> None:
     import re._parser as sre_parse  # the minimum width re itself computes for each pattern
 
-    patterns = [pattern for _literals, pattern, _finding in leaks._PATTERNS] + [leaks._TOKEN]
+    patterns = [leaks._PEM, leaks._JWT, leaks._DOCKERCONFIG, leaks._AWS_KEY, leaks._TOKEN]
     assert min(sre_parse.parse(p.pattern).getwidth()[0] for p in patterns) == leaks.SHORTEST_MATCH
 
 
