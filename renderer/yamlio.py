@@ -310,11 +310,16 @@ def _output_loader() -> Any:
 
     base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+    scalar_node, str_tag = yaml.ScalarNode, "tag:yaml.org,2002:str"
+
     class StrictLoader(base):  # type: ignore[misc]
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
             seen = set()
             for key_node, _value in node.value:
-                key = self.construct_object(key_node, deep=deep)
+                if type(key_node) is scalar_node and key_node.tag == str_tag:
+                    key = key_node.value  # what construct_yaml_str would return, without the call
+                else:
+                    key = self.construct_object(key_node, deep=deep)
                 if key in seen:
                     mark = key_node.start_mark
                     raise ValueError(f"duplicate key {key!r} at line {mark.line + 1}, column {mark.column + 1}")

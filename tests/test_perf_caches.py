@@ -357,3 +357,40 @@ def test_leftovers_of_a_killed_write_are_recovered_with_one_listing(tmp_path: Pa
     write._recover(out, "c1")
     assert sorted(path.name for path in out.iterdir()) == [".c10.old-1", ".c10.tmp-1", "c1", "c2"]
     assert (out / "c1" / "marker").read_text("utf-8") == ".c1.old-1"
+
+
+# --------------------------------------------------------------------------- parse-back duplicate keys
+
+
+def _reference_parse_output(text: str) -> list[Any]:
+    """parse_output before the string-key shortcut: every key constructed before it is compared."""
+    import yaml
+
+    class Reference(yaml.CSafeLoader):  # type: ignore[misc,name-defined]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen = set()
+            for key_node, _value in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if key in seen:
+                    mark = key_node.start_mark
+                    raise ValueError(f"duplicate key {key!r} at line {mark.line + 1}, column {mark.column + 1}")
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return list(yaml.load_all(text, Loader=Reference))
+
+
+def _parsed(parse: Any, text: str) -> Any:
+    try:
+        return parse(text)
+    except Exception as exc:  # noqa: BLE001 - the outcome, error or data, is what is compared
+        return f"{type(exc).__name__}: {exc}"
+
+
+@pytest.mark.parametrize("text", [
+    "a: 1\na: 2\n", "1: x\n'1': y\n", "!!str 1: x\n'1': y\n", "true: x\n'true': y\n", "1: x\n1.0: y\n",
+    "1: x\ntrue: y\n", "a: {b: 1, b: 2}\n", "- {a: 1}\n- {a: 1, 'a': 2}\n", "? [a]\n: 1\n", "a: 1\n---\na: 2\na: 3\n",
+    "null: 1\n~: 2\n", "<<: {a: 1}\nb: 2\n", "a: &x 1\nb: *x\n",
+], ids=lambda text: repr(text)[:30])
+def test_parse_output_finds_the_same_duplicates_as_the_reference(text: str) -> None:
+    assert _parsed(yamlio.parse_output, text) == _parsed(_reference_parse_output, text)
