@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from ruamel.yaml.error import ReusedAnchorWarning
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
-from renderer import check, leaks, memo, pipeline, write, yamlio
+from renderer import check, leaks, memo, pipeline, write, yamlio, yamlout
 from renderer.errors import Problem, TemplateError
 from tests.conftest import PROD_VALUES
 from tests.test_crdschemas import NETWORK_POLICY
@@ -32,10 +32,10 @@ from tests.test_leaks import AWS_KEY_ID, DOCKERCONFIG, JWT, PEM, TOKEN48
 
 @pytest.fixture(autouse=True)
 def _empty_memos() -> Iterator[None]:
-    for table in (check._MEMO, yamlio._DUMPS, leaks._LINES):
+    for table in (check._MEMO, yamlout._DUMPS, leaks._LINES):
         table.clear()
     yield
-    for table in (check._MEMO, yamlio._DUMPS, leaks._LINES):
+    for table in (check._MEMO, yamlout._DUMPS, leaks._LINES):
         table.clear()
 
 
@@ -223,7 +223,7 @@ def test_line_memo_matches_the_reference_in_any_order(parts: list[str]) -> None:
 
 def _fresh_dump(data: Any) -> str:
     stream = io.StringIO()
-    yamlio._dumper().dump(data, stream)
+    yamlout._dumper().dump(data, stream)
     return stream.getvalue()
 
 
@@ -238,7 +238,7 @@ def _fresh_dump(data: Any) -> str:
 ], ids=["zero-sign", "bool-int", "int-float", "str-int", "key-order", "literal-str", "quoted-str"])
 def test_dump_memo_keeps_near_equal_data_apart(pair: tuple[Any, Any]) -> None:
     expected = [_fresh_dump(item) for item in pair]
-    yamlio._DUMPS.clear()
+    yamlout._DUMPS.clear()
     assert [yamlio.dump(item) for item in (*pair, *pair)] == expected * 2
 
 
@@ -248,7 +248,7 @@ def test_dump_memo_keeps_shared_containers_apart() -> None:
     assert repr(aliased) == repr(copied)
     expected = [_fresh_dump(aliased), _fresh_dump(copied)]
     assert "&" in expected[0] and "&" not in expected[1]
-    yamlio._DUMPS.clear()
+    yamlout._DUMPS.clear()
     assert [yamlio.dump(copied), yamlio.dump(aliased), yamlio.dump(copied)] == [expected[1], expected[0], expected[1]]
 
 
@@ -341,12 +341,12 @@ def _reference_double_quoted(text: str) -> str:
 @settings(max_examples=500, deadline=None)
 @given(st.text(st.characters(blacklist_categories=()), max_size=20))
 def test_double_quoted_matches_the_per_character_reference(text: str) -> None:
-    assert yamlio._double_quoted(text) == _reference_double_quoted(text)
+    assert yamlout._double_quoted(text) == _reference_double_quoted(text)
 
 
 @pytest.mark.parametrize("text", ["plain", "tab\there", "\u00e9\u2028", "\ud800\udc00", "\U0001f600", "a\U0010ffffb"])
 def test_double_quoted_edge_cases(text: str) -> None:
-    assert yamlio._double_quoted(text) == _reference_double_quoted(text)
+    assert yamlout._double_quoted(text) == _reference_double_quoted(text)
 
 
 def test_leftovers_of_a_killed_write_are_recovered_with_one_listing(tmp_path: Path) -> None:
