@@ -67,11 +67,72 @@ def _output_loader() -> Any:
     return StrictLoader
 
 
-def parse_output(text: str) -> list[Any]:
-    """Parse rendered output back into plain data (duplicate keys rejected), fast."""
+_TAG = "tag:yaml.org,2002:"
+_SCALAR_TAGS = frozenset(_TAG + name for name in ("str", "int", "float", "bool", "null"))
+
+
+class _Unusual(Exception):
+    """Something the direct conversion leaves to PyYAML's own constructor: an alias, a merge key, another tag."""
+
+
+def _direct(text: str) -> list[Any] | None:
+    """Every document converted directly, or None when any part needs the strict loader."""
     import yaml
 
-    return list(yaml.load_all(text, Loader=_output_loader()))
+    scalar_node, mapping_node, sequence_node = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
+    loader = _output_loader()(text)
+    constructors = loader.yaml_constructors
+    seen: set[int] = set()
+
+    def convert(node: Any) -> Any:
+        """One node as plain data, each scalar through the constructor PyYAML itself would pick."""
+        kind, tag = type(node), node.tag
+        if kind is scalar_node:
+            if tag == _TAG + "str":
+                return node.value
+            if tag not in _SCALAR_TAGS:
+                raise _Unusual
+            return constructors[tag](loader, node)
+        if id(node) in seen:  # an alias: PyYAML shares the object (or builds a cycle)
+            raise _Unusual
+        seen.add(id(node))
+        if kind is mapping_node and tag == _TAG + "map":
+            result: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if type(key_node) is not scalar_node:
+                    raise _Unusual
+                key = convert(key_node)
+                if key in result:  # reported by the strict loader, with its location
+                    raise _Unusual
+                result[key] = convert(value_node)
+            return result
+        if kind is sequence_node and tag == _TAG + "seq":
+            return [convert(item) for item in node.value]
+        raise _Unusual
+
+    try:
+        documents = []
+        while loader.check_node():
+            seen.clear()
+            documents.append(convert(loader.get_node()))
+        return documents
+    except Exception:  # noqa: BLE001 - any error is reported by the strict loader, exactly as before
+        return None
+    finally:
+        loader.dispose()
+
+
+def parse_output(text: str) -> list[Any]:
+    """Parse rendered output back into plain data (duplicate keys rejected), fast.
+
+    libyaml composes the nodes; plain mappings, sequences and core scalars are converted
+    directly (PyYAML's generic constructor spends as long again on bookkeeping). Anything
+    else, and every error, goes through the strict loader, which gives the result or the
+    error exactly as before."""
+    import yaml
+
+    documents = _direct(text)
+    return list(yaml.load_all(text, Loader=_output_loader())) if documents is None else documents
 
 
 class _Representer(RoundTripRepresenter):

@@ -390,7 +390,47 @@ def _parsed(parse: Any, text: str) -> Any:
 @pytest.mark.parametrize("text", [
     "a: 1\na: 2\n", "1: x\n'1': y\n", "!!str 1: x\n'1': y\n", "true: x\n'true': y\n", "1: x\n1.0: y\n",
     "1: x\ntrue: y\n", "a: {b: 1, b: 2}\n", "- {a: 1}\n- {a: 1, 'a': 2}\n", "? [a]\n: 1\n", "a: 1\n---\na: 2\na: 3\n",
-    "null: 1\n~: 2\n", "<<: {a: 1}\nb: 2\n", "a: &x 1\nb: *x\n",
+    "null: 1\n~: 2\n", "<<: {a: 1}\nb: 2\n", "a: &x 1\nb: *x\n", "!!set {a, b}\n", "!!omap [{a: 1}]\n",
+    "!!pairs [{a: 1}]\n", "--- !!map {a: 1}\n", "!!seq [1]\n", "!custom {a: 1}\n", "a: !!binary aGk=\n",
+    "a: 2024-01-01\n", "a: !!float 1\n", "a: 1\n--- [unclosed\n",
 ], ids=lambda text: repr(text)[:30])
-def test_parse_output_finds_the_same_duplicates_as_the_reference(text: str) -> None:
-    assert _parsed(yamlio.parse_output, text) == _parsed(_reference_parse_output, text)
+def test_parse_output_matches_the_reference(text: str) -> None:
+    assert _shape(yamlio.parse_output, text) == _shape(_reference_parse_output, text)
+
+
+def _shape(parse: Any, text: str) -> str:
+    """The outcome with every type spelled out (== would take 1, 1.0 and True for one another)."""
+    return repr(_parsed(parse, text))
+
+
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_SCALARS, inner, max_size=3),
+                    max_leaves=15), st.booleans(), st.booleans())
+def test_parse_output_matches_the_reference_on_dumped_data(data: Any, flow: bool, shared: bool) -> None:
+    import yaml
+
+    document = [data, data] if shared else data  # shared: written with an anchor and an alias
+    text = yaml.safe_dump(document, default_flow_style=flow, explicit_start=True)
+    assert _shape(yamlio.parse_output, text) == _shape(_reference_parse_output, text)
+
+
+_OUTPUT_BITS = st.sampled_from(["a: ", "b: ", "1: ", "true: ", "~: ", "- ", "[", "]", "{", "}", ", ", "\n", "  ", "x",
+                                "1", "1.5", "0x1f", "yes", "2024-01-01", "&a ", "*a", "? ", "!!str ", "!!int ",
+                                "!!binary ", "!!set ", "!custom ", "<<: ", "= ", "'q'", '"\\u00e9"', "#c", "---\n",
+                                "...\n", "|\n  z\n", ".nan", "-.inf", "null"])
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(_OUTPUT_BITS, max_size=30).map("".join))
+def test_parse_output_matches_the_reference_on_any_text(text: str) -> None:
+    assert _shape(yamlio.parse_output, text) == _shape(_reference_parse_output, text)
+
+
+def test_parse_output_keeps_aliases_and_cycles_to_the_strict_loader() -> None:
+    shared = yamlio.parse_output("a: &x {k: [1]}\nb: *x\n")[0]
+    assert shared["a"] is shared["b"]  # the strict loader's sharing, not a copy
+    cycle = yamlio.parse_output("&x [*x]\n")[0]
+    assert cycle[0] is cycle
