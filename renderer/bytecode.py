@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from typing import Any
 
 import jinja2
 from jinja2.bccache import Bucket
@@ -36,15 +37,26 @@ class QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
             return  # read-only or full cache: this run compiled, the next one compiles again
 
 
+def _callables(registry: dict[str, Any]) -> list[tuple[str, str]]:
+    """Names and argument-passing kinds: the compiler fails on an unknown filter or test and
+    passes the context, eval context or environment to one marked for it."""
+    return sorted((name, repr(getattr(function, "jinja_pass_arg", None))) for name, function in registry.items())
+
+
+def _qualified(kind: type) -> str:
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
 def _settings(env: jinja2.Environment) -> str:
     """Everything the generated code depends on besides the source and Jinja's own version."""
-    kind = type(env)
     parts = (
-        jinja2.__version__, f"{kind.__module__}.{kind.__qualname__}", env.block_start_string, env.block_end_string,
-        env.variable_start_string, env.variable_end_string, env.comment_start_string, env.comment_end_string,
-        env.line_statement_prefix, env.line_comment_prefix, env.trim_blocks, env.lstrip_blocks,
-        env.newline_sequence, env.keep_trailing_newline, env.optimized, env.is_async, env.autoescape,
-        getattr(env.finalize, "__qualname__", env.finalize), sorted(env.extensions),
+        jinja2.__version__, _qualified(type(env)), _qualified(env.code_generator_class),
+        env.block_start_string, env.block_end_string, env.variable_start_string, env.variable_end_string,
+        env.comment_start_string, env.comment_end_string, env.line_statement_prefix, env.line_comment_prefix,
+        env.trim_blocks, env.lstrip_blocks, env.newline_sequence, env.keep_trailing_newline, env.optimized,
+        env.is_async, env.autoescape, getattr(env.finalize, "__qualname__", env.finalize),
+        repr(getattr(env.finalize, "jinja_pass_arg", None)), sorted(env.extensions),
+        _callables(env.filters), _callables(env.tests),
     )
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:16]
 

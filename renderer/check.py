@@ -63,7 +63,8 @@ class FileCheck:
 
 
 _MEMO: Memo[FileCheck] = Memo()
-"""Keyed by the exact text and every other input of check_file: identical files are checked once."""
+"""Keyed by the exact text and every other input of check_file: identical files are checked once.
+The schemas are the process's own, read once, as kubecheck.validator and crdcheck._validator assume."""
 
 
 def check_file(text: str, is_yaml: bool, kubernetes_minor: str, tigera_version: str) -> FileCheck:

@@ -86,6 +86,16 @@ def test_other_compile_settings_get_another_directory(cache: Path, templates: Pa
     assert bytecode.directory(strict) != bytecode.directory(loose)
 
 
+def test_a_filter_that_takes_the_context_gets_another_directory(cache: Path, templates: Path) -> None:
+    """The compiler writes `context, ` into every call of a @pass_context filter: such code is not interchangeable."""
+    plain = render.make_environment(str(templates))
+    marked = render.make_environment(str(templates))
+    marked.filters["q"] = jinja2.pass_context(lambda _context, value: value)
+    extra = render.make_environment(str(templates))
+    extra.filters["new"] = str
+    assert len({bytecode.directory(plain), bytecode.directory(marked), bytecode.directory(extra)}) == 3
+
+
 def test_no_cache_when_switched_off(cache: Path, templates: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SKS_GITOPS_NO_CACHE", "1")
     env = render.make_environment(str(templates))
