@@ -10,6 +10,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m compileall -q renderer  # as pip does for an installed package, even under PYTHONDONTWRITEBYTECODE
 	rm -f $(VENV)/.installed-* && touch $@
 
 ## render: set up and render values/prod.yaml into out/<cluster>/
