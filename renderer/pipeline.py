@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
-from renderer import check, loader, model, overrides, remote, render, reuse, validate, write
+from renderer import check, loader, model, overrides, parallel, remote, render, reuse, validate, write
 from renderer.errors import Problem, ValuesError
 from renderer.model import Model
 
@@ -95,17 +96,34 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
                     bool(found))
 
 
+def _prepare_one(paths: list[Path], request: Request) -> tuple[Prepared | None, list[Problem], list[Problem]]:
+    """One cluster's outcome: prepared (or None), its warnings, its values problems (collected, not raised)."""
+    warnings: list[Problem] = []
+    try:
+        return prepare(paths, request, warnings), warnings, []
+    except ValuesError as exc:
+        return None, warnings, exc.problems
+
+
 def execute(request: Request) -> Report:
     report = Report()
     ledger = reuse.Ledger(request.out_dir, request.strict, request.overrides,
                           request.use_cache and request.mode in ("write", "check") and not request.remote)
+    groups = _groups(request.values_files)
+    recorded = [ledger.lookup(paths) for paths in groups]
+    todo = [paths for paths, hit in zip(groups, recorded, strict=True) if hit is None]
+    outcomes = iter(list(parallel.ordered_map(partial(_prepare_one, request=request), todo)))
     items: list[Prepared | reuse.Recorded] = []
     problems: list[Problem] = []
-    for paths in _groups(request.values_files):
-        try:
-            items.append(ledger.lookup(paths) or prepare(paths, request, report.warnings))
-        except ValuesError as exc:
-            problems.extend(exc.problems)
+    for hit in recorded:
+        if hit is not None:
+            items.append(hit)
+            continue
+        fresh, warnings, errors = next(outcomes)
+        report.warnings.extend(warnings)
+        problems.extend(errors)
+        if fresh is not None:
+            items.append(fresh)
     seen: dict[str, tuple[str, ...]] = {}
     for item in items:
         cluster, sources = _name(item), item.sources
