@@ -70,7 +70,9 @@ def _phases(imported_at: float) -> None:
 
 def main() -> None:
     import renderer.cli
+    import renderer.parallel
 
+    renderer.parallel.MIN_CLUSTERS = sys.maxsize  # timed serially: forked workers' phases are not seen here
     _phases(time.perf_counter())
     renderer.cli.main(sys.argv[1:], prog_name="render")
 
