@@ -35,6 +35,8 @@ RACY_NS = 2_000_000_000
 """Code changed this close to a run may share its mtime with the version the run read: never record then."""
 MAX_INPUT_BYTES = 1_000_000
 """renderer.loader's limit: a larger values file is the full run's to refuse, not this path's to hash."""
+MAX_RECORDS = 20_000
+"""Per kind of record (no-op answers, fleet clusters): about 100 MB at most, pruned oldest-written first."""
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -270,7 +272,9 @@ def record(pending: Pending, trees: dict[str, str], message: str) -> bool:
             return False
         body = "\n".join([FORMAT, digest, *(f"{expected} {cluster_dir}" for cluster_dir, expected
                                             in sorted(trees.items()))]) + "\n--\n" + message
-        write_private(_record_path(directory, pending.invocation), body.encode("utf-8"))
+        path = _record_path(directory, pending.invocation)
+        write_private(path, body.encode("utf-8"))
+        prune(os.path.dirname(path))
     except (OSError, ValueError):  # ValueError: a path that is not valid UTF-8 cannot be written as text
         return False  # the cache is an optimisation: a read-only or full disk only costs the next run time
     return True
@@ -287,6 +291,19 @@ def write_private(path: str, data: bytes) -> None:
     finally:
         if os.path.lexists(temporary):
             os.unlink(temporary)
+
+
+def prune(folder: str, keep: int | None = None) -> None:
+    """Drop the records written longest ago beyond `keep`: every new output path or fleet adds records."""
+    keep = MAX_RECORDS if keep is None else keep
+    try:
+        with os.scandir(folder) as entries:
+            found = [(entry.stat(follow_symlinks=False).st_mtime_ns, entry.path) for entry in entries
+                     if entry.is_file(follow_symlinks=False)]
+        for _mtime, path in sorted(found)[: max(0, len(found) - keep)]:
+            os.unlink(path)
+    except OSError:
+        return  # another render pruned it first, or the cache is read-only: pruning is housekeeping
 
 
 def main() -> None:

@@ -100,6 +100,8 @@ class Ledger:
             for paths, key, found in self._clean:
                 if self._key(paths) == key:  # its files did not change during the run
                     self._write(paths, key, found)
+            if self._clean:
+                fastpath.prune(os.path.join(self.directory, "clusters"))
         except OSError:
             return  # an optimisation only: an unwritable cache costs the next run time, never correctness
 

@@ -165,6 +165,20 @@ def test_an_output_path_that_is_not_utf8_renders_and_is_simply_not_recorded(cach
     assert not (cache / "noop").exists() or not any((cache / "noop").iterdir())
 
 
+def test_records_written_longest_ago_are_pruned_beyond_the_limit(cache: Path, work: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = cache / "noop"
+    folder.mkdir(parents=True)
+    for age in range(5):
+        old = folder / f"old-{age}"
+        old.write_text("x")
+        os.utime(old, ns=(1_000_000_000 * (age + 1), 1_000_000_000 * (age + 1)))
+    monkeypatch.setattr(fastpath, "MAX_RECORDS", 3)
+    run("values/prod.yaml")
+    assert sorted(path.name for path in folder.iterdir() if path.name.startswith("old-")) == ["old-3", "old-4"]
+    assert run("values/prod.yaml")[0] is not None  # the record just written is the newest: kept
+
+
 def test_fleet_answers_only_when_every_tree_matches(cache: Path, work: Path) -> None:
     second = (work / "values" / "prod.yaml").read_text().replace("name: ceosks-poc", "name: ceosks-two")
     (work / "values" / "two.yaml").write_text(second)

@@ -117,3 +117,13 @@ def test_diff_and_remote_modes_always_render(fleet: Path, prepared: list[str]) -
     prepared.clear()
     render("--diff")
     assert prepared == list(NAMES)
+
+
+def test_cluster_records_are_pruned_beyond_the_limit(fleet: Path, prepared: list[str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fastpath, "MAX_RECORDS", 2)
+    render()
+    assert len(list((fleet / "cache" / "clusters").iterdir())) == 2
+    prepared.clear()
+    render()
+    assert len(prepared) == 1  # the pruned cluster is rendered again; the other two are reused
