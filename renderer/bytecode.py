@@ -1,6 +1,6 @@
 """Compiled templates kept between runs: a cold render spends about 50 ms compiling Jinja otherwise.
 
-The cache lives in the per-user cache directory (renderer.fastpath.cache_dir), in a
+The cache lives in the per-user cache directory (renderer.cachedir.cache_dir), in a
 directory of its own per Jinja version, environment class and compile-time settings, so
 no compiled code is reused under other settings. Jinja checks each entry against a hash
 of the template source, so an edited template is compiled afresh. The cache is only a
@@ -18,7 +18,7 @@ from typing import Any
 import jinja2
 from jinja2.bccache import Bucket
 
-from renderer import fastpath
+from renderer import cachedir
 
 
 class QuietBytecodeCache(jinja2.FileSystemBytecodeCache):
@@ -72,7 +72,7 @@ def _private_dir(path: str) -> bool:
 
 def directory(env: jinja2.Environment) -> str | None:
     """This environment's cache directory (created 0700), or None when there is none to use safely."""
-    root = fastpath.cache_dir()
+    root = cachedir.cache_dir()
     if not root:
         return None
     kind = type(env).__name__

@@ -18,6 +18,8 @@ import stat
 import sys
 import time
 
+from renderer.cachedir import CACHE_ENV, NO_CACHE_ENV, cache_dir, prune, trusted, write_private
+
 try:
     from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # CPython >= 3.12
 except ImportError:
@@ -26,8 +28,6 @@ except ImportError:
     except ImportError:
         from hashlib import sha256  # type: ignore[assignment,unused-ignore]
 
-CACHE_ENV = "SKS_GITOPS_CACHE_DIR"
-NO_CACHE_ENV = "SKS_GITOPS_NO_CACHE"
 LOCK_NAME = "remote-manifests.lock.json"
 """renderer.remote's lock file; a test keeps the two names equal."""
 FORMAT = "sks-gitops no-op record 1"
@@ -35,20 +35,7 @@ RACY_NS = 2_000_000_000
 """Code changed this close to a run may share its mtime with the version the run read: never record then."""
 MAX_INPUT_BYTES = 1_000_000
 """renderer.loader's limit: a larger values file is the full run's to refuse, not this path's to hash."""
-MAX_RECORDS = 20_000
-"""Per kind of record (no-op answers, fleet clusters): about 100 MB at most, pruned oldest-written first."""
 _PACKAGE = os.path.dirname(os.path.abspath(__file__))
-
-
-def cache_dir() -> str | None:
-    """The per-user cache (never inside the repository); None when caching is switched off."""
-    if os.environ.get(NO_CACHE_ENV):
-        return None
-    chosen = os.environ.get(CACHE_ENV)
-    if chosen:
-        return chosen
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "sks-gitops")
 
 
 class Invocation:
@@ -224,11 +211,6 @@ def _record_path(directory: str, invocation: Invocation) -> str:
     return os.path.join(directory, "noop", slot)
 
 
-def trusted(info: os.stat_result) -> bool:
-    """Only a record this user wrote and nobody else can change (a shared cache dir must not forge answers)."""
-    return stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o022
-
-
 def lookup(argv: list[str]) -> tuple[str | None, Pending | None]:
     """The recorded answer when it is certainly still true, else what a full run needs to record one."""
     directory = cache_dir()
@@ -278,32 +260,6 @@ def record(pending: Pending, trees: dict[str, str], message: str) -> bool:
     except (OSError, ValueError):  # ValueError: a path that is not valid UTF-8 cannot be written as text
         return False  # the cache is an optimisation: a read-only or full disk only costs the next run time
     return True
-
-
-def write_private(path: str, data: bytes) -> None:
-    """Replace `path` atomically with a file only this user can read, in a directory only this user can enter."""
-    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-    temporary = f"{path}.{os.getpid()}.tmp"
-    try:
-        with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600), "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    finally:
-        if os.path.lexists(temporary):
-            os.unlink(temporary)
-
-
-def prune(folder: str, keep: int | None = None) -> None:
-    """Drop the records written longest ago beyond `keep`: every new output path or fleet adds records."""
-    keep = MAX_RECORDS if keep is None else keep
-    try:
-        with os.scandir(folder) as entries:
-            found = [(entry.stat(follow_symlinks=False).st_mtime_ns, entry.path) for entry in entries
-                     if entry.is_file(follow_symlinks=False)]
-        for _mtime, path in sorted(found)[: max(0, len(found) - keep)]:
-            os.unlink(path)
-    except OSError:
-        return  # another render pruned it first, or the cache is read-only: pruning is housekeeping
 
 
 def main() -> None:

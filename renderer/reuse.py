@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from renderer import fastpath
+from renderer import cachedir, fastpath
 
 FORMAT = "sks-gitops cluster record 1"
 
@@ -39,7 +39,7 @@ class Ledger:
     """Per-cluster records for one run; every lookup misses and nothing is recorded when caching is off."""
 
     def __init__(self, out_dir: Path, strict: bool, overrides: tuple[str, ...], enabled: bool) -> None:
-        self.directory = fastpath.cache_dir() if enabled else None
+        self.directory = cachedir.cache_dir() if enabled else None
         self.out_dir = os.path.abspath(out_dir)
         self.started = time.time_ns()
         self._request = [f"strict={strict}", self.out_dir, *(f"set {item}" for item in overrides)]
@@ -70,7 +70,7 @@ class Ledger:
             self._keys[tuple(map(str, paths))] = key
             descriptor = os.open(self._slot(paths), os.O_RDONLY | os.O_NOFOLLOW)
             with open(descriptor, encoding="utf-8") as handle:
-                if not fastpath.trusted(os.fstat(descriptor)):
+                if not cachedir.trusted(os.fstat(descriptor)):
                     return None
                 record: dict[str, Any] = json.load(handle)
             if record.get("format") != FORMAT or record.get("inputs") != key:
@@ -101,7 +101,7 @@ class Ledger:
                 if self._key(paths) == key:  # its files did not change during the run
                     self._write(paths, key, found)
             if self._clean:
-                fastpath.prune(os.path.join(self.directory, "clusters"))
+                cachedir.prune(os.path.join(self.directory, "clusters"))
         except OSError:
             return  # an optimisation only: an unwritable cache costs the next run time, never correctness
 
@@ -113,4 +113,4 @@ class Ledger:
         if not self._tree_matches(found):
             return
         body = json.dumps({"format": FORMAT, "inputs": key, **found.__dict__}, sort_keys=True)  # ASCII: \u escapes
-        fastpath.write_private(self._slot(paths), body.encode("ascii"))
+        cachedir.write_private(self._slot(paths), body.encode("ascii"))

@@ -14,14 +14,14 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from renderer import cli, fastpath, loader, remote, resources
+from renderer import cachedir, cli, fastpath, loader, remote, resources
 from tests.conftest import PROD_VALUES
 
 
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv(fastpath.NO_CACHE_ENV, raising=False)
-    monkeypatch.setenv(fastpath.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.delenv(cachedir.NO_CACHE_ENV, raising=False)
+    monkeypatch.setenv(cachedir.CACHE_ENV, str(tmp_path / "cache"))
     return tmp_path / "cache"
 
 
@@ -102,7 +102,7 @@ def test_warnings_differences_and_switches_are_never_recorded(cache: Path, work:
     assert "not owned" in run("values/prod.yaml")[1]
     assert fastpath.lookup(["values/prod.yaml"])[0] is None
     (work / "out" / "ceosks-poc" / "notes.md").unlink()
-    monkeypatch.setenv(fastpath.NO_CACHE_ENV, "1")
+    monkeypatch.setenv(cachedir.NO_CACHE_ENV, "1")
     run("values/prod.yaml")
     run("values/prod.yaml")
     assert not (cache / "noop").exists()
@@ -173,7 +173,7 @@ def test_records_written_longest_ago_are_pruned_beyond_the_limit(cache: Path, wo
         old = folder / f"old-{age}"
         old.write_text("x")
         os.utime(old, ns=(1_000_000_000 * (age + 1), 1_000_000_000 * (age + 1)))
-    monkeypatch.setattr(fastpath, "MAX_RECORDS", 3)
+    monkeypatch.setattr(cachedir, "MAX_RECORDS", 3)
     run("values/prod.yaml")
     assert sorted(path.name for path in folder.iterdir() if path.name.startswith("old-")) == ["old-3", "old-4"]
     assert run("values/prod.yaml")[0] is not None  # the record just written is the newest: kept
@@ -199,7 +199,7 @@ def test_invalid_values_are_never_answered(cache: Path, work: Path) -> None:
 
 
 def test_the_console_script_answers_without_importing_click_jinja_or_jsonschema(cache: Path, work: Path) -> None:
-    env = {**os.environ, fastpath.CACHE_ENV: str(cache)}
+    env = {**os.environ, cachedir.CACHE_ENV: str(cache)}
     argv = [sys.executable, "-X", "importtime", "-m", "renderer", "--check", "values/prod.yaml"]
     subprocess.run([sys.executable, "-m", "renderer", "values/prod.yaml"], env=env, check=True, capture_output=True)
     time.sleep(2.1)  # past the racy window of a checkout edited seconds ago

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from renderer import cli, fastpath, pipeline, remote
+from renderer import cachedir, cli, fastpath, pipeline, remote
 from tests.conftest import PROD_VALUES, read_tree
 
 NAMES = ("alpha", "bravo", "charlie")
@@ -17,8 +17,8 @@ NAMES = ("alpha", "bravo", "charlie")
 @pytest.fixture
 def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """values/{alpha,bravo,charlie}.yaml, the cache on, and code old enough to record (see test_fastpath)."""
-    monkeypatch.delenv(fastpath.NO_CACHE_ENV, raising=False)
-    monkeypatch.setenv(fastpath.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.delenv(cachedir.NO_CACHE_ENV, raising=False)
+    monkeypatch.setenv(cachedir.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setattr(fastpath, "RACY_NS", 0)
     (tmp_path / "values").mkdir()
     for name in NAMES:
@@ -121,7 +121,7 @@ def test_diff_and_remote_modes_always_render(fleet: Path, prepared: list[str]) -
 
 def test_cluster_records_are_pruned_beyond_the_limit(fleet: Path, prepared: list[str],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(fastpath, "MAX_RECORDS", 2)
+    monkeypatch.setattr(cachedir, "MAX_RECORDS", 2)
     render()
     assert len(list((fleet / "cache" / "clusters").iterdir())) == 2
     prepared.clear()
