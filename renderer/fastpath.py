@@ -242,7 +242,10 @@ def lookup(argv: list[str]) -> tuple[str | None, Pending | None]:
 
 
 def record(pending: Pending, trees: dict[str, str], message: str) -> bool:
-    """Store the answer of a full run whose trees on disk are exactly `trees` ({cluster dir: digest_of_files})."""
+    """Store the answer of a full run that rendered `trees` ({cluster dir: digest_of_files of the rendered bytes}).
+
+    The trees are not re-read here: lookup() compares every one with the disk before answering, so a tree
+    changed after this run (or by a concurrent one) only means no answer."""
     directory = cache_dir()
     if directory is None or any("\n" in cluster_dir or "\r" in cluster_dir for cluster_dir in trees):
         return False
@@ -250,8 +253,6 @@ def record(pending: Pending, trees: dict[str, str], message: str) -> bool:
         digest, newest = inputs(pending.invocation)
         if digest != pending.inputs or newest >= pending.started_ns - RACY_NS:
             return False  # an input changed during the run, or may have without changing its mtime
-        if any(tree_digest(cluster_dir) != expected for cluster_dir, expected in trees.items()):
-            return False
         body = "\n".join([FORMAT, digest, *(f"{expected} {cluster_dir}" for cluster_dir, expected
                                             in sorted(trees.items()))]) + "\n--\n" + message
         path = _record_path(directory, pending.invocation)

@@ -110,7 +110,6 @@ class Ledger:
         return fastpath.tree_digest(os.path.join(self.out_dir, found.cluster)) == expected
 
     def _write(self, paths: list[Path], key: str, found: Recorded) -> None:
-        if not self._tree_matches(found):
-            return
+        """`found.digests` are the rendered bytes; lookup() compares them with the disk, so no re-read here."""
         body = json.dumps({"format": FORMAT, "inputs": key, **found.__dict__}, sort_keys=True)  # ASCII: \u escapes
         cachedir.write_private(self._slot(paths), body.encode("ascii"))
