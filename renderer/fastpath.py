@@ -3,8 +3,8 @@
 A full run that ends well (exit 0, no warnings) records, in the per-user cache and never in the
 repository, a digest of everything that decides its answer (the command line, working directory,
 values files and the remote lock beside them, the renderer's code, templates and schemas, the
-installed distributions, Python, SKS_GITOPS_* settings) and a digest of each tree it left on disk.
-The next run with the same inputs hashes those trees again, by content; when every one matches, a
+installed distributions, Python, SKS_GITOPS_* settings) and a digest of each tree it rendered.
+The next run with the same inputs hashes those trees on disk, by content; when every one matches, a
 full run could only say the same thing, so the recorded answer is printed. Anything else (an option
 this parser does not know, a missing or mismatched record, a symbolic link, an unreadable file)
 falls through to the full run. Stdlib only: os, sys and the built-in sha256 (even json and hashlib
@@ -199,11 +199,10 @@ def digest_of_files(lines: list[str]) -> str:
 class Pending:
     """What the full run needs to record its answer: the invocation and its inputs as they were at the start."""
 
-    __slots__ = ("inputs", "invocation", "newest_code_ns", "started_ns")
+    __slots__ = ("inputs", "invocation", "started_ns")
 
-    def __init__(self, invocation: Invocation, inputs_digest: str, newest_code_ns: int, started_ns: int):
-        self.invocation, self.inputs, self.newest_code_ns = invocation, inputs_digest, newest_code_ns
-        self.started_ns = started_ns
+    def __init__(self, invocation: Invocation, inputs_digest: str, started_ns: int):
+        self.invocation, self.inputs, self.started_ns = invocation, inputs_digest, started_ns
 
 
 def _record_path(directory: str, invocation: Invocation) -> str:
@@ -218,8 +217,8 @@ def lookup(argv: list[str]) -> tuple[str | None, Pending | None]:
     if directory is None or invocation is None:
         return None, None
     started = time.time_ns()
-    digest, newest = inputs(invocation)
-    pending = Pending(invocation, digest, newest, started)
+    digest, _newest = inputs(invocation)
+    pending = Pending(invocation, digest, started)
     try:
         descriptor = os.open(_record_path(directory, invocation), os.O_RDONLY | os.O_NOFOLLOW)
         with open(descriptor, encoding="utf-8") as handle:
