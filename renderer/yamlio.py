@@ -191,6 +191,45 @@ def _check_depth(text: str, filename: str) -> None:
         return  # the real load below reports the syntax error with its location
 
 
+_TOKEN_START = frozenset(" \t\n[{,:-?")
+
+
+def _prescan_flow_depth(text: str, filename: str) -> None:
+    """Refuse flow nesting deeper than MAX_DEPTH from the raw text, before ruamel's scanner sees it.
+
+    The scanner keeps a possible simple key per open flow level and re-checks them all on every
+    token, so `[[[[...` costs quadratic time before any parser event reaches the depth guard.
+    Brackets count only where a flow collection can start (anywhere inside flow context, at a
+    token start outside it); quoted scalars and comments are skipped. A bracket this misreads
+    only makes the count smaller: the event-level guard still applies."""
+    depth = 0
+    previous = "\n"
+    index, length = 0, len(text)
+    while index < length:
+        char = text[index]
+        if char in "'\"" and previous in _TOKEN_START:
+            end = text.find(char, index + 1)
+            while char == '"' and end > 0 and text[end - 1] == "\\":
+                end = text.find(char, end + 1)
+            index = length if end < 0 else end + 1
+            previous = char
+            continue
+        if char == "#" and previous in " \t\n":
+            end = text.find("\n", index)
+            index = length if end < 0 else end
+            continue
+        if char in "[{" and (depth or previous in _TOKEN_START):
+            depth += 1
+            if depth > MAX_DEPTH:
+                line = text.count("\n", 0, index) + 1
+                column = index - (text.rfind("\n", 0, index) + 1) + 1
+                raise _YamlProblem(_problem(filename, line, column, _TOO_DEEP))
+        elif char in "]}" and depth:
+            depth -= 1
+        previous = char
+        index += 1
+
+
 def _dotted(path: Path) -> str:
     text = ""
     for part in path:
@@ -217,6 +256,7 @@ def load_one(raw: bytes, filename: str) -> Document:
     try:
         text = _decode(raw, filename)
         _check_tabs(text, filename)
+        _prescan_flow_depth(text, filename)
         try:
             documents = _load_documents(text, filename)
         except _TooDeep:
