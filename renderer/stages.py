@@ -13,7 +13,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Stage:
-    """One apply step and the facts every engine must honour."""
+    """One apply step and the facts every engine must honour (fact names: renderer/rollout/facts.py)."""
 
     position: int
     slug: str
@@ -28,10 +28,15 @@ class Stage:
     """Needs server-side apply: CRDs over the 262144-byte last-applied annotation limit."""
     skip_dry_run: bool = False
     """Its kinds exist only after an earlier stage (operator.tigera.io, projectcalico.org/v3)."""
-    requires: str = ""
-    """What must be ready before it is applied: `crds` or `tigera-apiserver`."""
-    provides: str = ""
-    """What becomes ready after it: `crds` (CRDs Established) or `tigera-apiserver`."""
+    needs: tuple[str, ...] = ()
+    """Facts that must hold before it is applied (an apply before them fails)."""
+    provides: tuple[str, ...] = ()
+    """Facts that hold once it is applied (CRDs Established, namespaces, the pull secret, the license)."""
+    done: str = "applied"
+    """When later stages may start: `applied`, `crds` (its CRDs Established) or `healthy` (every object
+    healthy, which includes what the operator needs for the CRs it carries)."""
+    kinds: tuple[str, ...] = ()
+    """operator.tigera.io kinds it delivers (their TigeraStatus components are in the rollout model)."""
     templates: tuple[str, ...] = ()
     remote: tuple[str, ...] = ()
     patches: tuple[dict[str, Any], ...] = ()
@@ -43,10 +48,6 @@ class Stage:
     @property
     def directory(self) -> str:
         return f"{self.position:02d}-{self.slug}"
-
-    @property
-    def wave(self) -> int:
-        return self.position
 
 
 PLACEHOLDER_SECRET_PATCH: dict[str, Any] = {
@@ -74,12 +75,20 @@ OPTIONAL_TIGERA_KINDS = {
     "manager": "Manager", "monitor": "Monitor", "compliance": "Compliance",
     "policyRecommendation": "PolicyRecommendation",
 }
+CORE_TIGERA_KINDS = ("Installation", "APIServer")
+"""Kinds that need no license: their controllers never call utils.FetchLicenseKey (tigera/operator v1.34.5
+pkg/controller/installation, pkg/controller/apiserver)."""
+
+
+def licensed_kinds(values: dict[str, Any]) -> list[str]:
+    """The optional operator.tigera.io kinds switched on, in template order."""
+    enabled = values["tigera"]["customResources"]
+    return [kind for key, kind in OPTIONAL_TIGERA_KINDS.items() if enabled[key]]
 
 
 def tigera_kinds(values: dict[str, Any]) -> list[str]:
-    """operator.tigera.io kinds the custom-resources stage renders, in template order."""
-    enabled = values["tigera"]["customResources"]
-    return ["Installation", "APIServer", *(kind for key, kind in OPTIONAL_TIGERA_KINDS.items() if enabled[key])]
+    """operator.tigera.io kinds the tree renders, in template order."""
+    return [*CORE_TIGERA_KINDS, *licensed_kinds(values)]
 
 
 def manifest_url(values: dict[str, Any], name: str) -> str:
@@ -88,47 +97,73 @@ def manifest_url(values: dict[str, Any], name: str) -> str:
 
 
 def plan(values: dict[str, Any]) -> tuple[Stage, ...]:
-    """The stages for one cluster, in apply order (positions are fixed, so numbers never shift)."""
+    """The stages for one cluster by position (directory numbers never shift); rollout/order.py orders them."""
     longhorn = values["longhorn"]
     secrets = values["secrets"]
-    bypass = values["bypass"]
     pull_by_git = secrets["pullSecret"]["provider"] == "external-secrets"
     license_by_git = secrets["license"]["provider"] == "sops"
     gitops_path = values["gitops"]["path"]
+    tier = values["bypass"]["tier"]
     license_resources: tuple[str, ...] = ()
     if license_by_git:
         stage_dir = posixpath.join(gitops_path, "07-license")
         license_resources = (posixpath.relpath(secrets["license"]["encryptedFile"], stage_dir),)
-    return (
+    licensed = tuple(licensed_kinds(values))
+    stages = [
         Stage(1, "longhorn", "Longhorn storage", "git", namespaces=(longhorn["namespace"],),
-              create_namespace=longhorn["namespace"], server_side=True, provides="crds",
+              create_namespace=longhorn["namespace"], server_side=True, done="crds",
+              provides=("crds:longhorn.io", f"namespace:{longhorn['namespace']}"),
               templates=("namespace.yaml",),
               helm_chart={"name": "longhorn", "repo": longhorn["chartRepository"],
                           "version": longhorn["chartVersion"], "releaseName": "longhorn",
                           "namespace": longhorn["namespace"], "includeCRDs": True,
                           "valuesInline": longhorn_values(values)}),
-        Stage(2, "storageclass", "StorageClass tigera-elasticsearch", "git", templates=("storageclass.yaml",)),
+        Stage(2, "storageclass", "StorageClass tigera-elasticsearch", "git", templates=("storageclass.yaml",),
+              provides=("storageclass:tigera-elasticsearch",)),
+        # The manifest carries the operator.tigera.io and crd.projectcalico.org CRDs and the namespace.
         Stage(3, "tigera-operator", "Tigera operator", "git", namespaces=("tigera-operator",),
-              server_side=True, provides="crds", remote=(manifest_url(values, "tigera-operator.yaml"),)),
+              server_side=True, done="crds",
+              provides=("crds:operator.tigera.io", "crds:crd.projectcalico.org", "namespace:tigera-operator"),
+              remote=(manifest_url(values, "tigera-operator.yaml"),)),
+        # Its Deployment pulls with tigera-pull-secret, which the Monitor controller copies into
+        # tigera-prometheus later (pkg/render/monitor/monitor.go): only its CRDs gate later stages.
         Stage(4, "tigera-prometheus-operator", "Tigera Prometheus operator", "git",
-              namespaces=("tigera-prometheus",), server_side=True, provides="crds",
+              namespaces=("tigera-prometheus",), server_side=True, done="crds",
+              provides=("crds:monitoring.coreos.com", "namespace:tigera-prometheus"),
               remote=(manifest_url(values, "tigera-prometheus-operator.yaml"),),
               patches=(PLACEHOLDER_SECRET_PATCH,)),
         Stage(5, "pull-secrets", "Pull secret tigera-pull-secret", "git" if pull_by_git else "bootstrap",
-              namespaces=("tigera-operator", "tigera-prometheus"), skip_dry_run=True,
+              namespaces=("tigera-operator",), skip_dry_run=True, done="healthy",
+              needs=("namespace:tigera-operator", *(("crds:external-secrets.io",) if pull_by_git else ())),
+              provides=("pull-secret",),
               templates=("externalsecrets.yaml",) if pull_by_git else ()),
-        Stage(6, "tigera-custom-resources", "Tigera custom resources", "git", skip_dry_run=True,
-              requires="crds", provides="tigera-apiserver", templates=(
-                  "installation.yaml", "apiserver.yaml", "intrusiondetection.yaml", "logcollector.yaml",
-                  "logstorage.yaml", "manager.yaml", "monitor.yaml", "compliance.yaml",
-                  "policyrecommendation.yaml")),
+        Stage(6, "tigera-custom-resources", "Tigera custom resources (no license needed)", "git",
+              skip_dry_run=True, done="healthy", needs=("crds:operator.tigera.io",), kinds=CORE_TIGERA_KINDS,
+              templates=("installation.yaml", "apiserver.yaml")),
+        # LicenseKey is projectcalico.org/v3, served by the Tigera API server (aggregated API).
         Stage(7, "license", "Calico Enterprise license", "git" if license_by_git else "bootstrap",
-              skip_dry_run=True, requires="tigera-apiserver", extra_resources=license_resources,
-              sops=license_by_git),
-        Stage(8, "bypass-policies", "API server endpoint bypass policies", "git",
-              namespaces=tuple(bypass["namespaces"]), skip_dry_run=True, requires="tigera-apiserver",
-              templates=("networkpolicies.yaml",)),
-    )
+              skip_dry_run=True, needs=("api:projectcalico.org/v3",), provides=("license",),
+              extra_resources=license_resources, sops=license_by_git),
+        # A policy in a tier that does not exist yet is refused; the tiers controller creates the tier
+        # up to 30 s after the license (tigera/operator pkg/controller/tiers/tiers_controller.go).
+        Stage(8, "bypass-policies", "API server endpoint bypass policy", "git", skip_dry_run=True,
+              needs=("api:projectcalico.org/v3", f"tier:{tier}"),
+              provides=tuple(f"api-egress:{namespace}" for namespace in values["bypass"]["namespaces"]),
+              templates=("globalnetworkpolicy.yaml",)),
+    ]
+    if licensed:
+        stages.append(Stage(9, "tigera-enterprise-resources", "Tigera custom resources that need the license",
+                            "git", skip_dry_run=True, done="healthy", needs=("crds:operator.tigera.io",),
+                            kinds=licensed, templates=(
+                                "intrusiondetection.yaml", "logcollector.yaml", "logstorage.yaml", "manager.yaml",
+                                "monitor.yaml", "compliance.yaml", "policyrecommendation.yaml")))
+    return tuple(stages)
+
+
+NODEPOOL = Stage(0, "nodepool", "Worker nodes", "bootstrap", needs=("crds:operator.tigera.io",),
+                 provides=("nodes",))
+"""The bootstrap's `exo compute sks nodepool add`: nodes join once the operator's CRDs exist, as in the
+seed runbook, so the operator can start and Calico turns them Ready without a manual step."""
 
 
 def in_git(stages: tuple[Stage, ...]) -> tuple[Stage, ...]:

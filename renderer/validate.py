@@ -21,6 +21,8 @@ from jsonschema import Draft202012Validator
 from renderer import leaks, resources
 from renderer.errors import Problem, ValuesError
 from renderer.loader import Values
+from renderer.rollout import facts
+from renderer.stages import OPTIONAL_TIGERA_KINDS, licensed_kinds
 from renderer.yamlio import Path as KeyPath
 from renderer.yamlio import dotted
 
@@ -210,6 +212,25 @@ def semantic_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
                                  f"no CRD schemas for Calico Enterprise v{series}; available: "
                                  + ", ".join(f"v{item}" for item in tigera_sets),
                                  hint="add the release's CRDs under ../shared/crds and run `make schemas`"))
+    return problems + rollout_problems(values, data)
+
+
+def rollout_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
+    """Values combinations the rollout model says can never converge, located at the keys to change."""
+    problems = []
+    if data["gitops"]["engine"] in ("argocd", "both") and data["secrets"]["license"]["provider"] == "sops":
+        problems.append(_problem(
+            values, ("secrets", "license", "provider"),
+            "sops cannot deliver the license with Argo CD: Argo CD has no SOPS support and its kustomize build "
+            "refuses files outside the stage directory (argo-cd v3.5.1, default LoadRestrictionsRootOnly)",
+            hint="use secrets.license.provider: bootstrap with Argo CD, or gitops.engine: flux"))
+    keys = {kind: key for key, kind in OPTIONAL_TIGERA_KINDS.items()}
+    enabled = {"Installation", "APIServer", *licensed_kinds(data)}
+    for kind, needed, source in facts.missing_kinds(enabled):
+        problems.append(_problem(
+            values, ("tigera", "customResources", keys[kind]),
+            f"{kind} can never become Available without {needed} ({source})",
+            hint=f"set tigera.customResources.{keys[needed]}: true, or switch {keys[kind]} off"))
     return problems
 
 

@@ -52,11 +52,12 @@ readonly STEPS=(
   '02-storageclass|stage_02_storageclass|stage 2: StorageClass tigera-elasticsearch'
   '03-tigera-operator|stage_03_tigera_operator|stage 3: Tigera operator'
   '04-tigera-prometheus-operator|stage_04_tigera_prometheus_operator|stage 4: Tigera Prometheus operator'
+  'nodepool|step_nodepool|nodepool ceosks-poc-worker (2 nodes), once the operator'"'"'s CRDs exist as in the seed'
   '05-pull-secrets|stage_05_pull_secrets|stage 5: Pull secret tigera-pull-secret'
-  '06-tigera-custom-resources|stage_06_tigera_custom_resources|stage 6: Tigera custom resources'
-  'nodepool|step_nodepool|nodepool ceosks-poc-worker (2 nodes), after the custom resources as in the seed'
+  '06-tigera-custom-resources|stage_06_tigera_custom_resources|stage 6: Tigera custom resources (no license needed)'
   '07-license|stage_07_license|stage 7: Calico Enterprise license'
-  '08-bypass-policies|stage_08_bypass_policies|stage 8: API server endpoint bypass policies'
+  '08-bypass-policies|stage_08_bypass_policies|stage 8: API server endpoint bypass policy'
+  '09-tigera-enterprise-resources|stage_09_tigera_enterprise_resources|stage 9: Tigera custom resources that need the license'
   'health|step_health|wait until every tigerastatus is Available'
   'handover|step_handover|hand the applied stages over to Argo CD'
 )
@@ -228,6 +229,7 @@ check_tree() {
     04-tigera-prometheus-operator/kustomization.yaml \
     06-tigera-custom-resources/kustomization.yaml \
     08-bypass-policies/kustomization.yaml \
+    09-tigera-enterprise-resources/kustomization.yaml \
     argocd/argocd-cm-health.yaml argocd/apps/project.yaml argocd/root-application.yaml \
     ; do
     [[ -f $TREE/$file ]] || missing+=("$file")
@@ -487,6 +489,31 @@ wait_ready() {
   esac
 }
 
+tier_missing() {
+  kubectl get tiers.projectcalico.org "$1" --output=name > /dev/null 2>&1 || printf 'tier %s' "$1"
+}
+
+# The operator's tiers controller creates the tier up to 30 s after it first sees the license
+# (tigera/operator v1.34.5 pkg/controller/tiers/tiers_controller.go); a policy in a missing tier is refused.
+wait_tier() {
+  print_cmd '?' kubectl get tiers.projectcalico.org "$1" --output=name
+  (( ! DRY_RUN )) || return 0
+  poll_until "Tigera operator" "$WAIT_TIMEOUT" tier_missing "$1" ||
+    die "tier $1 does not exist; see kubectl get tigerastatus tiers -o yaml"
+}
+
+# Waits for one fact of the rollout model (renderer/rollout/facts.py) that a stage needs.
+wait_fact() {
+  case $1 in
+    crds:external-secrets.io) ;;
+    crds:*) wait_ready crds ;;
+    api:projectcalico.org/v3) wait_ready tigera-apiserver ;;
+    tier:*) wait_tier "${1#tier:}" ;;
+    namespace:*) wait_namespaces "${1#namespace:}" ;;
+    *) die "no wait for '$1'" ;;
+  esac
+}
+
 namespaces_missing() {
   local namespace missing=()
   for namespace in "$@"; do
@@ -504,7 +531,7 @@ wait_namespaces() {
     die "the namespaces $* do not exist; is the Tigera operator running? (kubectl get tigerastatus)"
 }
 
-# ---- Stages, in the order of the stage model -----------------------------------------------
+# ---- Stages, in the order of the rollout model (renderer/rollout/order.py) -----------------------
 
 # Stage 1: Longhorn storage (git delivery, applied here as a Helm release).
 stage_01_longhorn() {
@@ -528,29 +555,36 @@ stage_04_tigera_prometheus_operator() {
   apply_stage 04-tigera-prometheus-operator
 }
 
-# Stage 5: Pull secret tigera-pull-secret (bootstrap delivery).
+# Stage 5: Pull secret tigera-pull-secret (bootstrap delivery; needs namespace:tigera-operator).
 stage_05_pull_secrets() {
+  wait_fact namespace:tigera-operator
   apply_pull_secret tigera-operator
   apply_pull_secret tigera-prometheus
 }
 
-# Stage 6: Tigera custom resources (git delivery; requires crds).
+# Stage 6: Tigera custom resources (no license needed) (git delivery; needs crds:operator.tigera.io).
 stage_06_tigera_custom_resources() {
-  wait_ready crds
+  wait_fact crds:operator.tigera.io
   apply_stage 06-tigera-custom-resources
 }
 
-# Stage 7: Calico Enterprise license (bootstrap delivery; requires tigera-apiserver).
+# Stage 7: Calico Enterprise license (bootstrap delivery; needs api:projectcalico.org/v3).
 stage_07_license() {
-  wait_ready tigera-apiserver
+  wait_fact api:projectcalico.org/v3
   apply_objects "LicenseKey default" --filename "$LICENSE_FILE"
 }
 
-# Stage 8: API server endpoint bypass policies (git delivery; requires tigera-apiserver).
+# Stage 8: API server endpoint bypass policy (git delivery; needs api:projectcalico.org/v3, tier:allow-tigera).
 stage_08_bypass_policies() {
-  wait_ready tigera-apiserver
-  wait_namespaces tigera-eck-operator calico-system
+  wait_fact api:projectcalico.org/v3
+  wait_fact tier:allow-tigera
   apply_stage 08-bypass-policies
+}
+
+# Stage 9: Tigera custom resources that need the license (git delivery; needs crds:operator.tigera.io).
+stage_09_tigera_enterprise_resources() {
+  wait_fact crds:operator.tigera.io
+  apply_stage 09-tigera-enterprise-resources
 }
 
 # ---- Health and handover -------------------------------------------------------------------

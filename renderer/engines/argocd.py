@@ -11,12 +11,11 @@ from typing import Any
 from renderer import render as render_
 from renderer.engines.common import app_name, kustomization, stage_path
 from renderer.model import Model
-from renderer.stages import OPTIONAL_TIGERA_KINDS, Stage, tigera_kinds
+from renderer.rollout import health
+from renderer.rollout.facts import HEALTH
+from renderer.stages import Stage, tigera_kinds
 
 IN_CLUSTER = "https://kubernetes.default.svc"
-
-TIGERA_KINDS = ("Installation", "APIServer", *OPTIONAL_TIGERA_KINDS.values())
-"""Health checks cover every kind the operator may own, rendered or not: argocd-cm is cluster-wide."""
 
 
 def sync_options(stage: Stage) -> list[str]:
@@ -28,9 +27,14 @@ def sync_options(stage: Stage) -> list[str]:
         options.append("ServerSideApply=true")
     if stage.skip_dry_run:
         options.append("SkipDryRunOnMissingResource=true")
-    if stage.slug == "pull-secrets":
-        options.append("RespectIgnoreDifferences=true")
     return options
+
+
+def destination_namespace(model: Model, stage: Stage) -> str:
+    """Every app names a namespace: a project destination never matches an empty one
+    (argo-cd v3.5.1 AppProject.isDestinationMatched; gobwas/glob compiles "" to match only "").
+    Cluster-scoped objects drop it (controller/state.go: NormalizeTargetObjects)."""
+    return stage.namespaces[0] if stage.namespaces else str(model.values["gitops"]["argocdNamespace"])
 
 
 def _destination_namespaces(model: Model) -> list[str]:
@@ -55,15 +59,19 @@ def render(model: Model) -> dict[str, str]:
     tree["argocd/apps/project.yaml"] = render_.render_template(
         "argocd/project.yaml.j2", destinations=_destination_namespaces(model), source_repos=source_repos(model),
         operator_kinds=tigera_kinds(model.values), license_by_git=licensed_by_git, **context)
-    for stage in model.git_stages:
+    for placed in model.rollout:
+        stage = placed.stage
         name = f"{stage.directory}.yaml"
         tree[f"argocd/apps/{name}"] = render_.render_template(
-            "argocd/application.yaml.j2", stage=stage, name=app_name(model, stage), path=stage_path(model, stage),
-            sync_options=sync_options(stage), **context)
+            "argocd/application.yaml.j2", stage=stage, wave=placed.wave, name=app_name(model, stage),
+            path=stage_path(model, stage), sync_options=sync_options(stage),
+            namespace=destination_namespace(model, stage), ready_when=health.ready_when(stage),
+            waits_for=placed.waits_for, **context)
         child_files.append(name)
     tree["argocd/apps/kustomization.yaml"] = kustomization(child_files)
     tree["argocd/root-application.yaml"] = render_.render_template(
         "argocd/root-application.yaml.j2", path=f"{model.values['gitops']['path']}/argocd/apps", **context)
     tree["argocd/argocd-cm-health.yaml"] = render_.render_template(
-        "argocd/argocd-cm-health.yaml.j2", tigera_kinds=TIGERA_KINDS, **context)
+        "argocd/argocd-cm-health.yaml.j2", application_lua=health.APPLICATION_LUA,
+        operator_lua={kind: health.operator_lua(kind) for kind in HEALTH}, **context)
     return tree

@@ -12,6 +12,7 @@ from typing import Any
 from renderer import render as render_
 from renderer.engines.common import app_name, kustomization, stage_path
 from renderer.model import Model
+from renderer.rollout import health
 from renderer.stages import Stage, longhorn_values
 
 _SCP = re.compile(r"^(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+):(?P<path>.+)$")
@@ -29,22 +30,34 @@ def render(model: Model) -> dict[str, str]:
     values = model.values
     context: dict[str, Any] = {"v": values, "m": model, "source_name": model.cluster,
                                "namespace": values["gitops"]["fluxNamespace"]}
+    url = flux_url(values["gitops"]["repoURL"])
     tree = {"flux/gitrepository.yaml": render_.render_template(
-        "flux/gitrepository.yaml.j2", url=flux_url(values["gitops"]["repoURL"]), **context)}
+        "flux/gitrepository.yaml.j2", url=url, secret_ref=git_secret(model, url), **context)}
     files = ["gitrepository.yaml"]
-    previous: Stage | None = None
-    for stage in model.git_stages:
+    for placed in model.rollout:
+        stage = placed.stage
         path = stage_path(model, stage)
         if stage.helm_chart:
             path = f"{values['gitops']['path']}/flux/{stage.slug}"
             tree.update(_helm_release(model, stage, context))
         tree[f"flux/{stage.directory}.yaml"] = render_.render_template(
             "flux/kustomization-stage.yaml.j2", stage=stage, name=app_name(model, stage), path=path,
-            depends_on=app_name(model, previous) if previous else "", **context)
+            depends_on=[app_name(model, dependency) for dependency in placed.depends_on],
+            waits_for=placed.waits_for, wait=stage.done == "healthy",
+            health_exprs=[health.operator_cel(kind) for kind in stage.kinds], **context)
         files.append(f"{stage.directory}.yaml")
-        previous = stage
     tree["flux/kustomization.yaml"] = kustomization(files)
     return tree
+
+
+def git_secret(model: Model, url: str) -> str:
+    """Secret the GitRepository authenticates with: ssh:// always needs `identity` and `known_hosts`
+    (fluxcd/source-controller v1.9.1 internal/controller/gitrepository_controller.go); a private
+    https repository names one in values."""
+    configured = str(model.values["gitops"].get("fluxSecretName", ""))
+    if configured or not url.startswith("ssh://"):
+        return configured
+    return "flux-system"
 
 
 def _helm_release(model: Model, stage: Stage, context: dict[str, Any]) -> dict[str, str]:
