@@ -31,6 +31,7 @@ Examples:
   render values/base.yaml values/prod.yaml --set nodepool.size=3
   render --check values/*.yaml
   render --diff --format markdown values/prod.yaml > pr-comment.md
+  render --plan values/prod.yaml
 
 \b
 Exit codes:
@@ -86,6 +87,8 @@ def _summary(report: Report, mode: str, out_dir: Path) -> None:
 @click.option("--diff", "show_diff", is_flag=True, help="Show a unified diff against OUT/; write nothing.")
 @click.option("--format", "diff_format", type=click.Choice(["text", "markdown"]), default="text",
               show_default=True, help="--diff output: a plain unified diff or a PR-comment markdown body.")
+@click.option("--plan", "show_plan", is_flag=True,
+              help="Print the rollout plan (per delivery: order, what each step waits for and why); write nothing.")
 @click.option("--strict", is_flag=True, help="Treat cross-field warnings as errors.")
 @click.option("--lock", "remote", flag_value="lock",
               help="Download every remote manifest and pin URL, size and sha256 in the lock file beside the values.")
@@ -95,13 +98,13 @@ def _summary(report: Report, mode: str, out_dir: Path) -> None:
               help="Always run in full: neither answer from nor record in the no-op cache (see README, Performance).")
 @click.version_option(__version__, prog_name="render")
 def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, check_only: bool, show_diff: bool,
-         diff_format: str, strict: bool, remote: str | None, no_cache: bool) -> None:
-    if check_only and show_diff:
-        raise click.UsageError("--check and --diff exclude each other (--diff already exits 1 on a difference)")
+         diff_format: str, show_plan: bool, strict: bool, remote: str | None, no_cache: bool) -> None:
+    if check_only + show_diff + show_plan > 1:
+        raise click.UsageError("--check, --diff and --plan exclude each other (--diff already exits 1 on a difference)")
     if not out_text.strip():
         raise click.BadParameter("is empty (an unset shell variable?); name the output directory", param_hint="--out")
     out_dir = Path(out_text)
-    mode = "check" if check_only else "diff" if show_diff else "write"
+    mode = "check" if check_only else "diff" if show_diff else "plan" if show_plan else "write"
     request = Request(values_files=values, overrides=overrides, out_dir=out_dir, mode=mode,
                       diff_format=diff_format, strict=strict, remote=remote or "", use_cache=not no_cache)
     try:
@@ -120,6 +123,9 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, ch
         sys.exit(EXIT_INTERNAL)
     for warning in report.warnings:
         _emit(warning)
+    if request.mode == "plan":
+        click.echo("\n".join(result.plan for result in report.results), nl=False)
+        sys.exit(EXIT_OK)
     if request.mode == "diff":
         from renderer import diff  # only --diff needs it; keeps the common paths' start-up short
 

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from renderer import check, loader, model, overrides, parallel, remote, render, reuse, validate, write
+from renderer import check, loader, model, overrides, parallel, remote, render, reuse, simulate, validate, write
 from renderer.errors import Problem, ValuesError
 from renderer.model import Model
+from renderer.rollout import plan as rollout_plan
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Request:
     overrides: tuple[str, ...] = ()
     out_dir: Path = Path("out")
     mode: str = "write"
-    """`write`, `check` (compare only) or `diff` (compare and show a diff)."""
+    """`write`, `check` (compare only), `diff` (compare and show a diff) or `plan` (show the rollout plan)."""
     diff_format: str = "text"
     strict: bool = False
     remote: str = ""
@@ -47,6 +48,8 @@ class ClusterResult:
     files: dict[str, bytes] = field(default_factory=dict)
     """New bytes of the changed files, kept for --diff only."""
     old: dict[str, bytes] = field(default_factory=dict)
+    plan: str = ""
+    """The rollout plan (renderer/rollout/plan.py), for --plan and the PR markdown."""
 
 
 @dataclass
@@ -81,6 +84,7 @@ class Prepared:
     name_origin: tuple[str, int, int]
     paths: tuple[Path, ...]
     warned: bool
+    plan: str
 
 
 def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Prepared:
@@ -92,8 +96,10 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
     cluster_model = model.build(data)
     tree = render.render(cluster_model)
     kinds = check.check(tree, cluster_model)
+    outcomes = simulate.prove(cluster_model, tree)
+    plan = rollout_plan.describe(cluster_model, [outcome.summary() for outcome in outcomes])
     return Prepared(cluster_model, tree, kinds, values.sources, values.origin(("cluster", "name")), tuple(paths),
-                    bool(found))
+                    bool(found), plan)
 
 
 def _prepare_one(paths: list[Path], request: Request) -> tuple[Prepared | None, list[Problem], list[Problem]]:
@@ -109,6 +115,8 @@ def execute(request: Request) -> Report:
     report = Report()
     ledger = reuse.Ledger(request.out_dir, request.strict, request.overrides,
                           request.use_cache and request.mode in ("write", "check") and not request.remote)
+    if request.mode == "plan":
+        ledger = reuse.Ledger(request.out_dir, request.strict, request.overrides, False)
     groups = _groups(request.values_files)
     recorded = [ledger.lookup(paths) for paths in groups]
     todo = [paths for paths, hit in zip(groups, recorded, strict=True) if hit is None]
@@ -146,6 +154,10 @@ def execute(request: Request) -> Report:
             continue
         cluster_dir = request.out_dir / item.model.cluster
         files = write.with_manifest(item.tree)
+        if request.mode == "plan":
+            report.results.append(ClusterResult(item.model.cluster, item.sources, len(item.tree), write.Changes(),
+                                                item.kinds, {}, plan=item.plan))
+            continue
         if request.mode == "write":
             changes = write.write(request.out_dir, item.model.cluster, files)
             old: dict[str, bytes] = {}
@@ -158,7 +170,7 @@ def execute(request: Request) -> Report:
         kept = {path: files[path] for path in [*changes.added, *changes.changed]} if request.mode == "diff" else {}
         digests = {path: write.sha256(data) for path, data in files.items()}
         report.results.append(ClusterResult(
-            item.model.cluster, item.sources, len(item.tree), changes, item.kinds, digests, kept, old))
+            item.model.cluster, item.sources, len(item.tree), changes, item.kinds, digests, kept, old, item.plan))
         if not item.warned and not change_warnings and (request.mode == "write" or not changes.differs):
             ledger.add(list(item.paths), reuse.Recorded(
                 item.model.cluster, item.sources, item.name_origin, len(item.tree), dict(item.kinds), digests,

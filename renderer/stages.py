@@ -103,7 +103,6 @@ def plan(values: dict[str, Any]) -> tuple[Stage, ...]:
     pull_by_git = secrets["pullSecret"]["provider"] == "external-secrets"
     license_by_git = secrets["license"]["provider"] == "sops"
     gitops_path = values["gitops"]["path"]
-    tier = values["bypass"]["tier"]
     license_resources: tuple[str, ...] = ()
     if license_by_git:
         stage_dir = posixpath.join(gitops_path, "07-license")
@@ -147,7 +146,7 @@ def plan(values: dict[str, Any]) -> tuple[Stage, ...]:
         # A policy in a tier that does not exist yet is refused; the tiers controller creates the tier
         # up to 30 s after the license (tigera/operator pkg/controller/tiers/tiers_controller.go).
         Stage(8, "bypass-policies", "API server endpoint bypass policy", "git", skip_dry_run=True,
-              needs=("api:projectcalico.org/v3", f"tier:{tier}"),
+              needs=("api:projectcalico.org/v3", "tier:operator"),
               provides=tuple(f"api-egress:{namespace}" for namespace in values["bypass"]["namespaces"]),
               templates=("globalnetworkpolicy.yaml",)),
     ]

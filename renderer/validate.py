@@ -224,6 +224,15 @@ def rollout_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
             "sops cannot deliver the license with Argo CD: Argo CD has no SOPS support and its kustomize build "
             "refuses files outside the stage directory (argo-cd v3.5.1, default LoadRestrictionsRootOnly)",
             hint="use secrets.license.provider: bootstrap with Argo CD, or gitops.engine: flux"))
+    series = _version_tuple(data["tigera"]["version"])
+    operator_tier = facts.OPERATOR_TIER.get((series[0], series[1]), "allow-tigera")
+    tier = data["bypass"].get("tier", operator_tier)
+    if tier != operator_tier:
+        problems.append(_problem(
+            values, ("bypass", "tier"),
+            f"the operator's policies live in tier {operator_tier} in Calico Enterprise {data['tigera']['version']}; "
+            f"a bypass in tier {tier} never sees the traffic they deny",
+            hint=f"remove bypass.tier (it defaults to {operator_tier})"))
     keys = {kind: key for key, kind in OPTIONAL_TIGERA_KINDS.items()}
     enabled = {"Installation", "APIServer", *licensed_kinds(data)}
     for kind, needed, source in facts.missing_kinds(enabled):
@@ -231,6 +240,14 @@ def rollout_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
             values, ("tigera", "customResources", keys[kind]),
             f"{kind} can never become Available without {needed} ({source})",
             hint=f"set tigera.customResources.{keys[needed]}: true, or switch {keys[kind]} off"))
+    missing = {namespace: component for namespace, component in facts.api_egress_needed(enabled).items()
+               if namespace not in data["bypass"]["namespaces"]}
+    for namespace, component in sorted(missing.items()):
+        problems.append(_problem(
+            values, ("bypass", "namespaces"),
+            f"must include {namespace}: {component} runs there and its allow-tigera policy opens the API server "
+            f"on {', '.join(map(str, facts.API_PORTS))} only, not on apiServer.endpointPort",
+            hint=f"add {namespace} to bypass.namespaces (the default list has it)"))
     return problems
 
 
@@ -274,11 +291,6 @@ def cross_field_warnings(values: Values, data: dict[str, Any]) -> list[Problem]:
     if data["longhorn"]["namespace"] != "longhorn-system":
         warnings.append(_problem(values, ("longhorn", "namespace"),
                                  f"{data['longhorn']['namespace']!r}: the Longhorn chart supports only longhorn-system",
-                                 "warning"))
-    tier = data["bypass"].get("tier")
-    if tier == "allow-tigera" and _version_tuple(data["tigera"]["version"]) >= (3, 23):
-        warnings.append(_problem(values, ("bypass", "tier"),
-                                 "tier allow-tigera is renamed calico-system from Calico Enterprise v3.23 on",
                                  "warning"))
     return warnings
 

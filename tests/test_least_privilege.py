@@ -1,9 +1,10 @@
-"""Least privilege: the bypass policies open exactly one egress path, the AppProject only what the tree uses.
+"""Least privilege: the bypass policy opens exactly one egress path, the AppProject only what the tree uses.
 
 The seed's workaround opened TCP to the endpoint port for every pod of two namespaces. The
-rendered policies must open no more: one Allow egress rule, TCP, to `apiServer.endpointPort`
-(and only `endpointIP/32` when it is set) in mode `port`, or only the `default/kubernetes`
-Service in mode `service`; no ingress, no wildcard destination, exactly the namespaces asked for.
+rendered GlobalNetworkPolicy must open no more: one Allow egress rule, TCP, to
+`apiServer.endpointPort` (and only `endpointIP/32` when it is set) in mode `port`, or only the
+`default/kubernetes` Service in mode `service`; no ingress, no wildcard destination, and a
+namespaceSelector naming exactly the namespaces asked for.
 `policy_problems` states those rules once; it is itself tested on widened policies, so a
 template change that widens a policy cannot pass unnoticed.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +25,13 @@ from tests.conftest import PROD_VALUES, RenderCli, read_tree
 CLUSTER = "ceosks-poc"
 PORT = 30925
 IP = "194.182.185.29"
-DEFAULT_NAMESPACES = ["tigera-eck-operator", "calico-system"]
+DEFAULT_NAMESPACES = ["calico-system", "tigera-eck-operator", "tigera-packetcapture", "tigera-prometheus"]
 NAMESPACE_LISTS = {
     "default": None,
-    "four": ["tigera-eck-operator", "calico-system", "tigera-prometheus", "tigera-packetcapture"],
-    "one": ["calico-system"],
+    "two": ["tigera-eck-operator", "calico-system"],
+    "five": ["tigera-eck-operator", "calico-system", "tigera-prometheus", "tigera-packetcapture", "tigera-system"],
 }
+SELECTOR = re.compile(r"^projectcalico\.org/name in \{('[a-z0-9-]+'(?:, '[a-z0-9-]+')*)\}$")
 VERSIONS = {"v3.19": ("v3.19.2", "allow-tigera"), "v3.23": ("v3.23.1", "calico-system")}
 WILDCARD_NETS = {"0.0.0.0/0", "::/0"}
 POLICY_KINDS = {"NetworkPolicy", "GlobalNetworkPolicy", "StagedNetworkPolicy", "StagedGlobalNetworkPolicy",
@@ -40,16 +43,21 @@ def policy_problems(doc: Any, *, mode: str, ip: str | None, tier: str, name: str
     if not isinstance(doc, dict):
         return ["not a mapping"]
     found = []
-    if doc.get("apiVersion") != "projectcalico.org/v3" or doc.get("kind") != "NetworkPolicy":
-        found.append(f"not a projectcalico.org/v3 NetworkPolicy: {doc.get('apiVersion')} {doc.get('kind')}")
+    if doc.get("apiVersion") != "projectcalico.org/v3" or doc.get("kind") != "GlobalNetworkPolicy":
+        found.append(f"not a projectcalico.org/v3 GlobalNetworkPolicy: {doc.get('apiVersion')} {doc.get('kind')}")
     meta = doc.get("metadata") or {}
     if meta.get("name") != f"{tier}.{name}":
         found.append(f"name {meta.get('name')!r} is not {tier}.{name}")
-    if meta.get("namespace") not in namespaces:
-        found.append(f"namespace {meta.get('namespace')!r} was not asked for")
+    if "namespace" in meta:
+        found.append("a GlobalNetworkPolicy has no namespace")
     spec = doc.get("spec") or {}
-    if set(spec) != {"tier", "order", "selector", "types", "egress"}:
-        found.append(f"spec keys {sorted(spec)}: expected exactly tier, order, selector, types, egress")
+    if set(spec) != {"tier", "order", "namespaceSelector", "selector", "types", "egress"}:
+        found.append(f"spec keys {sorted(spec)}: expected exactly tier, order, namespaceSelector, selector, types, "
+                     "egress")
+    match = SELECTOR.match(str(spec.get("namespaceSelector", "")))
+    selected = sorted(name.strip("'") for name in match.group(1).split(", ")) if match else None
+    if selected != sorted(namespaces):
+        found.append(f"namespaceSelector {spec.get('namespaceSelector')!r} does not select exactly {namespaces}")
     if spec.get("tier") != tier:
         found.append(f"tier {spec.get('tier')!r} is not {tier!r}")
     if spec.get("order") != 0:
@@ -117,28 +125,29 @@ def test_bypass_policies_open_exactly_the_endpoint(mode: str, with_ip: bool, ser
     tree = _render(render_cli, tmp_path, *sets)
     expected_namespaces = wanted or DEFAULT_NAMESPACES
 
-    docs = _docs(tree["08-bypass-policies/networkpolicies.yaml"])
-    assert [doc["metadata"]["namespace"] for doc in docs] == expected_namespaces
-    for doc in docs:
-        assert policy_problems(doc, mode=mode, ip=IP if with_ip else None, tier=tier,
-                               name="apiserver-endpoint-bypass", namespaces=expected_namespaces) == []
+    (doc,) = _docs(tree["08-bypass-policies/globalnetworkpolicy.yaml"])
+    assert policy_problems(doc, mode=mode, ip=IP if with_ip else None, tier=tier,
+                           name="apiserver-endpoint-bypass", namespaces=expected_namespaces) == []
     _assert_no_other_policies(tree)
 
 
-def test_custom_tier_and_policy_name(render_cli: RenderCli, tmp_path: Path) -> None:
-    tree = _render(render_cli, tmp_path, "bypass.tier=platform", "bypass.policyName=sks-endpoint",
-                   f"apiServer.endpointIP={IP}")
-    for doc in _docs(tree["08-bypass-policies/networkpolicies.yaml"]):
-        assert policy_problems(doc, mode="port", ip=IP, tier="platform", name="sks-endpoint",
-                               namespaces=DEFAULT_NAMESPACES) == []
+def test_custom_policy_name(render_cli: RenderCli, tmp_path: Path) -> None:
+    tree = _render(render_cli, tmp_path, "bypass.policyName=sks-endpoint", f"apiServer.endpointIP={IP}")
+    (doc,) = _docs(tree["08-bypass-policies/globalnetworkpolicy.yaml"])
+    assert policy_problems(doc, mode="port", ip=IP, tier="allow-tigera", name="sks-endpoint",
+                           namespaces=["tigera-eck-operator", "calico-system"]) == []
 
 
 def test_the_seed_workaround_is_what_mode_port_renders(render_cli: RenderCli, tmp_path: Path) -> None:
-    """The seed's `allow-tigera.tem-bypass`, minus its empty serviceAccountSelector, with selector all()."""
+    """The seed's `allow-tigera.tem-bypass` (order 0, all pods, TCP to the endpoint port), as one global
+    policy over the namespaces values/prod.yaml lists instead of one policy per namespace."""
     tree = _render(render_cli, tmp_path)
-    first = _docs(tree["08-bypass-policies/networkpolicies.yaml"])[0]
-    assert first["spec"] == {"tier": "allow-tigera", "order": 0, "selector": "all()", "types": ["Egress"],
-                             "egress": [{"action": "Allow", "protocol": "TCP", "destination": {"ports": [PORT]}}]}
+    (doc,) = _docs(tree["08-bypass-policies/globalnetworkpolicy.yaml"])
+    assert doc["spec"] == {"tier": "allow-tigera", "order": 0,
+                           "namespaceSelector": "projectcalico.org/name in {'calico-system', 'tigera-eck-operator', "
+                                                "'tigera-packetcapture', 'tigera-prometheus'}",
+                           "selector": "all()", "types": ["Egress"],
+                           "egress": [{"action": "Allow", "protocol": "TCP", "destination": {"ports": [PORT]}}]}
 
 
 def _assert_no_other_policies(tree: dict[str, str]) -> None:
@@ -155,9 +164,11 @@ def _assert_no_other_policies(tree: dict[str, str]) -> None:
 # --------------------------------------------------------------------------- the checker catches widening
 
 GOOD_PORT = {
-    "apiVersion": "projectcalico.org/v3", "kind": "NetworkPolicy",
-    "metadata": {"name": "allow-tigera.apiserver-endpoint-bypass", "namespace": "calico-system"},
-    "spec": {"tier": "allow-tigera", "order": 0, "selector": "all()", "types": ["Egress"],
+    "apiVersion": "projectcalico.org/v3", "kind": "GlobalNetworkPolicy",
+    "metadata": {"name": "allow-tigera.apiserver-endpoint-bypass"},
+    "spec": {"tier": "allow-tigera", "order": 0,
+             "namespaceSelector": "projectcalico.org/name in {" + ", ".join(f"'{n}'" for n in DEFAULT_NAMESPACES) + "}",
+             "selector": "all()", "types": ["Egress"],
              "egress": [{"action": "Allow", "protocol": "TCP", "destination": {"ports": [PORT]}}]},
 }
 
@@ -194,7 +205,9 @@ def _widened(change: str) -> tuple[dict[str, Any], str]:
     elif change == "source-widened":
         rule["source"] = {"nets": ["0.0.0.0/0"]}
     elif change == "extra-namespace":
-        doc["metadata"]["namespace"] = "kube-system"
+        doc["spec"]["namespaceSelector"] = doc["spec"]["namespaceSelector"].replace("}", ", 'kube-system'}")
+    elif change == "every-namespace":
+        doc["spec"]["namespaceSelector"] = "all()"
     elif change == "order-lower-priority":
         doc["spec"]["order"] = 1000
     elif change == "selector-narrowed-or-changed":
@@ -205,8 +218,8 @@ def _widened(change: str) -> tuple[dict[str, Any], str]:
     elif change == "other-service":
         mode = "service"
         rule["destination"] = {"services": {"name": "kube-dns", "namespace": "kube-system"}}
-    elif change == "global-kind":
-        doc["kind"] = "GlobalNetworkPolicy"
+    elif change == "namespaced-kind":
+        doc["kind"] = "NetworkPolicy"
     else:  # pragma: no cover - a typo in the list below
         raise AssertionError(change)
     return doc, mode
@@ -215,7 +228,7 @@ def _widened(change: str) -> tuple[dict[str, Any], str]:
 WIDENINGS = ["wildcard-nets", "wide-cidr", "empty-destination", "no-destination", "missing-protocol", "udp",
              "extra-port", "port-range", "ingress-rule", "types-missing", "second-rule", "deny-becomes-pass",
              "source-widened", "extra-namespace", "order-lower-priority", "selector-narrowed-or-changed",
-             "service-with-ports", "other-service", "global-kind"]
+             "service-with-ports", "other-service", "namespaced-kind", "every-namespace"]
 
 
 def test_checker_accepts_the_exact_policy() -> None:
@@ -238,16 +251,16 @@ LONGHORN_REPO = "https://charts.longhorn.io"
 STAGE_NAMESPACES = {"longhorn-system", "tigera-operator", "tigera-prometheus"}
 PROJECT_VARIANTS: dict[str, tuple[list[str], list[str], set[str], str]] = {
     # name: (--set overrides, expected sourceRepos, expected destination namespaces, Argo CD namespace)
-    "prod": ([], [GITOPS_REPO, LONGHORN_REPO], {*STAGE_NAMESPACES, *DEFAULT_NAMESPACES, "argocd"}, "argocd"),
-    "external-secrets-four-namespaces": (
+    "prod": ([], [GITOPS_REPO, LONGHORN_REPO], {*STAGE_NAMESPACES, "argocd"}, "argocd"),
+    "external-secrets-five-namespaces": (
         ["secrets.pullSecret.provider=external-secrets", "secrets.pullSecret.storeName=vault",
-         "secrets.pullSecret.remoteKey=tigera/pull", f"bypass.namespaces=[{', '.join(NAMESPACE_LISTS['four'])}]"],
-        [GITOPS_REPO, LONGHORN_REPO], {*STAGE_NAMESPACES, *NAMESPACE_LISTS["four"], "argocd"}, "argocd"),
+         "secrets.pullSecret.remoteKey=tigera/pull", f"bypass.namespaces=[{', '.join(NAMESPACE_LISTS['five'])}]"],
+        [GITOPS_REPO, LONGHORN_REPO], {*STAGE_NAMESPACES, "argocd"}, "argocd"),
     "mirror-scp-repo-custom-argocd-namespace": (
         ["longhorn.chartRepository=https://charts.mirror.example.com/longhorn", "gitops.argocdNamespace=gitops",
-         "gitops.engine=both", "gitops.repoURL=git@git.example.com:platform/sks.git", "bypass.namespaces=[one]"],
+         "gitops.engine=both", "gitops.repoURL=git@git.example.com:platform/sks.git"],
         ["git@git.example.com:platform/sks.git", "https://charts.mirror.example.com/longhorn"],
-        {*STAGE_NAMESPACES, "one", "gitops"}, "gitops"),
+        {*STAGE_NAMESPACES, "gitops"}, "gitops"),
 }
 
 
@@ -280,7 +293,7 @@ def test_app_project_allows_only_what_the_tree_uses(variant: str, render_cli: Re
         assert app["spec"]["project"] == CLUSTER, app["metadata"]["name"]
         destination = app["spec"]["destination"]
         assert destination["server"] == IN_CLUSTER
-        assert destination.get("namespace", argocd_namespace) in expected_namespaces
+        assert destination["namespace"] in expected_namespaces  # never empty: it would match no destination
         assert app["spec"]["source"]["repoURL"] in spec["sourceRepos"]
 
 
@@ -290,8 +303,8 @@ TIGERA_CLUSTER_KINDS = {"Installation", "APIServer", "IntrusionDetection", "LogC
 
 WHITELIST_VARIANTS = {
     "prod": [],
-    "both-sops": ["gitops.engine=both", "secrets.license.provider=sops",
-                  "secrets.license.encryptedFile=secrets/ceosks-poc/license.enc.yaml"],
+    "both-external-secrets": ["gitops.engine=both", "secrets.pullSecret.provider=external-secrets",
+                              "secrets.pullSecret.storeName=vault", "secrets.pullSecret.remoteKey=tigera/pull"],
     "custom-resources-off": ["tigera.customResources={intrusionDetection: false, logCollector: false, "
                              "logStorage: false, manager: false, monitor: false, compliance: false, "
                              "policyRecommendation: false}"],
@@ -301,14 +314,16 @@ WHITELIST_VARIANTS = {
 @pytest.mark.parametrize("variant", sorted(WHITELIST_VARIANTS))
 def test_cluster_scoped_whitelist_names_kinds_not_wildcards(variant: str, render_cli: RenderCli,
                                                             tmp_path: Path) -> None:
-    """operator.tigera.io: exactly the kinds stage 6 renders; projectcalico.org: only LicenseKey, only with sops."""
+    """operator.tigera.io: exactly the kinds stages 6 and 9 render; projectcalico.org: only the bypass policy
+    (Argo CD never delivers a LicenseKey: validate.py refuses sops with Argo CD)."""
     tree = _render(render_cli, tmp_path, *WHITELIST_VARIANTS[variant])
     (project,) = _docs(tree["argocd/apps/project.yaml"])
     whitelist = project["spec"]["clusterResourceWhitelist"]
     assert all(entry["kind"] != "*" and entry["group"] != "*" for entry in whitelist), whitelist
-    rendered = {doc["kind"] for path, text in tree.items() if path.startswith("06-tigera-custom-resources/")
-                and path != "06-tigera-custom-resources/kustomization.yaml" for doc in _docs(text)}
+    rendered = {doc["kind"] for path, text in tree.items()
+                if path.startswith(("06-tigera-custom-resources/", "09-tigera-enterprise-resources/"))
+                and not path.endswith("/kustomization.yaml") for doc in _docs(text)}
     assert rendered <= TIGERA_CLUSTER_KINDS
     assert {entry["kind"] for entry in whitelist if entry["group"] == "operator.tigera.io"} == rendered
     calico = [entry["kind"] for entry in whitelist if entry["group"] == "projectcalico.org"]
-    assert calico == (["LicenseKey"] if variant == "both-sops" else [])
+    assert calico == ["GlobalNetworkPolicy"]

@@ -6,7 +6,6 @@ diff shown is the intended effect of a template or values change.
 
 from __future__ import annotations
 
-import itertools
 import os
 import subprocess
 import sys
@@ -29,8 +28,11 @@ VARIANTS: dict[str, list[str]] = {
     "custom-resources-off": ["--set", "tigera.customResources={intrusionDetection: false, logCollector: false, "
                              "logStorage: false, manager: false, monitor: false, compliance: false, "
                              "policyRecommendation: false}"],
-    "both-sops": ["--set", "gitops.engine=both", "--set", "secrets.license.provider=sops",
+    "flux-sops": ["--set", "gitops.engine=flux", "--set", "secrets.license.provider=sops",
                   "--set", "secrets.license.encryptedFile=secrets/ceosks-poc/license.enc.yaml"],
+    "both-external-secrets": ["--set", "gitops.engine=both", "--set", "secrets.pullSecret.provider=external-secrets",
+                              "--set", "secrets.pullSecret.storeName=vault-backend",
+                              "--set", "secrets.pullSecret.remoteKey=tigera/pull-secret"],
 }
 
 
@@ -82,21 +84,26 @@ def _objects(text: str) -> list[dict]:  # type: ignore[type-arg]
     return [doc for doc in yamlio.load_all_plain(text) if doc]
 
 
-def test_engines_deploy_the_same_stages_in_the_same_order(tmp_path: Path, render_cli: RenderCli) -> None:
-    tree = render_variant(render_cli, tmp_path, "both-sops")
+def test_engines_deploy_the_same_stages_in_the_rollout_models_order(tmp_path: Path, render_cli: RenderCli) -> None:
+    """Both engines deliver every stage directory; a Flux dependency is always in an earlier Argo CD wave."""
+    tree = render_variant(render_cli, tmp_path, "both-external-secrets")
     stage_dirs = sorted({path.split("/")[0] for path in tree if path[:2].isdigit()})
-    argo = [_objects(tree[path])[0] for path in sorted(tree) if path.startswith("argocd/apps/0")]
-    waves = [int(app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) for app in argo]
-    assert waves == sorted(waves) and len(set(waves)) == len(waves), waves
-    argo_targets = [app["spec"]["source"].get("path", "").rsplit("/", 1)[-1] or "01-longhorn" for app in argo]
+    argo = {app["metadata"]["name"]: app for path in sorted(tree) if path.startswith("argocd/apps/0")
+            for app in _objects(tree[path])}
+    waves = {name: int(app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) for name, app in argo.items()}
+    argo_targets = sorted(app["spec"]["source"].get("path", "").rsplit("/", 1)[-1] or "01-longhorn"
+                          for app in argo.values())
     assert argo_targets == stage_dirs
-    flux = [_objects(tree[path])[0] for path in sorted(tree) if path.startswith("flux/0")]
-    flux_targets = [ks["spec"]["path"].rsplit("/", 1)[-1] for ks in flux]
-    assert [target if target != "longhorn" else "01-longhorn" for target in flux_targets] == stage_dirs
-    for previous, current in itertools.pairwise(flux):
-        assert current["spec"]["dependsOn"] == [{"name": previous["metadata"]["name"]}]
-    assert "dependsOn" not in flux[0]["spec"]
-    chart_argo = argo[0]["spec"]["source"]
+    flux = {ks["metadata"]["name"]: ks for path in sorted(tree) if path.startswith("flux/0")
+            for ks in _objects(tree[path])}
+    flux_targets = sorted(ks["spec"]["path"].rsplit("/", 1)[-1] for ks in flux.values())
+    assert sorted(target if target != "longhorn" else "01-longhorn" for target in flux_targets) == stage_dirs
+    assert set(flux) == set(argo)
+    for name, kustomization in flux.items():
+        for dependency in kustomization["spec"].get("dependsOn", []):
+            assert waves[dependency["name"]] < waves[name], (name, dependency)
+    assert min(waves.values()) == 1 and any("dependsOn" not in ks["spec"] for ks in flux.values())
+    chart_argo = argo["ceosks-poc-01-longhorn"]["spec"]["source"]
     release = _objects(tree["flux/longhorn/helmrelease.yaml"])[0]["spec"]
     kustomize_chart = _objects(tree["01-longhorn/kustomization.yaml"])[0]["helmCharts"][0]
     assert chart_argo["helm"]["valuesObject"] == release["values"] == kustomize_chart["valuesInline"]

@@ -508,6 +508,7 @@ wait_fact() {
     crds:external-secrets.io) ;;
     crds:*) wait_ready crds ;;
     api:projectcalico.org/v3) wait_ready tigera-apiserver ;;
+    tier:operator) wait_tier allow-tigera ;;
     tier:*) wait_tier "${1#tier:}" ;;
     namespace:*) wait_namespaces "${1#namespace:}" ;;
     *) die "no wait for '$1'" ;;
@@ -574,10 +575,10 @@ stage_07_license() {
   apply_objects "LicenseKey default" --filename "$LICENSE_FILE"
 }
 
-# Stage 8: API server endpoint bypass policy (git delivery; needs api:projectcalico.org/v3, tier:allow-tigera).
+# Stage 8: API server endpoint bypass policy (git delivery; needs api:projectcalico.org/v3, tier:operator).
 stage_08_bypass_policies() {
   wait_fact api:projectcalico.org/v3
-  wait_fact tier:allow-tigera
+  wait_fact tier:operator
   apply_stage 08-bypass-policies
 }
 

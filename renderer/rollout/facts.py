@@ -9,7 +9,8 @@ Every entry names the upstream file it was read from (tigera/operator at v1.34.5
   pull-secret                tigera-pull-secret exists in tigera-operator
   api:projectcalico.org/v3   the Tigera API server serves projectcalico.org/v3 (APIServer state Ready)
   license                    LicenseKey `default` exists
-  tier:<name>                the Calico tier exists
+  tier:<name>                the Calico tier exists; tier:operator is the one holding the operator's
+                             policies (allow-tigera, calico-system from 3.23: OPERATOR_TIER)
   api-egress:<namespace>     pods there can reach the SKS API server's real endpoint (the bypass)
   storageclass:<name>, longhorn, component:<tigerastatus>
 """
@@ -55,7 +56,7 @@ COMPONENTS: tuple[Component, ...] = (
               ("api:projectcalico.org/v3", "namespace:tigera-system"), 60,
               "pkg/controller/apiserver/apiserver_controller.go: Reconcile (waits for Installation status.variant)"),
     Component("tiers", "Installation", ("api:projectcalico.org/v3", "license"), "License not found",
-              ("tier:allow-tigera",), 30,
+              ("tier:operator",), 30,
               "pkg/controller/tiers/tiers_controller.go: Reconcile (does not watch LicenseKey: next try after "
               "utils.StandardRetry = 30 s)", mirrored=False),
     Component("monitor", "Monitor", ("calico", "crds:monitoring.coreos.com"),
@@ -69,44 +70,44 @@ COMPONENTS: tuple[Component, ...] = (
     Component("log-storage-secrets", "LogStorage", ("component:log-storage",), "Waiting for LogStorage to be ready",
               (), 10, "pkg/controller/logstorage/secrets/secret_controller.go"),
     Component("log-storage-elastic", "LogStorage",
-              ("component:log-storage", "tier:allow-tigera", "storageclass:tigera-elasticsearch", "longhorn",
+              ("component:log-storage", "tier:operator", "storageclass:tigera-elasticsearch", "longhorn",
                "api-egress:tigera-eck-operator"),
               _TIER_WAIT, ("namespace:tigera-eck-operator",), 300,
               "pkg/controller/logstorage/elastic/elastic_controller.go (tier required, storage class required); "
               "the ECK operator's allow-tigera.elastic-operator-access opens 443/6443/12388 only "
               "(pkg/render/logstorage.go: eckOperatorAllowTigeraPolicy)"),
-    Component("log-storage-access", "LogStorage", ("tier:allow-tigera", "api:projectcalico.org/v3", _ES), _TIER_WAIT,
+    Component("log-storage-access", "LogStorage", ("tier:operator", "api:projectcalico.org/v3", _ES), _TIER_WAIT,
               (), 60, "pkg/controller/logstorage/linseed/linseed_controller.go (DPI API, tier, Elasticsearch)"),
-    Component("log-storage-esmetrics", "LogStorage", ("tier:allow-tigera", _ES), _TIER_WAIT, (), 60,
+    Component("log-storage-esmetrics", "LogStorage", ("tier:operator", _ES), _TIER_WAIT, (), 60,
               "pkg/controller/logstorage/esmetrics/esmetrics_controller.go"),
-    Component("log-storage-dashboards", "LogStorage", ("tier:allow-tigera", _ES),
+    Component("log-storage-dashboards", "LogStorage", ("tier:operator", _ES),
               "Waiting for allow-tigera tier to be created", (), 60,
               "pkg/controller/logstorage/dashboards/dashboards_controller.go"),
-    Component("log-storage-kubecontrollers", "LogStorage", ("tier:allow-tigera", _ES, "api-egress:calico-system"),
+    Component("log-storage-kubecontrollers", "LogStorage", ("tier:operator", _ES, "api-egress:calico-system"),
               _TIER_WAIT, (), 60,
               "pkg/controller/logstorage/kubecontrollers/es_kube_controllers.go; its policy "
               "allow-tigera.es-kube-controller-access opens 443/6443/12388 only (pkg/render/kubecontrollers)"),
     Component("log-collector", "LogCollector",
-              ("api:projectcalico.org/v3", "tier:allow-tigera", "license", "component:monitor"), "License not found",
+              ("api:projectcalico.org/v3", "tier:operator", "license", "component:monitor"), "License not found",
               ("namespace:tigera-fluentd",), 60,
               "pkg/controller/logcollector/logcollector_controller.go (license; Prometheus client secret "
               "from the monitor controller)"),
     Component("compliance", "Compliance",
-              ("api:projectcalico.org/v3", "tier:allow-tigera", "license", "component:log-storage-access"),
+              ("api:projectcalico.org/v3", "tier:operator", "license", "component:log-storage-access"),
               "License not found", ("namespace:tigera-compliance",), 60,
               "pkg/controller/compliance/compliance_controller.go (license; Linseed certificate)"),
     Component("intrusion-detection", "IntrusionDetection",
-              ("api:projectcalico.org/v3", "tier:allow-tigera", "license", _ES, "component:log-storage-access"),
+              ("api:projectcalico.org/v3", "tier:operator", "license", _ES, "component:log-storage-access"),
               "License not found", ("namespace:tigera-intrusion-detection",), 60,
               "pkg/controller/intrusiondetection/intrusiondetection_controller.go (Elasticsearch, tier, license)"),
     Component("manager", "Manager",
-              ("api:projectcalico.org/v3", "tier:allow-tigera", "license", "component:monitor", _ES,
+              ("api:projectcalico.org/v3", "tier:operator", "license", "component:monitor", _ES,
                "namespace:tigera-prometheus"),
               "License not found", ("namespace:tigera-manager",), 90,
               "pkg/controller/manager/manager_controller.go (license; requires Monitor tigera-secure and the "
               "tigera-prometheus namespace; Elasticsearch secrets)"),
     Component("policy-recommendation", "PolicyRecommendation",
-              ("api:projectcalico.org/v3", "tier:allow-tigera", "license", "component:log-storage-access"),
+              ("api:projectcalico.org/v3", "tier:operator", "license", "component:log-storage-access"),
               "License not found", ("namespace:tigera-policy-recommendation",), 60,
               "pkg/controller/policyrecommendation/policyrecommendation_controller.go (license; Linseed certificate)"),
 )
@@ -178,7 +179,7 @@ HEALTH: dict[str, Health] = {
 }
 
 
-def components_for(kinds: set[str] | tuple[str, ...]) -> tuple[Component, ...]:
+def components_for(kinds: set[str] | frozenset[str] | tuple[str, ...]) -> tuple[Component, ...]:
     """The TigeraStatus components a set of rendered operator kinds turns on."""
     return tuple(component for component in COMPONENTS if component.kind in kinds)
 
@@ -214,5 +215,43 @@ def missing_kinds(enabled: set[str]) -> list[tuple[str, str, str]]:
         for need in component.needs:
             other = by_name.get(need.removeprefix("component:")) if need.startswith("component:") else None
             if other is not None and other.kind not in enabled:
-                found.setdefault((component.kind, other.kind), component.source.split(" (")[0])
+                source = component.source.split(" (")[0]
+                found.setdefault((component.kind, other.kind), f"tigera/operator v1.34.5 {source}")
     return [(kind, needed, source) for (kind, needed), source in sorted(found.items())]
+
+
+def api_egress_needed(enabled: set[str]) -> dict[str, str]:
+    """Namespace -> the component that needs the bypass there, for the enabled kinds."""
+    needed: dict[str, str] = {}
+    for component in components_for(enabled):
+        for need in component.needs:
+            if need.startswith("api-egress:"):
+                needed.setdefault(need.removeprefix("api-egress:"), component.name)
+    return needed
+
+
+WHY = {
+    "nodes": "pods, the operator included, need nodes (they join after the operator's CRDs, as in the seed)",
+    "crds:operator.tigera.io": "Installation, APIServer and the other custom resources are operator.tigera.io kinds",
+    "crds:monitoring.coreos.com": "Monitor waits for the Prometheus operator CRDs (pkg/controller/monitor)",
+    "crds:external-secrets.io": "ExternalSecret is an External Secrets Operator kind",
+    "namespace:tigera-operator": "the pull secret lives in the operator's namespace, created by its manifest",
+    "api:projectcalico.org/v3": "LicenseKey and GlobalNetworkPolicy are projectcalico.org/v3, served by the Tigera API "
+                                "server (APIServer Ready)",
+    "tier:operator": "a policy in a missing tier is refused; the tiers controller creates it up to 30 s after the "
+                     "license (pkg/controller/tiers/tiers_controller.go)",
+    "license": "the enterprise controllers stay Degraded 'License not found' without it (utils.FetchLicenseKey)",
+    "pull-secret": "the operator pulls Calico Enterprise images with tigera-pull-secret",
+}
+
+
+def why(fact: str) -> str:
+    """One line on why a stage waits for `fact` (for --plan and the README)."""
+    if fact in WHY:
+        return WHY[fact]
+    if fact.startswith("component:"):
+        name = fact.removeprefix("component:")
+        component = next((item for item in COMPONENTS if item.name == name), None)
+        needs = ", ".join(component.needs) if component else "?"
+        return f"TigeraStatus {name} Available (its CR's Ready condition); it needs {needs}"
+    return fact

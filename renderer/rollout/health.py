@@ -22,8 +22,9 @@ APPLICATION_LUA = """\
 -- sks-gitops.io/ready-when says what a stage's wave waits for: Healthy (every object healthy),
 -- CRDsEstablished (synced and its CRDs Established) or Synced (applied).
 local mode = "Healthy"
-if obj.metadata ~= nil and obj.metadata.annotations ~= nil and obj.metadata.annotations["sks-gitops.io/ready-when"] ~= nil then
-  mode = obj.metadata.annotations["sks-gitops.io/ready-when"]
+local annotations = obj.metadata ~= nil and obj.metadata.annotations or nil
+if annotations ~= nil and annotations["sks-gitops.io/ready-when"] ~= nil then
+  mode = annotations["sks-gitops.io/ready-when"]
 end
 if obj.status == nil then
   return {status = "Progressing", message = "waiting for the application controller"}
@@ -39,7 +40,8 @@ if obj.status.sync == nil or obj.status.sync.status ~= "Synced" then
 end
 if mode == "CRDsEstablished" and obj.status.resources ~= nil then
   for _, resource in ipairs(obj.status.resources) do
-    if resource.kind == "CustomResourceDefinition" and (resource.health == nil or resource.health.status ~= "Healthy") then
+    local healthy = resource.health ~= nil and resource.health.status == "Healthy"
+    if resource.kind == "CustomResourceDefinition" and not healthy then
       return {status = "Progressing", message = "waiting for CustomResourceDefinition " .. (resource.name or "")}
     end
   end

@@ -133,7 +133,7 @@ def place(stages: tuple[Stage, ...], environment: tuple[str, ...] = ENGINE_ENVIR
                           if trial.support[fact] - {stage.position})
             placed.append(Placed(stage, wave, tuple(by_position[p] for p in sorted(_reduce(used, depends))),
                                  waits))
-        for stage, trial in ready:
+        for _, trial in ready:
             known.support.update({fact: support for fact, support in trial.support.items()
                                   if fact not in known.support})
             known.kinds.update(trial.kinds)

@@ -1,0 +1,275 @@
+"""A cluster that follows the rollout model: objects, facts that become true over time, operator status.
+
+Time is in seconds. A fact becomes true a fixed delay after everything it needs holds (RUNTIME_RULES
+and the operator components of renderer/rollout/facts.py); applying an object fails the way the API
+server would refuse it (unknown kind, missing namespace, missing tier). Status is written the way
+tigera/operator v1.34.5 writes it (pkg/controller/status/status.go, status.UpdateStatusCondition).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from renderer.rollout import facts
+
+CRD_ESTABLISH_SECONDS = 5
+NODES_JOIN_SECONDS = 180
+"""exo compute sks nodepool add until the nodes register (then Calico makes them Ready)."""
+
+Key = tuple[str, str, str, str]
+"""(group, kind, namespace, name)"""
+
+
+class ApplyError(Exception):
+    """The API server refuses an object."""
+
+
+def key_of(obj: dict[str, Any]) -> Key:
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    metadata = obj.get("metadata") or {}
+    return (group, str(obj.get("kind", "")), str(metadata.get("namespace", "")), str(metadata.get("name", "")))
+
+
+_KIND_NEEDS = {
+    "operator.tigera.io": "crds:operator.tigera.io",
+    "projectcalico.org": "api:projectcalico.org/v3",
+    "external-secrets.io": "crds:external-secrets.io",
+    "monitoring.coreos.com": "crds:monitoring.coreos.com",
+}
+"""What must exist before the API server accepts an object of a group (its CRDs, or the aggregated API)."""
+
+CLUSTER_SCOPED = {("", "Namespace"), ("storage.k8s.io", "StorageClass"), ("operator.tigera.io", "Installation"),
+                  ("operator.tigera.io", "APIServer"), ("projectcalico.org", "GlobalNetworkPolicy"),
+                  ("projectcalico.org", "LicenseKey"), ("projectcalico.org", "Tier"),
+                  ("apiextensions.k8s.io", "CustomResourceDefinition")}
+CLUSTER_SCOPED |= {("operator.tigera.io", kind) for kind in facts.HEALTH}
+
+
+def is_namespaced(group: str, kind: str) -> bool:
+    return (group, kind) not in CLUSTER_SCOPED
+
+
+@cache
+def _component_rules(kinds: frozenset[str]) -> tuple[tuple[str, tuple[str, ...], int], ...]:
+    rules = [(rule.provides, rule.needs, rule.seconds) for rule in facts.RUNTIME_RULES]
+    for component in facts.components_for(kinds):
+        for fact in (f"component:{component.name}", *component.provides):
+            rules.append((fact, component.needs, component.seconds))
+    return tuple(rules)
+
+
+@dataclass(frozen=True)
+class Site:
+    """What the cluster's network looks like: the SKS API server endpoint and the operator's tier."""
+
+    endpoint_port: int
+    endpoint_ip: str
+    operator_tier: str
+
+
+_NAME_IN = re.compile(r"^projectcalico\.org/name in \{(?P<names>'[a-z0-9.-]+'(?:, '[a-z0-9.-]+')*)\}$")
+_NAME_IS = re.compile(r"^projectcalico\.org/name == '(?P<name>[a-z0-9.-]+)'$")
+
+
+def selected_namespaces(selector: str) -> set[str] | None:
+    """Namespaces a Calico namespaceSelector of the forms this tool renders selects; None for all."""
+    if selector.strip() in ("", "all()"):
+        return None
+    match = _NAME_IN.match(selector.strip())
+    if match:
+        return {name.strip("'") for name in match["names"].split(", ")}
+    match = _NAME_IS.match(selector.strip())
+    return {match["name"]} if match else set()
+
+
+def bypassed(policy: dict[str, Any], site: Site) -> set[str] | None:
+    """Namespaces whose pods this policy lets reach the real endpoint ahead of the operator's policies.
+
+    It must sit in the operator's tier (allow-tigera) with an order below theirs
+    (facts.OPERATOR_POLICY_ORDER), select every pod, and allow TCP egress to the endpoint port
+    (narrowed to the endpoint IP or not) or to the default/kubernetes Service. None: every namespace."""
+    spec = policy.get("spec") or {}
+    if spec.get("tier") != site.operator_tier or float(spec.get("order", 1000)) >= facts.OPERATOR_POLICY_ORDER:
+        return set()
+    if spec.get("selector", "all()") != "all()" or "Egress" not in spec.get("types", ["Egress"]):
+        return set()
+    for rule in spec.get("egress") or []:
+        destination = rule.get("destination") or {}
+        if rule.get("action") != "Allow" or rule.get("protocol") not in ("TCP", None):
+            continue
+        ports = [int(port) for port in destination.get("ports", []) if str(port).isdigit()]
+        nets = destination.get("nets") or []
+        by_port = site.endpoint_port in ports and (not nets or f"{site.endpoint_ip}/32" in nets or not site.endpoint_ip)
+        by_service = destination.get("services") == {"name": "kubernetes", "namespace": "default"}
+        if by_port or by_service:
+            if policy.get("kind") == "NetworkPolicy":
+                return {str((policy.get("metadata") or {}).get("namespace", ""))}
+            return selected_namespaces(str(spec.get("namespaceSelector", "all()")))
+    return set()
+
+
+@dataclass
+class Cluster:
+    site: Site
+    now: float = 0.0
+    since: dict[str, float] = field(default_factory=dict)
+    """Fact -> when it became true."""
+    objects: dict[Key, dict[str, Any]] = field(default_factory=dict)
+    drift: list[str] = field(default_factory=list)
+    log: list[str] = field(default_factory=list)
+    extra_rules: list[tuple[str, tuple[str, ...], int]] = field(default_factory=list)
+    """Facts someone outside the cluster brings once their needs hold (the bootstrap's local files)."""
+
+    def holds(self, fact: str) -> bool:
+        return fact in self.since and self.since[fact] <= self.now
+
+    def grant(self, fact: str, delay: float = 0.0) -> None:
+        at = self.now + delay
+        if fact not in self.since or self.since[fact] > at:
+            self.since[fact] = at
+
+    # -- objects ------------------------------------------------------------------------------
+
+    def kinds(self) -> set[str]:
+        return {kind for group, kind, _, _ in self.objects if group == "operator.tigera.io"}
+
+    def check(self, obj: dict[str, Any]) -> None:
+        """Raise ApplyError when the API server would refuse `obj` now."""
+        group, kind, namespace, name = key_of(obj)
+        need = _KIND_NEEDS.get(group)
+        if need and not self.holds(need):
+            raise ApplyError(f"{kind} {name}: no matches for kind {kind!r} in group {group!r} ({need} missing)")
+        if is_namespaced(group, kind) and namespace and not self.holds(f"namespace:{namespace}"):
+            raise ApplyError(f"{kind} {namespace}/{name}: namespaces {namespace!r} not found")
+        tier = (obj.get("spec") or {}).get("tier") if group == "projectcalico.org" else None
+        if tier and not self.holds("tier:operator" if tier == self.site.operator_tier else f"tier:{tier}"):
+            raise ApplyError(f"{kind} {name}: tier {tier!r} not found")
+
+    def apply(self, obj: dict[str, Any]) -> None:
+        self.check(obj)
+        group, kind, namespace, name = key = key_of(obj)
+        live = copy.deepcopy(obj)
+        live.pop("status", None)
+        self.objects[key] = live
+        if kind == "Namespace" and not group:
+            self.grant(f"namespace:{name}")
+        elif kind == "StorageClass":
+            self.grant(f"storageclass:{name}")
+        elif kind == "LicenseKey" and name == "default":
+            self.grant("license")
+        elif kind == "ExternalSecret":
+            self.grant("pull-secret", 30)
+        elif kind == "Installation":
+            self._operator_defaults(live)
+        elif kind in ("GlobalNetworkPolicy", "NetworkPolicy") and group == "projectcalico.org":
+            namespaces = bypassed(live, self.site)
+            for namespace in facts.BYPASS_NAMESPACES if namespaces is None else namespaces:
+                self.grant(f"api-egress:{namespace}")
+        self.log.append(f"{self.now:7.0f}s applied {kind} {namespace + '/' if namespace else ''}{name}")
+
+    def _operator_defaults(self, live: dict[str, Any]) -> None:
+        """What the ippool controller writes back into the spec (pkg/controller/ippool/defaults.go)."""
+        pools = (((live.get("spec") or {}).get("calicoNetwork") or {}).get("ipPools")) or []
+        expected = {**facts.POOL_DEFAULTS_V4, "name": facts.DEFAULT_POOL_NAME, "natOutgoing": "Enabled",
+                    "nodeSelector": "all()"}
+        for index, pool in enumerate(pools):
+            missing = sorted(name for name in expected if name not in pool)
+            if missing:
+                self.drift.append(f"Installation default: the operator writes spec.calicoNetwork.ipPools[{index}]."
+                                  f"{{{', '.join(missing)}}}, so the engine re-applies forever")
+
+    # -- time -----------------------------------------------------------------------------------
+
+    def _rules(self) -> list[tuple[str, tuple[str, ...], int]]:
+        return [*_component_rules(frozenset(self.kinds())), *self.extra_rules]
+
+    def settle(self) -> None:
+        """Schedule every fact whose needs hold now (a need that holds later re-schedules on the next call)."""
+        changed = True
+        while changed:
+            changed = False
+            for fact, needs, seconds in self._rules():
+                if fact in self.since or not all(self.holds(need) for need in needs):
+                    continue
+                ready_at = max([self.since[need] for need in needs] or [self.now])
+                self.since[fact] = max(ready_at, self.now) + seconds
+                changed = True
+
+    def next_event(self) -> float | None:
+        self.settle()
+        pending = [at for at in self.since.values() if at > self.now]
+        return min(pending) if pending else None
+
+    def advance(self, to: float) -> None:
+        """Move the clock to `to`, letting facts fall due in order."""
+        self.settle()
+        while True:
+            upcoming = self.next_event()
+            if upcoming is None or upcoming > to:
+                break
+            self.now = upcoming
+            self.settle()
+        self.now = max(self.now, to)
+        self.settle()
+
+    # -- what the operator reports ------------------------------------------------------------
+
+    def component_status(self, component: facts.Component) -> tuple[str, str]:
+        """("Available" | "Progressing" | "Degraded", message) as the TigeraStatus shows it."""
+        if self.holds(f"component:{component.name}"):
+            return "Available", "All objects available"
+        missing = [need for need in component.needs if not self.holds(need)]
+        if missing:
+            return "Degraded", f"{component.waiting}: {', '.join(missing)}"
+        return "Progressing", "rolling out"
+
+    def tigerastatus(self) -> dict[str, tuple[str, str]]:
+        return {component.name: self.component_status(component)
+                for component in facts.components_for(self.kinds())}
+
+    def status_of(self, kind: str) -> dict[str, Any]:
+        """The status an operator.tigera.io object carries now (mirrored TigeraStatus conditions)."""
+        rule = facts.HEALTH[kind]
+        components = facts.mirrored_into(kind)
+        states = [self.component_status(component) for component in components]
+        status: dict[str, Any] = {}
+        if rule.state and states and all(state == "Available" for state, _ in states):
+            status["state"] = "Ready"
+        if rule.conditions and states:
+            conditions = []
+            worst = next((item for item in states if item[0] == "Degraded"), None)
+            if worst is not None and all(state != "Available" for state, _ in states):
+                # Before ReadyToMonitor only Degraded is written (status.go: updateStatus).
+                conditions.append({"type": "Degraded", "status": "True", "reason": "ResourceNotReady",
+                                   "message": worst[1]})
+            else:
+                ready = all(state == "Available" for state, _ in states)
+                conditions += [
+                    {"type": "Ready", "status": str(ready), "reason": "AllObjectsAvailable" if ready else "Unknown",
+                     "message": "All objects available" if ready else ""},
+                    {"type": "Progressing", "status": str(not ready), "reason": "ResourceNotReady",
+                     "message": "" if ready else "rolling out"},
+                    {"type": "Degraded", "status": "False", "reason": "Unknown", "message": ""},
+                ]
+            status["conditions"] = conditions
+        return status
+
+    def live(self, key: Key) -> dict[str, Any] | None:
+        obj = self.objects.get(key)
+        if obj is None:
+            return None
+        if key[0] == "operator.tigera.io":
+            obj = {**obj, "status": self.status_of(key[1])}
+        return obj
+
+    def converged(self) -> list[str]:
+        """What still keeps the cluster from "every tigerastatus Available" (empty when converged)."""
+        left = [f"tigerastatus {name}: {state} ({message})" for name, (state, message) in self.tigerastatus().items()
+                if state != "Available"]
+        if not self.kinds():
+            left.append("no operator.tigera.io object was ever applied")
+        return left + self.drift
