@@ -24,7 +24,7 @@ FULL = yamlio.load_one(PROD_VALUES.read_bytes(), "prod.yaml").data
 FULL["secrets"]["pullSecret"].update(provider="external-secrets", storeName="vault", remoteKey="tigera/pull",
                                      remoteProperty="dockerconfigjson")
 FULL["secrets"]["license"].update(provider="sops", encryptedFile="secrets/license.enc.yaml")
-FULL["gitops"]["engine"] = "both"
+FULL["gitops"]["engine"] = "flux"  # sops delivers the license only with Flux (validate.py: rollout_problems)
 FULL["cluster"]["description"] = "seed"
 FULL["apiServer"]["endpointIP"] = "194.182.185.29"
 FULL["nodepool"]["labels"] = {"role": "worker"}

@@ -25,7 +25,7 @@ ENGINES = {"argocd": argocd.run, "flux": flux.run}
 def _cluster(model: Model) -> Cluster:
     values = model.values
     site = Site(int(values["apiServer"]["endpointPort"]), str(values["apiServer"].get("endpointIP", "")),
-                facts.OPERATOR_TIER.get(model.tigera_series, "allow-tigera"))
+                facts.OPERATOR_TIER.get(model.tigera_series, "allow-tigera"), str(values["tigera"]["version"]))
     cluster = Cluster(site)
     gitops = values["gitops"]
     for namespace in (gitops["argocdNamespace"], gitops["fluxNamespace"], "default", "kube-system"):

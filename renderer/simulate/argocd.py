@@ -124,7 +124,7 @@ def _child_resources(cluster: Cluster, child: Child, built: content_.Content | N
             status, message = lua.health(scripts[f"{key[0]}/{key[1]}"], live)
             entry["health"] = {"status": status, "message": message}
         elif key[1] == "ExternalSecret":  # resource_customizations/external-secrets.io/ExternalSecret/health.lua
-            entry["health"] = {"status": "Healthy" if cluster.holds("pull-secret") else "Progressing"}
+            entry["health"] = {"status": "Healthy" if cluster.external_secret_ready(key[2]) else "Progressing"}
         resources.append(entry)
     if built.opaque and child.stage is not None and child.synced:
         for fact in child.stage.provides:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from renderer import crdcheck
 from renderer.rollout import facts
 
 CRD_ESTABLISH_SECONDS = 5
@@ -69,6 +70,16 @@ class Site:
     endpoint_port: int
     endpoint_ip: str
     operator_tier: str
+    tigera_version: str = "v3.19.2"
+
+
+@cache
+def status_fields(kind: str, tigera_version: str) -> frozenset[str]:
+    """The status fields the CRD of an operator kind declares (schemas/crds, derived from the upstream CRDs):
+    the shapes the simulated operator may write, whatever the health rules expect."""
+    validator = crdcheck._validator(crdcheck.tigera_schema_set(tigera_version), "operator.tigera.io", "v1", kind)
+    status = validator.schema.get("properties", {}).get("status", {}) if validator is not None else {}
+    return frozenset(status.get("properties", {}))
 
 
 _NAME_IN = re.compile(r"^projectcalico\.org/name in \{(?P<names>'[a-z0-9.-]+'(?:, '[a-z0-9.-]+')*)\}$")
@@ -161,8 +172,12 @@ class Cluster:
             self.grant(f"storageclass:{name}")
         elif kind == "LicenseKey" and name == "default":
             self.grant("license")
-        elif kind == "ExternalSecret":
+        elif kind == "ExternalSecret" and namespace == "tigera-operator":
             self.grant("pull-secret", 30)
+        elif kind == "ExternalSecret":
+            self.drift.append(f"ExternalSecret {namespace}/{name}: the operator copies the pull secret there "
+                              "itself, owned by its CR (pkg/render/common/secret/secrets.go CopyToNamespace, "
+                              "pkg/controller/utils/component.go), so ESO can never own the target")
         elif kind == "Installation":
             self._operator_defaults(live)
         elif kind in ("GlobalNetworkPolicy", "NetworkPolicy") and group == "projectcalico.org":
@@ -233,13 +248,13 @@ class Cluster:
 
     def status_of(self, kind: str) -> dict[str, Any]:
         """The status an operator.tigera.io object carries now (mirrored TigeraStatus conditions)."""
-        rule = facts.HEALTH[kind]
+        fields = status_fields(kind, self.site.tigera_version)
         components = facts.mirrored_into(kind)
         states = [self.component_status(component) for component in components]
         status: dict[str, Any] = {}
-        if rule.state and states and all(state == "Available" for state, _ in states):
+        if "state" in fields and states and all(state == "Available" for state, _ in states):
             status["state"] = "Ready"
-        if rule.conditions and states:
+        if "conditions" in fields and states:
             conditions = []
             worst = next((item for item in states if item[0] == "Degraded"), None)
             if worst is not None and all(state != "Available" for state, _ in states):
@@ -257,6 +272,10 @@ class Cluster:
                 ]
             status["conditions"] = conditions
         return status
+
+    def external_secret_ready(self, namespace: str) -> bool:
+        """ESO's Ready condition: only where no operator controller owns the target Secret."""
+        return namespace == "tigera-operator" and self.holds("pull-secret")
 
     def live(self, key: Key) -> dict[str, Any] | None:
         obj = self.objects.get(key)

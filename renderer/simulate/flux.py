@@ -162,7 +162,7 @@ def _check_health(cluster: Cluster, state: _State) -> None:
         live = cluster.live(key_of(obj)) or {}
         if key_of(obj)[1] == "ExternalSecret":
             live = {**live, "status": {"conditions": [{"type": "Ready",
-                                                        "status": str(cluster.holds("pull-secret"))}]}}
+                                                        "status": str(cluster.external_secret_ready(key_of(obj)[2]))}]}}
         if not _kstatus_current(live, exprs):
             pending.append(f"{key_of(obj)[1]} {key_of(obj)[3]}")
     if not pending:
