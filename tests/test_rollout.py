@@ -22,7 +22,7 @@ from renderer.errors import TemplateError, ValuesError
 from renderer.rollout import facts, health
 from renderer.simulate import lua, play
 from renderer.simulate.outcome import Outcome
-from tests.conftest import PROD_VALUES
+from tests.conftest import PROD_VALUES, RenderCli
 
 CASES = Path(__file__).parent / "cases" / "valid"
 
@@ -305,3 +305,12 @@ def test_every_valid_combination_converges_in_every_delivery(combo: dict[str, An
         assert refused_sops or "can never become Available" in messages, messages
         return
     assert failures(play(cluster_model, tree)) == []
+
+
+def test_the_readme_shows_the_plan_render_prints(render_cli: RenderCli) -> None:
+    """The README's `render --plan values/prod.yaml` block is exactly what the command prints today."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text("utf-8")
+    marker = "$ .venv/bin/render --plan values/prod.yaml\n"
+    shown = readme.split(marker, 1)[1].split("```", 1)[0]
+    result = render_cli("--plan", PROD_VALUES)
+    assert shown == result.stdout
