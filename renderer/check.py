@@ -60,6 +60,8 @@ class FileCheck:
     error: str
     findings: tuple[tuple[str, str], ...]
     kinds: tuple[str, ...]
+    objects: tuple[dict[str, Any], ...] = ()
+    """The parsed documents (read-only), so the simulator need not parse the file again."""
 
 
 _MEMO: Memo[FileCheck] = Memo()
@@ -79,6 +81,7 @@ def check_file(text: str, is_yaml: bool, kubernetes_minor: str, tigera_version: 
 def _check_file(text: str, is_yaml: bool, kubernetes_minor: str, tigera_version: str) -> FileCheck:
     findings = [("", finding) for finding in leaks.scan_text("", text)]
     kinds: list[str] = []
+    objects: list[dict[str, Any]] = []
     if is_yaml:
         try:
             objects = parse_objects("", text)
@@ -91,7 +94,7 @@ def _check_file(text: str, is_yaml: bool, kubernetes_minor: str, tigera_version:
             findings.extend((subject, finding) for finding in leaks.scan_object(obj))
             if _NOT_OBJECTS.get(str(obj.get("apiVersion"))) != obj.get("kind"):
                 kinds.append(f"{obj.get('apiVersion')} {obj.get('kind')}")
-    return FileCheck("", tuple(findings), tuple(kinds))
+    return FileCheck("", tuple(findings), tuple(kinds), tuple(objects) if is_yaml else ())
 
 
 def check(tree: Tree, model: Model) -> Counter[str]:
@@ -108,3 +111,10 @@ def check(tree: Tree, model: Model) -> Counter[str]:
     if problems:
         raise TemplateError(problems)
     return counts
+
+
+def parsed(tree: Tree, model: Model) -> dict[str, tuple[dict[str, Any], ...]]:
+    """The objects of every YAML file of a checked tree, from the memo check() filled."""
+    tigera_version = model.values["tigera"]["version"]
+    return {path: check_file(text, True, model.kubernetes_minor, tigera_version).objects
+            for path, text in tree.items() if path.endswith((".yaml", ".yml"))}

@@ -96,7 +96,7 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
     cluster_model = model.build(data)
     tree = render.render(cluster_model)
     kinds = check.check(tree, cluster_model)
-    outcomes = simulate.prove(cluster_model, tree)
+    outcomes = simulate.prove(cluster_model, tree, check.parsed(tree, cluster_model))
     plan = rollout_plan.describe(cluster_model, [outcome.summary() for outcome in outcomes])
     return Prepared(cluster_model, tree, kinds, values.sources, values.origin(("cluster", "name")), tuple(paths),
                     bool(found), plan)

@@ -9,10 +9,12 @@ Available, every app or Kustomization done, and nothing the operator keeps rewri
 
 from __future__ import annotations
 
+from typing import Any
+
 from renderer.errors import Problem, TemplateError
 from renderer.model import Model
 from renderer.rollout import facts
-from renderer.simulate import argocd, bootstrap, flux
+from renderer.simulate import argocd, bootstrap, content, flux
 from renderer.simulate.cluster import Cluster, Site
 from renderer.simulate.outcome import Outcome
 
@@ -59,13 +61,17 @@ def _bootstrap_then_engine(model: Model, tree: dict[str, str]) -> Outcome:
     return Outcome(f"bootstrap, then {engine}", outcome.converged, outcome.seconds, outcome.problems, outcome.log)
 
 
-def play(model: Model, tree: dict[str, str]) -> list[Outcome]:
+def play(model: Model, tree: dict[str, str],
+         parsed: dict[str, tuple[dict[str, Any], ...]] | None = None) -> list[Outcome]:
+    if parsed:
+        content.seed(tree, parsed)
     return [_bootstrap_then_engine(model, tree), *(_engine_alone(model, tree, engine) for engine in model.engines)]
 
 
-def prove(model: Model, tree: dict[str, str]) -> list[Outcome]:
+def prove(model: Model, tree: dict[str, str],
+          parsed: dict[str, tuple[dict[str, Any], ...]] | None = None) -> list[Outcome]:
     """Every delivery converges, or a TemplateError (exit 3) that says where each one stops."""
-    outcomes = play(model, tree)
+    outcomes = play(model, tree, parsed)
     failed = [outcome for outcome in outcomes if not outcome.converged]
     if failed:
         raise TemplateError([Problem(f"rollout ({outcome.delivery})", 0, 0, "", problem)

@@ -102,6 +102,7 @@ class Child:
     blocked: str = ""
     """Why it can never sync (spec error, build error, permissions); empty while it can."""
     last_error: str = ""
+    health_memo: tuple[tuple[int, bool, str, bool], tuple[str, str]] | None = None
 
     @property
     def name(self) -> str:
@@ -121,7 +122,8 @@ def _child_resources(cluster: Cluster, child: Child, built: content_.Content | N
         if live is None:
             entry["health"] = {"status": "Missing"}
         elif f"{key[0]}/{key[1]}" in scripts:
-            status, message = lua.health(scripts[f"{key[0]}/{key[1]}"], live)
+            memo = cluster.status_key(key[1]) if key[0] == "operator.tigera.io" else None
+            status, message = lua.health(scripts[f"{key[0]}/{key[1]}"], live, memo)
             entry["health"] = {"status": status, "message": message}
         elif key[1] == "ExternalSecret":  # resource_customizations/external-secrets.io/ExternalSecret/health.lua
             entry["health"] = {"status": "Healthy" if cluster.external_secret_ready(key[2]) else "Progressing"}
@@ -287,13 +289,24 @@ def _sync(model: Model, tree: dict[str, str], cluster: Cluster, project: Project
 
 def _health(cluster: Cluster, child: Child, built: content_.Content | None, scripts: dict[str, str],
             app_script: str) -> tuple[str, str]:
-    """(what the parent's Lua says, the child's own health)."""
+    """(what the parent's Lua says, the child's own health); read again only when the cluster changed."""
+    key = (cluster.version, child.synced, child.blocked, built is not None)
+    if child.health_memo is None or child.health_memo[0] != key:
+        child.health_memo = (key, _assess(cluster, child, built, scripts, app_script))
+    return child.health_memo[1]
+
+
+def _assess(cluster: Cluster, child: Child, built: content_.Content | None, scripts: dict[str, str],
+            app_script: str) -> tuple[str, str]:
     resources = _child_resources(cluster, child, built, scripts) if child.synced else []
     own = "Unknown" if child.blocked else (_aggregate(resources) if child.synced else "Missing")
 
-    app = {**child.obj, "status": {"sync": {"status": "Synced" if child.synced else "OutOfSync"},
-                                   "health": {"status": own}, "resources": resources}}
-    status, _ = lua.health(app_script, app)
+    sync = "Synced" if child.synced else "OutOfSync"
+    app = {**child.obj, "status": {"sync": {"status": sync}, "health": {"status": own}, "resources": resources}}
+    annotations = tuple(sorted(((child.obj.get("metadata") or {}).get("annotations") or {}).items()))
+    memo = (annotations, sync, own, tuple((r["kind"], r["name"], (r.get("health") or {}).get("status"))
+                                          for r in resources))
+    status, _ = lua.health(app_script, app, memo)
     return status, own
 
 

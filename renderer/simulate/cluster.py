@@ -134,6 +134,11 @@ class Cluster:
     log: list[str] = field(default_factory=list)
     extra_rules: list[tuple[str, tuple[str, ...], int]] = field(default_factory=list)
     """Facts someone outside the cluster brings once their needs hold (the bootstrap's local files)."""
+    version: int = 0
+    """Bumped whenever what holds may have changed: memo key for everything read from the state."""
+    _settled: int = -1
+    _kinds: frozenset[str] = frozenset()
+    _statuses: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
     def holds(self, fact: str) -> bool:
         return fact in self.since and self.since[fact] <= self.now
@@ -142,11 +147,12 @@ class Cluster:
         at = self.now + delay
         if fact not in self.since or self.since[fact] > at:
             self.since[fact] = at
+            self.version += 1
 
     # -- objects ------------------------------------------------------------------------------
 
-    def kinds(self) -> set[str]:
-        return {kind for group, kind, _, _ in self.objects if group == "operator.tigera.io"}
+    def kinds(self) -> frozenset[str]:
+        return self._kinds
 
     def check(self, obj: dict[str, Any]) -> None:
         """Raise ApplyError when the API server would refuse `obj` now."""
@@ -166,6 +172,9 @@ class Cluster:
         live = copy.deepcopy(obj)
         live.pop("status", None)
         self.objects[key] = live
+        self.version += 1
+        if group == "operator.tigera.io":
+            self._kinds = self._kinds | {kind}
         if kind == "Namespace" and not group:
             self.grant(f"namespace:{name}")
         elif kind == "StorageClass":
@@ -200,10 +209,13 @@ class Cluster:
     # -- time -----------------------------------------------------------------------------------
 
     def _rules(self) -> list[tuple[str, tuple[str, ...], int]]:
-        return [*_component_rules(frozenset(self.kinds())), *self.extra_rules]
+        return [*_component_rules(self._kinds), *self.extra_rules]
 
     def settle(self) -> None:
         """Schedule every fact whose needs hold now (a need that holds later re-schedules on the next call)."""
+        if self._settled == self.version:
+            return
+        scheduled = False
         changed = True
         while changed:
             changed = False
@@ -212,7 +224,9 @@ class Cluster:
                     continue
                 ready_at = max([self.since[need] for need in needs] or [self.now])
                 self.since[fact] = max(ready_at, self.now) + seconds
-                changed = True
+                changed = scheduled = True
+        self.version += scheduled
+        self._settled = self.version
 
     def next_event(self) -> float | None:
         self.settle()
@@ -227,8 +241,9 @@ class Cluster:
             if upcoming is None or upcoming > to:
                 break
             self.now = upcoming
+            self.version += 1
             self.settle()
-        self.now = max(self.now, to)
+        self.now = max(self.now, to)  # no fact falls due in between: what holds is unchanged
         self.settle()
 
     # -- what the operator reports ------------------------------------------------------------
@@ -248,6 +263,17 @@ class Cluster:
 
     def status_of(self, kind: str) -> dict[str, Any]:
         """The status an operator.tigera.io object carries now (mirrored TigeraStatus conditions)."""
+        key = (kind, self.version)
+        if key not in self._statuses:
+            self._statuses[key] = self._status_of(kind)
+        return self._statuses[key]
+
+    def status_key(self, kind: str) -> tuple[Any, ...]:
+        """What status_of(kind) depends on: its fields and its components' states."""
+        return (kind, self.site.tigera_version,
+                tuple(self.component_status(component) for component in facts.mirrored_into(kind)))
+
+    def _status_of(self, kind: str) -> dict[str, Any]:
         fields = status_fields(kind, self.site.tigera_version)
         components = facts.mirrored_into(kind)
         states = [self.component_status(component) for component in components]

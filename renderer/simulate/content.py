@@ -30,6 +30,13 @@ class Content:
 _PARSED: dict[str, list[dict[str, Any]]] = {}
 
 
+def seed(tree: dict[str, str], parsed: dict[str, tuple[dict[str, Any], ...]]) -> None:
+    """Reuse what the check stage parsed (renderer/check.py: parsed)."""
+    for path, objects in parsed.items():
+        if objects and path in tree:
+            _PARSED[tree[path]] = list(objects)
+
+
 def objects_of(tree: dict[str, str], path: str) -> list[dict[str, Any]]:
     """The objects of one rendered file (parsed once per text; callers never mutate them)."""
     text = tree[path]

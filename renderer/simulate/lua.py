@@ -47,16 +47,20 @@ def _to_lua(value: Any) -> Any:
     return value
 
 
-_READ = ("metadata", "status")
-"""All the rendered scripts read of an object; the memo key is only these."""
+def _read(obj: dict[str, Any]) -> dict[str, Any]:
+    """All the rendered scripts read of an object (its annotations and status): the memo key."""
+    annotations = (obj.get("metadata") or {}).get("annotations")
+    return {"metadata": {"annotations": annotations}, "status": obj.get("status")}
 
-_MEMO: dict[tuple[str, str], tuple[str, str]] = {}
+_MEMO: dict[tuple[str, Any], tuple[str, str]] = {}
 
 
-def health(script: str, obj: dict[str, Any]) -> tuple[str, str]:
-    """(status, message) the script gives for `obj`; an invalid status reads as Unknown, as in Argo CD."""
-    seen = {part: obj[part] for part in _READ if part in obj}
-    key = (script, json.dumps(seen, sort_keys=True))
+def health(script: str, obj: dict[str, Any], key: Any = None) -> tuple[str, str]:
+    """(status, message) the script gives for `obj`; an invalid status reads as Unknown, as in Argo CD.
+
+    `key`, when given, must determine everything the script reads of `obj` (a cheaper memo key)."""
+    seen = _read(obj)
+    key = (script, json.dumps(seen, sort_keys=True) if key is None else key)
     found = _MEMO.get(key)
     if found is None:
         if len(_MEMO) > 20_000:
