@@ -195,7 +195,7 @@ _TOKEN_START = frozenset(" \t\n[{,:-?")
 
 
 def _prescan_flow_depth(text: str, filename: str) -> None:
-    """Refuse flow nesting deeper than MAX_DEPTH from the raw text, before ruamel's scanner sees it.
+    """Refuse flow nesting far deeper than MAX_DEPTH from the raw text, before ruamel's scanner sees it.
 
     The scanner keeps a possible simple key per open flow level and re-checks them all on every
     token, so `[[[[...` costs quadratic time before any parser event reaches the depth guard.
@@ -220,7 +220,10 @@ def _prescan_flow_depth(text: str, filename: str) -> None:
             continue
         if char in "[{" and (depth or previous in _TOKEN_START):
             depth += 1
-            if depth > MAX_DEPTH:
+            if depth > 2 * MAX_DEPTH:
+                # Bounded now: let the event-level guard name the first too-deep collection, as it
+                # would for a shallower document (block nesting counts there too).
+                _check_depth(text[:index], filename)
                 line = text.count("\n", 0, index) + 1
                 column = index - (text.rfind("\n", 0, index) + 1) + 1
                 raise _YamlProblem(_problem(filename, line, column, _TOO_DEEP))

@@ -384,7 +384,7 @@ def test_changing_render_keeps_unchanged_files(tmp_path: Path, render_cli: Rende
     changed = sorted(path for path in after if after[path] != before[path][0])
     # bootstrap.sh mirrors many values; whether it changes here is its own business.
     assert [path for path in changed if path != "bootstrap.sh"] == [".sks-gitops-owned.json",
-                                                                   "08-bypass-policies/networkpolicies.yaml"]
+                                                                   "08-bypass-policies/globalnetworkpolicy.yaml"]
     for path, (_data, mtime) in before.items():
         if path not in changed:
             assert (out / CLUSTER / path).stat().st_mtime_ns == mtime, path

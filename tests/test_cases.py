@@ -303,7 +303,7 @@ def test_alias_bomb_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_deep_nesting_fails_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Refused from the raw text: ruamel's scanner (quadratic in flow depth) never runs."""
+    """Refused from the raw text: ruamel's scanner (quadratic in flow depth) sees a bounded prefix only."""
     scanned = [0]
     real_fetch = ruamel_scanner.Scanner.fetch_more_tokens
 
@@ -317,7 +317,7 @@ def test_deep_nesting_fails_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     result = run_cli(values, "--out", tmp_path / "out")
     assert result.exit_code == 2, shows(result)
     assert "nested more than 64 levels deep" in result.stderr
-    assert scanned[0] == 0
+    assert scanned[0] <= 4 * yamlio_module.MAX_DEPTH  # 5000 brackets in the file
 
 
 def test_github_actions_annotations(tmp_path: Path) -> None:

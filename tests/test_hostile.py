@@ -372,7 +372,7 @@ def _out_root_symlink(env: Env, _mp: pytest.MonkeyPatch) -> None:
 def _file_symlink_outside(env: Env, _mp: pytest.MonkeyPatch) -> None:
     victim = env.outside / "victim.yaml"
     victim.write_text("outside: untouched\n")
-    target = env.tree / "08-bypass-policies" / "networkpolicies.yaml"
+    target = env.tree / "08-bypass-policies" / "globalnetworkpolicy.yaml"
     target.unlink()
     target.symlink_to(victim)
 
@@ -500,7 +500,7 @@ FS_CASES = [
             "out/hostile: error: output directory is a symbolic link; refusing to write through it", extra=CHANGE),
     fs_case("out-root-symlink", _out_root_symlink, 2, "out: error: output root is a symbolic link", extra=CHANGE),
     fs_case("owned-file-symlink-outside", _file_symlink_outside, 2,
-            "networkpolicies.yaml: error: is a symbolic link; refusing to write through it", extra=CHANGE),
+            "globalnetworkpolicy.yaml: error: is a symbolic link; refusing to write through it", extra=CHANGE),
     fs_case("stage-dir-symlink-outside", _dir_symlink_outside, 0, extra=CHANGE, same=False),
     fs_case("unowned-symlink-outside-kept", _unowned_symlink_outside, 0,
             "notes: warning: is not owned by sks-gitops; left alone", extra=CHANGE, same=False),

@@ -37,7 +37,7 @@ tigera:
     manager: false
     compliance: false
 bypass:
-  tier: platform
+  policyName: base-bypass
   namespaces: [tigera-eck-operator, calico-system, tigera-system]
 gitops:
   repoURL: https://git.example.com/platform/sks-gitops.git
@@ -52,8 +52,8 @@ tigera:
   customResources:
     compliance: true
 bypass:
-  tier: null
-  namespaces: [calico-system]
+  policyName: null
+  namespaces: [calico-system, tigera-eck-operator]
 """
 
 STAGING = """\
@@ -92,7 +92,7 @@ def text(path: str) -> str:
 
 
 def policies(cluster: str, out: str = "out") -> str:
-    return text(f"{out}/{cluster}/08-bypass-policies/networkpolicies.yaml")
+    return text(f"{out}/{cluster}/08-bypass-policies/globalnetworkpolicy.yaml")
 
 
 def errors(result: Result) -> list[str]:
@@ -103,7 +103,7 @@ def errors(result: Result) -> list[str]:
 
 def test_mappings_merge_deeply(workdir: Path) -> None:
     render_ok(write("base.yaml", BASE), write("prod.yaml", PROD))
-    resources = sorted(path.name for path in Path("out/prod/06-tigera-custom-resources").iterdir())
+    resources = sorted(path.name for path in Path("out/prod/09-tigera-enterprise-resources").iterdir())
     assert "compliance.yaml" in resources, "prod's compliance: true did not merge over base"
     assert "manager.yaml" not in resources, "base's manager: false was lost when prod merged its sibling"
     assert "intrusiondetection.yaml" in resources, "a default under a merged mapping was lost"
@@ -114,17 +114,17 @@ def test_mappings_merge_deeply(workdir: Path) -> None:
 def test_lists_replace(workdir: Path) -> None:
     render_ok(write("base.yaml", BASE), write("prod.yaml", PROD))
     rendered = policies("prod")
-    assert "namespace: calico-system" in rendered
-    assert "namespace: tigera-eck-operator" not in rendered
-    assert "namespace: tigera-system" not in rendered
+    assert "'calico-system'" in rendered and "'tigera-eck-operator'" in rendered
+    assert "'tigera-system'" not in rendered
 
 
 def test_null_removes_a_key_and_the_default_comes_back(workdir: Path) -> None:
     render_ok(write("base.yaml", BASE), write("prod.yaml", PROD))
     longhorn = text("out/prod/01-longhorn/kustomization.yaml")
     assert "defaultReplicaCount: 3" in longhorn, "longhorn.replicas: null should bring back the default 3"
-    assert "tier: allow-tigera" in policies("prod"), "bypass.tier: null should bring back the v3.19 default"
-    assert "tier: platform" not in policies("prod")
+    assert "name: allow-tigera.apiserver-endpoint-bypass" in policies("prod"), \
+        "bypass.policyName: null should bring back the default"
+    assert "base-bypass" not in policies("prod")
 
 
 def test_base_layers_apply_under_the_cluster_file_whatever_the_order(workdir: Path) -> None:
@@ -138,7 +138,7 @@ def test_base_layers_apply_under_the_cluster_file_whatever_the_order(workdir: Pa
 
 
 def test_null_removes_a_bad_value_from_the_base(workdir: Path) -> None:
-    write("base.yaml", BASE.replace("tier: platform", "tier: Not_A_Tier"))
+    write("base.yaml", BASE.replace("policyName: base-bypass", "policyName: Not_A_Name"))
     render_ok("base.yaml", write("prod.yaml", PROD))
 
 
@@ -159,7 +159,8 @@ def test_error_in_an_override_points_at_the_override(workdir: Path) -> None:
 
 def test_errors_in_both_layers_are_reported_at_once(workdir: Path) -> None:
     write("base.yaml", BASE.replace("zone: ch-gva-2", "zone: mars-1"))
-    write("prod.yaml", PROD.replace("  namespaces: [calico-system]", "  namespaces: [calico-system, Bad_NS]")
+    write("prod.yaml", PROD.replace("  namespaces: [calico-system, tigera-eck-operator]",
+                                    "  namespaces: [calico-system, Bad_NS]")
           + "nodepool:\n  sise: 4\n")
     result = run_cli("base.yaml", "prod.yaml")
     assert result.exit_code == 2, shows(result)
@@ -184,7 +185,7 @@ def test_a_missing_key_in_a_merged_mapping_points_where_the_mapping_started(work
 
 def test_a_replaced_list_is_located_in_the_file_that_replaced_it(workdir: Path) -> None:
     write("base.yaml", BASE.replace("[tigera-eck-operator, calico-system, tigera-system]", "[Bad_In_Base]"))
-    write("prod.yaml", PROD.replace("[calico-system]", "[calico-system, Bad_In_Prod]"))
+    write("prod.yaml", PROD.replace("[calico-system, tigera-eck-operator]", "[calico-system, Bad_In_Prod]"))
     result = run_cli("base.yaml", "prod.yaml")
     assert result.exit_code == 2, shows(result)
     assert [line.split(": error: ")[0] for line in errors(result)] == ["prod.yaml:10:31"]
@@ -217,11 +218,11 @@ def test_set_reaches_the_rendered_files(workdir: Path) -> None:
     write("base.yaml", BASE)
     write("prod.yaml", PROD)
     render_ok("base.yaml", "prod.yaml", "--set", "nodepool.size=3", "--set", "longhorn.replicas=2",
-              "--set", "apiServer.endpointPort=31000", "--set", "bypass.namespaces=[a,b]",
+              "--set", "apiServer.endpointPort=31000",
+              "--set", "bypass.namespaces=[a, b, calico-system, tigera-eck-operator]",
               "--set", "tigera.version=v3.23.1", "--set", "cluster.kubernetesVersion=1.31.1")
     rendered = policies("prod")
-    assert "namespace: a\n" in rendered and "namespace: b\n" in rendered
-    assert "namespace: calico-system" not in rendered
+    assert "{'a', 'b', 'calico-system', 'tigera-eck-operator'}" in rendered
     assert "          - 31000\n" in rendered, "endpointPort must be rendered as an integer"
     assert "tier: calico-system" in rendered, "--set tigera.version=v3.23.1 must switch the tier default"
     longhorn = text("out/prod/01-longhorn/kustomization.yaml")
@@ -240,9 +241,9 @@ def test_set_integer_clears_a_cross_field_warning(workdir: Path) -> None:
 def test_set_null_removes_the_key(workdir: Path) -> None:
     write("base.yaml", BASE)
     write("prod.yaml", "cluster:\n  name: prod\n")
-    render_ok("base.yaml", "prod.yaml", "--set", "longhorn.replicas=null", "--set", "bypass.tier=null")
+    render_ok("base.yaml", "prod.yaml", "--set", "longhorn.replicas=null", "--set", "bypass.policyName=null")
     assert "defaultReplicaCount: 3\n" in text("out/prod/01-longhorn/kustomization.yaml")
-    assert "tier: allow-tigera" in policies("prod")
+    assert "name: allow-tigera.apiserver-endpoint-bypass" in policies("prod")
 
 
 def test_set_escaped_dot_in_a_key(workdir: Path) -> None:
@@ -325,8 +326,8 @@ def test_fleet_renders_one_tree_per_cluster_file(workdir: Path) -> None:
     for cluster in ("dev", "prod", "staging"):
         assert Path(f"out/{cluster}/flux/kustomization.yaml").is_file(), f"_flux.yaml not layered under {cluster}"
         assert not Path(f"out/{cluster}/argocd").exists()
-    assert "namespace: tigera-system" in policies("staging"), "staging keeps the base's list"
-    assert "namespace: tigera-system" not in policies("prod"), "prod replaced the base's list"
+    assert "'tigera-system'" in policies("staging"), "staging keeps the base's list"
+    assert "'tigera-system'" not in policies("prod"), "prod replaced the base's list"
     assert len([line for line in result.stderr.splitlines() if " files, " in line]) == 3
 
 
@@ -386,11 +387,11 @@ def test_fleet_exit_codes_for_check(workdir: Path) -> None:
     render_ok(*files)
     current = run_cli("--check", *files)
     assert current.exit_code == 0, shows(current)
-    write("staging.yaml", STAGING + "bypass:\n  namespaces: [calico-system]\n")
+    write("staging.yaml", STAGING + "bypass:\n  namespaces: [calico-system, tigera-eck-operator]\n")
     stale = run_cli("--check", *files)
     assert stale.exit_code == 1, shows(stale)
     listed = stale.stdout.splitlines()
-    assert "changed: out/staging/08-bypass-policies/networkpolicies.yaml" in listed, shows(stale)
+    assert "changed: out/staging/08-bypass-policies/globalnetworkpolicy.yaml" in listed, shows(stale)
     assert all(line.startswith("changed: out/staging/") for line in listed), shows(stale)
     assert "out/prod: up to date" in stale.stderr
     bad = run_cli("--check", *files, "--set", "nodepool.size=0")

@@ -145,7 +145,7 @@ VARIANTS: dict[str, list[str]] = {
                          "secrets.pullSecret.remoteProperty=dockerconfigjson"],
     "service-bypass-ip": ["bypass.mode=service", "apiServer.endpointIP=194.182.185.29"],
     "v3.23-flux": ["tigera.version=v3.23.1", "gitops.engine=flux", "cluster.kubernetesVersion=1.33.2"],
-    "both-sops": ["gitops.engine=both", "secrets.license.provider=sops",
+    "flux-sops": ["gitops.engine=flux", "secrets.license.provider=sops",
                   "secrets.license.encryptedFile=secrets/ceosks-poc/license.enc.yaml"],
     "custom-resources-off": ["tigera.customResources={intrusionDetection: false, logCollector: false, "
                              "logStorage: false, manager: false, monitor: false, compliance: false, "
@@ -234,7 +234,7 @@ def test_real_health_checks_are_not_findings(render_cli: RenderCli, tmp_path: Pa
     files = read_tree(tmp_path / "ceosks-poc")
     lua = files["argocd/argocd-cm-health.yaml"]
     cel = "".join(text for path, text in files.items() if path.startswith("flux/") and "healthCheckExprs" in text)
-    assert "hs.status" in lua and "status.conditions.exists" in cel
+    assert "obj.status.health.status" in lua and "status.conditions.exists" in cel
     assert leaks.scan_text("lua", lua) == [] and leaks.scan_text("cel", cel) == []
 
 

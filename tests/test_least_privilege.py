@@ -135,7 +135,7 @@ def test_custom_policy_name(render_cli: RenderCli, tmp_path: Path) -> None:
     tree = _render(render_cli, tmp_path, "bypass.policyName=sks-endpoint", f"apiServer.endpointIP={IP}")
     (doc,) = _docs(tree["08-bypass-policies/globalnetworkpolicy.yaml"])
     assert policy_problems(doc, mode="port", ip=IP, tier="allow-tigera", name="sks-endpoint",
-                           namespaces=["tigera-eck-operator", "calico-system"]) == []
+                           namespaces=DEFAULT_NAMESPACES) == []
 
 
 def test_the_seed_workaround_is_what_mode_port_renders(render_cli: RenderCli, tmp_path: Path) -> None:
