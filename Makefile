@@ -13,9 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m compileall -q renderer  # as pip does for an installed package, even under PYTHONDONTWRITEBYTECODE
 	rm -f $(VENV)/.installed-* && touch $@
 
-## render: set up and render values/prod.yaml into out/<cluster>/
+## render: set up and render VALUES (default values/prod.yaml) into out/<cluster>/
+VALUES ?= values/prod.yaml
 render: $(STAMP)
-	$(BIN)/render values/prod.yaml
+	$(BIN)/render $(VALUES)
 
 ## tools: pinned helm v3 (and a fallback kubectl) into .tools/bin, shellcheck from Debian
 tools:
