@@ -22,9 +22,9 @@ render: $(STAMP)
 tools:
 	bash .ci/install-tools
 
-## test: set up, fetch the pinned tools, run the whole suite
+## test: set up, fetch the pinned tools, run the whole suite on every core (HYPOTHESIS_PROFILE=thorough: all examples)
 test: $(STAMP) tools
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 ## lint: ruff and mypy
 lint: $(STAMP)

@@ -312,10 +312,11 @@ DEEP = "[" * 70 + "]" * 70
 ], ids=["duplicate-key-after", "undefined-alias-before", "duplicate-key-in-an-earlier-document",
         "reused-anchor-before", "syntax-error-after"])
 def test_depth_is_reported_whatever_else_is_wrong(text: str) -> None:
-    """As with the full scan before the load: the first too-deep event wins over any other problem."""
+    """The depth guard wins over any other problem; the raw-text prescan (yamlio._prescan_flow_depth) names
+    the first flow bracket past MAX_DEPTH, the 65th `[` (block levels around it are not counted)."""
     problem = _outcome(text.encode())
     assert isinstance(problem, Problem) and problem.message == yamlio._TOO_DEEP
-    assert (problem.line, problem.column) == next((n + 1, line.index("[") + 64) for n, line in
+    assert (problem.line, problem.column) == next((n + 1, line.index("[") + 65) for n, line in
                                                   enumerate(text.splitlines()) if "[[" in line)
 
 
