@@ -390,13 +390,13 @@ def test_github_actions_annotations_for_invalid_values(tmp_path: Path, monkeypat
 
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     plain = render_cli("prod.yaml", expect=2)
-    assert plain.stderr == f"prod.yaml:{line}:3: error: nodepool.size: 0 is less than the minimum of 1\n"
+    assert plain.stderr == f"prod.yaml:{line}:9: error: nodepool.size: 0 is less than the minimum of 1\n"
 
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     annotated = render_cli("prod.yaml", expect=2)
     assert annotated.stderr.splitlines() == [
-        f"prod.yaml:{line}:3: error: nodepool.size: 0 is less than the minimum of 1",
-        f"::error file=prod.yaml,line={line},col=3::nodepool.size: 0 is less than the minimum of 1",
+        f"prod.yaml:{line}:9: error: nodepool.size: 0 is less than the minimum of 1",
+        f"::error file=prod.yaml,line={line},col=9::nodepool.size: 0 is less than the minimum of 1",
     ]
     assert not Path("out").exists()
 
