@@ -13,17 +13,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m compileall -q renderer  # as pip does for an installed package, even under PYTHONDONTWRITEBYTECODE
 	rm -f $(VENV)/.installed-* && touch $@
 
-## render: set up and render values/prod.yaml into out/<cluster>/
+## render: set up and render VALUES (default values/prod.yaml) into out/<cluster>/
+VALUES ?= values/prod.yaml
 render: $(STAMP)
-	$(BIN)/render values/prod.yaml
+	$(BIN)/render $(VALUES)
 
 ## tools: pinned helm v3 (and a fallback kubectl) into .tools/bin, shellcheck from Debian
 tools:
 	bash .ci/install-tools
 
-## test: set up, fetch the pinned tools, run the whole suite
+## test: set up, fetch the pinned tools, run the whole suite on every core (HYPOTHESIS_PROFILE=thorough: all examples)
 test: $(STAMP) tools
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist worksteal
 
 ## lint: ruff and mypy
 lint: $(STAMP)

@@ -42,6 +42,16 @@ Exit codes:
 """
 
 
+def _print_schema(context: click.Context, _param: click.Parameter, wanted: bool) -> None:
+    """Editors outside this repository validate values against the exported schema (see README)."""
+    if not wanted or context.resilient_parsing:
+        return
+    from renderer import resources
+
+    click.echo(resources.schema_path("values.schema.json").read_text("utf-8"), nl=False)
+    context.exit(EXIT_OK)
+
+
 def _emit(problem: Problem) -> None:
     click.echo(problem.format(), err=True)
     if os.environ.get("GITHUB_ACTIONS") == "true":
@@ -96,6 +106,8 @@ def _summary(report: Report, mode: str, out_dir: Path) -> None:
               help="Download every remote manifest again and fail when it differs from the lock file.")
 @click.option("--no-cache", is_flag=True,
               help="Always run in full: neither answer from nor record in the no-op cache (see README, Performance).")
+@click.option("--print-schema", is_flag=True, is_eager=True, expose_value=False, callback=_print_schema,
+              help="Write the values JSON Schema to stdout (for editors: render --print-schema > values.schema.json).")
 @click.version_option(__version__, prog_name="render")
 def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, check_only: bool, show_diff: bool,
          diff_format: str, show_plan: bool, strict: bool, remote: str | None, no_cache: bool) -> None:

@@ -16,6 +16,8 @@ class Problem:
     message: str
     level: str = "error"
     hint: str = ""
+    source: str = ""
+    """The offending source line, shown under the message with a caret at `column`."""
 
     def format(self) -> str:
         where = self.file
@@ -23,6 +25,9 @@ class Problem:
             where += f":{self.line}:{self.column}"
         subject = f"{self.key_path}: " if self.key_path else ""
         text = printable(f"{where}: {self.level}: {subject}{self.message}")
+        if self.source:
+            caret = " " * len(printable(self.source[: max(self.column - 1, 0)]))
+            text += f"\n    {printable(self.source)}\n    {caret}^"
         if self.hint:
             text += f"\n  hint: {printable(self.hint)}"
         return text

@@ -36,6 +36,10 @@ class Values:
                 return found
         return (self.sources[0] if self.sources else "<values>", 0, 0)
 
+    def value_origin(self, path: KeyPath) -> Origin:
+        """Where the value of `path` starts (a wrong value is shown there); else as origin()."""
+        return self.origins.get((*path, yamlio.VALUE_AT)) or self.origin(path)
+
 
 def read_file(path: Path) -> bytes:
     """Read one values file, turning OS errors into located problems."""

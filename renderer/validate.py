@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import jsonschema
 from jsonschema import Draft202012Validator
 
-from renderer import leaks, resources
+from renderer import hints, leaks, resources
 from renderer.errors import Problem, ValuesError
 from renderer.loader import Values
 from renderer.rollout import facts
@@ -100,7 +100,7 @@ def _describe(error: jsonschema.ValidationError) -> list[tuple[KeyPath, str]]:
         return [(path, f"expected {_TYPE_NAMES.get(expected, expected)}, got {got}")]
     if kind == "enum":
         options = ", ".join(str(option) for option in rule)
-        return [(path, f"{_short(error.instance)} is not one of: {options}")]
+        return [(path, f"{_short(error.instance)} is not one of: {options}{hints.did_you_mean(error.instance, rule)}")]
     if kind in ("pattern", "format"):
         what = schema.get("description", f"a value matching {rule}")
         if not what[1:2].isupper():
@@ -141,16 +141,23 @@ def _json_type(value: Any) -> str:
     return "null"
 
 
-def _problem(values: Values, path: KeyPath, message: str, level: str = "error", hint: str = "") -> Problem:
-    file, line, column = values.origin(path)
+def _problem(values: Values, path: KeyPath, message: str, level: str = "error", hint: str = "",
+             at_key: bool = False) -> Problem:
+    """Located at the value set for `path` (a wrong value), or at its key (`at_key`: a wrong or missing key)."""
+    file, line, column = values.origin(path) if at_key else values.value_origin(path)
     return Problem(file, line, column, dotted(path), message, level, hint)
+
+
+_KEY_KINDS = {"additionalProperties", "required", "propertyNames"}
 
 
 def schema_problems(values: Values) -> list[Problem]:
     problems = []
     for error in _validator().iter_errors(values.data):
+        at_key = error.validator in _KEY_KINDS or "propertyNames" in error.relative_schema_path
+        hint = hints.quoted_scalar_hint(error.validator_value, error.instance) if error.validator == "type" else ""
         for path, message in _describe(error):
-            problems.append(_problem(values, path, message))
+            problems.append(_problem(values, path, message, hint=hint, at_key=at_key))
     return sorted(set(problems))
 
 
@@ -189,11 +196,11 @@ def semantic_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
         for key in ("storeName", "remoteKey"):
             if key not in pull:
                 problems.append(_problem(values, ("secrets", "pullSecret", key),
-                                         "required when secrets.pullSecret.provider is external-secrets"))
+                                         "required when secrets.pullSecret.provider is external-secrets", at_key=True))
     license_ = data["secrets"]["license"]
     if license_["provider"] == "sops" and "encryptedFile" not in license_:
         problems.append(_problem(values, ("secrets", "license", "encryptedFile"),
-                                 "required when secrets.license.provider is sops"))
+                                 "required when secrets.license.provider is sops", at_key=True))
     for path in (("tigera", "manifestsBaseURL"), ("longhorn", "chartRepository")):
         url = data[path[0]][path[1]]
         if url.startswith("http://") and not is_loopback(url):
@@ -266,7 +273,7 @@ def secret_problems(values: Values) -> list[Problem]:
         findings = leaks.scan_text("", text)
         if not findings:
             continue
-        file, line, column = values.origin(path)
+        file, line, column = values.value_origin(path)
         if file.startswith("--set"):
             file = f"--set {dotted(path)}=<redacted>"
         message = f"looks like secret material ({findings[0].split(': ', 1)[-1]}); values hold references only"

@@ -20,6 +20,7 @@ from ruamel.yaml.parser import RoundTripParser
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
+from renderer import hints
 from renderer.errors import Problem
 from renderer.yamlout import dump, load_all_plain, parse_output, scalar
 
@@ -31,6 +32,9 @@ MAX_DEPTH = 64
 
 MAX_NODES = 100_000
 """Expanded node budget: far above any real values file, far below a 'billion laughs'."""
+
+VALUE_AT = -1
+"""Positions key `(*path, VALUE_AT)`: where the value of the mapping key `path` starts (no real index is negative)."""
 
 
 
@@ -126,6 +130,8 @@ def _plain(node: Any, filename: str, path: Path, positions: Positions, budget: l
                 )
             key_line, key_column = node.lc.key(key) or (p - 1 for p in positions.get(path, (1, 1)))
             positions[(*path, key)] = (key_line + 1, key_column + 1)
+            value_line, value_column = node.lc.value(key) or (key_line, key_column)
+            positions[(*path, key, VALUE_AT)] = (value_line + 1, value_column + 1)
             result[key] = _plain(node[key], filename, (*path, key), positions, budget)
         return result
     if isinstance(node, CommentedSeq):
@@ -147,10 +153,15 @@ def _plain(node: Any, filename: str, path: Path, positions: Positions, budget: l
         return str(node)
     if isinstance(node, TaggedScalar) and _tag_of(node) == "tag:yaml.org,2002:str":
         return str(node.value)
-    line, column = positions.get(path, (1, 1))
+    line, column = _value_position(path, positions)
     raise _YamlProblem(
         _problem(filename, line, column, f"unsupported YAML value of type {type(node).__name__}", _dotted(path))
     )
+
+
+def _value_position(path: Path, positions: Positions) -> tuple[int, int]:
+    """Where the value at `path` starts (its key's position for a list item or the root)."""
+    return positions.get((*path, VALUE_AT)) or positions.get(path, (1, 1))
 
 
 _CORE_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "map", "seq")}
@@ -166,7 +177,7 @@ def _check_tag(node: Any, filename: str, path: Path, positions: Positions) -> No
     """Only YAML's own tags are understood; an application tag (!vault, !custom) is an error, not ignored."""
     tag = _tag_of(node)
     if tag and tag not in _CORE_TAGS:
-        line, column = positions.get(path, (1, 1))
+        line, column = _value_position(path, positions)
         shown = "!!" + tag.removeprefix("tag:yaml.org,2002:") if tag.startswith("tag:yaml.org,2002:") else tag
         raise _YamlProblem(_problem(filename, line, column, f"unsupported YAML tag {shown}", _dotted(path)))
 
@@ -285,7 +296,12 @@ def load_one(raw: bytes, filename: str) -> Document:
             if "duplicate key" in message and '"' in str(exc.problem):
                 key = str(exc.problem).split('"')[1]
                 message = f"duplicate key {key!r}; each key may appear once in a mapping"
-            raise _YamlProblem(_problem(filename, line, column, message)) from None
+            lines = text.splitlines()
+            source = lines[line - 1] if 0 < line <= len(lines) else ""
+            reading = str(exc.context or "")  # inside a scalar or flow collection: its start names the key
+            inside = exc.context_mark if "scanning" in reading or "flow" in reading else mark
+            key_path = hints.key_path_at(lines, inside.line if inside else line - 1)
+            raise _YamlProblem(Problem(filename, line, column, key_path, message, source=source)) from None
         except (YAMLError, ValueError) as exc:
             raise _YamlProblem(_problem(filename, 1, 1, f"invalid YAML: {str(exc).splitlines()[0]}")) from None
         except RecursionError:

@@ -9,10 +9,18 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from renderer.cli import main
+from tests.support.budget import QUICK_EXAMPLES, THOROUGH_EXAMPLES
 
 pytest_plugins = ["tests.support.servers"]
+
+# Property budgets (tests/support/budget.py): `quick` by default (`make test`), `thorough` with
+# HYPOTHESIS_PROFILE=thorough (the nightly workflow). No deadline: a loaded machine is not a failure.
+settings.register_profile("quick", max_examples=QUICK_EXAMPLES, deadline=None)
+settings.register_profile("thorough", max_examples=THOROUGH_EXAMPLES, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
 
 
 def pytest_configure() -> None:

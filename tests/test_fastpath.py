@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from renderer import cachedir, cli, fastpath, loader, remote, resources
 from tests.conftest import PROD_VALUES
+from tests.support.budget import examples
 
 
 @pytest.fixture
@@ -225,7 +226,7 @@ _TOKENS = st.sampled_from(["--check", "--strict", "--out", "--set", "--out=o", "
                            "a.yaml", "x=1", " ", "--format", "text"])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.lists(_TOKENS, max_size=7))
 def test_the_argv_subset_it_answers_is_read_exactly_as_click_reads_it(argv: list[str]) -> None:
     """A fast answer must belong to the same request click would have run."""

@@ -19,6 +19,7 @@ from ruamel.yaml import YAML
 from renderer import check, loader, model, render, validate, yamlio
 from renderer.errors import ValuesError
 from tests.conftest import PROD_VALUES
+from tests.support.budget import examples
 
 FULL = yamlio.load_one(PROD_VALUES.read_bytes(), "prod.yaml").data
 FULL["secrets"]["pullSecret"].update(provider="external-secrets", storeName="vault", remoteKey="tigera/pull",
@@ -89,7 +90,7 @@ def test_paths_cover_the_free_text_values() -> None:
 
 
 @pytest.mark.slow
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(path=st.sampled_from(PATHS), text=HOSTILE)
 def test_any_string_is_rejected_or_round_trips(path: tuple[Any, ...], text: str) -> None:
     try:

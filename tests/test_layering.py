@@ -146,7 +146,7 @@ def test_error_in_the_base_points_at_the_base(workdir: Path) -> None:
     write("base.yaml", BASE.replace("size: 3", "size: 0"))
     result = run_cli("base.yaml", write("prod.yaml", PROD))
     assert result.exit_code == 2, shows(result)
-    assert errors(result) == ["base.yaml:7:3: error: nodepool.size: 0 is less than the minimum of 1"]
+    assert errors(result) == ["base.yaml:7:9: error: nodepool.size: 0 is less than the minimum of 1"]
 
 
 def test_error_in_an_override_points_at_the_override(workdir: Path) -> None:
@@ -154,7 +154,7 @@ def test_error_in_an_override_points_at_the_override(workdir: Path) -> None:
     write("prod.yaml", PROD + "nodepool:\n  size: 0\n")
     result = run_cli("base.yaml", "prod.yaml")
     assert result.exit_code == 2, shows(result)
-    assert errors(result) == ["prod.yaml:12:3: error: nodepool.size: 0 is less than the minimum of 1"]
+    assert errors(result) == ["prod.yaml:12:9: error: nodepool.size: 0 is less than the minimum of 1"]
 
 
 def test_errors_in_both_layers_are_reported_at_once(workdir: Path) -> None:
@@ -165,7 +165,7 @@ def test_errors_in_both_layers_are_reported_at_once(workdir: Path) -> None:
     result = run_cli("base.yaml", "prod.yaml")
     assert result.exit_code == 2, shows(result)
     assert errors(result) == [
-        'base.yaml:2:3: error: cluster.zone: "mars-1" is not one of: ch-gva-2, ch-dk-2, de-fra-1, de-muc-1, '
+        'base.yaml:2:9: error: cluster.zone: "mars-1" is not one of: ch-gva-2, ch-dk-2, de-fra-1, de-muc-1, '
         "at-vie-1, at-vie-2, bg-sof-1, hr-zag-1",
         'prod.yaml:10:31: error: bypass.namespaces[1]: "Bad_NS" is not valid: expected a DNS-1123 label: '
         "lower-case letters, digits and '-', at most 63 characters, starting and ending with a letter or digit.",
@@ -338,7 +338,7 @@ def test_fleet_one_bad_cluster_writes_nothing(workdir: Path) -> None:
     result = run_cli("base.yaml", "prod.yaml", "staging.yaml")
     assert result.exit_code == 2, shows(result)
     assert errors(result) == [
-        'staging.yaml:3:3: error: cluster.zone: "mars-1" is not one of: ch-gva-2, ch-dk-2, de-fra-1, de-muc-1, '
+        'staging.yaml:3:9: error: cluster.zone: "mars-1" is not one of: ch-gva-2, ch-dk-2, de-fra-1, de-muc-1, '
         "at-vie-1, at-vie-2, bg-sof-1, hr-zag-1",
     ]
     assert not Path("out").exists(), "a fleet with one bad cluster must not write the good ones"
@@ -350,7 +350,7 @@ def test_fleet_reports_every_bad_cluster(workdir: Path) -> None:
     write("b.yaml", "cluster:\n  name: B\n")
     result = run_cli("base.yaml", "a.yaml", "b.yaml")
     assert result.exit_code == 2, shows(result)
-    assert [line.split(": error: ")[0] for line in errors(result)] == ["a.yaml:4:3", "b.yaml:2:3"]
+    assert [line.split(": error: ")[0] for line in errors(result)] == ["a.yaml:4:9", "b.yaml:2:9"]
 
 
 def test_fleet_duplicate_cluster_name_names_both_files(workdir: Path) -> None:

@@ -7,8 +7,9 @@ semantic checks, not just the parser). Only `ValuesError` or success may come ou
 goes through the CLI (click's CliRunner): exit 0 or 2, never 3, no traceback, and nothing written
 on exit 2.
 
-Budgets are set per test (`budget(n)`: max_examples=n, deadline=None) so the module runs in well
-under a minute on two cores. SKS_FUZZ_SCALE=10 multiplies every budget for a longer hunt.
+Budgets are set per test (`budget(n)`: n examples under the thorough profile, scaled to the loaded
+one by tests/support/budget.py, deadline=None) so the module runs in well under a minute on two cores.
+SKS_FUZZ_SCALE=10 multiplies every budget for a longer hunt.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ruamel.yaml import YAML
 from renderer import loader, validate
 from renderer.cli import main
 from renderer.errors import ValuesError
+from tests.support.budget import examples
 
 VALID_TEXT = """\
 cluster:
@@ -76,9 +78,9 @@ VALID: dict[str, Any] = loader.parse(VALID_TEXT.encode(), "valid.yaml").data
 SCALE = float(os.environ.get("SKS_FUZZ_SCALE", "1"))
 
 
-def budget(examples: int) -> settings:
-    """`examples` examples (times SKS_FUZZ_SCALE for a longer hunt), no deadline."""
-    return settings(max_examples=max(1, int(examples * SCALE)), deadline=None,
+def budget(thorough: int) -> settings:
+    """`thorough` examples scaled to the profile (tests/support/budget.py), times SKS_FUZZ_SCALE, no deadline."""
+    return settings(max_examples=max(1, int(examples(thorough) * SCALE)), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # --- strategies -----------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from renderer import leaks, pipeline, write, yamlio
 from renderer.cli import main
 from renderer.errors import InputError, RenderError
 from tests.conftest import PROD_VALUES
+from tests.support.budget import examples
 from tests.support.disk import snapshot
 
 SEED = yamlio.load_one(PROD_VALUES.read_bytes(), "prod.yaml").data
@@ -237,7 +238,7 @@ def _reset(out: Path, cluster: str) -> None:
 # --------------------------------------------------------------------------- the properties
 
 
-@settings(max_examples=int(os.environ.get("MUTATION_EXAMPLES", "2200")), deadline=None, database=None,
+@settings(max_examples=int(os.environ.get("MUTATION_EXAMPLES", examples(2200))), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 @given(mutated())
 def test_mutated_values_render_or_are_refused_with_a_location(workspace: Path, case: tuple[dict[str, Any], list[str]]
@@ -265,7 +266,7 @@ def test_mutated_values_render_or_are_refused_with_a_location(workspace: Path, c
     _reset(out, result.cluster)
 
 
-@settings(max_examples=300, deadline=None, database=None,
+@settings(max_examples=examples(300), deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 @given(mutated())
 def test_mutated_values_through_the_cli(workspace: Path, case: tuple[dict[str, Any], list[str]]) -> None:
@@ -295,7 +296,8 @@ INTEGER_KEYS = [("apiServer", "endpointPort"), ("tigera", "logStorageNodes"), ("
                 ("longhorn", "replicas"), ("kubeconfig", "ttlSeconds"), ("nodepool", "diskSize")]
 
 
-@settings(max_examples=60, deadline=None, database=None, phases=[Phase.explicit, Phase.generate, Phase.shrink])
+@settings(max_examples=examples(60), deadline=None, database=None,
+          phases=[Phase.explicit, Phase.generate, Phase.shrink])
 @given(st.sampled_from(INTEGER_KEYS), st.integers(-5, 70000).map(float))
 def test_integral_floats_for_integer_keys_are_refused_with_a_location(workspace: Path, path: tuple[str, str],
                                                                        value: float) -> None:
@@ -346,7 +348,7 @@ def test_examples_ran(request: pytest.FixtureRequest) -> None:
     for key in ("pipeline", "pipeline exit 0", "pipeline exit 2", "cli"):
         request.node.user_properties.append((key.replace(" ", "_"), EXAMPLES[key]))
     if EXAMPLES["pipeline"]:
-        assert EXAMPLES["pipeline"] >= 1000, dict(EXAMPLES)
-        assert EXAMPLES["pipeline exit 0"] >= 100, dict(EXAMPLES)  # the valid tweaks keep the writer busy too
+        assert EXAMPLES["pipeline"] >= examples(1000), dict(EXAMPLES)  # budgets follow the profile
+        assert EXAMPLES["pipeline exit 0"] >= examples(100), dict(EXAMPLES)  # the valid tweaks keep the writer busy
     if EXAMPLES["cli"]:
-        assert EXAMPLES["cli"] >= 200, dict(EXAMPLES)
+        assert EXAMPLES["cli"] >= examples(200), dict(EXAMPLES)

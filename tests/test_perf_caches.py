@@ -26,6 +26,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarStri
 from renderer import check, leaks, memo, pipeline, write, yamlio, yamlout
 from renderer.errors import Problem, TemplateError
 from tests.conftest import PROD_VALUES
+from tests.support.budget import examples
 from tests.test_crdschemas import NETWORK_POLICY
 from tests.test_leaks import AWS_KEY_ID, DOCKERCONFIG, JWT, PEM, TOKEN48
 
@@ -82,7 +83,7 @@ _FRAGMENTS = st.sampled_from([
 ])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(st.lists(_FRAGMENTS, max_size=12).map("".join))
 def test_scan_text_matches_the_reference(text: str) -> None:
     assert leaks.scan_text("f", text) == _reference_scan_text(text)
@@ -99,7 +100,7 @@ _DOCKER_BITS = st.sampled_from(['"auths"', '\\"auths\\"', "auths", '"', "\\", ":
                                 '"auth"', '\\"password\\"', '"x"', "\n"])
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.lists(_DOCKER_BITS, max_size=16).map("".join))
 def test_anchored_docker_config_search_matches_a_full_search(text: str) -> None:
     anchored = leaks._PATTERNS[2][1]
@@ -210,7 +211,7 @@ def test_a_token_line_is_reported_at_each_line_it_appears_on() -> None:
     assert second == _reference_scan_text(line + "\n" + clean + line)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.sampled_from([TOKEN48, TOKEN48[:39], "a b", "\n", "\r", "==", "x" * 40, "\u2028"]), max_size=10))
 def test_line_memo_matches_the_reference_in_any_order(parts: list[str]) -> None:
     text = "".join(parts)
@@ -252,7 +253,7 @@ def test_dump_memo_keeps_shared_containers_apart() -> None:
     assert [yamlio.dump(copied), yamlio.dump(aliased), yamlio.dump(copied)] == [expected[1], expected[0], expected[1]]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
                     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
                     max_leaves=12))
@@ -284,7 +285,7 @@ _YAML_BITS = st.sampled_from(["a: ", "b:", "- ", "[", "]", "{", "}", ", ", "\n",
                               "!!str ", "'q'", '"', "#c", "---\n", "<<: ", "k: v\n"])
 
 
-@settings(max_examples=600, deadline=None)
+@settings(max_examples=examples(600), deadline=None)
 @given(st.lists(_YAML_BITS, max_size=40).map("".join), st.integers(min_value=0, max_value=80))
 def test_guarded_load_matches_the_two_pass_load(text: str, depth: int) -> None:
     for candidate in (text, "d: " + "[" * depth + text + "]" * depth + "\n", "- " * depth + text):
@@ -311,10 +312,11 @@ DEEP = "[" * 70 + "]" * 70
 ], ids=["duplicate-key-after", "undefined-alias-before", "duplicate-key-in-an-earlier-document",
         "reused-anchor-before", "syntax-error-after"])
 def test_depth_is_reported_whatever_else_is_wrong(text: str) -> None:
-    """As with the full scan before the load: the first too-deep event wins over any other problem."""
+    """The depth guard wins over any other problem; the raw-text prescan (yamlio._prescan_flow_depth) names
+    the first flow bracket past MAX_DEPTH, the 65th `[` (block levels around it are not counted)."""
     problem = _outcome(text.encode())
     assert isinstance(problem, Problem) and problem.message == yamlio._TOO_DEEP
-    assert (problem.line, problem.column) == next((n + 1, line.index("[") + 64) for n, line in
+    assert (problem.line, problem.column) == next((n + 1, line.index("[") + 65) for n, line in
                                                   enumerate(text.splitlines()) if "[[" in line)
 
 
@@ -338,7 +340,7 @@ def _reference_double_quoted(text: str) -> str:
     return f'"{body}"'
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.text(st.characters(blacklist_categories=()), max_size=20))
 def test_double_quoted_matches_the_per_character_reference(text: str) -> None:
     assert yamlout._double_quoted(text) == _reference_double_quoted(text)
@@ -406,7 +408,7 @@ def _shape(parse: Any, text: str) -> str:
 _SCALARS = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.recursive(_SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_SCALARS, inner, max_size=3),
                     max_leaves=15), st.booleans(), st.booleans())
 def test_parse_output_matches_the_reference_on_dumped_data(data: Any, flow: bool, shared: bool) -> None:
@@ -423,7 +425,7 @@ _OUTPUT_BITS = st.sampled_from(["a: ", "b: ", "1: ", "true: ", "~: ", "- ", "[",
                                 "...\n", "|\n  z\n", ".nan", "-.inf", "null"])
 
 
-@settings(max_examples=800, deadline=None)
+@settings(max_examples=examples(800), deadline=None)
 @given(st.lists(_OUTPUT_BITS, max_size=30).map("".join))
 def test_parse_output_matches_the_reference_on_any_text(text: str) -> None:
     assert _shape(yamlio.parse_output, text) == _shape(_reference_parse_output, text)

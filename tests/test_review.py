@@ -390,13 +390,13 @@ def test_github_actions_annotations_for_invalid_values(tmp_path: Path, monkeypat
 
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     plain = render_cli("prod.yaml", expect=2)
-    assert plain.stderr == f"prod.yaml:{line}:3: error: nodepool.size: 0 is less than the minimum of 1\n"
+    assert plain.stderr == f"prod.yaml:{line}:9: error: nodepool.size: 0 is less than the minimum of 1\n"
 
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     annotated = render_cli("prod.yaml", expect=2)
     assert annotated.stderr.splitlines() == [
-        f"prod.yaml:{line}:3: error: nodepool.size: 0 is less than the minimum of 1",
-        f"::error file=prod.yaml,line={line},col=3::nodepool.size: 0 is less than the minimum of 1",
+        f"prod.yaml:{line}:9: error: nodepool.size: 0 is less than the minimum of 1",
+        f"::error file=prod.yaml,line={line},col=9::nodepool.size: 0 is less than the minimum of 1",
     ]
     assert not Path("out").exists()
 
@@ -475,7 +475,7 @@ def test_pre_commit_hook_manifest() -> None:
     assert hook["language"] == "python"
     assert hook["pass_filenames"] is False
     assert hook["args"] == ["values/prod.yaml"]
-    assert re.search(hook["files"], "values/prod.yaml") and re.search(hook["files"], "templates/x.j2")
+    assert re.search(hook["files"], "values/prod.yaml") and re.search(hook["files"], "out/c/01-x/kustomization.yaml")
     assert not re.search(hook["files"], "README.md")
     assert 'render = "renderer.fastpath:main"' in (REPO_ROOT / "pyproject.toml").read_text("utf-8"), \
         "the hook's entry is the console script the package installs"

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from renderer import loader, render, resources, validate, yamlio
 from renderer.errors import TemplateError, ValuesError
 from tests.conftest import PROD_VALUES
+from tests.support.budget import examples
 
 MARKER = "sks-gitops-sandbox-marker-7f3a"
 
@@ -230,7 +231,7 @@ def _assert_round_trip(text: str) -> None:
         assert pyyaml.safe_load(f"d: {quoted}\n") == {"d": text}, "a plain scalar must mean a string in YAML 1.1"
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.sampled_from(TRICKY), BMP_TEXT, st.lists(st.sampled_from(TRICKY), max_size=6).map("".join)))
 def test_description_is_rejected_or_round_trips_through_q(text: str) -> None:
     if not _admitted_description(text):
@@ -239,7 +240,7 @@ def test_description_is_rejected_or_round_trips_through_q(text: str) -> None:
     _assert_round_trip(text)
 
 
-@settings(max_examples=50, deadline=None, phases=[Phase.explicit, Phase.generate])
+@settings(max_examples=examples(50), deadline=None, phases=[Phase.explicit, Phase.generate])
 @given(ALL_TEXT.filter(lambda text: any(ord(ch) > 0xFFFF for ch in text)))
 @example("\U0001F600")
 def test_description_with_astral_characters_round_trips(text: str) -> None:
@@ -252,7 +253,7 @@ def test_astral_examples_round_trip(text: str) -> None:
     _assert_round_trip(text)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.one_of(st.sampled_from(TRICKY), BMP_TEXT))
 def test_a_template_line_with_q_adds_no_key_and_no_document(templates: Write, text: str) -> None:
     templates("free.yaml.j2", "kind: Probe\nmetadata:\n  name: x\n  annotations:\n"
