@@ -19,7 +19,7 @@ import stat
 import sys
 import time
 
-from renderer import inputs
+from renderer import hints, inputs
 from renderer.cachedir import cache_dir, prune, trusted, write_private
 
 FORMAT = "sks-gitops no-op record 2"
@@ -103,14 +103,14 @@ def tree_digest(cluster_dir: str) -> str:
         if not stat.S_ISREG(info.st_mode):
             raise OSError(f"{path} is not a regular file")
         with open(path, "rb") as handle:
-            sha = inputs.hexdigest(handle.read())
+            sha = hints.hexdigest(handle.read())
         lines.append(tree_line(os.path.relpath(path, cluster_dir), bool(info.st_mode & stat.S_IXUSR), sha))
     return digest_of_files(lines)
 
 
 def digest_of_files(lines: list[str]) -> str:
     """One digest over tree_line()s, however they were gathered."""
-    return inputs.hexdigest("\n".join(sorted(lines)).encode("utf-8", "surrogateescape"))
+    return hints.hexdigest("\n".join(sorted(lines)).encode("utf-8", "surrogateescape"))
 
 
 def leftovers(out_root: str, clusters: list[str]) -> bool:
@@ -147,7 +147,7 @@ def query(invocation: Invocation, data_files: tuple[str, ...] | list[str] = ()) 
 
 
 def _record_path(directory: str, invocation: Invocation) -> str:
-    slot = inputs.hexdigest(f"{os.getcwd()}\0{invocation.text()}".encode("utf-8", "surrogateescape"))[:40]
+    slot = hints.hexdigest(f"{os.getcwd()}\0{invocation.text()}".encode("utf-8", "surrogateescape"))[:40]
     return os.path.join(directory, "noop", slot)
 
 

@@ -1,50 +1,24 @@
 """Everything that decides a run's answer, declared once and keyed by content: the key of every cached answer.
 
-The no-op fast path (fastpath.py) and per-cluster reuse (reuse.py) answer only when `key(query)` equals
-the key recorded by a clean full run. Files count by what they hold (sha256 of the bytes found at their
-real path, symlinks and `..` resolved by the system, never as text); stat data only lets a file whose
-size, mtime, ctime, inode and device all match a stored hint skip its re-read. That hint is sound
-because nobody can set a ctime: any write gives the file a new one, even when the mtime is put back
-(`touch -r`, `cp -p`, `rsync -t`). A file whose ctime is within RACY_NS of the moment it was hashed
-gets no hint (a second write in the same timestamp tick would keep it), as git does for its index.
-Stdlib only: the fast path runs this before anything heavy is imported.
+The no-op fast path (fastpath.py) and per-cluster reuse (reuse.py) answer only when the key of a
+query equals the key a clean full run recorded. SHARED and PER_QUERY list every input; files count
+by what they hold (sha256 of the bytes at their real path: symlinks and `..` resolved by the
+system, never as text), with stat data only sparing a re-read (hints.py). Stdlib only: the fast
+path runs this before anything heavy is imported.
 """
 
 from __future__ import annotations
 
 import os
-import stat
 import sys
-import time
 from collections.abc import Callable, Sequence
 
-from renderer.cachedir import CACHE_ENV, NO_CACHE_ENV, cache_dir, trusted, write_private
-
-try:
-    from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # CPython >= 3.12
-except ImportError:
-    try:
-        from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]  # CPython 3.11
-    except ImportError:
-        from hashlib import sha256  # type: ignore[assignment,unused-ignore]
-
-
-
-def hexdigest(data: bytes) -> str:
-    """sha256 of `data`, by the built-in module (hashlib costs more to import than a whole cached answer)."""
-    digest: str = sha256(data).hexdigest()
-    return digest
-
+from renderer import hints
+from renderer.cachedir import CACHE_ENV, NO_CACHE_ENV
 
 FORMAT = "sks-gitops inputs 2"
 LOCK_NAME = "remote-manifests.lock.json"
 """renderer.remote's lock file; a test keeps the two names equal."""
-RACY_NS = 2_000_000_000
-"""A file changed this close to its hashing may change again within the same timestamp tick: never hinted."""
-MAX_BYTES = 64_000_000
-"""No input is this large; a file that is means no cached answer (the full run decides)."""
-MAX_HINTS = 50_000
-HINTS_FORMAT = "sks-gitops content hints 1"
 _PACKAGE = os.path.dirname(os.path.realpath(__file__))
 
 Part = str | None
@@ -66,100 +40,6 @@ def kubernetes_schema_root() -> str | None:
         if os.path.isfile(os.path.join(package, "__init__.py")):
             return os.path.join(package, "kubernetes-json-schema")
     return None
-
-
-class Hints:
-    """The per-user table real path -> (stat, sha256). A stat match only spares a re-read; see the module doc."""
-
-    def __init__(self, path: str | None) -> None:
-        self.path = path
-        self.table: dict[str, tuple[str, str]] = {}
-        self.used: set[str] = set()
-        self.dirty = False
-        self.reads = 0
-        """Files read and hashed by this process (tests count work with it)."""
-        self.newest_ns = 0
-        """The newest ctime of the files asked for since the caller reset it (a write always sets it to now)."""
-        if path is not None:
-            self._load(path)
-
-    def _load(self, path: str) -> None:
-        try:
-            descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-            with open(descriptor, "rb") as handle:
-                if not trusted(os.fstat(descriptor)):
-                    return  # a table others could write could forge any answer
-                lines = handle.read().decode("utf-8", "surrogateescape").split("\n")
-        except OSError:
-            return
-        if lines[0] != HINTS_FORMAT:
-            return
-        for line in lines[1:]:
-            fields = line.split("\0")
-            if len(fields) == 3:
-                self.table[fields[0]] = (fields[1], fields[2])
-
-    def sha(self, real: str) -> Part:
-        """sha256 of the regular file at `real` (a resolved path), None when absent; OSError when unreadable,
-        special or huge (no cached answer then)."""
-        try:
-            info = os.stat(real)
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"{real} is not a regular file")
-        self.newest_ns = max(self.newest_ns, info.st_ctime_ns)
-        key = _stat_key(info)
-        self.used.add(real)
-        found = self.table.get(real)
-        if found is not None and found[0] == key:
-            return found[1]
-        now = time.time_ns()
-        descriptor = os.open(real, os.O_RDONLY | os.O_CLOEXEC)
-        with open(descriptor, "rb") as handle:
-            before = os.fstat(descriptor)
-            data = handle.read(MAX_BYTES + 1)
-            after = os.fstat(descriptor)
-        if len(data) > MAX_BYTES:
-            raise OSError(f"{real} is larger than any input")
-        self.reads += 1
-        digest = hexdigest(data)
-        settled = max(after.st_ctime_ns, after.st_mtime_ns) < now - RACY_NS
-        if _stat_key(before) == _stat_key(after) == key and settled:
-            self.table[real] = (key, digest)
-            self.dirty = True
-        else:
-            self.table.pop(real, None)
-        return digest
-
-    def save(self) -> None:
-        """Write the table back when it learnt something; the hints of this run first, then older ones."""
-        if self.path is None or not self.dirty:
-            return
-        ordered = sorted(self.table, key=lambda path: path not in self.used)[:MAX_HINTS]
-        body = "\n".join([HINTS_FORMAT, *(f"{path}\0{self.table[path][0]}\0{self.table[path][1]}" for path in ordered
-                                          if "\n" not in path and "\0" not in path)])
-        try:
-            write_private(self.path, body.encode("utf-8", "surrogateescape"))
-        except OSError:
-            return  # an optimisation only: an unwritable cache costs the next run a re-read
-        self.dirty = False
-
-
-def _stat_key(info: os.stat_result) -> str:
-    return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_ino}:{info.st_dev}"
-
-
-_HINTS: list[Hints] = []
-
-
-def hints() -> Hints:
-    """This process's hint table for the current cache directory (an empty, unsaved one when caching is off)."""
-    directory = cache_dir()
-    path = None if directory is None else os.path.join(directory, "hints")
-    if not _HINTS or _HINTS[0].path != path:
-        _HINTS[:] = [Hints(path)]
-    return _HINTS[0]
 
 
 def _files(top: str, code: bool = False) -> list[tuple[str, str]]:
@@ -188,8 +68,8 @@ def _walk(real: str, prefix: str, found: list[tuple[str, str]], code: bool, pare
 
 
 def _tree_parts(top: str, code: bool = False) -> list[Part]:
-    table = hints()
-    return [f"{name}\0{table.sha(real)}" for name, real in _files(top, code)]
+    known = hints.table()
+    return [f"{name}\0{known.sha(real)}" for name, real in _files(top, code)]
 
 
 class Query:
@@ -222,7 +102,7 @@ def _distributions() -> list[Part]:
     """Installed distributions by name and by their RECORD (every file's sha256, as pip installed it), and the
     .pth files that change sys.path. Their code is not re-hashed here: editing an installed library in place
     is not noticed (its data files that the run reads are, by _package_data)."""
-    table = hints()
+    known = hints.table()
     parts: list[Part] = []
     for entry in sys.path:
         if os.path.basename(entry) not in ("site-packages", "dist-packages") or not os.path.isdir(entry):
@@ -234,9 +114,9 @@ def _distributions() -> list[Part]:
         for name, link in found:
             path = os.path.realpath(os.path.join(real, name)) if link else os.path.join(real, name)
             if name.endswith(".dist-info"):
-                parts += [f"{entry}/{name}", table.sha(os.path.join(path, "RECORD"))]
+                parts += [f"{entry}/{name}", known.sha(os.path.join(path, "RECORD"))]
             else:
-                parts += [f"{entry}/{name}", table.sha(path) if name.endswith(".pth") else path]
+                parts += [f"{entry}/{name}", known.sha(path) if name.endswith(".pth") else path]
     return parts
 
 
@@ -259,21 +139,21 @@ def _options(query: Query) -> list[Part]:
 
 
 def _values(query: Query) -> list[Part]:
-    table = hints()
-    return [part for value in query.values for part in (value, table.sha(os.path.realpath(value)))]
+    known = hints.table()
+    return [part for value in query.values for part in (value, known.sha(os.path.realpath(value)))]
 
 
 def _locks(query: Query) -> list[Part]:
     """The lock beside each values file, as renderer.remote.lock_path finds it: `d/../v.yaml` is beside
     whatever `d` links to, so the folder is resolved by the system, not normalised as text."""
-    table = hints()
+    known = hints.table()
     folders = sorted({os.path.realpath(os.path.dirname(value) or ".") for value in query.values})
-    return [part for folder in folders for part in (folder, table.sha(os.path.join(folder, LOCK_NAME)))]
+    return [part for folder in folders for part in (folder, known.sha(os.path.join(folder, LOCK_NAME)))]
 
 
 def _package_data(query: Query) -> list[Part]:
-    table = hints()
-    return [part for path in query.data_files for part in (path, table.sha(os.path.realpath(path)))]
+    known = hints.table()
+    return [part for path in query.data_files for part in (path, known.sha(os.path.realpath(path)))]
 
 
 SHARED: dict[str, Callable[[], list[Part]]] = {
@@ -297,7 +177,7 @@ PER_QUERY: dict[str, Callable[[Query], list[Part]]] = {
 
 def digest_parts(parts: Sequence[Part | bytes]) -> str:
     """One sha256 over length-prefixed parts, so no two different lists share a digest."""
-    digest = sha256()
+    digest = hints.sha256()
     for part in parts:
         data = b"\xff" if part is None else part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part
         digest.update(b"%d:" % len(data))
@@ -311,7 +191,7 @@ class Inputs:
     of every file looked at, so a caller can refuse to record what may have changed during its run."""
 
     def __init__(self) -> None:
-        self.table = hints()
+        self.table = hints.table()
         self.table.newest_ns = 0
         shared: list[Part] = [FORMAT]
         for name, function in SHARED.items():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -19,16 +18,14 @@ import stat
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from renderer import outlock
 from renderer.errors import OutputError, Problem
 from renderer.render import Tree
 
 MANIFEST = ".sks-gitops-owned.json"
-LOCK_WAIT_S = 30.0
-"""How long a render waits for `--check`s reading a tree, and a `--check` for a render writing it."""
 PAUSE_ENV = "SKS_GITOPS_TEST_PAUSE_BETWEEN_FILES"
 """Test hook: seconds to sleep after each file written, so tests can SIGKILL mid-write."""
 
@@ -131,96 +128,6 @@ def compare(cluster_dir: Path, files: dict[str, bytes]) -> Changes:
     return changes
 
 
-def _open_lock(out_root: Path, cluster: str, create: bool = True) -> int | None:
-    """The cluster's lock file, opened (created when `create`); None when it is absent and cannot be created."""
-    lock_path = out_root / f".{cluster}.lock"
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-    try:
-        try:
-            return os.open(lock_path, flags)
-        except FileNotFoundError:
-            if not create:
-                return None
-            return os.open(lock_path, flags | os.O_CREAT, 0o644)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise OutputError(Problem(str(lock_path), 0, 0, "", "is a symbolic link; refusing to follow it")) from None
-        raise
-
-
-def _try(handle: int, operation: int) -> bool:
-    try:
-        fcntl.flock(handle, operation | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return False
-    return True
-
-
-def _waited_too_long(out_root: Path, cluster: str, deadline: float) -> None:
-    if time.monotonic() > deadline:
-        raise OutputError(Problem(str(out_root / cluster), 0, 0, "",
-                                  f"the lock {out_root / f'.{cluster}.lock'} was held for more than "
-                                  f"{LOCK_WAIT_S:.0f} s; try again when the other render has finished"))
-    time.sleep(0.005)
-
-
-@contextmanager
-def _lock(out_root: Path, cluster: str) -> Iterator[None]:
-    """The cluster's lock, exclusive: another render holding it fails this one at once (the loser gets a
-    clear message); `--check`s holding it shared (reading the tree for a few ms) are waited for."""
-    handle = _open_lock(out_root, cluster)
-    assert handle is not None
-    try:
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while not _try(handle, fcntl.LOCK_EX):
-            if not _try(handle, fcntl.LOCK_SH):  # not even shared: a render holds it exclusively
-                raise OutputError(Problem(str(out_root / cluster), 0, 0, "",
-                                          f"another render of {cluster} is running (lock "
-                                          f"{out_root / f'.{cluster}.lock'} is held); try again when it has finished"))
-            fcntl.flock(handle, fcntl.LOCK_UN)
-            _waited_too_long(out_root, cluster, deadline)
-        yield
-    finally:
-        os.close(handle)
-
-
-@contextmanager
-def _reading(out_root: Path, cluster: str) -> Iterator[None]:
-    """The cluster's lock, shared, for reading its tree (`--check`, `--diff`): waits while a render writes it,
-    and first recovers what a killed render left, as a render would. Without a lock file that can be
-    created (a read-only OUT), the tree is read without one."""
-    handle = _open_lock(out_root, cluster, create=_writable(out_root))
-    if handle is None:
-        yield
-        return
-    try:
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while True:
-            if _try(handle, fcntl.LOCK_EX):
-                _recover(out_root, cluster)
-                fcntl.flock(handle, fcntl.LOCK_UN)
-            if _try(handle, fcntl.LOCK_SH):
-                if not _leftovers(out_root, cluster):
-                    break
-                fcntl.flock(handle, fcntl.LOCK_UN)  # a render was killed after we recovered: recover again
-            _waited_too_long(out_root, cluster, deadline)
-        yield
-    finally:
-        os.close(handle)
-
-
-def _writable(path: Path) -> bool:
-    return os.access(path, os.W_OK)
-
-
-def _leftovers(out_root: Path, cluster: str) -> list[str]:
-    """One listing of out_root, matched by prefix: a fleet's out_root holds every cluster, and globbing it
-    twice per cluster made writing a fleet quadratic."""
-    old, tmp = f".{cluster}.old-", f".{cluster}.tmp-"
-    with os.scandir(out_root) as entries:
-        return sorted(entry.name for entry in entries if entry.name.startswith((old, tmp)))
-
-
 def read_tree(out_root: Path, cluster: str, files: dict[str, bytes],
               keep_old: bool) -> tuple[Changes, dict[str, bytes]]:
     """compare() under the cluster's shared lock (so a render's swap is never seen half done), and with
@@ -228,7 +135,7 @@ def read_tree(out_root: Path, cluster: str, files: dict[str, bytes],
     try:
         if not safe_dir(out_root, "output root"):
             return compare(out_root / cluster, files), {}
-        with _reading(out_root, cluster):
+        with outlock.shared(out_root, cluster):
             cluster_dir = out_root / cluster
             changes = compare(cluster_dir, files)
             old = {path: (cluster_dir / path).read_bytes()
@@ -237,17 +144,6 @@ def read_tree(out_root: Path, cluster: str, files: dict[str, bytes],
     except OSError as exc:
         where = exc.filename or str(out_root)
         raise OutputError(Problem(str(where), 0, 0, "", f"cannot read the tree: {exc.strerror or exc}")) from None
-
-
-def _recover(out_root: Path, cluster: str) -> None:
-    """Undo what a killed render left: restore a parked old tree, drop temporary trees."""
-    cluster_dir = out_root / cluster
-    for name in _leftovers(out_root, cluster):
-        leftover = out_root / name
-        if name.startswith(f".{cluster}.old-") and not cluster_dir.exists():
-            os.rename(leftover, cluster_dir)
-        else:
-            shutil.rmtree(leftover, ignore_errors=True)
 
 
 _RENAME_EXCHANGE = 2
@@ -369,8 +265,8 @@ def write(out_root: Path, cluster: str, files: dict[str, bytes]) -> Changes:
     try:
         if not safe_dir(out_root, "output root"):
             out_root.mkdir(parents=True)
-        with _lock(out_root, cluster):
-            _recover(out_root, cluster)
+        with outlock.exclusive(out_root, cluster):
+            outlock.recover(out_root, cluster)
             cluster_dir = out_root / cluster
             changes = compare(cluster_dir, files)
             if not changes.differs:

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from renderer import cachedir, cli, fastpath, inputs, remote, resources, write
+from renderer import cachedir, cli, fastpath, inputs, outlock, remote, resources, write
 from tests.conftest import PROD_VALUES
 
 
@@ -302,7 +302,7 @@ def test_check_waits_for_a_render_holding_the_lock_and_never_fails_as_a_bug(cach
     run("values/prod.yaml")
     run("--check", "values/prod.yaml")
     assert run("--check", "values/prod.yaml")[0] is not None
-    monkeypatch.setattr(write, "LOCK_WAIT_S", 0.05)
+    monkeypatch.setattr(outlock, "LOCK_WAIT_S", 0.05)
     with open(work / "out" / ".ceosks-poc.lock", "rb") as render_holds_it:
         fcntl.flock(render_holds_it, fcntl.LOCK_EX)
         assert fastpath.lookup(["--check", "values/prod.yaml"])[0] is None  # no cached answer mid-swap
@@ -314,7 +314,7 @@ def test_check_waits_for_a_render_holding_the_lock_and_never_fails_as_a_bug(cach
 
 def test_a_render_waits_for_checks_reading_the_tree(cache: Path, work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run("values/prod.yaml", "--no-cache")
-    monkeypatch.setattr(write, "LOCK_WAIT_S", 0.05)
+    monkeypatch.setattr(outlock, "LOCK_WAIT_S", 0.05)
     with open(work / "out" / ".ceosks-poc.lock", "rb") as check_holds_it:
         fcntl.flock(check_holds_it, fcntl.LOCK_SH)
         result = CliRunner().invoke(cli.main, ["values/prod.yaml", "--set", "nodepool.size=3"],

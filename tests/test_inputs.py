@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
-from renderer import cachedir, cli, fastpath, inputs, memo, remote
+from renderer import cachedir, cli, fastpath, hints, inputs, memo, remote
 from tests.conftest import PROD_VALUES, REPO_ROOT
 
 MINOR_DIR = "v1.31.0-local-strict"
@@ -273,29 +273,29 @@ def test_the_schema_files_a_run_read_are_part_of_its_key(sandbox: Sandbox) -> No
 # --- the hint table: stat spares a re-read, never proves a content -------------------------------
 
 @pytest.fixture
-def table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> inputs.Hints:
+def table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> hints.Hints:
     monkeypatch.setenv(cachedir.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.delenv(cachedir.NO_CACHE_ENV, raising=False)
-    return inputs.hints()
+    return hints.table()
 
 
-def test_a_settled_unchanged_file_is_not_read_again(table: inputs.Hints, tmp_path: Path,
+def test_a_settled_unchanged_file_is_not_read_again(table: hints.Hints, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(inputs, "RACY_NS", 0)  # as if the file were written long ago
+    monkeypatch.setattr(hints, "RACY_NS", 0)  # as if the file were written long ago
     path = tmp_path / "f.yaml"
     path.write_text("size: 2\n")
     first = table.sha(str(path))
     reads = table.reads
     assert table.sha(str(path)) == first and table.reads == reads
     table.save()
-    again = inputs.Hints(table.path)
+    again = hints.Hints(table.path)
     assert again.sha(str(path)) == first and again.reads == 0
 
 
 @pytest.mark.parametrize("how", ["touch -r", "cp -p", "rename over"])
-def test_a_same_size_edit_with_the_mtime_restored_is_read_again(table: inputs.Hints, tmp_path: Path,
+def test_a_same_size_edit_with_the_mtime_restored_is_read_again(table: hints.Hints, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch, how: str) -> None:
-    monkeypatch.setattr(inputs, "RACY_NS", 0)
+    monkeypatch.setattr(hints, "RACY_NS", 0)
     path = tmp_path / "f.yaml"
     path.write_text("size: 2\n")
     first = table.sha(str(path))
@@ -310,10 +310,10 @@ def test_a_same_size_edit_with_the_mtime_restored_is_read_again(table: inputs.Hi
             shutil.copy2(other, path)
         else:
             os.replace(other, path)
-    assert table.sha(str(path)) == inputs.hexdigest(b"size: 3\n") != first
+    assert table.sha(str(path)) == hints.hexdigest(b"size: 3\n") != first
 
 
-def test_a_file_written_within_the_racy_window_is_read_every_time(table: inputs.Hints, tmp_path: Path) -> None:
+def test_a_file_written_within_the_racy_window_is_read_every_time(table: hints.Hints, tmp_path: Path) -> None:
     path = tmp_path / "f.yaml"
     path.write_text("size: 2\n")
     reads = table.reads
@@ -322,23 +322,23 @@ def test_a_file_written_within_the_racy_window_is_read_every_time(table: inputs.
     assert table.reads == reads + 3 and not table.dirty
 
 
-def test_a_hint_table_others_may_write_is_ignored(table: inputs.Hints, tmp_path: Path,
+def test_a_hint_table_others_may_write_is_ignored(table: hints.Hints, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(inputs, "RACY_NS", 0)
+    monkeypatch.setattr(hints, "RACY_NS", 0)
     path = tmp_path / "f.yaml"
     path.write_text("size: 2\n")
     table.sha(str(path))
     table.save()
     assert table.path is not None
-    forged = Path(table.path).read_text("utf-8").replace(inputs.hexdigest(b"size: 2\n"), "0" * 64)
+    forged = Path(table.path).read_text("utf-8").replace(hints.hexdigest(b"size: 2\n"), "0" * 64)
     Path(table.path).write_text(forged)
     Path(table.path).chmod(0o666)
-    assert inputs.Hints(table.path).sha(str(path)) == inputs.hexdigest(b"size: 2\n")
+    assert hints.Hints(table.path).sha(str(path)) == hints.hexdigest(b"size: 2\n")
     Path(table.path).chmod(0o600)
-    assert inputs.Hints(table.path).sha(str(path)) == "0" * 64  # the one trusted table: ours (this is why)
+    assert hints.Hints(table.path).sha(str(path)) == "0" * 64  # the one trusted table: ours (this is why)
 
 
-def test_special_files_and_directory_cycles_give_no_key(tmp_path: Path, table: inputs.Hints) -> None:
+def test_special_files_and_directory_cycles_give_no_key(tmp_path: Path, table: hints.Hints) -> None:
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(OSError, match="not a regular file"):
         table.sha(str(tmp_path / "fifo"))
