@@ -482,3 +482,15 @@ def test_the_property_fails_when_an_input_is_not_declared(sandbox: Sandbox, monk
 
     with pytest.raises((AssertionError, Flaky)):  # Flaky: the replay met another cache state, and failed there
         mutated()
+
+
+def test_without_the_ctime_a_stat_hint_would_hide_a_same_size_edit(table: hints.Hints, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why the ctime is in the hint: size, mtime and inode (the key before issue 15) miss `touch -r` edits."""
+    monkeypatch.setattr(hints, "RACY_NS", 0)
+    monkeypatch.setattr(hints, "_stat_key", lambda info: f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}")
+    path = tmp_path / "f.yaml"
+    path.write_text("size: 2\n")
+    first = table.sha(str(path))
+    same_size(path, "2", "3")
+    assert table.sha(str(path)) == first != hints.hexdigest(path.read_bytes())
