@@ -75,14 +75,29 @@ def parse(argv: list[str]) -> Invocation | None:
     return Invocation(mode, strict, out, tuple(overrides), tuple(values))
 
 
-def _walk(top: str, found: list[tuple[str, os.stat_result]]) -> None:
-    """Files below `top` with their lstat, sorted."""
+def _walk(top: str, prefix: str, found: list[tuple[str, str]]) -> None:
+    """(path below the tree, path) of every entry that is not a directory; unsorted (digest_of_files sorts)."""
     with os.scandir(top) as entries:
-        for entry in sorted(entries, key=lambda item: item.name):
+        for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                _walk(entry.path, found)
+                _walk(entry.path, f"{prefix}{entry.name}/", found)
             else:
-                found.append((entry.path, entry.stat(follow_symlinks=False)))
+                found.append((prefix + entry.name, entry.path))
+
+
+def _tree_file(path: str) -> tuple[bool, str]:
+    """(executable, sha256) of a regular file; a symlink, special file or a file changing under us: OSError."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path} is not a regular file")
+        data = os.read(descriptor, info.st_size + 1)
+        if len(data) != info.st_size:
+            raise OSError(f"{path} changed while it was read")
+    finally:
+        os.close(descriptor)
+    return bool(info.st_mode & stat.S_IXUSR), hints.hexdigest(data)
 
 
 def tree_line(path: str, executable: bool, sha: str) -> str:
@@ -93,19 +108,12 @@ def tree_line(path: str, executable: bool, sha: str) -> str:
 def tree_digest(cluster_dir: str) -> str:
     """Every file below OUT/CLUSTER by relative path, executable bit and content. A symlink (the tree, a file
     in it, or OUT itself, which the full run refuses to write through) or a special file is an OSError."""
-    lines: list[str] = []
-    found: list[tuple[str, os.stat_result]] = []
     if any(os.path.islink(path) for path in (cluster_dir, os.path.dirname(cluster_dir))) or \
             not os.path.isdir(cluster_dir):
         raise OSError(f"{cluster_dir} is not a directory in a real output directory")
-    _walk(cluster_dir, found)
-    for path, info in found:
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"{path} is not a regular file")
-        with open(path, "rb") as handle:
-            sha = hints.hexdigest(handle.read())
-        lines.append(tree_line(os.path.relpath(path, cluster_dir), bool(info.st_mode & stat.S_IXUSR), sha))
-    return digest_of_files(lines)
+    found: list[tuple[str, str]] = []
+    _walk(cluster_dir, "", found)
+    return digest_of_files([tree_line(name, *_tree_file(path)) for name, path in found])
 
 
 def digest_of_files(lines: list[str]) -> str:

@@ -86,9 +86,11 @@ class Hints:
         if found is not None and found[0] == key:
             return found[1]
         now = time.time_ns()
-        descriptor = os.open(real, os.O_RDONLY | os.O_CLOEXEC)
+        descriptor = os.open(real, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)  # a FIFO swapped in never blocks
         with open(descriptor, "rb") as handle:
             before = os.fstat(descriptor)
+            if not stat.S_ISREG(before.st_mode):
+                raise OSError(f"{real} is not a regular file")
             data = handle.read(MAX_BYTES + 1)
             after = os.fstat(descriptor)
         if len(data) > MAX_BYTES:

@@ -138,17 +138,35 @@ def _options(query: Query) -> list[Part]:
     return list(query.options)
 
 
+_REAL_FOLDERS: dict[str, str] = {}
+"""realpath() of the values folders, for one Inputs (a fleet's thousand files share a few folders)."""
+
+
+def _real_folder(path: str) -> str:
+    folder = os.path.dirname(path) or "."
+    found = _REAL_FOLDERS.get(folder)
+    if found is None:
+        found = _REAL_FOLDERS[folder] = os.path.realpath(folder)
+    return found
+
+
+def _real(path: str) -> str:
+    """os.path.realpath(path), resolving the folder once per Inputs."""
+    candidate = f"{_real_folder(path)}/{os.path.basename(path)}"
+    return os.path.realpath(candidate) if os.path.islink(candidate) else candidate
+
+
 def _values(query: Query) -> list[Part]:
     known = hints.table()
-    return [part for value in query.values for part in (value, known.sha(os.path.realpath(value)))]
+    return [part for value in query.values for part in (value, known.sha(_real(value)))]
 
 
 def _locks(query: Query) -> list[Part]:
     """The lock beside each values file, as renderer.remote.lock_path finds it: `d/../v.yaml` is beside
     whatever `d` links to, so the folder is resolved by the system, not normalised as text."""
     known = hints.table()
-    folders = sorted({os.path.realpath(os.path.dirname(value) or ".") for value in query.values})
-    return [part for folder in folders for part in (folder, known.sha(os.path.join(folder, LOCK_NAME)))]
+    folders = sorted({_real_folder(value) for value in query.values})
+    return [part for folder in folders for part in (folder, known.sha(f"{folder}/{LOCK_NAME}"))]
 
 
 def _package_data(query: Query) -> list[Part]:
@@ -191,6 +209,7 @@ class Inputs:
     of every file looked at, so a caller can refuse to record what may have changed during its run."""
 
     def __init__(self) -> None:
+        _REAL_FOLDERS.clear()
         self.table = hints.table()
         self.table.newest_ns = 0
         shared: list[Part] = [FORMAT]
@@ -213,5 +232,6 @@ class Inputs:
 
 def inputs(query: Query) -> dict[str, list[Part]]:
     """Every declared input of `query` by name, as it is now (Inputs.key digests the same lists)."""
+    _REAL_FOLDERS.clear()
     return {**{name: function() for name, function in SHARED.items()},
             **{name: function(query) for name, function in PER_QUERY.items()}}
