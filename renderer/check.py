@@ -8,6 +8,7 @@ an invalid object is a bug in a template (exit 3), never a silent skip.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,6 +96,15 @@ def _check_file(text: str, is_yaml: bool, kubernetes_minor: str, tigera_version:
             if _NOT_OBJECTS.get(str(obj.get("apiVersion"))) != obj.get("kind"):
                 kinds.append(f"{obj.get('apiVersion')} {obj.get('kind')}")
     return FileCheck("", tuple(findings), tuple(kinds), tuple(objects) if is_yaml else ())
+
+
+def data_files(kubernetes_minor: str, kinds: Iterable[str]) -> tuple[str, ...]:
+    """The installed files checking objects of `kinds` (as check() counts them) reads: keyed by content in
+    every cached answer (renderer.inputs), as the files of the repository are."""
+    core = sorted({tuple(kind.split(" ", 1)) for kind in kinds if _is_core(kind.split(" ", 1)[0])})
+    paths = [kubecheck.definitions_file(kubernetes_minor),
+             *(kubecheck.schema_file(kubernetes_minor, api_version, kind) for api_version, kind in core)]
+    return tuple(str(path) for path in paths)
 
 
 def check(tree: Tree, model: Model) -> Counter[str]:

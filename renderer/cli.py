@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from renderer import __version__, fastpath
+from renderer import __version__, fastpath, reuse
 from renderer.errors import Problem, RenderError
 from renderer.pipeline import ClusterResult, Report, Request, execute
 from renderer.write import MANIFEST
@@ -157,8 +157,8 @@ def _record_noop(pending: fastpath.Pending, request: Request, report: Report, ou
     same = asked.text() == pending.invocation.text()
     if request.mode not in ("write", "check") or request.remote or not clean or not same:
         return
-    trees = {os.path.abspath(request.out_dir / result.cluster):
-             fastpath.digest_of_files([f"{path}\0{digest}" for path, digest in result.digests.items()])
+    trees = {os.path.abspath(request.out_dir / result.cluster): reuse.expected_tree(result.digests)
              for result in report.results}
+    data_files = sorted({path for result in report.results for path in result.data_files})
     message = "".join(_status_line(result, request.mode, request.out_dir) + "\n" for result in report.results)
-    fastpath.record(pending, trees, message)
+    fastpath.record(pending, trees, data_files, message)

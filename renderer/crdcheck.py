@@ -19,6 +19,8 @@ from typing import Any
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unused-ignore]
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped,unused-ignore]
 
+from renderer import resources
+
 TIGERA_GROUPS = frozenset({"operator.tigera.io", "projectcalico.org"})
 COMMON_SET = "common"
 _TIGERA_PREFIX = "tigera-v"
@@ -32,10 +34,7 @@ class SchemaMissing(Exception):
 
 def schemas_dir() -> Path:
     """An installed wheel ships the schemas inside the package; a checkout has them at the root."""
-    packaged = Path(__file__).parent / "schemas" / "crds"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent / "schemas" / "crds"
+    return resources.schema_path("crds")
 
 
 @cache

@@ -1,41 +1,30 @@
 """The no-op fast path: answer an unchanged `render` or `render --check` before importing anything heavy.
 
 A full run that ends well (exit 0, no warnings) records, in the per-user cache and never in the
-repository, a digest of everything that decides its answer (the command line, working directory,
-values files and the remote lock beside them, the renderer's code, templates and schemas, the
-installed distributions, Python, SKS_GITOPS_* settings) and a digest of each tree it rendered.
-The next run with the same inputs hashes those trees on disk, by content; when every one matches, a
-full run could only say the same thing, so the recorded answer is printed. Anything else (an option
-this parser does not know, a missing or mismatched record, a symbolic link, an unreadable file)
-falls through to the full run. Stdlib only: os, sys and the built-in sha256 (even json and hashlib
-cost more than the whole answer).
+repository, the key of its inputs (renderer.inputs: the command line and every file and setting that
+decides the answer, by content) and a digest of each tree it rendered (paths, executable bits and
+contents). The next run with the same key hashes those trees on disk, each under its output lock;
+when every one matches, a full run could only say the same thing, so the recorded answer is printed.
+Anything else (an option this parser does not know, a missing or mismatched record, a symbolic link,
+an unreadable file, a render holding a lock, the leftover of a killed render that the full run would
+recover) falls through to the full run. Stdlib only: os, sys, fcntl and the built-in sha256 (even
+json and hashlib cost more than the whole answer).
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
 import sys
 import time
 
-from renderer.cachedir import CACHE_ENV, NO_CACHE_ENV, cache_dir, prune, trusted, write_private
+from renderer import hashhints, inputs
+from renderer.cachedir import cache_dir, prune, trusted, write_private
 
-try:
-    from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # CPython >= 3.12
-except ImportError:
-    try:
-        from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]  # CPython 3.11
-    except ImportError:
-        from hashlib import sha256  # type: ignore[assignment,unused-ignore]
-
-LOCK_NAME = "remote-manifests.lock.json"
-"""renderer.remote's lock file; a test keeps the two names equal."""
-FORMAT = "sks-gitops no-op record 1"
+FORMAT = "sks-gitops no-op record 2"
 RACY_NS = 2_000_000_000
-"""Code changed this close to a run may share its mtime with the version the run read: never record then."""
-MAX_INPUT_BYTES = 1_000_000
-"""renderer.loader's limit: a larger values file is the full run's to refuse, not this path's to hash."""
-_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+"""An input changed this close to a run's start may have changed while the run read it: never record then."""
 
 
 class Invocation:
@@ -86,128 +75,108 @@ def parse(argv: list[str]) -> Invocation | None:
     return Invocation(mode, strict, out, tuple(overrides), tuple(values))
 
 
-def _walk(top: str, found: list[tuple[str, os.stat_result]], code: bool = False) -> None:
-    """Files below `top` with their lstat, sorted; `code` skips Python's byte-code caches."""
+def _walk(top: str, prefix: str, found: list[tuple[str, str]]) -> None:
+    """(path below the tree, path) of every entry that is not a directory; unsorted (digest_of_files sorts)."""
     with os.scandir(top) as entries:
-        for entry in sorted(entries, key=lambda item: item.name):
-            if code and (entry.name == "__pycache__" or entry.name.endswith(".pyc")):
-                continue
+        for entry in entries:
             if entry.is_dir(follow_symlinks=False):
-                _walk(entry.path, found, code)
+                _walk(entry.path, f"{prefix}{entry.name}/", found)
             else:
-                found.append((entry.path, entry.stat(follow_symlinks=False)))
+                found.append((prefix + entry.name, entry.path))
 
 
-def _data_dir(name: str) -> str:
-    """As renderer.resources finds it: inside the installed package, else beside it in a checkout."""
-    inside = os.path.join(_PACKAGE, name)
-    return inside if os.path.isdir(inside) else os.path.join(os.path.dirname(_PACKAGE), name)
-
-
-def _code_stamp() -> tuple[str, int]:
-    """Code, templates and schemas by path, size, mtime and inode (as git's index does), and the newest mtime."""
-    found: list[tuple[str, os.stat_result]] = []
-    for top in (_PACKAGE, _data_dir("templates"), _data_dir("schemas")):
-        _walk(top, found, code=True)
-    lines = [f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ino}" for path, info in found]
-    return "\n".join(lines), max((info.st_mtime_ns for _path, info in found), default=0)
-
-
-def _distributions() -> str:
-    names: list[str] = []
-    for entry in sys.path:
-        if os.path.basename(entry) in ("site-packages", "dist-packages") and os.path.isdir(entry):
-            names.extend(f"{entry}/{name}" for name in sorted(os.listdir(entry))
-                         if name.endswith((".dist-info", ".egg-info", ".pth")))
-    return "\n".join(names)
-
-
-def _read(path: str) -> bytes | None:
-    """A regular file's bytes, or None when it is absent; anything else is an OSError (no fast answer)."""
+def _tree_file(path: str) -> tuple[bool, str]:
+    """(executable, sha256) of a regular file; a symlink, special file or a file changing under us: OSError."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        return None
-    if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_INPUT_BYTES:
-        raise OSError(f"{path} is not a regular file of a values file's size")
-    with open(path, "rb") as handle:
-        return handle.read(MAX_INPUT_BYTES + 1)
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path} is not a regular file")
+        data = os.read(descriptor, info.st_size + 1)
+        if len(data) != info.st_size:
+            raise OSError(f"{path} changed while it was read")
+    finally:
+        os.close(descriptor)
+    return bool(info.st_mode & stat.S_IXUSR), hashhints.hexdigest(data)
 
 
-def environment() -> tuple[list[str], int]:
-    """What every answer depends on besides its own files (code, distributions, Python, working directory,
-    SKS_GITOPS_* settings), and the newest code mtime in it."""
-    code, newest = _code_stamp()
-    settings = sorted(f"{key}={value}" for key, value in os.environ.items()
-                      if key.startswith("SKS_GITOPS_") and key not in (CACHE_ENV, NO_CACHE_ENV))
-    return [FORMAT, sys.version, sys.prefix, os.getcwd(), code, _distributions(), *settings], newest
-
-
-def values_inputs(values: tuple[str, ...] | list[str]) -> list[bytes | None]:
-    """The values files' bytes and the remote lock beside each (None when absent); a missing file is an OSError."""
-    found: list[bytes | None] = []
-    for value in values:
-        data = _read(value)
-        if data is None:
-            raise OSError(f"{value} is missing")
-        found.append(data)
-    for folder in sorted({os.path.dirname(os.path.abspath(value)) for value in values}):
-        found.append(_read(os.path.join(folder, LOCK_NAME)))
-    return found
-
-
-def digest_parts(parts: list[str] | list[bytes | None] | list[str | bytes | None]) -> str:
-    """One sha256 over length-prefixed parts, so no two different lists share a digest."""
-    digest = sha256()
-    for part in parts:
-        data = b"\xff" if part is None else part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part
-        digest.update(b"%d:" % len(data))
-        digest.update(data)
-    hexdigest: str = digest.hexdigest()
-    return hexdigest
-
-
-def inputs(invocation: Invocation) -> tuple[str, int]:
-    """The digest of everything that decides a run's answer, and the newest code mtime in it."""
-    shared, newest = environment()
-    return digest_parts([*shared, invocation.text(), *values_inputs(invocation.values)]), newest
+def tree_line(path: str, executable: bool, sha: str) -> str:
+    """One file of a tree: what git records of it (path, executable bit, content)."""
+    return f"{path}\0{'x' if executable else '-'}\0{sha}"
 
 
 def tree_digest(cluster_dir: str) -> str:
-    """Every file below OUT/CLUSTER by relative path and content. A symlink (the tree, a file in it, or OUT
-    itself, which the full run refuses to write through) or a special file is an OSError."""
-    lines: list[str] = []
-    found: list[tuple[str, os.stat_result]] = []
+    """Every file below OUT/CLUSTER by relative path, executable bit and content. A symlink (the tree, a file
+    in it, or OUT itself, which the full run refuses to write through) or a special file is an OSError."""
     if any(os.path.islink(path) for path in (cluster_dir, os.path.dirname(cluster_dir))) or \
             not os.path.isdir(cluster_dir):
         raise OSError(f"{cluster_dir} is not a directory in a real output directory")
-    _walk(cluster_dir, found)
-    for path, info in found:
-        if not stat.S_ISREG(info.st_mode):
-            raise OSError(f"{path} is not a regular file")
-        with open(path, "rb") as handle:
-            lines.append(f"{os.path.relpath(path, cluster_dir)}\0{sha256(handle.read()).hexdigest()}")
-    return digest_of_files(lines)
+    found: list[tuple[str, str]] = []
+    _walk(cluster_dir, "", found)
+    return digest_of_files([tree_line(name, *_tree_file(path)) for name, path in found])
 
 
 def digest_of_files(lines: list[str]) -> str:
-    """One digest over `relative path NUL sha256(content)` lines, however they were gathered."""
-    digest: str = sha256("\n".join(sorted(lines)).encode("utf-8", "surrogateescape")).hexdigest()
-    return digest
+    """One digest over tree_line()s, however they were gathered."""
+    return hashhints.hexdigest("\n".join(sorted(lines)).encode("utf-8", "surrogateescape"))
+
+
+def leftovers(out_root: str, clusters: list[str]) -> bool:
+    """True when a killed render left a temporary or parked tree of one of `clusters`: the full run recovers
+    it (renderer.write._recover), so no recorded answer may stand in for that run."""
+    prefixes = tuple(f".{cluster}.{kind}-" for cluster in clusters for kind in ("tmp", "old"))
+    with os.scandir(out_root) as entries:
+        return any(entry.name.startswith(prefixes) for entry in entries)
+
+
+def locked_tree_digest(cluster_dir: str) -> str:
+    """tree_digest() under the cluster's output lock, shared as `render --check` takes it (renderer.write.lock):
+    a render holding it is swapping the tree, so there is no answer (OSError) until it is done."""
+    out_root, cluster = os.path.split(cluster_dir)
+    descriptor = os.open(os.path.join(out_root, f".{cluster}.lock"), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return tree_digest(cluster_dir)
+    finally:
+        os.close(descriptor)
 
 
 class Pending:
-    """What the full run needs to record its answer: the invocation and its inputs as they were at the start."""
+    """What the full run needs to record its answer: the invocation, and its inputs as they were at the start."""
 
-    __slots__ = ("inputs", "invocation", "started_ns")
+    __slots__ = ("invocation", "start_key", "started_ns")
 
-    def __init__(self, invocation: Invocation, inputs_digest: str, started_ns: int):
-        self.invocation, self.inputs, self.started_ns = invocation, inputs_digest, started_ns
+    def __init__(self, invocation: Invocation, start_key: str, started_ns: int):
+        self.invocation, self.start_key, self.started_ns = invocation, start_key, started_ns
+
+
+def query(invocation: Invocation, data_files: tuple[str, ...] | list[str] = ()) -> inputs.Query:
+    return inputs.Query(invocation.values, [invocation.text()], data_files)
 
 
 def _record_path(directory: str, invocation: Invocation) -> str:
-    slot = sha256(f"{os.getcwd()}\0{invocation.text()}".encode("utf-8", "surrogateescape")).hexdigest()[:40]
+    slot = hashhints.hexdigest(f"{os.getcwd()}\0{invocation.text()}".encode("utf-8", "surrogateescape"))[:40]
     return os.path.join(directory, "noop", slot)
+
+
+def _read_record(path: str) -> tuple[str, list[str], list[tuple[str, str]], str] | None:
+    """(key, data files, [(expected tree digest, cluster dir)], message) of a trusted record, else None."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with open(descriptor, encoding="utf-8") as handle:
+            if not trusted(os.fstat(descriptor)):
+                return None
+            head, separator, message = handle.read().partition("\n--\n")
+    except (OSError, ValueError):  # absent, a symlink (ELOOP), a directory, not UTF-8: no answer
+        return None
+    lines = head.split("\n")
+    if not separator or len(lines) < 3 or lines[0] != FORMAT:
+        return None
+    data = [line[2:] for line in lines[2:] if line.startswith("D ")]
+    trees = [tuple(line[2:].split(" ", 1)) for line in lines[2:] if line.startswith("T ")]
+    if len(data) + len(trees) != len(lines) - 2 or not trees or any(len(tree) != 2 for tree in trees):
+        return None
+    return lines[1], data, [(tree[0], tree[1]) for tree in trees], message
 
 
 def lookup(argv: list[str]) -> tuple[str | None, Pending | None]:
@@ -217,45 +186,50 @@ def lookup(argv: list[str]) -> tuple[str | None, Pending | None]:
     if directory is None or invocation is None:
         return None, None
     started = time.time_ns()
-    digest, _newest = inputs(invocation)
-    pending = Pending(invocation, digest, started)
+    current = inputs.Inputs()
+    pending = Pending(invocation, current.key(query(invocation)), started)
+    found = _read_record(_record_path(directory, invocation))
     try:
-        descriptor = os.open(_record_path(directory, invocation), os.O_RDONLY | os.O_NOFOLLOW)
-        with open(descriptor, encoding="utf-8") as handle:
-            if not trusted(os.fstat(descriptor)):
-                return None, pending
-            head, _, message = handle.read().partition("\n--\n")
-    except OSError:  # absent, a symlink (ELOOP), a directory: no answer, but the full run may record one
-        return None, pending
-    lines = head.split("\n")
-    if len(lines) < 3 or lines[0] != FORMAT or lines[1] != digest:
-        return None, pending
-    try:
-        for line in lines[2:]:
-            expected, _, cluster_dir = line.partition(" ")
-            if tree_digest(cluster_dir) != expected:
+        if found is None or current.key(query(invocation, found[1])) != found[0]:
+            return None, pending
+        trees = found[2]
+        by_root: dict[str, list[str]] = {}
+        for _expected, cluster_dir in trees:
+            by_root.setdefault(os.path.dirname(cluster_dir), []).append(os.path.basename(cluster_dir))
+        if any(leftovers(root, clusters) for root, clusters in by_root.items()):
+            return None, pending
+        for expected, cluster_dir in trees:
+            if locked_tree_digest(cluster_dir) != expected:
                 return None, pending
     except OSError:
         return None, pending
-    return message, pending
+    finally:
+        current.save()
+    return found[3], pending
 
 
-def record(pending: Pending, trees: dict[str, str], message: str) -> bool:
-    """Store the answer of a full run that rendered `trees` ({cluster dir: digest_of_files of the rendered bytes}).
+def record(pending: Pending, trees: dict[str, str], data_files: list[str], message: str) -> bool:
+    """Store the answer of a full run that rendered `trees` ({cluster dir: digest_of_files of the rendered
+    tree}) and read the installed `data_files`.
 
     The trees are not re-read here: lookup() compares every one with the disk before answering, so a tree
     changed after this run (or by a concurrent one) only means no answer."""
     directory = cache_dir()
-    if directory is None or any("\n" in cluster_dir or "\r" in cluster_dir for cluster_dir in trees):
+    texts = [*trees, *data_files]
+    if directory is None or any("\n" in text or "\r" in text for text in texts):
         return False
     try:
-        digest, newest = inputs(pending.invocation)
-        if digest != pending.inputs or newest >= pending.started_ns - RACY_NS:
-            return False  # an input changed during the run, or may have without changing its mtime
-        body = "\n".join([FORMAT, digest, *(f"{expected} {cluster_dir}" for cluster_dir, expected
-                                            in sorted(trees.items()))]) + "\n--\n" + message
+        current = inputs.Inputs()
+        if current.key(query(pending.invocation)) != pending.start_key:
+            return False  # an input changed during the run
+        key = current.key(query(pending.invocation, data_files))
+        if current.newest_ns >= pending.started_ns - RACY_NS:
+            return False  # an input was written during the run (and maybe put back), or just before it
+        current.save()
+        body = "\n".join([FORMAT, key, *(f"D {path}" for path in data_files),
+                          *(f"T {expected} {cluster_dir}" for cluster_dir, expected in sorted(trees.items()))])
         path = _record_path(directory, pending.invocation)
-        write_private(path, body.encode("utf-8"))
+        write_private(path, (body + "\n--\n" + message).encode("utf-8"))
         prune(os.path.dirname(path))
     except (OSError, ValueError):  # ValueError: a path that is not valid UTF-8 cannot be written as text
         return False  # the cache is an optimisation: a read-only or full disk only costs the next run time

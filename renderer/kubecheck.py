@@ -27,17 +27,25 @@ def _schema_dir(minor: str) -> Path:
     return resources.kubernetes_schema_root() / f"v{minor}.0-local-strict"
 
 
+def definitions_file(minor: str) -> Path:
+    return _schema_dir(minor) / "_definitions.json"
+
+
+def schema_file(minor: str, api_version: str, kind: str) -> Path:
+    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+    return _schema_dir(minor) / f"{kind.lower()}-{group_version}.json"
+
+
 @cache
 def _registry(minor: str) -> Registry:
-    definitions = json.loads((_schema_dir(minor) / "_definitions.json").read_text("utf-8"))
+    definitions = json.loads(definitions_file(minor).read_text("utf-8"))
     resource: Resource[Any] = Resource.from_contents(definitions)
     return resource @ Registry()
 
 
 @cache
 def validator(minor: str, api_version: str, kind: str) -> Draft202012Validator:
-    group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-    path = _schema_dir(minor) / f"{kind.lower()}-{group_version}.json"
+    path = schema_file(minor, api_version, kind)
     if not path.is_file():
         raise UnknownKind(f"no Kubernetes {minor} schema for {api_version} {kind}")
     schema = json.loads(path.read_text("utf-8"))

@@ -50,6 +50,8 @@ class ClusterResult:
     old: dict[str, bytes] = field(default_factory=dict)
     plan: str = ""
     """The rollout plan (renderer/rollout/plan.py), for --plan and the PR markdown."""
+    data_files: tuple[str, ...] = ()
+    """The installed schema files its check read (check.data_files), for the no-op cache's key."""
 
 
 @dataclass
@@ -150,7 +152,7 @@ def execute(request: Request) -> Report:
         item = items.pop(0)  # each tree is released once written: a fleet's memory stays flat
         if isinstance(item, reuse.Recorded):
             report.results.append(ClusterResult(item.cluster, item.sources, item.file_count, write.Changes(),
-                                                Counter(item.kinds), item.digests))
+                                                Counter(item.kinds), item.digests, data_files=item.data_files))
             continue
         cluster_dir = request.out_dir / item.model.cluster
         files = write.with_manifest(item.tree)
@@ -162,19 +164,19 @@ def execute(request: Request) -> Report:
             changes = write.write(request.out_dir, item.model.cluster, files)
             old: dict[str, bytes] = {}
         else:
-            changes = write.compare(cluster_dir, files)
-            old = {path: (cluster_dir / path).read_bytes()
-                   for path in [*changes.changed, *changes.removed]} if request.mode == "diff" else {}
+            changes, old = write.read_tree(request.out_dir, item.model.cluster, files, request.mode == "diff")
         change_warnings = _change_warnings(cluster_dir, changes, request.mode)
         report.warnings.extend(change_warnings)
         kept = {path: files[path] for path in [*changes.added, *changes.changed]} if request.mode == "diff" else {}
         digests = {path: write.sha256(data) for path, data in files.items()}
+        data_files = check.data_files(item.model.kubernetes_minor, item.kinds)
         report.results.append(ClusterResult(
-            item.model.cluster, item.sources, len(item.tree), changes, item.kinds, digests, kept, old, item.plan))
+            item.model.cluster, item.sources, len(item.tree), changes, item.kinds, digests, kept, old, item.plan,
+            data_files))
         if not item.warned and not change_warnings and (request.mode == "write" or not changes.differs):
             ledger.add(list(item.paths), reuse.Recorded(
                 item.model.cluster, item.sources, item.name_origin, len(item.tree), dict(item.kinds), digests,
-                tuple(remote.remote_urls(item.model))))
+                tuple(remote.remote_urls(item.model)), data_files))
     ledger.flush()
     return report
 

@@ -6,13 +6,13 @@ import re
 from functools import cache
 from pathlib import Path
 
-_PACKAGE = Path(__file__).resolve().parent
+from renderer import inputs
 
 
 def _data_dir(name: str) -> Path:
-    """The wheel ships templates/ and schemas/ inside the package; a checkout has them beside it."""
-    inside = _PACKAGE / name
-    return inside if inside.is_dir() else _PACKAGE.parent / name
+    """The wheel ships templates/ and schemas/ inside the package; a checkout has them beside it. Found where
+    the cached answers' key looks for them (renderer.inputs), so the two never disagree."""
+    return Path(inputs.data_dir(name))
 
 
 def templates_dir() -> Path:
@@ -24,13 +24,12 @@ def schema_path(name: str) -> Path:
 
 
 def kubernetes_schema_root() -> Path:
-    """kubernetes-validate's schema folders, found without importing it (its import pulls in PyYAML)."""
-    from importlib.util import find_spec
-
-    spec = find_spec("kubernetes_validate")
-    if spec is None or spec.origin is None:
+    """kubernetes-validate's schema folders, found without importing it (its import pulls in PyYAML), where the
+    cached answers' key looks for them (renderer.inputs)."""
+    root = inputs.kubernetes_schema_root()
+    if root is None:
         raise RuntimeError("kubernetes-validate is not installed")
-    return Path(spec.origin).parent / "kubernetes-json-schema"
+    return Path(root)
 
 
 @cache

@@ -2,9 +2,11 @@
 
 The per-cluster sibling of the no-op fast path (fastpath.py): when one values file of a thousand
 changes, only that cluster is loaded, validated, rendered and checked again. A cluster is recorded
-only after a run that left it clean (written or up to date, no warnings), with the digest of its
-inputs (the shared environment, --strict, --set, the output directory, its layer and values files
-and the remote lock beside them) and of its tree; it is reused only when both still match.
+only after a run that left it clean (written or up to date, no warnings), with the key of its inputs
+(renderer.inputs: the shared ones, --strict, --set, the output directory, its layer and values files,
+the remote lock beside them and the installed schema files its check read) and the digest of its
+tree (paths, executable bits, contents); it is reused only when both still match and no killed
+render left a temporary tree of it behind (the full run recovers those).
 """
 
 from __future__ import annotations
@@ -16,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from renderer import cachedir, fastpath
+from renderer import cachedir, fastpath, inputs, write
 
-FORMAT = "sks-gitops cluster record 1"
+FORMAT = "sks-gitops cluster record 2"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,14 @@ class Recorded:
     digests: dict[str, str]
     """sha256 of every file of the tree, the owned-files manifest included."""
     remote_urls: tuple[str, ...]
+    data_files: tuple[str, ...] = ()
+    """The installed schema files checking the tree read (renderer.check.data_files)."""
+
+
+def expected_tree(digests: dict[str, str]) -> str:
+    """fastpath.tree_digest of the tree a run rendered (digests of its files), with the modes it writes."""
+    return fastpath.digest_of_files([fastpath.tree_line(path, write.executable(path), digest)
+                                     for path, digest in digests.items()])
 
 
 class Ledger:
@@ -42,43 +52,44 @@ class Ledger:
         self.directory = cachedir.cache_dir() if enabled else None
         self.out_dir = os.path.abspath(out_dir)
         self.started = time.time_ns()
-        self._request = [f"strict={strict}", self.out_dir, *(f"set {item}" for item in overrides)]
-        self._keys: dict[tuple[str, ...], str] = {}
+        self._options = [f"strict={strict}", self.out_dir, *(f"set {item}" for item in overrides)]
+        self._start: dict[tuple[str, ...], str] = {}
         self._clean: list[tuple[list[Path], str, Recorded]] = []
+        self._leftovers: list[str] | None = None
         if self.directory is not None:
             try:
-                self._shared, self._newest = fastpath.environment()
+                self._inputs = inputs.Inputs()
             except OSError:
                 self.directory = None
 
-    def _key(self, paths: list[Path]) -> str:
+    def _query(self, paths: list[Path], data_files: tuple[str, ...] = ()) -> inputs.Query:
         names = [str(path) for path in paths]
-        return fastpath.digest_parts([*self._shared, *self._request, *(os.path.abspath(name) for name in names),
-                                      *fastpath.values_inputs(names)])
+        return inputs.Query(names, [*self._options, *(os.path.abspath(name) for name in names)], data_files)
 
     def _slot(self, paths: list[Path]) -> str:
         assert self.directory is not None
         where = "\0".join([os.getcwd(), self.out_dir, *(os.path.abspath(path) for path in paths)])
-        return os.path.join(self.directory, "clusters", fastpath.digest_parts([where])[:40])
+        return os.path.join(self.directory, "clusters", inputs.digest_parts([where])[:40])
 
     def lookup(self, paths: list[Path]) -> Recorded | None:
         """The earlier run's findings when its inputs and tree are unchanged; None otherwise (render it)."""
         if self.directory is None:
             return None
         try:
-            key = self._key(paths)
-            self._keys[tuple(map(str, paths))] = key
+            self._start[tuple(map(str, paths))] = self._inputs.key(self._query(paths))
             descriptor = os.open(self._slot(paths), os.O_RDONLY | os.O_NOFOLLOW)
             with open(descriptor, encoding="utf-8") as handle:
                 if not cachedir.trusted(os.fstat(descriptor)):
                     return None
                 record: dict[str, Any] = json.load(handle)
-            if record.get("format") != FORMAT or record.get("inputs") != key:
+            if record.get("format") != FORMAT:
                 return None
             found = Recorded(str(record["cluster"]), tuple(record["sources"]), tuple(record["name_origin"]),
                              int(record["file_count"]), dict(record["kinds"]), dict(record["digests"]),
-                             tuple(record["remote_urls"]))
-            if not self._tree_matches(found):
+                             tuple(record["remote_urls"]), tuple(map(str, record["data_files"])))
+            if record.get("inputs") != self._inputs.key(self._query(paths, found.data_files)):
+                return None
+            if self._left_over(found.cluster) or not self._tree_matches(found):
                 return None
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -86,28 +97,46 @@ class Ledger:
 
     def add(self, paths: list[Path], found: Recorded) -> None:
         """A cluster this run left clean: recorded by flush() once the whole run is over."""
-        key = self._keys.get(tuple(map(str, paths)))
+        key = self._start.get(tuple(map(str, paths)))
         if key is not None:
             self._clean.append((paths, key, found))
 
     def flush(self) -> None:
-        """Record the clean clusters, unless code changed during the run or may have without a new mtime."""
-        if self.directory is None or self._newest >= self.started - fastpath.RACY_NS:
+        """Record the clean clusters whose inputs are as they were when the run started and were not written
+        during it (nor just before it: see fastpath.RACY_NS)."""
+        if self.directory is None:
+            return
+        self._inputs.save()
+        if not self._clean:
             return
         try:
-            if fastpath.environment()[0] != self._shared:
+            now = inputs.Inputs()
+            if now.shared != self._inputs.shared:
                 return
-            for paths, key, found in self._clean:
-                if self._key(paths) == key:  # its files did not change during the run
+            for paths, start, found in self._clean:
+                if now.key(self._query(paths)) != start:
+                    continue
+                key = now.key(self._query(paths, found.data_files))
+                if now.newest_ns < self.started - fastpath.RACY_NS:
                     self._write(paths, key, found)
-            if self._clean:
-                cachedir.prune(os.path.join(self.directory, "clusters"))
+            now.save()
+            cachedir.prune(os.path.join(self.directory, "clusters"))
         except OSError:
             return  # an optimisation only: an unwritable cache costs the next run time, never correctness
 
+    def _left_over(self, cluster: str) -> bool:
+        """A killed render's temporary or parked tree of `cluster` (one listing of OUT per run)."""
+        if self._leftovers is None:
+            try:
+                with os.scandir(self.out_dir) as entries:
+                    self._leftovers = [entry.name for entry in entries if entry.name.startswith(".")
+                                       and (".tmp-" in entry.name or ".old-" in entry.name)]
+            except FileNotFoundError:
+                self._leftovers = []
+        return any(name.startswith((f".{cluster}.tmp-", f".{cluster}.old-")) for name in self._leftovers)
+
     def _tree_matches(self, found: Recorded) -> bool:
-        expected = fastpath.digest_of_files([f"{path}\0{digest}" for path, digest in found.digests.items()])
-        return fastpath.tree_digest(os.path.join(self.out_dir, found.cluster)) == expected
+        return fastpath.locked_tree_digest(os.path.join(self.out_dir, found.cluster)) == expected_tree(found.digests)
 
     def _write(self, paths: list[Path], key: str, found: Recorded) -> None:
         """`found.digests` are the rendered bytes; lookup() compares them with the disk, so no re-read here."""

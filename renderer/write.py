@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import ctypes
 import errno
-import fcntl
 import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from renderer import outlock
 from renderer.errors import OutputError, Problem
 from renderer.render import Tree
 
@@ -47,6 +47,15 @@ class Changes:
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def executable(path: str) -> bool:
+    """The files written with the executable bit (0755); every other file is written without it."""
+    return path.endswith(".sh")
+
+
+def _mode_differs(target: Path, path: str) -> bool:
+    return bool(target.stat().st_mode & stat.S_IXUSR) != executable(path)
 
 
 def with_manifest(tree: Tree) -> dict[str, bytes]:
@@ -106,6 +115,8 @@ def compare(cluster_dir: Path, files: dict[str, bytes]) -> Changes:
             changes.changed.append(path)
             if path in owned and sha256(current) != owned[path]:
                 changes.hand_edited.append(path)
+        elif _mode_differs(target, path):
+            changes.changed.append(path)  # the executable bit is part of the tree, as git records it
     for path in sorted(on_disk - set(files)):
         if path not in owned:
             changes.unowned.append(path)
@@ -117,43 +128,22 @@ def compare(cluster_dir: Path, files: dict[str, bytes]) -> Changes:
     return changes
 
 
-@contextmanager
-def _lock(out_root: Path, cluster: str) -> Iterator[None]:
-    lock_path = out_root / f".{cluster}.lock"
+def read_tree(out_root: Path, cluster: str, files: dict[str, bytes],
+              keep_old: bool) -> tuple[Changes, dict[str, bytes]]:
+    """compare() under the cluster's shared lock (so a render's swap is never seen half done), and with
+    `keep_old` the current bytes of every changed or removed file."""
     try:
-        handle = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        if not safe_dir(out_root, "output root"):
+            return compare(out_root / cluster, files), {}
+        with outlock.shared(out_root, cluster):
+            cluster_dir = out_root / cluster
+            changes = compare(cluster_dir, files)
+            old = {path: (cluster_dir / path).read_bytes()
+                   for path in [*changes.changed, *changes.removed]} if keep_old else {}
+            return changes, old
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise OutputError(Problem(str(lock_path), 0, 0, "",
-                                      "is a symbolic link; refusing to follow it")) from None
-        raise
-    try:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise OutputError(Problem(str(out_root / cluster), 0, 0, "",
-                                      f"another render of {cluster} is running (lock {lock_path} is held); "
-                                      "try again when it has finished")) from None
-        yield
-    finally:
-        os.close(handle)
-
-
-def _recover(out_root: Path, cluster: str) -> None:
-    """Undo what a killed render left: restore a parked old tree, drop temporary trees.
-
-    One listing of out_root, matched by prefix: a fleet's out_root holds every cluster, and
-    globbing it twice per cluster made writing a fleet quadratic."""
-    cluster_dir = out_root / cluster
-    old, tmp = f".{cluster}.old-", f".{cluster}.tmp-"
-    with os.scandir(out_root) as entries:
-        names = sorted(entry.name for entry in entries if entry.name.startswith((old, tmp)))
-    for name in names:
-        leftover = out_root / name
-        if name.startswith(old) and not cluster_dir.exists():
-            os.rename(leftover, cluster_dir)
-        else:
-            shutil.rmtree(leftover, ignore_errors=True)
+        where = exc.filename or str(out_root)
+        raise OutputError(Problem(str(where), 0, 0, "", f"cannot read the tree: {exc.strerror or exc}")) from None
 
 
 _RENAME_EXCHANGE = 2
@@ -275,8 +265,8 @@ def write(out_root: Path, cluster: str, files: dict[str, bytes]) -> Changes:
     try:
         if not safe_dir(out_root, "output root"):
             out_root.mkdir(parents=True)
-        with _lock(out_root, cluster):
-            _recover(out_root, cluster)
+        with outlock.exclusive(out_root, cluster):
+            outlock.recover(out_root, cluster)
             cluster_dir = out_root / cluster
             changes = compare(cluster_dir, files)
             if not changes.differs:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -14,7 +16,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from renderer import cachedir, cli, fastpath, loader, remote, resources
+from renderer import cachedir, cli, fastpath, inputs, outlock, remote, resources, write
 from tests.conftest import PROD_VALUES
 from tests.support.budget import examples
 
@@ -37,14 +39,19 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def run(*argv: str, expect: int = 0) -> tuple[str | None, str]:
+def run(*argv: str, expect: int | None = 0) -> tuple[str | None, str]:
     """One `render` as the console script runs it: (the fast answer or None, stderr of the full run when taken)."""
+    return full_run(*argv, expect=expect)[:2]
+
+
+def full_run(*argv: str, expect: int | None = 0) -> tuple[str | None, str, int]:
+    """run(), with the exit code; `expect=None` accepts any."""
     message, pending = fastpath.lookup(list(argv))
     if message is not None:
-        return message, ""
+        return message, "", 0
     result = CliRunner().invoke(cli.main, list(argv), obj=pending, catch_exceptions=False)
-    assert result.exit_code == expect, result.stderr
-    return None, result.stderr
+    assert expect is None or result.exit_code == expect, result.stderr
+    return None, result.stderr, result.exit_code
 
 
 def test_second_identical_run_is_answered_with_the_full_runs_words(cache: Path, work: Path) -> None:
@@ -84,8 +91,8 @@ def test_any_change_falls_through_to_a_full_run(cache: Path, work: Path, change:
     elif change == "setting":
         monkeypatch.setenv("SKS_GITOPS_SOMETHING", "1")
     elif change == "code":
-        real = fastpath._code_stamp
-        monkeypatch.setattr(fastpath, "_code_stamp", lambda: (real()[0] + "\nedited", real()[1]))
+        real = inputs.SHARED["code"]
+        monkeypatch.setitem(inputs.SHARED, "code", lambda: [*real(), "edited"])
     elif change == "set":
         argv = ["values/prod.yaml", "--set", "nodepool.size=3"]
     elif change == "out-removed":
@@ -109,11 +116,11 @@ def test_warnings_differences_and_switches_are_never_recorded(cache: Path, work:
     assert not (cache / "noop").exists()
 
 
-def test_racy_code_is_not_recorded(cache: Path, work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Code written within RACY_NS of the run may have changed after it was read without changing its mtime."""
+def test_inputs_written_just_before_the_run_are_not_recorded(cache: Path, work: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """An input written within RACY_NS of the run may have been written again, while the run read it, within the
+    same timestamp tick: its answer is not recorded. The fixture has just copied values/prod.yaml."""
     monkeypatch.setattr(fastpath, "RACY_NS", 2_000_000_000)
-    real = fastpath._code_stamp
-    monkeypatch.setattr(fastpath, "_code_stamp", lambda: (real()[0], time.time_ns()))
     run("values/prod.yaml")
     run("values/prod.yaml")
     assert fastpath.lookup(["values/prod.yaml"])[0] is None
@@ -126,14 +133,14 @@ def test_inputs_changed_during_the_run_are_not_recorded(cache: Path, work: Path)
     CliRunner().invoke(cli.main, ["values/prod.yaml"], catch_exceptions=False)
     values = work / "values" / "prod.yaml"
     values.write_text(values.read_text() + "\n")
-    assert not fastpath.record(pending, {str(work / "out" / "ceosks-poc"): "0" * 64}, "x\n")
+    assert not fastpath.record(pending, {str(work / "out" / "ceosks-poc"): "0" * 64}, [], "x\n")
 
 
 def test_a_record_whose_tree_digest_does_not_match_the_disk_never_answers(cache: Path, work: Path) -> None:
     run("values/prod.yaml")
     _message, pending = fastpath.lookup(["--check", "values/prod.yaml"])
     assert pending is not None
-    assert fastpath.record(pending, {str(work / "out" / "ceosks-poc"): "0" * 64}, "out/ceosks-poc: up to date\n")
+    assert fastpath.record(pending, {str(work / "out" / "ceosks-poc"): "0" * 64}, [], "out/ceosks-poc: up to date\n")
     assert fastpath.lookup(["--check", "values/prod.yaml"])[0] is None
 
 
@@ -215,10 +222,12 @@ def test_the_console_script_answers_without_importing_click_jinja_or_jsonschema(
 
 
 def test_names_shared_with_the_full_path_agree() -> None:
-    assert fastpath.LOCK_NAME == remote.LOCK_NAME
-    assert fastpath.MAX_INPUT_BYTES == loader.MAX_FILE_BYTES
-    assert fastpath._data_dir("templates") == str(resources.templates_dir())
-    assert fastpath._data_dir("schemas") == str(resources.schema_path("values.schema.json").parent)
+    assert inputs.LOCK_NAME == remote.LOCK_NAME
+    assert inputs.data_dir("templates") == str(resources.templates_dir())
+    assert inputs.data_dir("schemas") == str(resources.schema_path("values.schema.json").parent)
+    spec = importlib.util.find_spec("kubernetes_validate")
+    assert spec is not None and spec.origin is not None
+    assert inputs.kubernetes_schema_root() == os.path.join(os.path.dirname(spec.origin), "kubernetes-json-schema")
 
 
 _TOKENS = st.sampled_from(["--check", "--strict", "--out", "--set", "--out=o", "--set=a=1", "--out=", "--diff",
@@ -239,3 +248,119 @@ def test_the_argv_subset_it_answers_is_read_exactly_as_click_reads_it(argv: list
     clicked = fastpath.Invocation("check" if params["check_only"] else "write", params["strict"], params["out_text"],
                                   tuple(params["overrides"]), tuple(str(path) for path in params["values"]))
     assert clicked.text() == invocation.text()
+
+
+# --- what a cached run owes the tree: recovery, the lock, file modes ----------------------------
+
+@pytest.mark.parametrize("mode", [[], ["--check"]])
+def test_a_killed_renders_leftovers_are_recovered_by_cached_runs_too(cache: Path, work: Path, mode: list[str]) -> None:
+    run(*mode, "values/prod.yaml", expect=1 if mode else 0)
+    run("values/prod.yaml")
+    run(*mode, "values/prod.yaml")
+    assert run(*mode, "values/prod.yaml")[0] is not None
+    leftover = work / "out" / ".ceosks-poc.tmp-k1ll3d"
+    (leftover / "02-storageclass").mkdir(parents=True)
+    (leftover / "02-storageclass" / "storageclass.yaml").write_text("half written\n")
+    assert fastpath.lookup([*mode, "values/prod.yaml"])[0] is None
+    assert run(*mode, "values/prod.yaml")[0] is None
+    assert not leftover.exists()
+    assert run(*mode, "values/prod.yaml")[0] is not None
+
+
+def test_a_parked_tree_is_restored_by_check_as_a_render_would(cache: Path, work: Path) -> None:
+    """A render killed between its two renames leaves no tree and the old one parked: --check restores it."""
+    run("values/prod.yaml")
+    out = work / "out"
+    os.rename(out / "ceosks-poc", out / ".ceosks-poc.old-4242")
+    _message, full = run("--check", "values/prod.yaml")
+    assert full == "out/ceosks-poc: up to date\n"
+    assert sorted(path.name for path in out.iterdir() if not path.name.endswith(".lock")) == ["ceosks-poc"]
+
+
+def test_check_reads_the_tree_under_the_output_lock(cache: Path, work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While --check compares, a render cannot take the lock to swap the tree (the race that ended in exit 3)."""
+    run("values/prod.yaml", "--no-cache")
+    held: list[bool] = []
+    real = write.compare
+
+    def compare(cluster_dir: Path, files: dict[str, bytes]) -> write.Changes:
+        with open(work / "out" / ".ceosks-poc.lock", "rb") as other:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held.append(False)
+            except BlockingIOError:
+                held.append(True)
+        return real(cluster_dir, files)
+
+    monkeypatch.setattr(write, "compare", compare)
+    run("--check", "--no-cache", "values/prod.yaml")
+    run("--diff", "values/prod.yaml")
+    assert held == [True, True]
+
+
+def test_check_waits_for_a_render_holding_the_lock_and_never_fails_as_a_bug(cache: Path, work: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    run("values/prod.yaml")
+    run("--check", "values/prod.yaml")
+    assert run("--check", "values/prod.yaml")[0] is not None
+    monkeypatch.setattr(outlock, "LOCK_WAIT_S", 0.05)
+    with open(work / "out" / ".ceosks-poc.lock", "rb") as render_holds_it:
+        fcntl.flock(render_holds_it, fcntl.LOCK_EX)
+        assert fastpath.lookup(["--check", "values/prod.yaml"])[0] is None  # no cached answer mid-swap
+        result = CliRunner().invoke(cli.main, ["--check", "values/prod.yaml"], catch_exceptions=False)
+    assert result.exit_code == 2
+    assert "was held for more than 0 s; try again when the other render has finished" in result.stderr
+    assert run("--check", "values/prod.yaml")[0] is not None
+
+
+def test_a_render_waits_for_checks_reading_the_tree(cache: Path, work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run("values/prod.yaml", "--no-cache")
+    monkeypatch.setattr(outlock, "LOCK_WAIT_S", 0.05)
+    with open(work / "out" / ".ceosks-poc.lock", "rb") as check_holds_it:
+        fcntl.flock(check_holds_it, fcntl.LOCK_SH)
+        result = CliRunner().invoke(cli.main, ["values/prod.yaml", "--set", "nodepool.size=3"],
+                                    catch_exceptions=False)
+    assert result.exit_code == 2 and "was held for more than 0 s" in result.stderr  # waited, then gave up
+
+
+@pytest.mark.slow
+def test_checks_racing_a_render_never_fail_as_a_bug(cache: Path, work: Path) -> None:
+    """Many `render --check`s while a slowed-down render rewrites the tree: each says up to date or differs."""
+    run("values/prod.yaml", "--no-cache")
+    env = {**os.environ, write.PAUSE_ENV: "0.02", cachedir.NO_CACHE_ENV: "1"}
+    writer = subprocess.Popen([sys.executable, "-m", "renderer", "values/prod.yaml", "--set", "nodepool.size=3"],
+                              cwd=work, env=env, stderr=subprocess.PIPE)
+    codes = set()
+    try:
+        while writer.poll() is None:
+            codes.add(full_run("--check", "--no-cache", "values/prod.yaml", expect=None)[2])
+    finally:
+        _, stderr = writer.communicate(timeout=60)
+    assert writer.returncode == 0, stderr.decode()
+    assert codes and codes <= {0, 1}
+
+
+@pytest.mark.parametrize("chmod", [("bootstrap.sh", 0o644), ("02-storageclass/storageclass.yaml", 0o755)])
+def test_a_changed_executable_bit_is_reported_and_repaired(cache: Path, work: Path, chmod: tuple[str, int]) -> None:
+    """The executable bit is part of the tree (as git records it): a cached --check never hides a chmod."""
+    name, mode = chmod
+    run("values/prod.yaml")
+    run("--check", "values/prod.yaml")
+    assert run("--check", "values/prod.yaml")[0] is not None
+    target = work / "out" / "ceosks-poc" / name
+    target.chmod(mode)
+    message, pending = fastpath.lookup(["--check", "values/prod.yaml"])
+    assert message is None
+    cached = CliRunner().invoke(cli.main, ["--check", "values/prod.yaml"], obj=pending, catch_exceptions=False)
+    full = CliRunner().invoke(cli.main, ["--check", "--no-cache", "values/prod.yaml"], catch_exceptions=False)
+    expected = (1, f"changed: out/ceosks-poc/{name}\n")
+    assert (cached.exit_code, cached.stdout) == (full.exit_code, full.stdout) == expected
+    assert "1 changed" in run("values/prod.yaml")[1]
+    assert target.stat().st_mode & 0o777 == (0o755 if name.endswith(".sh") else 0o644 & ~_umask())
+    assert run("--check", "--no-cache", "values/prod.yaml")[1] == "out/ceosks-poc: up to date\n"
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from ruamel.yaml.error import ReusedAnchorWarning
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
-from renderer import check, leaks, memo, pipeline, write, yamlio, yamlout
+from renderer import check, leaks, memo, outlock, pipeline, yamlio, yamlout
 from renderer.errors import Problem, TemplateError
 from tests.conftest import PROD_VALUES
 from tests.support.budget import examples
@@ -356,7 +356,7 @@ def test_leftovers_of_a_killed_write_are_recovered_with_one_listing(tmp_path: Pa
     for name in (".c1.old-2", ".c1.old-1", ".c1.tmp-9", ".c10.old-1", ".c10.tmp-1", "c2"):
         (out / name).mkdir(parents=True)
         (out / name / "marker").write_text(name, "utf-8")
-    write._recover(out, "c1")
+    outlock.recover(out, "c1")
     assert sorted(path.name for path in out.iterdir()) == [".c10.old-1", ".c10.tmp-1", "c1", "c2"]
     assert (out / "c1" / "marker").read_text("utf-8") == ".c1.old-1"
 

@@ -127,3 +127,38 @@ def test_cluster_records_are_pruned_beyond_the_limit(fleet: Path, prepared: list
     prepared.clear()
     render()
     assert len(prepared) == 1  # the pruned cluster is rendered again; the other two are reused
+
+
+def test_a_cluster_with_a_killed_renders_leftover_is_rendered_and_recovered(fleet: Path, prepared: list[str]) -> None:
+    render()
+    leftover = fleet / "out" / ".bravo.tmp-k1ll3d"
+    leftover.mkdir()
+    (fleet / "out" / ".bravo-2.tmp-other").mkdir()  # another cluster's name that merely starts the same
+    prepared.clear()
+    assert render("--check") == "".join(f"out/{name}: up to date\n" for name in NAMES)
+    assert prepared == ["bravo"] and not leftover.exists()
+
+
+def test_a_changed_executable_bit_is_never_reused(fleet: Path, prepared: list[str]) -> None:
+    render()
+    (fleet / "out" / "bravo" / "bootstrap.sh").chmod(0o644)
+    prepared.clear()
+    assert render("--check", expect=1) == "changed: out/bravo/bootstrap.sh\n" + "".join(
+        f"out/{name}: up to date\n" for name in ("alpha", "charlie"))
+    assert prepared == ["bravo"]
+    render()
+    assert (fleet / "out" / "bravo" / "bootstrap.sh").stat().st_mode & 0o777 == 0o755
+
+
+def test_a_values_file_behind_a_retargeted_symlink_is_rendered_again(fleet: Path, prepared: list[str]) -> None:
+    bravo = fleet / "values" / "bravo.yaml"
+    variant = fleet / "bravo-3.yaml"
+    variant.write_text(bravo.read_text().replace("size: 2", "size: 3"))
+    shutil.move(bravo, fleet / "bravo-2.yaml")
+    bravo.symlink_to(fleet / "bravo-2.yaml")
+    render()
+    prepared.clear()
+    bravo.unlink()
+    bravo.symlink_to(variant)
+    assert "changed: out/bravo/" in render("--check", expect=1)
+    assert prepared == ["bravo"]
