@@ -115,8 +115,11 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, ch
     except Exception:  # noqa: BLE001 - the one boundary: an unexpected error is a bug, shown once
         import traceback
 
+        from renderer.errors import printable
+        from renderer.redact import scrub
+
         click.echo("internal error (a bug in sks-gitops; please report it):", err=True)
-        click.echo(traceback.format_exc(), err=True)
+        click.echo("\n".join(printable(scrub(line)) for line in traceback.format_exc().splitlines()), err=True)
         sys.exit(EXIT_INTERNAL)
     for warning in report.warnings:
         _emit(warning)

@@ -11,7 +11,7 @@ import difflib
 import re
 from typing import Any
 
-from renderer import redact, yamlio
+from renderer import redact, yamlio, yamllimits
 from renderer.errors import Problem, ValuesError
 from renderer.loader import Values, merge
 from renderer.validate import resolve_ref
@@ -57,6 +57,9 @@ def _convert(text: str, node: dict[str, Any]) -> Any:
             raise ValueError(f"expected true or false, got {redact.why_hidden(text) or repr(text)}")
         return text == "true"
     if kind in ("array", "object"):
+        too_many = yamllimits.too_many_entries(text, "value", "one --set")
+        if too_many:
+            raise ValueError(too_many)
         try:
             parsed = yamlio.load_all_plain(text)
         except Exception as exc:  # noqa: BLE001 - any parse failure is the user's input

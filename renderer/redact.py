@@ -72,7 +72,8 @@ def override_where(override: str) -> str:
     key_hidden, value_hidden = why_hidden(key), why_hidden(value)
     if key_hidden:
         return f"--set {key_hidden}{sep}{'<not shown>' if value else ''}"
-    return f"--set {key}{sep}{value_hidden or value}"
+    shown_value = value if len(value) <= 60 else value[:57] + "..."
+    return f"--set {key}{sep}{value_hidden or shown_value}"
 
 
 def scrub(text: str) -> str:

@@ -113,6 +113,9 @@ def _describe(error: jsonschema.ValidationError) -> list[tuple[KeyPath, str]]:
                 duplicates.append(((*path, index), f"{_short(item)} appears more than once; each item may appear once"))
             seen.append(item)
         return duplicates
+    if kind in ("maxItems", "maxProperties") and isinstance(error.instance, (list, dict)):
+        what = "items" if kind == "maxItems" else "entries"
+        return [(path, f"has {len(error.instance)} {what}; at most {rule} allowed")]
     if kind == "maxLength":
         return [(path, f"is {len(str(error.instance))} characters long; at most {rule} allowed")]
     if kind == "propertyNames":
