@@ -20,9 +20,9 @@ class Problem:
     def shown(self) -> Problem:
         """This problem as it may be printed: secret-shaped spans of key path, message and hint redacted
         (renderer/redact.py); file:line:col stay (a --set location is already built redacted)."""
-        from renderer.redact import scrub  # the leak rules load only when a problem is printed
+        from renderer.redact import key_path, scrub  # the leak rules load only when a problem is printed
 
-        return replace(self, key_path=scrub(self.key_path), message=scrub(self.message), hint=scrub(self.hint))
+        return replace(self, key_path=key_path(self.key_path), message=scrub(self.message), hint=scrub(self.hint))
 
     def format(self) -> str:
         safe = self.shown()

@@ -94,6 +94,9 @@ def apply(values: Values, overrides: list[str], schema: dict[str, Any]) -> Value
         except ValueError as exc:
             problems.append(Problem(where, 0, 0, dotted, str(exc)))
             continue
+        hidden = redact.why_hidden(value)
+        if hidden and hidden not in where:  # the text was clean, what it parses to is not (YAML escapes)
+            where = f"--set {dotted}={hidden}"
         layer: dict[str, Any] = {keys[-1]: value}
         for key in reversed(keys[:-1]):
             layer = {key: layer}

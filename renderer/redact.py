@@ -76,6 +76,13 @@ def override_where(override: str) -> str:
     return f"--set {key}{sep}{value_hidden or shown_value}"
 
 
+def key_path(path: str) -> str:
+    """A dotted key path as it may be printed: secret-shaped spans redacted, a part with odd text hidden."""
+    parts = scrub(path).split(".")
+    return ".".join(f"<not shown: contains {odd.split(' at ')[0]}>" if (odd := odd_text(part)) else part
+                    for part in parts)
+
+
 def scrub(text: str) -> str:
     """Finished output text with every secret-shaped span replaced by its placeholder."""
     found = leaks.spans(text)
