@@ -59,8 +59,13 @@ def _reference_scan_text(text: str) -> list[str]:
     """scan_text before the literal prefilters: every regex searched over the whole text."""
     findings = []
     for _literals, rule, label in leaks._PATTERNS:
-        pattern = rule.pattern if isinstance(rule, leaks._Anchored) else rule
-        if pattern.search(text):
+        if isinstance(rule, leaks._After):  # by definition: a match starting within a window after each literal
+            hit = any(found.start() < start + len(rule.literal) + rule.window
+                      for start in (match.start() for match in re.finditer(re.escape(rule.literal), text))
+                      for found in rule.pattern.finditer(text, start))
+        else:
+            hit = bool((rule if isinstance(rule, re.Pattern) else rule.pattern).search(text))
+        if hit:
             findings.append(f"contains {label}")
     tokens = []
     for match in leaks._TOKEN.finditer(text):
@@ -87,7 +92,8 @@ _FRAGMENTS = st.sampled_from([
     "ABCDEFGH12345678", "auths", '"', '\\"', ":", "{", "}", " ", "\n", "auth", "password", "x", "=",
     PEM, JWT, AWS_KEY_ID, DOCKERCONFIG, TOKEN48, TOKEN48[:39], "\u00e9",
     "EXO", "0123456789abcdef01234567", "://", "@", "glpat-", "AIza", "sk_", "live_", "pass", "word", "sha256:",
-    "0123456789abcdef" * 4, "client-key-data", "LicenseKey", "kind", "token", "xoxb-",
+    "0123456789abcdef" * 4, "client-key-data", "LicenseKey", "kind", "token", "xoxb-", "Secret", "secret", "api_",
+    "client", "_key", "PASS", "\u0130",
 ])
 
 
@@ -337,7 +343,7 @@ def test_the_deepest_allowed_document_loads() -> None:
 def test_no_leak_pattern_matches_fewer_characters_than_the_shortcut_skips() -> None:
     import re._parser as sre_parse  # the minimum width re itself computes for each pattern
 
-    patterns = [rule.pattern if isinstance(rule, leaks._Anchored) else rule for _lit, rule, _label in leaks._PATTERNS]
+    patterns = [rule if isinstance(rule, re.Pattern) else rule.pattern for _lit, rule, _label in leaks._PATTERNS]
     patterns += [leaks._TOKEN, leaks._HEX64]
     assert min(sre_parse.parse(p.pattern).getwidth()[0] for p in patterns) == leaks.SHORTEST_MATCH
 

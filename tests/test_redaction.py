@@ -422,3 +422,39 @@ def test_diff_redacts_secret_shaped_lines_of_any_file(edited: Path, name: str, f
     assert result.exit_code == 1, result.stderr
     assert "<redacted: looks like " in result.stdout
     assert needle not in result.stdout
+
+
+# --------------------------------------------------------------------------- false positives: 0 in real trees
+
+VALID = sorted(path.parent.name for path in (REPO_ROOT / "tests" / "cases" / "valid").glob("*/values.yaml"))
+
+
+def _findings(files: dict[str, str]) -> list[str]:
+    found = [f"{path}: {item}" for path, text in files.items() for item in leaks.scan_text(path, text)]
+    for path, text in files.items():
+        if path.endswith((".yaml", ".yml")):
+            found += [f"{path}: {item}" for doc in yamlio.load_all_plain(text) if isinstance(doc, dict)
+                      for item in leaks.scan_object(doc)]
+    return found
+
+
+def test_no_false_positive_in_any_valid_case_or_the_committed_tree(request: pytest.FixtureRequest) -> None:
+    """Every valid case's values (keys and strings, as the refusals see them) and rendered tree, and out/."""
+    from renderer import loader, pipeline, refusals
+
+    findings, scanned = [], 0
+    for name in VALID:
+        values_path = REPO_ROOT / "tests" / "cases" / "valid" / name / "values.yaml"
+        values = loader.load([values_path])
+        findings += [problem.format() for problem in refusals.secret_problems(values) + refusals.text_problems(values)]
+        prepared = pipeline.prepare([values_path], pipeline.Request(values_files=(values_path,)), [])
+        findings += _findings({f"{name}/{path}": text for path, text in prepared.tree.items()})
+        scanned += len(prepared.tree) + 1
+    committed = {f"out/{tree.name}/{path}": text for tree in (REPO_ROOT / "out").iterdir() if tree.is_dir()
+                 for path, text in read_tree(tree).items()}
+    findings += _findings(committed)
+    scanned += len(committed)
+    request.node.user_properties.append(("false_positive_files_scanned", scanned))
+    request.node.user_properties.append(("false_positives", len(findings)))
+    assert len(VALID) >= 15 and scanned > 400
+    assert findings == []
