@@ -89,21 +89,26 @@ def _summary(report: Report, mode: str, out_dir: Path) -> None:
 @click.option("--strict", is_flag=True, help="Treat cross-field warnings as errors.")
 @click.option("--lock", "remote", flag_value="lock",
               help="Download every remote manifest and pin URL, size and sha256 in the lock file beside the values.")
+@click.option("--vendor", is_flag=True,
+              help="With --lock: also keep the locked bytes in vendor/ beside the lock; the stages then name them.")
 @click.option("--verify-remote", "remote", flag_value="verify",
               help="Download every remote manifest again and fail when it differs from the lock file.")
 @click.option("--no-cache", is_flag=True,
               help="Always run in full: neither answer from nor record in the no-op cache (see README, Performance).")
 @click.version_option(__version__, prog_name="render")
 def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, check_only: bool, show_diff: bool,
-         diff_format: str, strict: bool, remote: str | None, no_cache: bool) -> None:
+         diff_format: str, strict: bool, remote: str | None, vendor: bool, no_cache: bool) -> None:
     if check_only and show_diff:
         raise click.UsageError("--check and --diff exclude each other (--diff already exits 1 on a difference)")
+    if vendor and remote != "lock":
+        raise click.UsageError("--vendor goes with --lock (it stores what --lock downloads)")
     if not out_text.strip():
         raise click.BadParameter("is empty (an unset shell variable?); name the output directory", param_hint="--out")
     out_dir = Path(out_text)
     mode = "check" if check_only else "diff" if show_diff else "write"
     request = Request(values_files=values, overrides=overrides, out_dir=out_dir, mode=mode,
-                      diff_format=diff_format, strict=strict, remote=remote or "", use_cache=not no_cache)
+                      diff_format=diff_format, strict=strict, remote=remote or "", use_cache=not no_cache,
+                      vendor=vendor)
     try:
         report = execute(request)
     except RenderError as exc:

@@ -30,6 +30,8 @@ except ImportError:
 
 LOCK_NAME = "remote-manifests.lock.json"
 """renderer.remote's lock file; a test keeps the two names equal."""
+VENDOR_DIR = "vendor"
+"""renderer.vendor's directory beside it (tests/test_vendor.py keeps the two equal)."""
 FORMAT = "sks-gitops no-op record 1"
 RACY_NS = 2_000_000_000
 """Code changed this close to a run may share its mtime with the version the run read: never record then."""
@@ -153,7 +155,18 @@ def values_inputs(values: tuple[str, ...] | list[str]) -> list[bytes | None]:
         found.append(data)
     for folder in sorted({os.path.dirname(os.path.abspath(value)) for value in values}):
         found.append(_read(os.path.join(folder, LOCK_NAME)))
+        found.append(_vendored(os.path.join(folder, VENDOR_DIR)))
     return found
+
+
+def _vendored(top: str) -> bytes | None:
+    """The vendored manifests (renderer/vendor.py) by path, size, mtime and inode: a render checks their sha256,
+    so any change to them must miss the cache."""
+    if not os.path.isdir(top):
+        return None
+    files: list[tuple[str, os.stat_result]] = []
+    _walk(top, files)
+    return "\n".join(f"{path}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ino}" for path, info in files).encode()
 
 
 def digest_parts(parts: list[str] | list[bytes | None] | list[str | bytes | None]) -> str:

@@ -37,12 +37,12 @@ _GITHUB = re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{2
 _GOOGLE = re.compile(r"\bAIza[0-9A-Za-z_-]{35}")
 _STRIPE = re.compile(r"\b[rs]k_(?:live|test)_[0-9a-zA-Z]{20,}")
 _SLACK = re.compile(r"\bxox[abposr]-[0-9A-Za-z-]{10,}")
-_PASSWORD = re.compile(r"(?i)\b(?:password|passwd|passphrase|api[_-]?secret|client[_-]?secret|secret[_-]key"
-                       r"|secret_access_key)"
-                       r"[\"']?\s*[:=]\s*[\"']?(?![\"'$<{(%])[^\s\"']{3,}")
+_PASSWORD = re.compile(r"(?i)(?:(?<![A-Za-z0-9])pass(?:word|wd|phrase)|(?<=api)secret|(?<=api[_-])secret"
+                       r"|(?<=client)secret|(?<=client[_-])secret|(?<![A-Za-z0-9])secret[_-]key"
+                       r"|(?<![A-Za-z0-9])secret_access_key)[\"']?\s*[:=]\s*[\"']?(?![\"'$<{(%])[^\s\"']{3,}")
 _KUBECONFIG_KEY = re.compile(r"\bclient-(?:key|certificate)-data[\"']?\s*:\s*[\"']?[A-Za-z0-9+/=]{16,}")
-_LICENSE = re.compile(r"\bkind[\"']?\s*:\s*[\"']?LicenseKey\b[\s\S]{0,2000}?\b(?:token|certificate)[\"']?\s*:\s*"
-                      r"[\"']?[A-Za-z0-9+/=._-]{16,}")
+_LICENSE = re.compile(r"(?<![A-Za-z0-9_])(?:token|certificate)[\"']?\s*:\s*[\"']?[A-Za-z0-9+/=._-]{16,}")
+"""A license field with content, looked for in the 2000 characters after each `LicenseKey`."""
 
 
 class _Anchored:
@@ -66,7 +66,53 @@ class _Anchored:
         return self.pattern.finditer(text)
 
 
-_PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str] | _Anchored, str], ...] = (
+class _Keyword:
+    """`pattern.search`, tried only where one of `words` starts (case-insensitive): a pattern that starts with
+    a case-insensitive alternation has no literal prefix for re to skip ahead with."""
+
+    def __init__(self, pattern: re.Pattern[str], words: tuple[str, ...]) -> None:
+        self.pattern, self.words = pattern, words
+
+    def search(self, text: str) -> bool:
+        lowered = text.lower()
+        if len(lowered) != len(text):  # a few characters change length in lower case: offsets would drift
+            return bool(self.pattern.search(text))
+        for word in self.words:
+            found = lowered.find(word)
+            while found >= 0:
+                if self.pattern.match(text, found):
+                    return True
+                found = lowered.find(word, found + 1)
+        return False
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        return self.pattern.finditer(text)
+
+
+class _After:
+    """`pattern` matched where one of `words` starts within `window` characters after each `literal`."""
+
+    def __init__(self, literal: str, words: tuple[str, ...], pattern: re.Pattern[str], window: int) -> None:
+        self.literal, self.words, self.pattern, self.window = literal, words, pattern, window
+
+    def finditer(self, text: str) -> Iterator[re.Match[str]]:
+        start = text.find(self.literal)
+        while start >= 0:
+            end = start + len(self.literal) + self.window
+            for word in self.words:
+                found = text.find(word, start, end)
+                while found >= 0:
+                    match = self.pattern.match(text, found)
+                    if match:
+                        yield match
+                    found = text.find(word, found + 1, end)
+            start = text.find(self.literal, start + 1)
+
+    def search(self, text: str) -> bool:
+        return next(self.finditer(text), None) is not None
+
+
+_PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str] | _Anchored | _Keyword | _After, str], ...] = (
     (("-----BEGIN ",), _PEM, "a PEM key or certificate block"),
     ((".eyJ",), _JWT, "a JWT"),
     (("auths",), _Anchored(_DOCKERCONFIG, "auths", (1,)), "a docker config with credentials"),
@@ -78,14 +124,26 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str] | _Anchored, str], ...] 
     (("AIza",), _GOOGLE, "a Google API key"),
     (("k_live_", "k_test_"), _STRIPE, "a Stripe key"),
     (("xox",), _SLACK, "a Slack token"),
-    (("ass", "ASS", "ecret", "ECRET"), _PASSWORD, "a password or secret assignment"),
+    (("ass", "ASS", "ecret", "ECRET"), _Keyword(_PASSWORD, ("pass", "secret")), "a password or secret assignment"),
     (("client-key-data", "client-certificate-data"), _KUBECONFIG_KEY, "a kubeconfig client key"),
-    (("LicenseKey",), _LICENSE, "a Tigera license"),
+    (("LicenseKey",), _After("LicenseKey", ("token", "certificate"), _LICENSE, 2000), "a Tigera license"),
 )
 """Each pattern with literals that any match must contain: a substring test (far cheaper than a
 regex search, which re tries at every position) rules most texts out; the regex still decides.
 A docker config match can always start at the quote right before "auths" (its leading backslash is optional).
 The password rule's literals are the spellings its keywords share ("ass" in password/passwd/passphrase)."""
+
+_ANY_LITERAL = re.compile("|".join(re.escape(literal) for literals, _rule, _label in _PATTERNS for literal in literals))
+"""One C-level search for any rule's literal: most short strings hold none, and then no rule needs a look."""
+
+
+def _rules(text: str) -> list[str]:
+    """Labels of the rules that match `text` (the token pass aside)."""
+    if not _ANY_LITERAL.search(text):
+        return []
+    return [label for literals, pattern, label in _PATTERNS
+            if any(literal in text for literal in literals) and pattern.search(text)]
+
 
 SHORTEST_MATCH = 7
 """No pattern above (nor _TOKEN) matches fewer characters (tests/test_perf_caches.py proves it):
@@ -123,8 +181,7 @@ def labels(text: str, path: str = "") -> list[str]:
     """What kinds of secret material `text` holds (empty when none), each named once."""
     if len(text) < SHORTEST_MATCH:
         return []
-    found = [label for literals, pattern, label in _PATTERNS
-             if any(literal in text for literal in literals) and pattern.search(text)]
+    found = _rules(text)
     if len(text) >= _TOKEN_MIN:
         for line in text.split("\n"):
             if len(line) >= _TOKEN_MIN:
@@ -136,8 +193,7 @@ def scan_text(path: str, text: str) -> list[str]:
     """Findings in raw text (any file type), without quoting the material found."""
     if len(text) < SHORTEST_MATCH:
         return []
-    findings = [f"contains {label}" for literals, pattern, label in _PATTERNS
-                if any(literal in text for literal in literals) and pattern.search(text)]
+    findings = [f"contains {label}" for label in _rules(text)]
     if len(text) < _TOKEN_MIN:
         return findings
     digests = path.endswith(DIGEST_FILES)
@@ -187,6 +243,9 @@ def spans(text: str) -> list[tuple[int, int, str]]:
     return sorted(found)
 
 
+_SEPARATOR = "\n\x00\n"
+
+
 def _string_values(node: Any) -> list[str]:
     if isinstance(node, dict):
         return [text for key, value in node.items() for text in (key, *_string_values(value)) if isinstance(text, str)]
@@ -203,8 +262,9 @@ def scan_object(obj: dict[str, Any]) -> list[str]:
         for item in obj["items"]:
             if isinstance(item, dict):
                 findings.extend(scan_object(item))
-    for text in _string_values(obj):
-        findings.extend(finding for finding in scan_text("", text) if not finding.startswith("line "))
+    strings = _string_values(obj)
+    if strings:  # one pass over all of them; no rule matches across the separator (NUL ends every \s run)
+        findings.extend(f"contains {label}" for label in _rules(_SEPARATOR.join(strings)))
     if kind == "Secret" and (obj.get("data") or obj.get("stringData")):
         findings.append("Secret with data/stringData: secrets must not be rendered into git")
     spec = obj.get("spec")
