@@ -173,7 +173,7 @@ def _token_label(token: str) -> str:
 def _is_hex_token(line: str, match: re.Match[str]) -> bool:
     """Random hex (a token, or a digest that does not say so): digits and letters mixed, not `aaaa...`."""
     token = match.group(0)
-    labelled = line[max(0, match.start() - 7):match.start()].lower() == "sha256:"
+    labelled = line[max(0, match.start() - 7):match.start()].lower() in ("sha256:", "sha256 ", "sha256=")
     return not labelled and not token.isdigit() and not token.isalpha() and entropy(token) >= 3.0
 
 

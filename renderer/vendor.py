@@ -6,6 +6,10 @@ render points stages 3 and 4 at that directory instead of the URL (a kustomizati
 directory outside its own root as a base, never a loose file), so Argo CD, Flux and the bootstrap
 apply exactly those bytes and every stage builds offline. A render refuses vendored bytes whose
 sha256 or size is not the lock's.
+
+The directory must be inside the repository: Flux builds over the whole source artifact
+(fluxcd/pkg kustomize/kustomize_generator.go: Build, LoadRestrictionsNone), Argo CD in its checkout
+of the repository, the bootstrap with `kubectl kustomize` in the working copy.
 """
 
 from __future__ import annotations

@@ -80,7 +80,7 @@ def _reference_scan_text(text: str) -> list[str]:
     for match in re.finditer(r"(?<![0-9A-Za-z])[0-9a-fA-F]{64}(?![0-9A-Za-z])", text):
         token = match.group(0)
         mixed = re.search("[0-9]", token) and re.search("[a-fA-F]", token) and leaks.entropy(token) >= 3.0
-        if mixed and text[max(0, match.start() - 7):match.start()].lower() != "sha256:":
+        if mixed and text[max(0, match.start() - 7):match.start()].lower() not in ("sha256:", "sha256 ", "sha256="):
             tokens.append((text.count("\n", 0, match.start()) + 1, 1, match.start(), "a 64-character hex token", 64))
     findings += [f"line {line}: contains {label} ({length} characters)"
                  for line, _kind, _at, label, length in sorted(tokens)]
@@ -92,8 +92,8 @@ _FRAGMENTS = st.sampled_from([
     "ABCDEFGH12345678", "auths", '"', '\\"', ":", "{", "}", " ", "\n", "auth", "password", "x", "=",
     PEM, JWT, AWS_KEY_ID, DOCKERCONFIG, TOKEN48, TOKEN48[:39], "\u00e9",
     "EXO", "0123456789abcdef01234567", "://", "@", "glpat-", "AIza", "sk_", "live_", "pass", "word", "sha256:",
-    "0123456789abcdef" * 4, "client-key-data", "LicenseKey", "kind", "token", "xoxb-", "Secret", "secret", "api_",
-    "client", "_key", "PASS", "\u0130",
+    "sha256 ", "0123456789abcdef" * 4, "client-key-data", "LicenseKey", "kind", "token", "xoxb-", "Secret", "secret",
+    "api_", "client", "_key", "PASS", "\u0130",
 ])
 
 

@@ -112,6 +112,8 @@ def test_vendored_bytes_that_differ_from_the_lock_are_refused(damage: str, repo:
         assert run.stderr.startswith(f"{copy}: error: "), run.stderr
         message = "is missing" if damage == "missing" else "vendored bytes differ from the lock: sha256"
         assert message in run.stderr and "render --lock --vendor" in run.stderr
+        if damage != "missing":  # a digest the message labels as one is printed, not redacted
+            assert f"locked sha256 {remote.entry_for(data).sha256} ({len(data)} bytes)" in run.stderr
     assert read_tree(TREE) == before
 
 
