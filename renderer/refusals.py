@@ -1,14 +1,16 @@
-"""Values refused before the schema: secret material and odd text, in keys as in values, located where set.
+"""Values refused before the schema: secret material and odd text, in keys as in values (and secrets in a
+values file's comments), located where set.
 
 Both are reported without quoting what was found (renderer/redact.py decides what may be printed).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from renderer import leaks, redact
-from renderer.errors import Problem
+from renderer import leaks, loader, redact
+from renderer.errors import Problem, ValuesError
 from renderer.loader import Values
 from renderer.yamlio import Path as KeyPath
 from renderer.yamlio import dotted
@@ -51,3 +53,23 @@ def text_problems(values: Values) -> list[Problem]:
             problems.append(_problem(values, path, f"{what} contains {odd}; only printable text, tabs and newlines "
                                      "are allowed (not shown)"))
     return sorted(set(problems))
+
+
+def source_problems(values: Values) -> list[Problem]:
+    """Secret material anywhere else in a values file's text (a comment): the file is committed to git too.
+
+    Asked only when no key or value was refused, so one secret is never reported twice."""
+    problems = []
+    for source in dict.fromkeys(values.sources):
+        try:
+            text = loader.read_file(Path(source)).decode("utf-8", "replace")
+        except ValuesError:
+            continue  # loaded a moment ago; a file that vanished since is not this check's concern
+        for start, _end, label in leaks.spans(text):
+            line = text.count("\n", 0, start) + 1
+            column = start - (text.rfind("\n", 0, start) + 1) + 1
+            problems.append(Problem(source, line, column, "", f"text looks like secret material ({label}); a values "
+                                    "file is committed to git, comments included",
+                                    hint="remove it from the file (and from git history if it was committed)"))
+    return problems
+

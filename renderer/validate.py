@@ -264,7 +264,8 @@ def _semantic_despite(values: Values, schema_found: list[Problem]) -> list[Probl
 
 def validate(values: Values, strict: bool = False) -> tuple[dict[str, Any], list[Problem]]:
     """Return values with defaults and the warnings; raise ValuesError with every problem."""
-    refused = refusals.text_problems(values) + refusals.secret_problems(values)
+    secrets = refusals.secret_problems(values)
+    refused = refusals.text_problems(values) + (secrets or refusals.source_problems(values))
     keys = {problem.key_path for problem in refused if problem.message.startswith("value ")}  # no second error
     problems = refused + [problem for problem in schema_problems(values) if problem.key_path not in keys]
     if problems:

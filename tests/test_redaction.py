@@ -255,6 +255,22 @@ def test_a_secret_label_key_is_exit_2_with_the_key_redacted(tmp_path: Path) -> N
     assert key[4:] not in result.stderr
 
 
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_a_secret_in_a_comment_is_refused_where_written(name: str, tmp_path: Path) -> None:
+    payload, needle = CATALOGUE[name]
+    comment = "".join(f"# {line}\n" for line in payload.splitlines())
+    base = PROD_VALUES.read_text("utf-8")
+    values = tmp_path / "v.yaml"
+    values.write_text(base + comment, "utf-8")
+    result = _run([str(values), "--out", str(tmp_path / "out")], {"GITHUB_ACTIONS": "true"})
+    assert result.exit_code == 2, result.stderr
+    first = base.count("\n") + 1
+    assert f"{values}:" in result.stderr and "text looks like secret material" in result.stderr, result.stderr
+    lines = [int(line.split(":")[1]) for line in result.stderr.splitlines() if line.startswith(f"{values}:")]
+    assert lines and all(first <= number < first + len(payload.splitlines()) for number in lines), result.stderr
+    assert needle not in result.stderr and not (tmp_path / "out").exists()
+
+
 # --------------------------------------------------------------------------- odd text
 
 ODD = {
@@ -446,7 +462,8 @@ def test_no_false_positive_in_any_valid_case_or_the_committed_tree(request: pyte
     for name in VALID:
         values_path = REPO_ROOT / "tests" / "cases" / "valid" / name / "values.yaml"
         values = loader.load([values_path])
-        findings += [problem.format() for problem in refusals.secret_problems(values) + refusals.text_problems(values)]
+        findings += [problem.format() for problem in refusals.secret_problems(values) + refusals.text_problems(values)
+                     + refusals.source_problems(values)]
         prepared = pipeline.prepare([values_path], pipeline.Request(values_files=(values_path,)), [])
         findings += _findings({f"{name}/{path}": text for path, text in prepared.tree.items()})
         scanned += len(prepared.tree) + 1
