@@ -102,6 +102,8 @@ def _summary(report: Report, mode: str, out_dir: Path) -> None:
 @click.option("--strict", is_flag=True, help="Treat cross-field warnings as errors.")
 @click.option("--lock", "remote", flag_value="lock",
               help="Download every remote manifest and pin URL, size and sha256 in the lock file beside the values.")
+@click.option("--vendor", is_flag=True,
+              help="With --lock: also keep the locked bytes in vendor/ beside the lock; the stages then name them.")
 @click.option("--verify-remote", "remote", flag_value="verify",
               help="Download every remote manifest again and fail when it differs from the lock file.")
 @click.option("--no-cache", is_flag=True,
@@ -110,15 +112,18 @@ def _summary(report: Report, mode: str, out_dir: Path) -> None:
               help="Write the values JSON Schema to stdout (for editors: render --print-schema > values.schema.json).")
 @click.version_option(__version__, prog_name="render")
 def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, check_only: bool, show_diff: bool,
-         diff_format: str, show_plan: bool, strict: bool, remote: str | None, no_cache: bool) -> None:
+         diff_format: str, show_plan: bool, strict: bool, remote: str | None, vendor: bool, no_cache: bool) -> None:
     if check_only + show_diff + show_plan > 1:
         raise click.UsageError("--check, --diff and --plan exclude each other (--diff already exits 1 on a difference)")
+    if vendor and remote != "lock":
+        raise click.UsageError("--vendor goes with --lock (it stores what --lock downloads)")
     if not out_text.strip():
         raise click.BadParameter("is empty (an unset shell variable?); name the output directory", param_hint="--out")
     out_dir = Path(out_text)
     mode = "check" if check_only else "diff" if show_diff else "plan" if show_plan else "write"
     request = Request(values_files=values, overrides=overrides, out_dir=out_dir, mode=mode,
-                      diff_format=diff_format, strict=strict, remote=remote or "", use_cache=not no_cache)
+                      diff_format=diff_format, strict=strict, remote=remote or "", use_cache=not no_cache,
+                      vendor=vendor)
     try:
         report = execute(request)
     except RenderError as exc:
@@ -130,8 +135,11 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, ch
     except Exception:  # noqa: BLE001 - the one boundary: an unexpected error is a bug, shown once
         import traceback
 
+        from renderer.errors import printable
+        from renderer.redact import scrub
+
         click.echo("internal error (a bug in sks-gitops; please report it):", err=True)
-        click.echo(traceback.format_exc(), err=True)
+        click.echo("\n".join(printable(scrub(line)) for line in traceback.format_exc().splitlines()), err=True)
         sys.exit(EXIT_INTERNAL)
     for warning in report.warnings:
         _emit(warning)

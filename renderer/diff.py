@@ -1,7 +1,8 @@
 """`render --diff`: what a render would change, as a unified diff or a PR-comment markdown body.
 
 Secret-like content never appears: a rendered Secret with data is already an error (the
-leak guard), and data/stringData values are masked here defensively all the same.
+leak guard), data/stringData values are masked here all the same (in a `kind: List` too), and
+any other secret-shaped span of a file (one edited by hand in out/) is redacted (redact.scrub).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import difflib
 from pathlib import Path
 from typing import Any
 
-from renderer import yamlio
+from renderer import redact, yamlio
 from renderer.pipeline import ClusterResult, Report
 from renderer.write import MANIFEST
 
@@ -20,27 +21,41 @@ MASK = "<masked>"
 ObjectKey = tuple[str, str, str]
 
 
+def _has_secret(doc: Any) -> bool:
+    if not isinstance(doc, dict):
+        return False
+    items = doc.get("items")
+    return doc.get("kind") == "Secret" or (isinstance(items, list) and any(_has_secret(item) for item in items))
+
+
+def _mask_doc(doc: Any) -> Any:
+    """A Secret with every data/stringData value masked; a List (any `kind: ...List`) with its items masked."""
+    if not isinstance(doc, dict):
+        return doc
+    doc = dict(doc)
+    if doc.get("kind") == "Secret":
+        for key in ("data", "stringData"):
+            if isinstance(doc.get(key), dict):
+                doc[key] = {name: MASK for name in doc[key]}
+            elif key in doc:
+                doc[key] = MASK
+    if isinstance(doc.get("items"), list):
+        doc["items"] = [_mask_doc(item) for item in doc["items"]]
+    return doc
+
+
 def _mask(text: str) -> str:
-    """Replace every value under data/stringData of Secret documents, by structure, not by line."""
+    """Replace every value under data/stringData of Secrets (top level or inside a List), by structure, not by line."""
     if "Secret" not in text:
         return text
     try:
         documents = yamlio.load_all_plain(text)
     except Exception:  # noqa: BLE001 - unparseable: fall back to dropping everything below data keys
         return _mask_lines(text)
-    if not any(isinstance(doc, dict) and doc.get("kind") == "Secret" for doc in documents):
+    if not any(_has_secret(doc) for doc in documents):
         return text
-    masked = []
-    for doc in documents:
-        if isinstance(doc, dict) and doc.get("kind") == "Secret":
-            doc = dict(doc)
-            for key in ("data", "stringData"):
-                if isinstance(doc.get(key), dict):
-                    doc[key] = {name: MASK for name in doc[key]}
-                elif key in doc:
-                    doc[key] = MASK
-        masked.append(yamlio.dump(doc).replace(f'"{MASK}"', MASK) if doc is not None else "")
-    return "---\n".join(masked)
+    return "---\n".join(yamlio.dump(_mask_doc(doc)).replace(f'"{MASK}"', MASK) if doc is not None else ""
+                        for doc in documents)
 
 
 def _mask_lines(text: str) -> str:
@@ -62,7 +77,9 @@ def _mask_lines(text: str) -> str:
 
 
 def _decode(data: bytes | None) -> str:
-    return _mask(data.decode("utf-8", "replace")) if data is not None else ""
+    """A file's text as the diff may show it: Secret data masked, then any other secret-shaped span redacted
+    (a hand-edited file in out/ can hold anything)."""
+    return redact.scrub(_mask(data.decode("utf-8", "replace"))) if data is not None else ""
 
 
 def _file_diff(old: bytes | None, new: bytes | None, path: str) -> str:
@@ -121,7 +138,8 @@ def summary(report: Report) -> list[str]:
                     "changed" if before[key] != after[key] else "")
                 if state:
                     kind, namespace, name = key
-                    rows.append(f"| `{path.split('/')[0]}` | {kind} | {namespace or '-'} | {name} | {state} |")
+                    row = f"| `{path.split('/')[0]}` | {kind} | {namespace or '-'} | {name} | {state} |"
+                    rows.append(redact.scrub(row))
         counts = [len([path for path in paths if path != MANIFEST]) for paths in
                   (result.changes.added, result.changes.changed, result.changes.removed)]
         lines.append(f"### `{result.cluster}`: {counts[0]} added, {counts[1]} changed, {counts[2]} removed files")

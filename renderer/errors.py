@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True, order=True)
@@ -19,29 +19,39 @@ class Problem:
     source: str = ""
     """The offending source line, shown under the message with a caret at `column`."""
 
+    def shown(self) -> Problem:
+        """This problem as it may be printed: secret-shaped spans of key path, message and hint redacted
+        (renderer/redact.py); file:line:col stay (a --set location is already built redacted)."""
+        from renderer.redact import key_path, scrub  # the leak rules load only when a problem is printed
+
+        return replace(self, key_path=key_path(self.key_path), message=scrub(self.message), hint=scrub(self.hint),
+                       source=scrub(self.source))
+
     def format(self) -> str:
-        where = self.file
-        if self.line:
-            where += f":{self.line}:{self.column}"
-        subject = f"{self.key_path}: " if self.key_path else ""
-        text = printable(f"{where}: {self.level}: {subject}{self.message}")
-        if self.source:
-            caret = " " * len(printable(self.source[: max(self.column - 1, 0)]))
-            text += f"\n    {printable(self.source)}\n    {caret}^"
-        if self.hint:
-            text += f"\n  hint: {printable(self.hint)}"
+        safe = self.shown()
+        where = safe.file
+        if safe.line:
+            where += f":{safe.line}:{safe.column}"
+        subject = f"{safe.key_path}: " if safe.key_path else ""
+        text = printable(f"{where}: {safe.level}: {subject}{safe.message}")
+        if safe.source:
+            caret = " " * len(printable(safe.source[: max(safe.column - 1, 0)]))
+            text += f"\n    {printable(safe.source)}\n    {caret}^"
+        if safe.hint:
+            text += f"\n  hint: {printable(safe.hint)}"
         return text
 
     def github_annotation(self) -> str:
-        command = "error" if self.level == "error" else "warning"
+        safe = self.shown()
+        command = "error" if safe.level == "error" else "warning"
         properties = []
-        if self.file and not self.file.startswith("--set"):
-            properties.append(f"file={_escape_property(self.file)}")
-            if self.line:
-                properties.append(f"line={self.line},col={self.column}")
-        subject = f"{self.key_path}: " if self.key_path else ""
-        where = "" if properties else f"{self.file}: "
-        message = _escape_data(where + subject + self.message)
+        if safe.file and not safe.file.startswith("--set"):
+            properties.append(f"file={_escape_property(printable(safe.file))}")
+            if safe.line:
+                properties.append(f"line={safe.line},col={safe.column}")
+        subject = f"{safe.key_path}: " if safe.key_path else ""
+        where = "" if properties else f"{safe.file}: "
+        message = _escape_data(printable(where + subject + safe.message))
         return f"::{command} {','.join(properties)}::{message}".replace(" ::", "::")
 
 

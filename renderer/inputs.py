@@ -19,6 +19,8 @@ from renderer.cachedir import CACHE_ENV, NO_CACHE_ENV
 FORMAT = "sks-gitops inputs 2"
 LOCK_NAME = "remote-manifests.lock.json"
 """renderer.remote's lock file; a test keeps the two names equal."""
+VENDOR_DIR = "vendor"
+"""renderer.vendor's directory beside it (tests/test_vendor.py keeps the two equal)."""
 _PACKAGE = os.path.dirname(os.path.realpath(__file__))
 
 Part = str | None
@@ -169,6 +171,13 @@ def _locks(query: Query) -> list[Part]:
     return [part for folder in folders for part in (folder, known.sha(f"{folder}/{LOCK_NAME}"))]
 
 
+def _vendored(query: Query) -> list[Part]:
+    """The vendored manifests beside each values file (renderer/vendor.py): a render checks their sha256,
+    so their content is an input like the lock's."""
+    folders = sorted({_real_folder(value) for value in query.values})
+    return [part for folder in folders for part in (folder, *_tree_parts(f"{folder}/{VENDOR_DIR}"))]
+
+
 def _package_data(query: Query) -> list[Part]:
     known = hashhints.table()
     return [part for path in query.data_files for part in (path, known.sha(os.path.realpath(path)))]
@@ -188,6 +197,7 @@ PER_QUERY: dict[str, Callable[[Query], list[Part]]] = {
     "options": _options,
     "values": _values,
     "lock": _locks,
+    "vendored manifests": _vendored,
     "package data": _package_data,
 }
 """Inputs of one answer (a whole invocation, or one cluster of a fleet)."""

@@ -11,7 +11,7 @@ import difflib
 import re
 from typing import Any
 
-from renderer import yamlio
+from renderer import redact, yamlio, yamllimits
 from renderer.errors import Problem, ValuesError
 from renderer.loader import Values, merge
 from renderer.validate import resolve_ref
@@ -50,17 +50,21 @@ def _convert(text: str, node: dict[str, Any]) -> Any:
         return None
     if kind == "integer":
         if not re.fullmatch(r"[+-]?[0-9]{1,18}", text):
-            raise ValueError(f"expected an integer, got {text!r}")
+            raise ValueError(f"expected an integer, got {redact.why_hidden(text) or repr(text)}")
         return int(text)
     if kind == "boolean":
         if text not in ("true", "false"):
-            raise ValueError(f"expected true or false, got {text!r}")
+            raise ValueError(f"expected true or false, got {redact.why_hidden(text) or repr(text)}")
         return text == "true"
     if kind in ("array", "object"):
+        too_many = yamllimits.too_many_entries(text, "value", "one --set")
+        if too_many:
+            raise ValueError(too_many)
         try:
             parsed = yamlio.load_all_plain(text)
         except Exception as exc:  # noqa: BLE001 - any parse failure is the user's input
-            raise ValueError(f"expected a YAML flow {kind}: {str(exc).splitlines()[0]}") from None
+            detail = redact.why_hidden(text) or str(exc).splitlines()[0]  # the parser's message may quote the text
+            raise ValueError(f"expected a YAML flow {kind}: {detail}") from None
         value = parsed[0] if len(parsed) == 1 else None
         expected = list if kind == "array" else dict
         if not isinstance(value, expected):
@@ -74,7 +78,7 @@ def apply(values: Values, overrides: list[str], schema: dict[str, Any]) -> Value
     problems: list[Problem] = []
     data, origins = values.data, dict(values.origins)
     for override in overrides:
-        where = f"--set {override}"
+        where = redact.override_where(override)
         key_text, sep, text = override.partition("=")
         keys = [part.replace("\\.", ".") for part in _SPLIT.split(key_text)] if key_text else []
         if not sep or not keys or any(not key for key in keys):
@@ -90,6 +94,9 @@ def apply(values: Values, overrides: list[str], schema: dict[str, Any]) -> Value
         except ValueError as exc:
             problems.append(Problem(where, 0, 0, dotted, str(exc)))
             continue
+        hidden = redact.why_hidden(value)
+        if hidden and hidden not in where:  # the text was clean, what it parses to is not (YAML escapes)
+            where = f"--set {dotted}={hidden}"
         layer: dict[str, Any] = {keys[-1]: value}
         for key in reversed(keys[:-1]):
             layer = {key: layer}

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from renderer import check, loader, model, overrides, parallel, remote, render, reuse, simulate, validate, write
-from renderer.errors import Problem, ValuesError
+from renderer import check, loader, model, overrides, parallel, remote, render, reuse, simulate, validate, vendor, write
+from renderer.errors import Problem, RemoteError, ValuesError
 from renderer.model import Model
 from renderer.rollout import plan as rollout_plan
 
@@ -33,6 +33,8 @@ class Request:
     """`lock` (download and pin remote manifests), `verify` (download and compare) or `` (offline)."""
     use_cache: bool = True
     """Skip clusters whose inputs and tree are as a clean earlier run left them (reuse.py)."""
+    vendor: bool = False
+    """With `lock`: also keep the locked bytes in vendor/ beside the lock (vendor.py)."""
 
 
 @dataclass
@@ -96,7 +98,7 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
     data, found = validate.validate(values, strict=request.strict)
     warnings.extend(found)
     cluster_model = model.build(data)
-    tree = render.render(cluster_model)
+    tree = render.render(cluster_model, vendor.references(paths, cluster_model))
     kinds = check.check(tree, cluster_model)
     outcomes = simulate.prove(cluster_model, tree, check.parsed(tree, cluster_model))
     plan = rollout_plan.describe(cluster_model, [outcome.summary() for outcome in outcomes])
@@ -109,7 +111,7 @@ def _prepare_one(paths: list[Path], request: Request) -> tuple[Prepared | None, 
     warnings: list[Problem] = []
     try:
         return prepare(paths, request, warnings), warnings, []
-    except ValuesError as exc:
+    except (ValuesError, RemoteError) as exc:  # a vendored copy is an input too
         return None, warnings, exc.problems
 
 
@@ -120,6 +122,8 @@ def execute(request: Request) -> Report:
     if request.mode == "plan":
         ledger = reuse.Ledger(request.out_dir, request.strict, request.overrides, False)
     groups = _groups(request.values_files)
+    if request.remote == "lock":  # pinned (and vendored) first: the trees below are rendered from the new lock
+        _lock_first(groups, request)
     recorded = [ledger.lookup(paths) for paths in groups]
     todo = [paths for paths, hit in zip(groups, recorded, strict=True) if hit is None]
     outcomes = iter(list(parallel.ordered_map(partial(_prepare_one, request=request), todo)))
@@ -145,7 +149,7 @@ def execute(request: Request) -> Report:
         seen[cluster] = sources
     if problems:
         raise ValuesError(problems)
-    _pin_remote(items, request.remote)
+    _pin_remote(items, "" if request.remote == "lock" else request.remote)
     if request.mode != "write":
         write.safe_dir(request.out_dir, "output root")
     while items:
@@ -201,6 +205,24 @@ def _pin_remote(items: list[Prepared | reuse.Recorded], mode: str) -> None:
             remote.verify(urls, entries, path)
         elif path.is_file():
             remote.require_entries(urls, entries, path)
+
+
+def _lock_first(groups: list[list[Path]], request: Request) -> None:
+    """`render --lock`: every cluster's remote URLs from its model (no tree rendered yet), pinned per lock file."""
+    by_lock: dict[Path, set[str]] = {}
+    problems: list[Problem] = []
+    for paths in groups:
+        try:
+            values = overrides.apply(loader.load(paths), list(request.overrides), validate.values_schema())
+            cluster_model = model.build(validate.validate(values, strict=request.strict)[0])
+        except ValuesError as exc:
+            problems.extend(exc.problems)
+            continue
+        by_lock.setdefault(remote.lock_path(paths[-1]), set()).update(remote.remote_urls(cluster_model))
+    if problems:
+        raise ValuesError(problems)
+    for path, urls in sorted(by_lock.items()):
+        vendor.lock_and_store(path, sorted(urls), request.vendor)
 
 
 def _change_warnings(cluster_dir: Path, changes: write.Changes, mode: str) -> list[Problem]:

@@ -48,9 +48,11 @@ def read_lock(path: Path) -> dict[str, Entry]:
         raise RemoteError(Problem(str(path), 0, 0, "", f"unreadable lock file: {exc}")) from None
 
 
-def write_lock(path: Path, entries: dict[str, Entry]) -> None:
-    body = {"generator": "sks-gitops",
-            "manifests": {url: {"sha256": entry.sha256, "size": entry.size} for url, entry in sorted(entries.items())}}
+def write_lock(path: Path, entries: dict[str, Entry], vendor: bool = False) -> None:
+    body: dict[str, Any] = {"generator": "sks-gitops", "manifests": {
+        url: {"sha256": entry.sha256, "size": entry.size} for url, entry in sorted(entries.items())}}
+    if vendor:
+        body["vendor"] = True  # renderer/vendor.py: the stages name the vendored copies
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(json.dumps(body, indent=2, sort_keys=True) + "\n", "utf-8")
     temporary.replace(path)

@@ -8,7 +8,7 @@ no value can add a key, a document or a line of its own.
 from __future__ import annotations
 
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Any
 
@@ -76,9 +76,9 @@ def render_template(template: str, **context: Any) -> str:
                                     f"{type(exc).__name__}: {exc}")) from None
 
 
-def _kustomization(stage: Stage, resources_: list[str]) -> str:
+def _kustomization(stage: Stage, resources_: list[str], vendored: Mapping[str, str]) -> str:
     body: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
-    listed = [*resources_, *stage.remote, *stage.extra_resources]
+    listed = [*resources_, *(vendored.get(url, url) for url in stage.remote), *stage.extra_resources]
     if listed:
         body["resources"] = listed
     if stage.patches:
@@ -89,7 +89,7 @@ def _kustomization(stage: Stage, resources_: list[str]) -> str:
     return header + yamlio.dump(body)
 
 
-def render_stages(model: Model) -> Tree:
+def render_stages(model: Model, vendored: Mapping[str, str] | None = None) -> Tree:
     tree: Tree = {}
     context = {"v": model.values, "m": model}
     for stage in model.git_stages:
@@ -99,7 +99,7 @@ def render_stages(model: Model) -> Tree:
             if text.strip():
                 tree[f"{stage.directory}/{template}"] = text
                 files.append(template)
-        tree[f"{stage.directory}/kustomization.yaml"] = _kustomization(stage, files)
+        tree[f"{stage.directory}/kustomization.yaml"] = _kustomization(stage, files, vendored or {})
     return tree
 
 
@@ -112,9 +112,10 @@ def _engine_renderers() -> dict[str, EngineRenderer]:
     return ENGINES
 
 
-def render(model: Model) -> Tree:
-    """The whole tree of one cluster, paths relative to out/<cluster>/, sorted."""
-    tree = render_stages(model)
+def render(model: Model, vendored: Mapping[str, str] | None = None) -> Tree:
+    """The whole tree of one cluster, paths relative to out/<cluster>/, sorted; `vendored` maps a remote
+    manifest URL to the vendored directory its stage names instead (renderer/vendor.py)."""
+    tree = render_stages(model, vendored)
     for engine in model.engines:
         tree.update(_engine_renderers()[engine](model))
     if resources.templates_dir().joinpath("bootstrap.sh.j2").is_file():

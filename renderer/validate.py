@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import jsonschema
 from jsonschema import Draft202012Validator
 
-from renderer import hints, leaks, resources
+from renderer import hints, redact, refusals, resources
 from renderer.errors import Problem, ValuesError
 from renderer.loader import Values
 from renderer.rollout import facts
@@ -64,8 +64,7 @@ def _validator() -> Any:
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=True) if not isinstance(value, (dict, list)) else type(value).__name__
-    return text if len(text) <= 60 else text[:57] + '..."'
+    return redact.shown(value)
 
 
 _TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
@@ -116,12 +115,18 @@ def _describe(error: jsonschema.ValidationError) -> list[tuple[KeyPath, str]]:
                 duplicates.append(((*path, index), f"{_short(item)} appears more than once; each item may appear once"))
             seen.append(item)
         return duplicates
+    if kind in ("maxItems", "maxProperties") and isinstance(error.instance, (list, dict)):
+        what = "items" if kind == "maxItems" else "entries"
+        return [(path, f"has {len(error.instance)} {what}; at most {rule} allowed")]
     if kind == "maxLength":
         return [(path, f"is {len(str(error.instance))} characters long; at most {rule} allowed")]
     if kind == "propertyNames":
         return [(path, f"key {_short(error.instance)} is not a valid name")]
     if kind in ("minimum", "maximum") and isinstance(error.instance, int) and abs(error.instance) > 10**12:
         return [(path, f"{str(error.instance)[:20]}... is out of range ({kind} {error.validator_value})")]
+    hidden = redact.why_hidden(error.instance)
+    if hidden:  # jsonschema's own message quotes the value
+        return [(path, f"{hidden} is not valid ({kind} {_short(rule)})")]
     return [(path, str(error.message) if len(str(error.message)) < 300 else str(error.message)[:297] + "...")]
 
 
@@ -204,7 +209,7 @@ def semantic_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
     for path in (("tigera", "manifestsBaseURL"), ("longhorn", "chartRepository")):
         url = data[path[0]][path[1]]
         if url.startswith("http://") and not is_loopback(url):
-            problems.append(_problem(values, path, f"{url!r} uses plain http; use https "
+            problems.append(_problem(values, path, f"{redact.why_hidden(url) or repr(url)} uses plain http; use https "
                                      "(http is for loopback test servers only)"))
     version = data["cluster"]["kubernetesVersion"]
     supported = resources.kubernetes_versions()
@@ -258,30 +263,6 @@ def rollout_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def _strings(node: Any, path: KeyPath = ()) -> list[tuple[KeyPath, str]]:
-    if isinstance(node, dict):
-        return [found for key, value in node.items() for found in _strings(value, (*path, key))]
-    if isinstance(node, list):
-        return [found for index, value in enumerate(node) for found in _strings(value, (*path, index))]
-    return [(path, node)] if isinstance(node, str) else []
-
-
-def secret_problems(values: Values) -> list[Problem]:
-    """Values are references, never secrets: refuse secret-shaped text where it was set, without quoting it."""
-    problems = []
-    for path, text in _strings(values.data):
-        findings = leaks.scan_text("", text)
-        if not findings:
-            continue
-        file, line, column = values.value_origin(path)
-        if file.startswith("--set"):
-            file = f"--set {dotted(path)}=<redacted>"
-        message = f"looks like secret material ({findings[0].split(': ', 1)[-1]}); values hold references only"
-        problems.append(Problem(file, line, column, dotted(path), message,
-                                hint="put the secret in your secret store or a local file the bootstrap reads"))
-    return problems
-
-
 def cross_field_warnings(values: Values, data: dict[str, Any]) -> list[Problem]:
     warnings = []
     size = data["nodepool"]["size"]
@@ -323,7 +304,10 @@ def _semantic_despite(values: Values, schema_found: list[Problem]) -> list[Probl
 
 def validate(values: Values, strict: bool = False) -> tuple[dict[str, Any], list[Problem]]:
     """Return values with defaults and the warnings; raise ValuesError with every problem."""
-    problems = schema_problems(values) + secret_problems(values)
+    secrets = refusals.secret_problems(values)
+    refused = refusals.text_problems(values) + (secrets or refusals.source_problems(values))
+    keys = {problem.key_path for problem in refused if problem.message.startswith("value ")}  # no second error
+    problems = refused + [problem for problem in schema_problems(values) if problem.key_path not in keys]
     if problems:
         raise ValuesError(problems + _semantic_despite(values, problems))
     data = apply_defaults(values.data)

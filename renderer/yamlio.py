@@ -20,7 +20,7 @@ from ruamel.yaml.parser import RoundTripParser
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
-from renderer import hints
+from renderer import hints, yamllimits
 from renderer.errors import Problem
 from renderer.yamlout import dump, load_all_plain, parse_output, scalar
 
@@ -79,6 +79,10 @@ def _check_tabs(text: str, filename: str) -> None:
 _TOO_DEEP = f"document is nested more than {MAX_DEPTH} levels deep"
 
 
+class _TooMany(Exception):
+    """The copy of the document passed MAX_NODES nodes (at line, column)."""
+
+
 class _TooDeep(Exception):
     """The guarded parser saw more than MAX_DEPTH open collections."""
 
@@ -111,10 +115,7 @@ def _plain(node: Any, filename: str, path: Path, positions: Positions, budget: l
     """Copy ruamel nodes into plain dict/list/scalars, recording positions; bound alias expansion."""
     budget[0] -= 1
     if budget[0] < 0:
-        line, column = positions.get(path, (1, 1))
-        raise _YamlProblem(
-            _problem(filename, line, column, f"document expands to more than {MAX_NODES} nodes (alias bomb?)")
-        )
+        raise _TooMany(*positions.get(path, (1, 1)))
     _check_tag(node, filename, path, positions)
     if isinstance(node, CommentedMap):
         if getattr(node, "merge", None):
@@ -270,6 +271,9 @@ def load_one(raw: bytes, filename: str) -> Document:
     try:
         text = _decode(raw, filename)
         _check_tabs(text, filename)
+        too_many = yamllimits.too_many_entries(text)
+        if too_many:
+            raise _YamlProblem(_problem(filename, 1, 1, too_many))
         _prescan_flow_depth(text, filename)
         try:
             documents = _load_documents(text, filename)
@@ -321,6 +325,11 @@ def load_one(raw: bytes, filename: str) -> Document:
         positions: Positions = {(): (1, 1)}
         try:
             data = _plain(root, filename, (), positions, [MAX_NODES])
+        except _TooMany as exc:
+            line, column = exc.args
+            why = " through aliases (alias bomb?)" if yamllimits.has_anchors(text) else f" (the limit is {MAX_NODES})"
+            raise _YamlProblem(_problem(filename, line, column,
+                                        f"document expands to more than {MAX_NODES} nodes{why}")) from None
         except RecursionError:
             raise _YamlProblem(_problem(filename, 1, 1, "document is nested too deeply")) from None
         return Document(data=data, positions=positions)

@@ -59,20 +59,32 @@ def _findings(tree: dict[str, str], prepared: pipeline.Prepared) -> list[str]:
 def _reference_scan_text(text: str) -> list[str]:
     """scan_text before the literal prefilters: every regex searched over the whole text."""
     findings = []
-    for pattern, finding in ((leaks._PEM, "contains a PEM key or certificate block"),
-                             (leaks._JWT, "contains a JWT-like token"),
-                             (leaks._DOCKERCONFIG, "contains a docker config with credentials"),
-                             (leaks._AWS_KEY, "contains a cloud access key id")):
-        if pattern.search(text):
-            findings.append(finding)
+    for _literals, rule, label in leaks._PATTERNS:
+        if isinstance(rule, leaks._After):  # by definition: a match starting within a window after each literal
+            hit = any(found.start() < start + len(rule.literal) + rule.window
+                      for start in (match.start() for match in re.finditer(re.escape(rule.literal), text))
+                      for found in rule.pattern.finditer(text, start))
+        else:
+            hit = bool((rule if isinstance(rule, re.Pattern) else rule.pattern).search(text))
+        if hit:
+            findings.append(f"contains {label}")
+    tokens = []
     for match in leaks._TOKEN.finditer(text):
         candidate = match.group(0)
         classes = sum(bool(re.search(p, candidate)) for p in ("[a-z]", "[A-Z]", "[0-9]"))
         counts = Counter(candidate)
         entropy = -sum(n / len(candidate) * math.log2(n / len(candidate)) for n in counts.values())
         if classes >= 3 and entropy >= 4.2:
-            line = text.count("\n", 0, match.start()) + 1
-            findings.append(f"line {line}: contains a high-entropy token ({len(candidate)} characters)")
+            exoscale = re.fullmatch(r"[A-Za-z0-9_-]{43}", candidate)
+            label = "an Exoscale API secret" if exoscale else "a high-entropy token"
+            tokens.append((text.count("\n", 0, match.start()) + 1, 0, match.start(), label, len(candidate)))
+    for match in re.finditer(r"(?<![0-9A-Za-z])[0-9a-fA-F]{64}(?![0-9A-Za-z])", text):
+        token = match.group(0)
+        mixed = re.search("[0-9]", token) and re.search("[a-fA-F]", token) and leaks.entropy(token) >= 3.0
+        if mixed and text[max(0, match.start() - 7):match.start()].lower() not in ("sha256:", "sha256 ", "sha256="):
+            tokens.append((text.count("\n", 0, match.start()) + 1, 1, match.start(), "a 64-character hex token", 64))
+    findings += [f"line {line}: contains {label} ({length} characters)"
+                 for line, _kind, _at, label, length in sorted(tokens)]
     return findings
 
 
@@ -80,6 +92,9 @@ _FRAGMENTS = st.sampled_from([
     "-----BEGIN ", "RSA ", "PRIVATE KEY", "-----", "CERTIFICATE", "eyJ", ".eyJ", ".", "abcdefgh", "AKIA", "ASIA",
     "ABCDEFGH12345678", "auths", '"', '\\"', ":", "{", "}", " ", "\n", "auth", "password", "x", "=",
     PEM, JWT, AWS_KEY_ID, DOCKERCONFIG, TOKEN48, TOKEN48[:39], "\u00e9",
+    "EXO", "0123456789abcdef01234567", "://", "@", "glpat-", "AIza", "sk_", "live_", "pass", "word", "sha256:",
+    "sha256 ", "0123456789abcdef" * 4, "client-key-data", "LicenseKey", "kind", "token", "xoxb-", "Secret", "secret",
+    "api_", "client", "_key", "PASS", "\u0130",
 ])
 
 
@@ -330,7 +345,8 @@ def test_the_deepest_allowed_document_loads() -> None:
 def test_no_leak_pattern_matches_fewer_characters_than_the_shortcut_skips() -> None:
     import re._parser as sre_parse  # the minimum width re itself computes for each pattern
 
-    patterns = [leaks._PEM, leaks._JWT, leaks._DOCKERCONFIG, leaks._AWS_KEY, leaks._TOKEN]
+    patterns = [rule if isinstance(rule, re.Pattern) else rule.pattern for _lit, rule, _label in leaks._PATTERNS]
+    patterns += [leaks._TOKEN, leaks._HEX64]
     assert min(sre_parse.parse(p.pattern).getwidth()[0] for p in patterns) == leaks.SHORTEST_MATCH
 
 
