@@ -201,7 +201,7 @@ def test_a_same_size_template_edit_with_its_mtime_restored_is_seen(sandbox: Sand
     assert cached(*ARGV).exit_code == 0
     recorded("--check", *ARGV)
     same_size(sandbox.templates / "stages" / "storageclass" / "storageclass.yaml.j2",
-              "name: tigera-elasticsearch", "name: tigera-elasticsearcH")
+              "# Claimed by", "# claimed by")  # harmless: the rollout still converges
     answer = cached("--check", *ARGV)
     assert answer == full("--check", *ARGV) and answer.exit_code == 1
     assert "changed: out/alpha/02-storageclass/storageclass.yaml" in answer.stdout

@@ -94,6 +94,7 @@ BASE["secrets"] = {"pullSecret": {"provider": "external-secrets", "storeName": "
                                   "remoteProperty": "dockerconfigjson"},
                    "license": {"provider": "sops", "encryptedFile": "secrets/license.enc.yaml"}}
 BASE["nodepool"]["antiAffinityGroups"] = ["aag"]
+BASE["gitops"]["engine"] = "flux"  # sops delivers the license only with Flux (validate.py: rollout_problems)
 
 
 def _string_fields(node: dict[str, Any], schema: dict[str, Any], path: tuple[str, ...] = ()) -> list[str]:

@@ -61,6 +61,12 @@ def build(tree: dict[str, str], directory: str, stage: Stage | None) -> Content:
             continue
         path = posixpath.normpath(posixpath.join(directory, resource))
         if path.startswith("..") or not path.startswith(directory):
+            if not resource.endswith((".yaml", ".yml", ".json")):
+                # Another kustomization directory (vendored manifests): kustomize's LoadRestrictionsRootOnly
+                # allows those (api/internal/loader/fileloader.go: FileLoader.New); its content is the
+                # stage's declared content, as for a remote URL.
+                content.opaque = True
+                continue
             content.outside_root.append(resource)
             content.encrypted = content.encrypted or bool(stage and stage.sops)
             continue
