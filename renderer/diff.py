@@ -146,6 +146,9 @@ def summary(report: Report) -> list[str]:
         if rows:
             lines += ["", "| stage | kind | namespace | name | change |", "|---|---|---|---|---|", *rows]
         lines.append("")
+        if result.plan:  # what the reviewer approves: the order each delivery takes, and why
+            lines += ["<details><summary>Rollout plan (render --plan)</summary>", "", "```text",
+                      *redact.scrub(result.plan).splitlines(), "```", "</details>", ""]
     return lines
 
 

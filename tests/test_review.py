@@ -287,12 +287,15 @@ def test_markdown_summary_table(out: Path, render_cli: RenderCli) -> None:
     head, _, rest = markdown.partition("<!-- sks-gitops diff part 1/1 -->\n")
     assert head.splitlines()[:2] == ["## sks-gitops render diff", ""]
     assert head.splitlines()[2].startswith(f"### `{CLUSTER}`: 0 added, ")
-    assert head.splitlines()[4:] == [
+    assert head.splitlines()[4:9] == [
         "| stage | kind | namespace | name | change |",
         "|---|---|---|---|---|",
         "| `08-bypass-policies` | GlobalNetworkPolicy | - | allow-tigera.apiserver-endpoint-bypass | changed |",
         "",
+        "<details><summary>Rollout plan (render --plan)</summary>",
     ]
+    plan = render_cli("--plan", PROD_VALUES, "--set", "bypass.mode=service").stdout
+    assert f"```text\n{plan}```\n</details>\n" in head
     assert rest.startswith("```diff\n") and rest.endswith("```\n")
     text = render_cli("--diff", PROD_VALUES, "--set", "bypass.mode=service", expect=1).stdout
     assert rest == f"```diff\n{text}```\n"
