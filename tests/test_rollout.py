@@ -23,6 +23,7 @@ from renderer.rollout import facts, health
 from renderer.simulate import lua, play
 from renderer.simulate.outcome import Outcome
 from tests.conftest import PROD_VALUES, RenderCli
+from tests.support.budget import examples
 
 CASES = Path(__file__).parent / "cases" / "valid"
 
@@ -294,7 +295,7 @@ def _sets(combo: dict[str, Any]) -> list[str]:
     return sets
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(COMBINATIONS)
 def test_every_valid_combination_converges_in_every_delivery(combo: dict[str, Any]) -> None:
     try:
