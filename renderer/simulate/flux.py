@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -30,10 +31,19 @@ HEALTH_POLL = 5
 
 
 @cache
-def _program(expression: str) -> Any:
+def _environment() -> Any:
     import celpy
 
-    environment = celpy.Environment()
+    limit = sys.getrecursionlimit()
+    try:
+        return celpy.Environment()
+    finally:
+        sys.setrecursionlimit(limit)  # celpy raises it process-wide; our expressions are a line long
+
+
+@cache
+def _program(expression: str) -> Any:
+    environment = _environment()
     return environment.program(environment.compile(expression))
 
 
