@@ -33,8 +33,11 @@ def describe(model: Model, outcomes: list[str]) -> str:
                   if fact != "crds:external-secrets.io"]
     left = [stage.directory for stage in model.git_stages
             if all(placed.stage.position != stage.position for placed in model.bootstrap)]
-    handover = ", then hands over" + (f"; the engine applies {', '.join(left)}" if left else "")
-    lines.append(f"  then waits until every tigerastatus is Available{handover}")
+    if left:
+        lines.append(f"  then hands over (the engine applies {', '.join(left)}) and waits until every tigerastatus "
+                     "is Available")
+    else:
+        lines.append("  then waits until every tigerastatus is Available, and hands over")
     for engine in model.engines:
         lines.append("")
         if engine == "argocd":
