@@ -57,7 +57,8 @@ def rollout_facts() -> str:
     from renderer.rollout import facts
 
     source = f"Read in {facts.OPERATOR_SOURCE} (Calico Enterprise 3.19.2); paths are in that repository."
-    lines = [FACTS_BEGIN, "", source, "", "| TigeraStatus | turned on by | waits for | then provides | source |", "|---|---|---|---|---|"]
+    lines = [FACTS_BEGIN, "", source, "", "| TigeraStatus | turned on by | waits for | then provides | source |",
+             "|---|---|---|---|---|"]
     for component in facts.COMPONENTS:
         needs = ", ".join(f"`{need}`" for need in component.needs)
         provides = ", ".join(f"`{fact}`" for fact in component.provides) or ""
