@@ -135,6 +135,8 @@ def locked_tree_digest(cluster_dir: str) -> str:
     out_root, cluster = os.path.split(cluster_dir)
     descriptor = os.open(os.path.join(out_root, f".{cluster}.lock"), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(f"the lock of {cluster_dir} is not a regular file")  # the full run refuses it
         fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
         return tree_digest(cluster_dir)
     finally:

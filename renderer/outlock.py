@@ -12,6 +12,7 @@ import errno
 import fcntl
 import os
 import shutil
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,21 +24,29 @@ LOCK_WAIT_S = 30.0
 """How long a render waits for `--check`s reading a tree, and a `--check` for a render writing it."""
 
 
-def _open(out_root: Path, cluster: str, create: bool = True) -> int | None:
-    """The cluster's lock file, opened (created when `create`); None when it is absent and cannot be created."""
+def _open(out_root: Path, cluster: str, write: bool = True) -> int | None:
+    """The cluster's lock file, opened for writing (created if need be) by a render; a reader opens it for
+    reading, creating it only when OUT is writable (else None: the tree is read without a lock)."""
     lock_path = out_root / f".{cluster}.lock"
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+    flags = os.O_NOFOLLOW | os.O_CLOEXEC
     try:
-        try:
-            return os.open(lock_path, flags)
-        except FileNotFoundError:
-            if not create:
-                return None
-            return os.open(lock_path, flags | os.O_CREAT, 0o644)
+        if write:
+            handle = os.open(lock_path, flags | os.O_RDWR | os.O_CREAT, 0o644)
+        else:
+            try:
+                handle = os.open(lock_path, flags | os.O_RDONLY)
+            except FileNotFoundError:
+                if not os.access(out_root, os.W_OK):
+                    return None
+                handle = os.open(lock_path, flags | os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise OutputError(Problem(str(lock_path), 0, 0, "", "is a symbolic link; refusing to follow it")) from None
         raise
+    if not stat.S_ISREG(os.fstat(handle).st_mode):
+        os.close(handle)
+        raise IsADirectoryError(errno.EISDIR, "the lock is not a regular file", str(lock_path))
+    return handle
 
 
 def _try(handle: int, operation: int) -> bool:
@@ -81,7 +90,7 @@ def shared(out_root: Path, cluster: str) -> Iterator[None]:
     """The cluster's lock, shared, for reading its tree (`--check`, `--diff`): waits while a render writes it,
     and first recovers what a killed render left, as a render would. Without a lock file that can be
     created (a read-only OUT), the tree is read without one."""
-    handle = _open(out_root, cluster, create=_writable(out_root))
+    handle = _open(out_root, cluster, write=False)
     if handle is None:
         yield
         return
@@ -99,10 +108,6 @@ def shared(out_root: Path, cluster: str) -> Iterator[None]:
         yield
     finally:
         os.close(handle)
-
-
-def _writable(path: Path) -> bool:
-    return os.access(path, os.W_OK)
 
 
 def leftovers(out_root: Path, cluster: str) -> list[str]:

@@ -364,3 +364,16 @@ def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
     return current
+
+
+@pytest.mark.parametrize("mode", [[], ["--check"]])
+def test_a_lock_that_is_not_a_file_is_refused_by_cached_runs_too(cache: Path, work: Path, mode: list[str]) -> None:
+    run("values/prod.yaml")
+    run(*mode, "values/prod.yaml")
+    assert run(*mode, "values/prod.yaml")[0] is not None
+    lock = work / "out" / ".ceosks-poc.lock"
+    lock.unlink()
+    lock.mkdir()
+    assert fastpath.lookup([*mode, "values/prod.yaml"])[0] is None
+    _message, stderr = run(*mode, "values/prod.yaml", expect=2)
+    assert f"out/.ceosks-poc.lock: error: cannot {'read' if mode else 'write'} the tree" in stderr
