@@ -141,8 +141,8 @@ def _rules(text: str) -> list[str]:
     """Labels of the rules that match `text` (the token pass aside)."""
     if not _ANY_LITERAL.search(text):
         return []
-    return [label for literals, pattern, label in _PATTERNS
-            if any(literal in text for literal in literals) and pattern.search(text)]
+    contains = text.__contains__  # any(map(...)) stays in C: no generator frame per literal
+    return [label for literals, pattern, label in _PATTERNS if any(map(contains, literals)) and pattern.search(text)]
 
 
 SHORTEST_MATCH = 7
@@ -170,10 +170,9 @@ def _token_label(token: str) -> str:
     return "a high-entropy token"
 
 
-def _is_hex_token(line: str, match: re.Match[str]) -> bool:
+def _is_hex_token(line: str, start: int, token: str) -> bool:
     """Random hex (a token, or a digest that does not say so): digits and letters mixed, not `aaaa...`."""
-    token = match.group(0)
-    labelled = line[max(0, match.start() - 7):match.start()].lower() in ("sha256:", "sha256 ", "sha256=")
+    labelled = line[max(0, start - 7):start].lower() in ("sha256:", "sha256 ", "sha256=")
     return not labelled and not token.isdigit() and not token.isalpha() and entropy(token) >= 3.0
 
 
@@ -219,12 +218,18 @@ def _line_tokens(line: str, digests: bool = False) -> tuple[tuple[str, int], ...
 
 
 def _token_spans(line: str) -> list[tuple[int, int, str]]:
-    spans = [(match.start(), match.end(), _token_label(match.group(0))) for match in _TOKEN.finditer(line)
-             if _looks_random(match.group(0))]
-    if len(line) >= 64:
-        spans += [(match.start(), match.end(), "a 64-character hex token") for match in _HEX64.finditer(line)
-                  if _is_hex_token(line, match)]
-    return spans
+    """High-entropy tokens, then 64-hex tokens (looked for only inside candidate tokens of 64+ characters:
+    every hex run bounded by non-alphanumerics lies inside one)."""
+    spans, hexes = [], []
+    for match in _TOKEN.finditer(line):
+        token = match.group(0)
+        if _looks_random(token):
+            spans.append((match.start(), match.end(), _token_label(token)))
+        if len(token) >= 64:
+            hexes += [(match.start() + found.start(), match.start() + found.end(), "a 64-character hex token")
+                      for found in _HEX64.finditer(token) if _is_hex_token(line, match.start() + found.start(),
+                                                                           found.group(0))]
+    return spans + hexes
 
 
 def spans(text: str) -> list[tuple[int, int, str]]:

@@ -67,13 +67,10 @@ def shown(value: Any, limit: int = 60) -> str:
 
 
 def override_where(override: str) -> str:
-    """The `--set KEY=VALUE` location of an override, with the value (or key part) hidden when it must be."""
+    """The `--set KEY=VALUE` location of an override: the key as `key_path` prints it, the value or its placeholder."""
     key, sep, value = override.partition("=")
-    key_hidden, value_hidden = why_hidden(key), why_hidden(value)
-    if key_hidden:
-        return f"--set {key_hidden}{sep}{'<not shown>' if value else ''}"
     shown_value = value if len(value) <= 60 else value[:57] + "..."
-    return f"--set {key}{sep}{value_hidden or shown_value}"
+    return f"--set {key_path(key)}{sep}{why_hidden(value) or shown_value}"
 
 
 def key_path(path: str) -> str:
