@@ -144,7 +144,9 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, ch
     for warning in report.warnings:
         _emit(warning)
     if request.mode == "plan":
-        click.echo("\n".join(result.plan for result in report.results), nl=False)
+        from renderer import redact  # the plan names values: shown only as the secret scan allows
+
+        click.echo(redact.scrub("\n".join(result.plan for result in report.results)), nl=False)
         sys.exit(EXIT_OK)
     if request.mode == "diff":
         from renderer import diff  # only --diff needs it; keeps the common paths' start-up short
