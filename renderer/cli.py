@@ -38,7 +38,8 @@ Exit codes:
   0  rendered (or, with --check/--diff, out/ is current)
   1  --check/--diff: out/ differs from what would be rendered
   2  invalid values, --set, usage or output location (nothing written)
-  3  internal error: a template produced an invalid object (a bug)
+  3  internal error: a template produced an invalid object or a tree that cannot
+     converge (a bug)
 """
 
 
