@@ -201,7 +201,7 @@ def test_failure_at_each_step_then_resume_from_it(prod: Bootstrap, step: str) ->
 
 def test_health_timeout_names_the_degraded_components(prod: Bootstrap) -> None:
     result = prod.run(expect=1, FAKE_TIGERASTATUS_DEGRADED="log-storage-elastic,manager",
-                      BOOTSTRAP_HEALTH_TIMEOUT="0")
+                      FAKE_DELAY_LICENSED="0", BOOTSTRAP_HEALTH_TIMEOUT="0")
     assert "Calico Enterprise: waiting for log-storage-elastic manager" in result.stderr
     for name in ("log-storage-elastic", "manager"):
         assert (f"  - {name}: Degraded (ResourceNotReady): Elasticsearch cluster health is red: \n"
