@@ -16,10 +16,11 @@ from renderer import bootstrap, pipeline
 from renderer.bootstrap import Step
 from renderer.model import Model
 from renderer.stages import Stage
-from tests.bootstrap_support import cluster_model
+from tests.bootstrap_support import REPO_ROOT, Bootstrap, cluster_model
 from tests.support.tools import require_tool
 
 CASES = Path(__file__).resolve().parent / "cases" / "valid"
+README_FLAGS = "--dry-run --pull-secret ~/tigera-pull.json --license ~/license.yaml"
 SOPS = ["gitops.engine=flux", "secrets.license.provider=sops",
         "secrets.license.encryptedFile=secrets/ceosks-poc/license.enc.yaml"]
 VARIANTS = {"prod": [], "sops": SOPS, "eso": ["secrets.pullSecret.provider=external-secrets",
@@ -150,3 +151,17 @@ def test_script_of_every_valid_case_is_clean_under_shellcheck(case: str, tmp_pat
     done = subprocess.run([require_tool("shellcheck"), "--severity=style", str(path)], capture_output=True,
                           text=True, check=False)
     assert done.returncode == 0, done.stdout
+
+
+def test_readme_shows_the_current_dry_run_plan_for_prod(tmp_path: Path) -> None:
+    """README.md "Bootstrap a cluster" quotes `--dry-run` for values/prod.yaml; it stays what the script prints."""
+    run = Bootstrap(tmp_path)
+    env = run.env(BOOTSTRAP_POLL_INTERVAL="15", BOOTSTRAP_WAIT_TIMEOUT="300", BOOTSTRAP_APISERVER_TIMEOUT="1800",
+                  BOOTSTRAP_HEALTH_TIMEOUT="2700", TMPDIR="/tmp")
+    del env["BOOTSTRAP_PULL_SECRET"], env["BOOTSTRAP_LICENSE"]
+    command = f"out/ceosks-poc/bootstrap.sh {README_FLAGS} 2>&1"
+    done = subprocess.run([str(run.script), *README_FLAGS.replace("~", str(run.home)).split()], env=env,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=True)
+    plan = done.stdout.replace(str(run.tree), "out/ceosks-poc").replace(str(run.home), "~")
+    readme = (REPO_ROOT / "README.md").read_text("utf-8")
+    assert f"```text\n$ {command}\n{plan}```\n" in readme

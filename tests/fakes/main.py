@@ -31,6 +31,7 @@ def answer(tool: str, argv: list[str], stdin: bytes) -> str:
 
 def run(tool: str, argv: list[str]) -> int:
     stdin = read_stdin()  # before the lock: the writer of a pipeline may hold it
+    code = 0
     with locked():
         record(tool, argv, stdin, remote=not (tool == "kubectl" and local(argv)))
         try:
@@ -40,10 +41,10 @@ def run(tool: str, argv: list[str]) -> int:
         except ToolExit as exc:
             if exc.message:
                 sys.stderr.write(exc.message.rstrip("\n") + "\n")
-            return exc.code
+            code = exc.code
     if interrupted(tool, argv):
         ctrl_c()
-    return 0
+    return code
 
 
 def ctrl_c() -> None:
