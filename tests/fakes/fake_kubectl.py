@@ -25,7 +25,6 @@ from typing import Any
 
 import fake_cluster as sim
 from fakestate import Args, ToolExit, env_list, fail, load, now, save
-from ruamel.yaml import YAML
 
 BOOLEANS = {"--server-side", "--force-conflicts", "--all", "--local", "--minify", "--enable-helm", "--raw",
             "--all-namespaces", "--dry-run-server"}
@@ -66,7 +65,20 @@ PREINSTALLED = {
         ("external-secrets.io", "ExternalSecret", "externalsecrets", True),
         ("external-secrets.io", "ClusterSecretStore", "clustersecretstores", False)]),
 }
-yaml = YAML(typ="safe", pure=True)
+
+
+class _LazyYAML:
+    """ruamel.yaml, imported on first use: most calls are polls that never parse YAML."""
+
+    def __getattr__(self, name: str) -> Any:
+        from ruamel.yaml import YAML
+
+        parser = YAML(typ="safe", pure=True)
+        globals()["yaml"] = parser
+        return getattr(parser, name)
+
+
+yaml: Any = _LazyYAML()
 
 
 # ---- objects -------------------------------------------------------------------------------
@@ -124,8 +136,9 @@ def require_kubeconfig(args: Args) -> None:
     cluster = sim.cloud_cluster()
     server = ""
     if path and Path(path).is_file():
-        config = yaml.load(Path(path).read_text("utf-8")) or {}
-        server = ((config.get("clusters") or [{}])[0].get("cluster") or {}).get("server", "")
+        # The first cluster's server, read without a YAML parser (a poll is mostly process start-up).
+        found = re.search(r"^\s*server:\s*(\S+)\s*$", Path(path).read_text("utf-8"), re.MULTILINE)
+        server = found.group(1) if found else ""
     if not cluster or server != cluster["endpoint"]:
         fail("The connection to the server localhost:8080 was refused - did you specify the right host or port?")
 
