@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from renderer.stages import Stage, tigera_kinds
@@ -76,8 +76,6 @@ class Plan:
     engine_label: str
     tigerastatus: tuple[str, ...]
     """TigeraStatus names the rendered custom resources make the operator report."""
-    secret_files: tuple[tuple[str, str, str], ...] = field(default=())
-    """(what, option, shell variable) of each local secret file a real run reads."""
 
 
 # One shell function per kind of fact (templates/bootstrap/waits.sh.j2 defines them).
@@ -146,12 +144,15 @@ def _legacy_provides(stage: Stage) -> tuple[str, ...]:
 
 
 def stage_needs(stage: Stage, model: Model) -> tuple[str, ...]:
-    return tuple(getattr(stage, "needs", None) or _legacy_needs(stage, model))
+    """The facts a stage needs: its own `needs` tuple, else today's `requires` string mapped."""
+    needs = getattr(stage, "needs", None)
+    return tuple(needs) if needs is not None else _legacy_needs(stage, model)
 
 
 def stage_provides(stage: Stage) -> tuple[str, ...]:
+    """The facts a stage provides: its own `provides` tuple, else today's string mapped."""
     provides = getattr(stage, "provides", None)
-    return tuple(provides) if isinstance(provides, tuple) and provides else _legacy_provides(stage)
+    return provides if isinstance(provides, tuple) else _legacy_provides(stage)
 
 
 # ---- facts ---------------------------------------------------------------------------------
@@ -290,13 +291,10 @@ def plan(model: Model) -> Plan:
     facts = dict.fromkeys(fact for step in steps for fact in step.needs)
     kinds = {stage.slug: stage.delivery for stage in model.stages}
     pull, license_ = kinds.get("pull-secrets") == "bootstrap", kinds.get("license") == "bootstrap"
-    secret_files = ((("pull secret", "--pull-secret", "PULL_SECRET_FILE"),) if pull else ()) + (
-        (("license", "--license", "LICENSE_FILE"),) if license_ else ())
     return Plan(steps=steps, waits={fact: wait_for(fact, model) for fact in facts},
                 pull_by_bootstrap=pull, license_by_bootstrap=license_,
                 helm=any(stage.helm_chart for stage in model.stages), engine_label=engine_label,
-                tigerastatus=tuple(name for kind in tigera_kinds(values) for name in TIGERASTATUS.get(kind, ())),
-                secret_files=secret_files)
+                tigerastatus=tuple(name for kind in tigera_kinds(values) for name in TIGERASTATUS.get(kind, ())))
 
 
 def helm_values_json(stage: Stage) -> str:

@@ -4,6 +4,9 @@ Shapes follow exoscale/cli: `compute sks list` streams `[{id, name, zone, audit_
 `compute sks show` is `sksShowOutput` whose `nodepools` carry only `id` and `name`;
 `compute security-group show` is `securityGroupShowOutput` with rules
 `{id, description, protocol, network?, security_group: "SG:<name>"?, start_port?, end_port?}`.
+exo waits for each operation to finish; a `sks create` interrupted by Ctrl-C (FAKE_INTERRUPT)
+leaves the cluster `creating` for a few ticks, during which `sks kubeconfig` fails. A nodepool's
+nodes join a few ticks after it is added (fake_cluster.py).
 """
 
 from __future__ import annotations
