@@ -1,6 +1,6 @@
 """Fake `kubectl` against one fake SKS cluster, kept in cluster.json.
 
-Cluster calls (get, apply, diff, wait) need a kubeconfig whose server is the endpoint of a
+Cluster calls (get, apply, diff) need a kubeconfig whose server is the endpoint of a
 cluster in the fake Exoscale. Local calls (`patch --local`, `create --dry-run=client`,
 `config`) run the real kubectl, which also renders `-o jsonpath=` and `-o go-template=`,
 so output formats behave exactly as they do for real. `kustomize DIR` is simulated: local
@@ -399,16 +399,6 @@ def diff(args: Args, stdin: bytes) -> str:
     return ""
 
 
-def wait(args: Args) -> str:
-    args.only({"--for", "--all", "--timeout", "--kubeconfig"})
-    if args.positionals not in (["crd"], ["crds"]) or args.get("--for") != "condition=Established":
-        fail("fake kubectl: only `wait --for=condition=Established crd --all` is simulated", 64)
-    names = sorted(obj["metadata"]["name"] for obj in crds_of(cluster_state()))
-    if not names:
-        fail("error: no matching resources found")
-    return "".join(f"customresourcedefinition.apiextensions.k8s.io/{name} condition met\n" for name in names)
-
-
 def kustomize(args: Args) -> str:
     args.only({"--enable-helm", "--helm-command", "--load-restrictor"})
     (directory,) = args.positionals
@@ -435,8 +425,7 @@ def main(argv: list[str], stdin: bytes) -> str:
     verb, args.positionals = (args.positionals or [""])[0], args.positionals[1:]
     if verb == "kustomize":
         return kustomize(args)
-    commands = {"get": lambda: get(args, stdin), "apply": lambda: apply(args, stdin), "diff": lambda: diff(args, stdin),
-                "wait": lambda: wait(args)}
+    commands = {"get": lambda: get(args, stdin), "apply": lambda: apply(args, stdin), "diff": lambda: diff(args, stdin)}
     if verb not in commands:
         fail(f"fake kubectl: unsupported command {' '.join(argv)!r}", 64)
     require_kubeconfig(args)
