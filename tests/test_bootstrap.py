@@ -159,44 +159,10 @@ def test_dry_run_prints_the_fresh_run_and_touches_nothing(prod: Bootstrap) -> No
     assert any(line.endswith("| kubectl apply " + SSA + " --filename=-") for line in changes)
 
 
-# ---- failures and --from -------------------------------------------------------------------
+# ---- failures -------------------------------------------------------------------------------
+# A failure at each step, then a Ctrl-C, then the resume: tests/test_bootstrap_converge.py.
 
-# A call of each step made to fail (FAKE_FAIL: the first call whose command line contains it),
-# or the environment that makes the step fail. {tree} and {secrets} are the test's paths.
-FAILURES = {
-    "security-group": {"FAKE_FAIL": "security-group create"},
-    "cluster": {"FAKE_FAIL": "sks create"},
-    "kubeconfig": {"FAKE_FAIL": "sks kubeconfig"},
-    "endpoint": {"FAKE_FAIL": "get endpointslices"},
-    "01-longhorn": {"FAKE_FAIL": "helm upgrade"},
-    "02-storageclass": {"FAKE_FAIL": "kustomize {tree}/02-storageclass"},
-    "03-tigera-operator": {"FAKE_FAIL": "kustomize {tree}/03-tigera-operator"},
-    "04-tigera-prometheus-operator": {"FAKE_FAIL": "kustomize {tree}/04-tigera-prometheus-operator"},
-    "05-pull-secrets": {"FAKE_FAIL": "create secret generic"},
-    "06-tigera-custom-resources": {"FAKE_FAIL": "kustomize {tree}/06-tigera-custom-resources"},
-    "nodepool": {"FAKE_FAIL": "nodepool add"},
-    "07-license": {"FAKE_FAIL": f"apply {SSA} --filename {{secrets}}/license.yaml"},
-    "08-bypass-policies": {"FAKE_FAIL": "kustomize {tree}/08-bypass-policies"},
-    "health": {"FAKE_TIGERASTATUS_DEGRADED": "log-storage-elastic", "BOOTSTRAP_HEALTH_TIMEOUT": "0"},
-    "handover": {"FAKE_FAIL": "root-application"},
-}
 UP_TO_DATE = 12  # ": up to date" lines of a run with nothing left to do
-
-
-@pytest.mark.parametrize("step", list(FAILURES))
-def test_failure_at_each_step_then_resume_from_it(prod: Bootstrap, step: str) -> None:
-    start = STEPS.index(step)
-    env = {name: value.format(tree=prod.tree, secrets=prod.secrets) for name, value in FAILURES[step].items()}
-    failed = prod.run(expect=1, **env)
-    assert headers(failed) == STEPS[:start + 1]
-    assert f"resume with the same options and --from {step}" in failed.stderr
-    resumed = prod.run("--from", step)
-    assert headers(resumed) == ["preflight", *STEPS[start:]]
-    assert "bootstrap of ceosks-poc: done" in resumed.stderr
-    objects = prod.cluster()["objects"]
-    assert {"projectcalico.org|LicenseKey||default", "argoproj.io|Application|argocd|ceosks-poc-root"} <= set(
-        objects)
-    assert len(prod.cloud()["clusters"]) == 1
 
 
 def test_health_timeout_names_the_degraded_components(prod: Bootstrap) -> None:

@@ -21,6 +21,28 @@ STEPS = step_names()
 # The fake kubeconfig's credential (fakes/fake_exo.py: kubeconfig), which must never be left around.
 KUBECONFIG_TOKEN = base64.b64encode(b"fake credential admin system:masters 604800").decode()
 
+SSA = "--server-side --force-conflicts --field-manager=sks-gitops"
+
+# A call of each step made to fail (FAKE_FAIL: every call whose command line contains it), or the
+# environment that makes the step fail. {tree} and {secrets} are the test's paths.
+FAILURES = {
+    "security-group": {"FAKE_FAIL": "security-group create"},
+    "cluster": {"FAKE_FAIL": "sks create"},
+    "kubeconfig": {"FAKE_FAIL": "sks kubeconfig"},
+    "endpoint": {"FAKE_FAIL": "get endpointslices"},
+    "01-longhorn": {"FAKE_FAIL": "helm upgrade"},
+    "02-storageclass": {"FAKE_FAIL": "kustomize {tree}/02-storageclass"},
+    "03-tigera-operator": {"FAKE_FAIL": "kustomize {tree}/03-tigera-operator"},
+    "04-tigera-prometheus-operator": {"FAKE_FAIL": "kustomize {tree}/04-tigera-prometheus-operator"},
+    "05-pull-secrets": {"FAKE_FAIL": "create secret generic"},
+    "06-tigera-custom-resources": {"FAKE_FAIL": "kustomize {tree}/06-tigera-custom-resources"},
+    "nodepool": {"FAKE_FAIL": "nodepool add"},
+    "07-license": {"FAKE_FAIL": f"apply {SSA} --filename {{secrets}}/license.yaml"},
+    "08-bypass-policies": {"FAKE_FAIL": "kustomize {tree}/08-bypass-policies"},
+    "health": {"FAKE_TIGERASTATUS_DEGRADED": "log-storage-elastic", "BOOTSTRAP_HEALTH_TIMEOUT": "0"},
+    "handover": {"FAKE_FAIL": "root-application"},
+}
+
 # A call made while each step runs; FAKE_INTERRUPT sends Ctrl-C's SIGINT once it is answered.
 # Every step has one (a step added to the plan without one fails the Ctrl-C test with a KeyError).
 INTERRUPTS = {
@@ -94,15 +116,24 @@ def test_fresh_run_converges_in_one_pass_and_a_rerun_changes_nothing(prod: Boots
 
 
 @pytest.mark.parametrize("step", STEPS)
-def test_ctrl_c_at_each_step_leaves_no_credential_and_the_resumed_run_converges(prod: Bootstrap, step: str) -> None:
-    pattern = INTERRUPTS[step].format(tree=prod.tree)
-    interrupted = prod.run(expect=130, FAKE_INTERRUPT=pattern)
+def test_each_step_fails_then_is_interrupted_then_resumes_and_converges(prod: Bootstrap, step: str) -> None:
+    """A failure, then Ctrl-C (SIGINT to the process group) in the resumed run, at every step:
+    each stops at that step, leaves no credential behind, and the next `--from STEP` converges."""
+    start = STEPS.index(step)
+    if step in FAILURES:
+        env = {name: value.format(tree=prod.tree, secrets=prod.secrets) for name, value in FAILURES[step].items()}
+        failed = prod.run(expect=1, **env)
+        assert headers(failed) == STEPS[:start + 1]
+        assert f"resume with the same options and --from {step}" in failed.stderr
+        assert leftovers(prod) == []
+    interrupted = prod.run("--from", step, expect=130, FAKE_INTERRUPT=INTERRUPTS[step].format(tree=prod.tree))
     assert headers(interrupted)[-1] == step
     assert "bootstrap: interrupted" in interrupted.stderr
     assert leftovers(prod) == []
     assert not list((prod.root / "tmp").iterdir())
     resumed = prod.run("--from", step)
-    assert headers(resumed) == ["preflight", *STEPS[max(1, STEPS.index(step)):]]
+    assert headers(resumed) == ["preflight", *STEPS[max(1, start):]]
+    assert "bootstrap of ceosks-poc: done" in resumed.stderr
     assert_converged(prod)
     assert leftovers(prod) == []
 
