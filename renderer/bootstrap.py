@@ -272,7 +272,8 @@ def plan(model: Model) -> Plan:
     ]
     for stage in model.stages:
         engine = stage.slug in by_engine
-        title = f"stage {stage.position}: {stage.title}" + (f" (applied by {engine_label})" if engine else "")
+        by = "Flux" if stage.sops else engine_label  # only Flux decrypts SOPS here (README: Argo CD needs a plugin)
+        title = f"stage {stage.position}: {stage.title}" + (f" (applied by {by})" if engine else "")
         needs = stage_needs(stage, model)
         candidates.append(Step(stage.directory, _stage_kind(stage, engine), title, () if engine else needs,
                                () if engine else stage_provides(stage), ("engine",) if engine else (),
