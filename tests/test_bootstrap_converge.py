@@ -220,18 +220,20 @@ def test_6_the_endpoint_comes_from_the_endpointslice(prod: Bootstrap) -> None:
                                          "kubernetes.io/service-name=kubernetes") for line in reads)
 
 
-def test_7_an_apiserver_of_another_name_stops_before_the_custom_resources(prod: Bootstrap) -> None:
+@pytest.mark.parametrize(("kind", "name"), [("APIServer", "tigera-secure"), ("Installation", "seed")])
+def test_7_an_operator_singleton_of_another_name_stops_before_the_custom_resources(
+        prod: Bootstrap, kind: str, name: str) -> None:
     prod.run()
-    seed = prod.root / "seed-apiserver.yaml"
-    seed.write_text("apiVersion: operator.tigera.io/v1\nkind: APIServer\nmetadata:\n  name: tigera-secure\n"
-                    "spec: {}\n", "utf-8")
+    seed = prod.root / "seed.yaml"  # the seed's custom-resources name the APIServer tigera-secure
+    seed.write_text(f"apiVersion: operator.tigera.io/v1\nkind: {kind}\nmetadata:\n  name: {name}\nspec: {{}}\n",
+                    "utf-8")
     kubectl(prod, "apply", "--server-side", "--filename", str(seed))
     result = prod.run(expect=3)
+    resource = f"{kind.lower()}s.operator.tigera.io"
     assert headers(result)[-1] == "06-tigera-custom-resources"
-    assert "apiservers.operator.tigera.io tigera-secure exists" in result.stderr
-    assert "(it would report \"multiple APIServer CRs\")" in result.stderr
-    assert "kubectl delete apiservers.operator.tigera.io tigera-secure) and resume with --from " \
-           "06-tigera-custom-resources" in result.stderr
+    assert f"{resource} {name} exists" in result.stderr
+    assert f"(it would report \"multiple {kind} CRs\")" in result.stderr
+    assert f"kubectl delete {resource} {name}) and resume with --from 06-tigera-custom-resources" in result.stderr
     assert [call.line for call in result.calls if call.changes] == []
 
 
