@@ -15,7 +15,7 @@ from typing import Any
 import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from renderer import bytecode, resources, yamlio
+from renderer import bootstrap, bytecode, resources, yamlio
 from renderer.errors import Problem, TemplateError
 from renderer.model import Model
 from renderer.stages import Stage
@@ -119,5 +119,5 @@ def render(model: Model, vendored: Mapping[str, str] | None = None) -> Tree:
     for engine in model.engines:
         tree.update(_engine_renderers()[engine](model))
     if resources.templates_dir().joinpath("bootstrap.sh.j2").is_file():
-        tree["bootstrap.sh"] = render_template("bootstrap.sh.j2", v=model.values, m=model)
+        tree["bootstrap.sh"] = render_template("bootstrap.sh.j2", v=model.values, m=model, b=bootstrap.plan(model))
     return dict(sorted(tree.items()))

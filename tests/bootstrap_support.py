@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from renderer import pipeline
+from renderer import bootstrap, loader, model, overrides, pipeline, validate
 from tests.support.tools import require_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -103,6 +103,27 @@ def render_tree(repo: Path, overrides: Sequence[str] = ()) -> Path:
     return repo / "out" / result.cluster / "bootstrap.sh"
 
 
+def cluster_model(overrides_: Sequence[str] = ()) -> model.Model:
+    """The model of the prod values with `overrides_`, as `render` builds it."""
+    values = overrides.apply(loader.load([PROD_VALUES]), list(overrides_), validate.values_schema())
+    data, _found = validate.validate(values, strict=False)
+    return model.build(data)
+
+
+def step_names(overrides_: Sequence[str] = ()) -> list[str]:
+    """The script's steps in order, as renderer/bootstrap.py plans them."""
+    return [step.name for step in bootstrap.plan(cluster_model(overrides_)).steps]
+
+
+def headers(result: Result) -> list[str]:
+    """The steps a run started, from its `==> [i/n] name: ...` lines."""
+    return re.findall(r"^==> \[\d+/\d+\] (\S+):", result.stderr, re.MULTILINE)
+
+
+def plan_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line[:2] in ("+ ", "? ", "# ")]
+
+
 class Bootstrap:
     """One rendered script, its secret files, its fake cloud, and a way to run it."""
 
@@ -133,8 +154,10 @@ class Bootstrap:
                 "BOOTSTRAP_HEALTH_TIMEOUT": "5", **extra}
 
     def run(self, *args: str, expect: int | None = 0, **env: str) -> Result:
+        # A session of its own: a simulated Ctrl-C (FAKE_INTERRUPT) signals the script's group only.
         done = subprocess.run([str(self.script), *args], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              env=self.env(**env), cwd=self.root, timeout=RUN_TIMEOUT, check=False)
+                              env=self.env(**env), cwd=self.root, timeout=RUN_TIMEOUT, check=False,
+                              start_new_session=True)
         calls = self.calls()[self._seen:]
         self._seen += len(calls)
         result = Result(done.returncode, done.stdout, done.stderr, tuple(calls))
@@ -143,10 +166,10 @@ class Bootstrap:
             assert result.code == expect, str(result)
         return result
 
-    def tool(self, tool: str, *argv: str) -> str:
-        """Run one fake directly (to seed state); its call is not part of the next run."""
+    def tool(self, tool: str, *argv: str, **env: str) -> str:
+        """Run one fake directly (to seed or read state); its call is not part of the next run."""
         done = subprocess.run([str(FAKES / tool), *argv], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              env=self.env(), timeout=RUN_TIMEOUT, check=True)
+                              env=self.env(**env), timeout=RUN_TIMEOUT, check=True)
         self._seen = len(self.calls())
         return done.stdout
 

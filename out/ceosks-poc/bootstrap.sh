@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Bootstrap of SKS cluster ceosks-poc in at-vie-1: the seed runbook as idempotent steps.
-# Rendered by sks-gitops from values; edit values/ (or templates/bootstrap.sh.j2), not this file.
-# ./bootstrap.sh --help lists the steps, options and exit codes.
+# Rendered by sks-gitops from values; edit values/ (or templates/bootstrap/), not this file.
+# ./bootstrap.sh --help lists the steps, what each waits for, the options and exit codes.
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -29,6 +29,8 @@ readonly ENDPOINT_IP=''
 readonly BYPASS_MODE=port
 readonly GITOPS_PATH=out/ceosks-poc
 readonly FIELD_MANAGER=sks-gitops
+# TigeraStatus objects the rendered custom resources make the operator report (renderer/bootstrap.py).
+readonly EXPECTED_TIGERASTATUS=( calico apiserver intrusion-detection log-collector log-storage manager monitor compliance policy-recommendation )
 
 # Ingress rules of $SECURITY_GROUP: protocol, ports ("-" for none), source (@self: members of
 # the group; @nodeports: --nodeport-source) and description. Exoscale's SKS example opens
@@ -41,41 +43,44 @@ readonly SECURITY_GROUP_RULES=(
   "tcp 30000-32767 @nodeports Kubernetes NodePort services"
 )
 
-# The steps in order, as name|function|description. --from takes a name; --help lists them.
+# The steps in order, as name|function|description|facts it waits for. The order and the facts
+# come from the stage model (renderer/bootstrap.py); --from takes a name; --help lists them.
 readonly STEPS=(
-  'preflight|step_preflight|tools, flags, rendered tree and secret files (no cloud call)'
-  'security-group|step_security_group|security group ceosks-poc and the ingress rules the nodes need'
-  'cluster|step_cluster|SKS cluster ceosks-poc without CNI and without nodes'
-  'kubeconfig|step_kubeconfig|admin kubeconfig, mode 0600, outside the repository'
-  'endpoint|step_endpoint|real endpoint of the kubernetes Service against apiServer in values'
-  '01-longhorn|stage_01_longhorn|stage 1: Longhorn storage'
-  '02-storageclass|stage_02_storageclass|stage 2: StorageClass tigera-elasticsearch'
-  '03-tigera-operator|stage_03_tigera_operator|stage 3: Tigera operator'
-  '04-tigera-prometheus-operator|stage_04_tigera_prometheus_operator|stage 4: Tigera Prometheus operator'
-  'nodepool|step_nodepool|nodepool ceosks-poc-worker (2 nodes), once the operator'"'"'s CRDs exist as in the seed'
-  '05-pull-secrets|stage_05_pull_secrets|stage 5: Pull secret tigera-pull-secret'
-  '06-tigera-custom-resources|stage_06_tigera_custom_resources|stage 6: Tigera custom resources (no license needed)'
-  '07-license|stage_07_license|stage 7: Calico Enterprise license'
-  '08-bypass-policies|stage_08_bypass_policies|stage 8: API server endpoint bypass policy'
-  '09-tigera-enterprise-resources|stage_09_tigera_enterprise_resources|stage 9: Tigera custom resources that need the license'
-  'health|step_health|wait until every tigerastatus is Available'
-  'handover|step_handover|hand the applied stages over to Argo CD'
+  'preflight|step_preflight|tools, flags, rendered tree and secret files (no cloud call)|'
+  'security-group|step_security_group|security group ceosks-poc and the ingress rules the nodes need|'
+  'cluster|step_cluster|SKS cluster ceosks-poc without CNI and without nodes|'
+  'kubeconfig|step_kubeconfig|admin kubeconfig, mode 0600, outside the repository|'
+  'endpoint|step_endpoint|real endpoint of the kubernetes Service against apiServer in values|'
+  '01-longhorn|stage_01_longhorn|stage 1: Longhorn storage|'
+  '02-storageclass|stage_02_storageclass|stage 2: StorageClass tigera-elasticsearch|'
+  '03-tigera-operator|stage_03_tigera_operator|stage 3: Tigera operator|'
+  '04-tigera-prometheus-operator|stage_04_tigera_prometheus_operator|stage 4: Tigera Prometheus operator|'
+  'nodepool|step_nodepool|nodepool ceosks-poc-worker (2 nodes)|crds:operator.tigera.io'
+  '05-pull-secrets|stage_05_pull_secrets|stage 5: Pull secret tigera-pull-secret|namespace:tigera-operator'
+  '06-tigera-custom-resources|stage_06_tigera_custom_resources|stage 6: Tigera custom resources (no license needed)|crds:operator.tigera.io'
+  '07-license|stage_07_license|stage 7: Calico Enterprise license|api:projectcalico.org/v3'
+  '08-bypass-policies|stage_08_bypass_policies|stage 8: API server endpoint bypass policy|api:projectcalico.org/v3 tier:operator'
+  '09-tigera-enterprise-resources|stage_09_tigera_enterprise_resources|stage 9: Tigera custom resources that need the license|crds:operator.tigera.io'
+  'health|step_health|wait until every tigerastatus is Available|'
+  'handover|step_handover|hand the applied stages over to Argo CD|nodes'
 )
 
 readonly EXIT_FAILED=1 EXIT_USAGE=2 EXIT_STOPPED=3
 readonly SSA=(--server-side --force-conflicts "--field-manager=$FIELD_MANAGER")
 readonly NAMES='jsonpath={range .data[*]}{.name}{"\n"}{end}'
+readonly ITEM_NAMES='jsonpath={range .items[*]}{.metadata.name}{"\n"}{end}'
 readonly RULES='jsonpath={range .data.ingress_rules[*]}{.protocol} {.start_port}-{.end_port} {.network}{.security_group}{"\n"}{end}'
 readonly NODEPOOLS='jsonpath={range .data.nodepools[*]}{.name}{"\n"}{end}'
-readonly ENDPOINT='jsonpath={.subsets[0].addresses[0].ip} {.subsets[0].ports[0].port}'
-readonly APISERVER_AVAILABLE='jsonpath={.status.conditions[?(@.type=="Available")].status}'
-readonly TIGERASTATUS_ROWS='jsonpath={range .items[*]}{.metadata.name}{"\t"}{.status.conditions[?(@.type=="Available")].status}{"\t"}{.status.conditions[?(@.type=="Degraded")].status}{"\t"}{.status.conditions[?(@.type=="Degraded")].reason}{"\t"}{.status.conditions[?(@.type=="Degraded")].message}{"\t"}{.status.conditions[?(@.type=="Progressing")].reason}{"\t"}{.status.conditions[?(@.type=="Progressing")].message}{"\n"}{end}'
+# "|" separates fields, never whitespace: `read` would merge empty whitespace-separated fields.
+readonly ENDPOINT='jsonpath={.items[0].endpoints[0].addresses[0]}|{.items[0].ports[0].port}'
+readonly NODES_READY='jsonpath={range .items[*]}{.metadata.name}|{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}'
+readonly AVAILABLE='jsonpath={.status.conditions[?(@.type=="Available")].status}'
+readonly STATUS_ROWS='jsonpath={range .items[*]}{.metadata.name}|{.status.conditions[?(@.type=="Available")].status}{"\n"}{end}'
 
 # Prints only the Go type of .auths (never a value): a docker config has a non-empty object.
 readonly AUTHS_TYPE='go-template={{if eq (printf "%T" .data) "map[string]interface {}"}}{{with index .data "auths"}}{{printf "%T" .}}{{end}}{{end}}'
 # Prints kind, name and whether token and certificate are set (never their values).
 readonly LICENSE_SHAPE='go-template={{.apiVersion}}|{{.kind}}|{{with .metadata}}{{.name}}{{end}}|{{with .spec}}{{if and .token .certificate}}signed{{end}}{{end}}'
-
 TREE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 readonly TREE SELF="${BASH_SOURCE[0]}"
 PULL_SECRET_FILE=${BOOTSTRAP_PULL_SECRET:-}
@@ -86,13 +91,16 @@ WAIT_TIMEOUT=${BOOTSTRAP_WAIT_TIMEOUT:-300}
 APISERVER_TIMEOUT=${BOOTSTRAP_APISERVER_TIMEOUT:-1800}
 HEALTH_TIMEOUT=${BOOTSTRAP_HEALTH_TIMEOUT:-2700}
 POLL_INTERVAL=${BOOTSTRAP_POLL_INTERVAL:-15}
+readonly ORIGINAL_TMPDIR=${TMPDIR:-/tmp}
 FROM=""
 DRY_RUN=0
 WORK=""
 CURRENT_STEP=""
 DELIBERATE_EXIT=0
-READY_CRDS=0
-READY_APISERVER=0
+# A temporary file that may hold a credential until it is moved into place; removed on exit.
+KUBECONFIG_TMP=""
+# Facts already found true in this run (see need).
+declare -A READY=()
 
 # ---- Output and command helpers ------------------------------------------------------------
 
@@ -115,9 +123,9 @@ shell_words() {
   printf '%s' "${out[*]}"
 }
 
-# "+" marks a command that changes something, "?" one that only reads or waits. Lines go to
-# fd 3: with --dry-run the script's stdout (the plan, nothing runs), otherwise stderr (a log).
-# Never to fd 1, which may be the pipe of a command substitution.
+# "+" marks a command that changes something, "?" one that only reads or waits, "#" a note.
+# Lines go to fd 3: with --dry-run the script's stdout (the plan, nothing runs), otherwise
+# stderr (a log). Never to fd 1, which may be the pipe of a command substitution.
 print_line() {
   printf '%s %s\n' "$1" "$2" >&3
 }
@@ -190,8 +198,163 @@ poll_until() {
   done
 }
 
-# ---- Preflight -----------------------------------------------------------------------------
+# Applies objects server-side unless a server-side diff finds nothing to change. A failing diff
+# (new namespace or kind, no diff program) just means "apply".
+apply_objects() {
+  local flags=("${SSA[@]}")
+  if [[ $1 == --no-force ]]; then
+    flags=(--server-side "--field-manager=$FIELD_MANAGER")
+    shift
+  fi
+  local label=$1
+  shift
+  print_cmd '?' kubectl diff "${flags[@]}" "$@"
+  if (( ! DRY_RUN )) && kubectl diff "${flags[@]}" "$@" > /dev/null 2>&1; then
+    say "$label: up to date"
+    return 0
+  fi
+  run kubectl apply "${flags[@]}" "$@"
+}
 
+apply_tree_file() {
+  apply_objects "$1" --filename "$TREE/$1"
+}
+
+# Builds a stage's Kustomize root once per run into $WORK/<stage>.yaml.
+build_stage() {
+  local built=$WORK/$1.yaml
+  [[ ! -s $built ]] || return 0
+  print_line '?' "$(shell_words kubectl kustomize "$TREE/$1") > $(shell_words "$built")"
+  if (( ! DRY_RUN )); then kubectl kustomize "$TREE/$1" > "$built"; fi
+}
+
+# Applies exactly what build_stage built.
+apply_stage() {
+  build_stage "$1"
+  apply_objects "stage $1" --filename "$WORK/$1.yaml"
+}
+
+require_crd() {
+  print_cmd '?' kubectl get crd "$1" --output=name
+  (( DRY_RUN )) || kubectl get crd "$1" --output=name > /dev/null 2>&1 ||
+    stop "$2 is not installed in the cluster (no CustomResourceDefinition $1); install it, then resume with --from $CURRENT_STEP"
+}
+
+# The operator reconciles one Installation and one APIServer, both named default: another one
+# (the seed names its APIServer tigera-secure) makes it report "multiple APIServer CRs".
+require_only_default() {
+  local names name
+  names=$(query kubectl get "$1" --output "$ITEM_NAMES" 2> /dev/null) || names=""
+  while IFS= read -r name; do
+    [[ -n $name && $name != default ]] || continue
+    stop "$1 $name exists, and this stage applies one named default: the Tigera operator accepts only one (it would report \"multiple $2 CRs\"). Carry any setting you need from it into values, then delete it (kubectl delete $1 $name) and resume with --from $CURRENT_STEP"
+  done <<< "$names"
+}
+
+# `helm get values --output json` prints the values as Go's encoding/json does, which is how
+# renderer/bootstrap.py writes them, so equal values compare equal as text.
+helm_release() {
+  local release=$1 chart=$2 repo=$3 version=$4 namespace=$5 values=$6 found current
+  found=$(query helm list --namespace "$namespace" --all --filter "^$release\$" --output json |
+    json_get 'jsonpath={range .data[*]}{.name}|{.status}|{.chart}{"\n"}{end}')
+  if contains_line "$release|deployed|$chart-$version" "$found"; then
+    current=$(query helm get values "$release" --namespace "$namespace" --output json)
+    if [[ $current == "$values" ]]; then
+      say "helm release $release: $chart $version is deployed with the rendered values"
+      return 0
+    fi
+    say "helm release $release: its values differ from the rendered ones; upgrading"
+  fi
+  print_line '#' "$WORK/$release-values.json: $values"
+  if (( ! DRY_RUN )); then printf '%s\n' "$values" > "$WORK/$release-values.json"; fi
+  run helm upgrade --install "$release" "$chart" --repo "$repo" --version "$version" \
+    --namespace "$namespace" --values "$WORK/$release-values.json"
+}
+
+# ---- Waits: one check per kind of fact (the table is renderer/bootstrap.py WAITS) ----------
+# Each check prints what is still missing, nothing once the fact holds; kubectl fields are
+# joined with "|" and split with parameter expansion, never by `read` on whitespace.
+
+# need FACT: waits once per run for a fact a step needs.
+need() {
+  [[ -z ${READY[$1]:-} ]] || return 0
+  case $1 in
+    crds:operator.tigera.io) wait_fact "$1" "$WAIT_TIMEOUT" 'the CustomResourceDefinitions of operator.tigera.io are Established' wait_crds operator.tigera.io ;;
+    namespace:tigera-operator) wait_fact "$1" "$WAIT_TIMEOUT" 'namespace tigera-operator exists (the operator creates it)' wait_namespace tigera-operator ;;
+    api:projectcalico.org/v3) wait_fact "$1" "$APISERVER_TIMEOUT" 'the Tigera API server is Available (tigerastatus apiserver): it serves projectcalico.org/v3' wait_tigera_api projectcalico.org/v3 ;;
+    tier:operator) wait_fact "$1" "$WAIT_TIMEOUT" 'Tier allow-tigera exists (the operator creates it once the license is processed)' wait_tier allow-tigera ;;
+    nodes) wait_fact "$1" "$APISERVER_TIMEOUT" '2 nodes of nodepool ceosks-poc-worker are Ready' wait_nodes 2 ;;
+    *) die "no wait for the fact $1 (a bug in renderer/bootstrap.py)" ;;
+  esac
+  READY[$1]=1
+}
+
+wait_fact() {
+  local fact=$1 timeout=$2 description=$3
+  shift 3
+  print_line '?' "wait up to ${timeout}s for $fact: $description"
+  (( ! DRY_RUN )) || return 0
+  poll_until "$fact" "$timeout" "$@" ||
+    die "$fact: $description did not happen within ${timeout}s"
+}
+
+wait_crds() {
+  local rows line out=()
+  rows=$(kubectl get crd --output "jsonpath={range .items[?(@.spec.group==\"$1\")]}{.metadata.name}|{.status.conditions[?(@.type==\"Established\")].status}{\"\\n\"}{end}" 2> /dev/null) || rows=""
+  if [[ -z $rows ]]; then
+    printf 'CustomResourceDefinitions of %s (none yet)' "$1"
+    return 0
+  fi
+  while IFS= read -r line; do
+    [[ -z $line || ${line#*|} == True ]] || out+=("${line%%|*}")
+  done <<< "$rows"
+  [[ -z ${out[*]} ]] || printf '%s Established' "${out[*]}"
+}
+
+wait_nodes() {
+  local rows line ready=0
+  rows=$(kubectl get nodes --output "$NODES_READY" 2> /dev/null) || rows=""
+  while IFS= read -r line; do
+    [[ -z $line || ${line#*|} != True ]] || ready=$((ready + 1))
+  done <<< "$rows"
+  (( ready >= $1 )) || printf '%s Ready nodes (now %s; nodes without a CNI stay NotReady)' "$1" "$ready"
+}
+
+wait_tigera_api() {
+  local available
+  available=$(kubectl get tigerastatus apiserver --output "$AVAILABLE" 2> /dev/null) || available=""
+  [[ $available == True ]] || printf 'tigerastatus apiserver Available (now: %s)' "${available:-absent}"
+}
+
+wait_license() {
+  kubectl get licensekeys.projectcalico.org default --output=name > /dev/null 2>&1 || printf 'LicenseKey default'
+}
+
+wait_tier() {
+  kubectl get tiers.projectcalico.org "$1" --output=name > /dev/null 2>&1 || printf 'Tier %s' "$1"
+}
+
+wait_namespace() {
+  kubectl get namespace "$1" --output=name > /dev/null 2>&1 || printf 'namespace %s' "$1"
+}
+
+wait_pull_secret() {
+  local namespace missing=()
+  for namespace in "$@"; do
+    kubectl get secret tigera-pull-secret --namespace "$namespace" --output=name > /dev/null 2>&1 ||
+      missing+=("$namespace/tigera-pull-secret")
+  done
+  [[ -z ${missing[*]} ]] || printf 'Secret %s' "${missing[*]}"
+}
+
+wait_stage_objects() {
+  build_stage "$1" 3> /dev/null
+  kubectl get --filename "$WORK/$1.yaml" --output=name > /dev/null 2>&1 || printf 'the objects of stage %s' "$1"
+}
+
+# ---- Steps, in the order of renderer/bootstrap.py ------------------------------------------
+
+# Step 1: preflight: tools, flags, rendered tree and secret files (no cloud call).
 step_preflight() {
   local name value flag tool missing=()
   for name in WAIT_TIMEOUT APISERVER_TIMEOUT HEALTH_TIMEOUT POLL_INTERVAL; do
@@ -206,8 +369,8 @@ step_preflight() {
   [[ -z ${missing[*]} ]] || usage_error "missing tools: ${missing[*]} (install them, then run again)"
   check_tree
   check_kubeconfig_path
-  check_pull_secret_file
-  check_license_file
+  if check_secret_path "pull secret" --pull-secret "$PULL_SECRET_FILE" ",=\""; then check_pull_secret_file; fi
+  if check_secret_path license --license "$LICENSE_FILE" ",\""; then check_license_file; fi
   say "preflight: ok"
 }
 
@@ -238,6 +401,7 @@ check_tree() {
     usage_error "the rendered tree in $TREE lacks ${missing[*]}: run render again and commit the result"
 }
 
+# Also removes what an interrupted run could not: its temporary kubeconfig (a credential).
 check_kubeconfig_path() {
   [[ $KUBECONFIG_FILE != *:* ]] ||
     usage_error "KUBECONFIG lists several files ($KUBECONFIG_FILE); pass --kubeconfig FILE for this cluster"
@@ -247,13 +411,31 @@ check_kubeconfig_path() {
       usage_error "the kubeconfig $KUBECONFIG_FILE would be inside the repository: pass --kubeconfig with a path outside it" ;;
   esac
   export KUBECONFIG=$KUBECONFIG_FILE
+  if (( ! DRY_RUN )); then rm -f -- "$(dirname "$KUBECONFIG_FILE")/.$CLUSTER.kubeconfig."*; fi
 }
 
-# Secret files are read by kubectl only, from stdin or a path; their content is never printed.
+# check_secret_path WHAT OPTION FILE CHARACTERS: true when the file is there to be checked.
+# kubectl reads the file itself (content never printed) and refuses some characters in its
+# path: --filename and --from-file are comma-separated lists (pflag StringSlice, read as CSV,
+# so a `"` breaks it), and --from-file=KEY=PATH refuses a second `=`.
 check_secret_path() {
-  local what=$1 option=$2 file=$3
-  [[ -n $file ]] || usage_error "no $what file: pass $option FILE"
-  [[ -f $file && -r $file ]] || usage_error "the $what file $file does not exist or is not readable"
+  local what=$1 option=$2 file=$3 refused=$4
+  if [[ -z $file ]]; then
+    (( DRY_RUN )) || usage_error "no $what file: pass $option FILE"
+    print_line '#' "a real run reads the $what from the file given with $option FILE"
+    return 1
+  fi
+  # shellcheck disable=SC2254  # $refused is a bracket expression on purpose
+  case $file in
+    *[$refused]*)
+      usage_error "the $what file path $file contains one of $refused, which kubectl refuses in $option paths: move or link the file to a path without them" ;;
+  esac
+  print_line '#' "a real run reads the $what from $file"
+  if [[ ! -f $file || ! -r $file ]]; then
+    (( DRY_RUN )) || usage_error "the $what file $file does not exist or is not readable"
+    say "dry run: the $what file $file is not here; a real run needs it"
+    return 1
+  fi
   case $(physical_path "$file") in
     "$(physical_path "$(repo_root)")"/*) warn "the $what file $file is inside the repository; keep it out of git" ;;
   esac
@@ -261,7 +443,6 @@ check_secret_path() {
 
 check_pull_secret_file() {
   local shape
-  check_secret_path "pull secret" --pull-secret "$PULL_SECRET_FILE"
   shape=$(json_get "$AUTHS_TYPE" < "$PULL_SECRET_FILE" 2> /dev/null) || shape=""
   [[ $shape == "map[string]interface {}" ]] ||
     usage_error "the pull secret file $PULL_SECRET_FILE is not a docker config JSON with an \"auths\" object"
@@ -269,15 +450,13 @@ check_pull_secret_file() {
 
 check_license_file() {
   local shape
-  check_secret_path license --license "$LICENSE_FILE"
   shape=$(kubectl patch --kubeconfig=/dev/null --local --type=merge --patch='{}' --filename="$LICENSE_FILE" \
     --output="$LICENSE_SHAPE" 2> /dev/null) || shape=""
   [[ $shape == "projectcalico.org/v3|LicenseKey|default|signed" ]] ||
     usage_error "the license file $LICENSE_FILE is not a projectcalico.org/v3 LicenseKey named default with a token and a certificate"
 }
 
-# ---- Exoscale ------------------------------------------------------------------------------
-
+# Step 2: security-group: security group ceosks-poc and the ingress rules the nodes need.
 step_security_group() {
   local groups group rules rule protocol ports source description key target port_args
   groups=$(query exo compute security-group list -O json | json_get "$NAMES")
@@ -311,24 +490,41 @@ step_security_group() {
   done
 }
 
+# Step 3: cluster: SKS cluster ceosks-poc without CNI and without nodes.
+# exo waits for the creation to finish; a run interrupted meanwhile finds the cluster still
+# `creating` and waits for it here (SKS states: exoscale/egoscale v3.1.9 v3/schemas.go SKSClusterState).
 step_cluster() {
-  local clusters facts cni version
+  local clusters facts cni version state
   clusters=$(query exo compute sks list --zone "$ZONE" -O json | json_get "$NAMES")
   if ! contains_line "$CLUSTER" "$clusters"; then
     run exo compute sks create "$CLUSTER" --zone "$ZONE" --no-cni --nodepool-size 0 \
       --kubernetes-version "$KUBERNETES_VERSION" --service-level "$SERVICE_LEVEL"
     return 0
   fi
-  facts=$(query exo compute sks show "$CLUSTER" --zone "$ZONE" -O json | json_get 'jsonpath={.data.cni}|{.data.version}')
-  IFS='|' read -r cni version <<< "$facts"
+  facts=$(query exo compute sks show "$CLUSTER" --zone "$ZONE" -O json | json_get 'jsonpath={.data.cni}|{.data.version}|{.data.state}')
+  cni=${facts%%|*} facts=${facts#*|}
+  version=${facts%%|*} state=${facts#*|}
   [[ -z $cni ]] || stop "cluster $CLUSTER exists in $ZONE with CNI '$cni'. Calico Enterprise needs a cluster created with --no-cni: delete it (exo compute sks delete $CLUSTER --zone $ZONE) or choose another cluster.name"
   [[ $version == "$KUBERNETES_VERSION" ]] ||
     warn "cluster $CLUSTER runs Kubernetes $version, values say $KUBERNETES_VERSION; reused as it is"
+  if [[ $state != running ]]; then
+    poll_until "cluster $CLUSTER" "$WAIT_TIMEOUT" cluster_not_running ||
+      die "cluster $CLUSTER is not running after ${WAIT_TIMEOUT}s (exo compute sks show $CLUSTER --zone $ZONE)"
+  fi
   say "cluster $CLUSTER exists without CNI; reused"
 }
 
+cluster_not_running() {
+  local state
+  state=$(exo compute sks show "$CLUSTER" --zone "$ZONE" -O json | json_get 'jsonpath={.data.state}') || state=""
+  [[ $state == running ]] || printf 'state running (now: %s)' "${state:-unknown}"
+}
+
+# Step 4: kubeconfig: admin kubeconfig, mode 0600, outside the repository.
+# The kubeconfig is written to a temporary file beside its destination, then moved into place;
+# the exit trap removes the temporary file whatever ends the run (EXIT, INT, TERM).
 step_kubeconfig() {
-  local endpoint server dir tmp
+  local endpoint server dir
   endpoint=$(query exo compute sks show "$CLUSTER" --zone "$ZONE" -O json | json_get 'jsonpath={.data.endpoint}')
   if (( ! DRY_RUN )) && [[ -s $KUBECONFIG_FILE ]]; then
     server=$(kubectl config view --minify --output='jsonpath={.clusters[0].cluster.server}' 2> /dev/null) || server=""
@@ -346,23 +542,25 @@ step_kubeconfig() {
   (( ! DRY_RUN )) || return 0
   dir=$(dirname "$KUBECONFIG_FILE")
   (umask 077 && mkdir -p -- "$dir")
-  tmp=$(umask 077 && mktemp "$dir/.$CLUSTER.kubeconfig.XXXXXX")
-  if ! exo compute sks kubeconfig "$CLUSTER" "$KUBECONFIG_USER" --zone "$ZONE" \
-    -g "$KUBECONFIG_GROUP" -t "$KUBECONFIG_TTL" > "$tmp"; then
-    rm -f -- "$tmp"
-    die "exo compute sks kubeconfig failed"
-  fi
-  chmod 0600 "$tmp"
-  mv -f -- "$tmp" "$KUBECONFIG_FILE"
+  KUBECONFIG_TMP=$(umask 077 && mktemp "$dir/.$CLUSTER.kubeconfig.XXXXXX")
+  exo compute sks kubeconfig "$CLUSTER" "$KUBECONFIG_USER" --zone "$ZONE" \
+    -g "$KUBECONFIG_GROUP" -t "$KUBECONFIG_TTL" > "$KUBECONFIG_TMP" || die "exo compute sks kubeconfig failed"
+  chmod 0600 "$KUBECONFIG_TMP"
+  mv -f -- "$KUBECONFIG_TMP" "$KUBECONFIG_FILE"
+  KUBECONFIG_TMP=""
   say "kubeconfig written to $KUBECONFIG_FILE (mode 0600)"
 }
 
+# Step 5: endpoint: real endpoint of the kubernetes Service against apiServer in values.
+# The kubernetes Service's endpoint from its EndpointSlice (Endpoints are deprecated from
+# Kubernetes 1.33); the EndpointSlice controller labels it kubernetes.io/service-name.
 step_endpoint() {
   local found ip port
-  found=$(query kubectl get endpoints kubernetes --namespace default --output "$ENDPOINT")
+  found=$(query kubectl get endpointslices --namespace default --selector kubernetes.io/service-name=kubernetes \
+    --output "$ENDPOINT" 2> /dev/null) || found=""
   (( ! DRY_RUN )) || return 0
-  read -r ip port <<< "$found"
-  [[ -n $ip && -n $port ]] ||
+  ip=${found%%|*} port=${found#*|}
+  [[ $found == *"|"* && -n $ip && -n $port ]] ||
     die "the kubernetes Service has no endpoint yet; wait a minute and resume with --from endpoint"
   if [[ $port == "$ENDPOINT_PORT" && ( -z $ENDPOINT_IP || $ip == "$ENDPOINT_IP" ) ]]; then
     say "endpoint $ip:$port matches apiServer in values"
@@ -378,6 +576,34 @@ step_endpoint() {
   stop "endpoint $ip:$port differs from values"
 }
 
+# Step 6: 01-longhorn: stage 1: Longhorn storage.
+# A Helm release, as in the seed: Flux's HelmRelease adopts it, Argo CD renders the same chart.
+# Upgraded whenever chart, version or values differ from the rendered ones.
+stage_01_longhorn() {
+  apply_tree_file 01-longhorn/namespace.yaml
+  helm_release longhorn longhorn https://charts.longhorn.io 1.7.0 \
+    longhorn-system '{"defaultSettings":{"defaultReplicaCount":2},"persistence":{"defaultClassReplicaCount":2},"preUpgradeChecker":{"jobEnabled":false}}'
+}
+
+# Step 7: 02-storageclass: stage 2: StorageClass tigera-elasticsearch.
+stage_02_storageclass() {
+  apply_stage 02-storageclass
+}
+
+# Step 8: 03-tigera-operator: stage 3: Tigera operator.
+stage_03_tigera_operator() {
+  apply_stage 03-tigera-operator
+}
+
+# Step 9: 04-tigera-prometheus-operator: stage 4: Tigera Prometheus operator.
+stage_04_tigera_prometheus_operator() {
+  apply_stage 04-tigera-prometheus-operator
+}
+
+# Step 10: nodepool: nodepool ceosks-poc-worker (2 nodes).
+# Runs after 03-tigera-operator (crds:operator.tigera.io).
+# Nodes join when the nodepool is running; they turn Ready once Calico runs on them (the
+# `nodes` fact, waited for by the steps that need it).
 step_nodepool() {
   local pools
   pools=$(query exo compute sks show "$CLUSTER" --zone "$ZONE" -O json | json_get "$NODEPOOLS")
@@ -388,55 +614,11 @@ step_nodepool() {
   run exo compute sks nodepool add "$CLUSTER" "$NODEPOOL" --zone "$ZONE" "${NODEPOOL_ARGS[@]}"
 }
 
-# ---- Kubernetes ----------------------------------------------------------------------------
-
-# Applies objects server-side unless a server-side diff finds nothing to change. A failing diff
-# (new namespace or kind, no diff program) just means "apply".
-apply_objects() {
-  local flags=("${SSA[@]}")
-  if [[ $1 == --no-force ]]; then
-    flags=(--server-side "--field-manager=$FIELD_MANAGER")
-    shift
-  fi
-  local label=$1
-  shift
-  print_cmd '?' kubectl diff "${flags[@]}" "$@"
-  if (( ! DRY_RUN )) && kubectl diff "${flags[@]}" "$@" > /dev/null 2>&1; then
-    say "$label: up to date"
-    return 0
-  fi
-  run kubectl apply "${flags[@]}" "$@"
-}
-
-apply_tree_file() {
-  apply_objects "$1" --filename "$TREE/$1"
-}
-
-# Builds a stage's Kustomize root once and applies exactly what was built.
-apply_stage() {
-  local built=$WORK/$1.yaml
-  print_line '?' "$(shell_words kubectl kustomize "$TREE/$1") > $(shell_words "$built")"
-  if (( ! DRY_RUN )); then kubectl kustomize "$TREE/$1" > "$built"; fi
-  apply_objects "stage $1" --filename "$built"
-}
-
-# A Helm release, as in the seed: Flux's HelmRelease adopts it, Argo CD renders the same chart.
-helm_release() {
-  local release=$1 chart=$2 repo=$3 version=$4 namespace=$5 values=$6 found
-  found=$(query helm list --namespace "$namespace" --all --filter "^$release\$" --output json |
-    json_get 'jsonpath={range .data[*]}{.name} {.status} {.chart}{"\n"}{end}')
-  if contains_line "$release deployed $chart-$version" "$found"; then
-    say "helm release $release: $chart $version is deployed"
-    return 0
-  fi
-  print_line '#' "$WORK/$release-values.json: $values"
-  if (( ! DRY_RUN )); then printf '%s\n' "$values" > "$WORK/$release-values.json"; fi
-  run helm upgrade --install "$release" "$chart" --repo "$repo" --version "$version" \
-    --namespace "$namespace" --values "$WORK/$release-values.json"
-}
-
+# Step 11: 05-pull-secrets: stage 5: Pull secret tigera-pull-secret.
+# Runs after 03-tigera-operator (namespace:tigera-operator).
 # kubectl builds the Secret from the file and pipes it to kubectl, so its content never
-# reaches an argument, the terminal or a log.
+# reaches an argument, the terminal or a log (kubectl diff's own temporary copies land in
+# $WORK, which the exit trap removes).
 apply_pull_secret() {
   local build=(kubectl create secret generic tigera-pull-secret --kubeconfig=/dev/null
     --type=kubernetes.io/dockerconfigjson --namespace "$1" "--from-file=.dockerconfigjson=$PULL_SECRET_FILE"
@@ -450,185 +632,102 @@ apply_pull_secret() {
   if (( ! DRY_RUN )); then "${build[@]}" | kubectl apply "${SSA[@]}" --filename=-; fi
 }
 
-require_crd() {
-  print_cmd '?' kubectl get crd "$1" --output=name
-  (( DRY_RUN )) || kubectl get crd "$1" --output=name > /dev/null 2>&1 ||
-    stop "$2 is not installed in the cluster (no CustomResourceDefinition $1); install it, then resume with --from $CURRENT_STEP"
-}
-
-apiserver_missing() {
-  local available
-  available=$(kubectl get tigerastatus apiserver --output "$APISERVER_AVAILABLE" 2> /dev/null) || available=""
-  [[ $available == True ]] || printf 'tigerastatus apiserver Available (now: %s)' "${available:-absent}"
-}
-
-# Waits for what a stage requires: `crds` (every CRD Established) or `tigera-apiserver` (the
-# Tigera API server Available, which serves projectcalico.org/v3).
-wait_ready() {
-  case $1 in
-    crds)
-      (( ! READY_CRDS )) || return 0
-      say "waiting up to ${WAIT_TIMEOUT}s for every CustomResourceDefinition to be Established"
-      print_cmd '?' kubectl wait --for=condition=Established crd --all "--timeout=${WAIT_TIMEOUT}s"
-      if (( ! DRY_RUN )); then
-        kubectl wait --for=condition=Established crd --all "--timeout=${WAIT_TIMEOUT}s" > /dev/null
-      fi
-      READY_CRDS=1
-      ;;
-    tigera-apiserver)
-      (( ! READY_APISERVER )) || return 0
-      say "waiting up to ${APISERVER_TIMEOUT}s for the Tigera API server (nodes must join first)"
-      print_cmd '?' kubectl get tigerastatus apiserver --output "$APISERVER_AVAILABLE"
-      if (( ! DRY_RUN )); then
-        poll_until "Tigera API server" "$APISERVER_TIMEOUT" apiserver_missing ||
-          die "the Tigera API server is not Available after ${APISERVER_TIMEOUT}s (kubectl get tigerastatus apiserver -o yaml)"
-      fi
-      READY_APISERVER=1
-      ;;
-    *) die "unknown readiness '$1'" ;;
-  esac
-}
-
-tier_missing() {
-  kubectl get tiers.projectcalico.org "$1" --output=name > /dev/null 2>&1 || printf 'tier %s' "$1"
-}
-
-# The operator's tiers controller creates the tier up to 30 s after it first sees the license
-# (tigera/operator v1.34.5 pkg/controller/tiers/tiers_controller.go); a policy in a missing tier is refused.
-wait_tier() {
-  print_cmd '?' kubectl get tiers.projectcalico.org "$1" --output=name
-  (( ! DRY_RUN )) || return 0
-  poll_until "Tigera operator" "$WAIT_TIMEOUT" tier_missing "$1" ||
-    die "tier $1 does not exist; see kubectl get tigerastatus tiers -o yaml"
-}
-
-# Waits for one fact of the rollout model (renderer/rollout/facts.py) that a stage needs.
-wait_fact() {
-  case $1 in
-    crds:external-secrets.io) ;;
-    crds:*) wait_ready crds ;;
-    api:projectcalico.org/v3) wait_ready tigera-apiserver ;;
-    tier:operator) wait_tier allow-tigera ;;
-    tier:*) wait_tier "${1#tier:}" ;;
-    namespace:*) wait_namespaces "${1#namespace:}" ;;
-    *) die "no wait for '$1'" ;;
-  esac
-}
-
-namespaces_missing() {
-  local namespace missing=()
-  for namespace in "$@"; do
-    kubectl get namespace "$namespace" --output=name > /dev/null 2>&1 || missing+=("$namespace")
-  done
-  [[ -z ${missing[*]} ]] || printf 'namespaces %s\n' "${missing[*]}"
-}
-
-# The Tigera operator creates the namespaces of its components (calico-system,
-# tigera-eck-operator, ...) once nodes run it; policies for them wait until they exist.
-wait_namespaces() {
-  print_cmd '?' kubectl get namespace "$@" --output=name
-  (( ! DRY_RUN )) || return 0
-  poll_until "Tigera operator" "$WAIT_TIMEOUT" namespaces_missing "$@" ||
-    die "the namespaces $* do not exist; is the Tigera operator running? (kubectl get tigerastatus)"
-}
-
-# ---- Stages, in the order of the rollout model (renderer/rollout/order.py) -----------------------
-
-# Stage 1: Longhorn storage (git delivery, applied here as a Helm release).
-stage_01_longhorn() {
-  apply_tree_file 01-longhorn/namespace.yaml
-  helm_release longhorn longhorn https://charts.longhorn.io 1.7.0 \
-    longhorn-system '{"defaultSettings": {"defaultReplicaCount": 2}, "persistence": {"defaultClassReplicaCount": 2}, "preUpgradeChecker": {"jobEnabled": false}}'
-}
-
-# Stage 2: StorageClass tigera-elasticsearch (git delivery).
-stage_02_storageclass() {
-  apply_stage 02-storageclass
-}
-
-# Stage 3: Tigera operator (git delivery).
-stage_03_tigera_operator() {
-  apply_stage 03-tigera-operator
-}
-
-# Stage 4: Tigera Prometheus operator (git delivery).
-stage_04_tigera_prometheus_operator() {
-  apply_stage 04-tigera-prometheus-operator
-}
-
-# Stage 5: Pull secret tigera-pull-secret (bootstrap delivery; needs namespace:tigera-operator).
 stage_05_pull_secrets() {
-  wait_fact namespace:tigera-operator
   apply_pull_secret tigera-operator
   apply_pull_secret tigera-prometheus
 }
 
-# Stage 6: Tigera custom resources (no license needed) (git delivery; needs crds:operator.tigera.io).
+# Step 12: 06-tigera-custom-resources: stage 6: Tigera custom resources (no license needed).
+# Runs after 00-nodepool, 05-pull-secrets (crds:operator.tigera.io).
 stage_06_tigera_custom_resources() {
-  wait_fact crds:operator.tigera.io
+  require_only_default installations.operator.tigera.io Installation
+  require_only_default apiservers.operator.tigera.io APIServer
   apply_stage 06-tigera-custom-resources
 }
 
-# Stage 7: Calico Enterprise license (bootstrap delivery; needs api:projectcalico.org/v3).
+# Step 13: 07-license: stage 7: Calico Enterprise license.
+# Runs after 06-tigera-custom-resources (api:projectcalico.org/v3).
 stage_07_license() {
-  wait_fact api:projectcalico.org/v3
   apply_objects "LicenseKey default" --filename "$LICENSE_FILE"
 }
 
-# Stage 8: API server endpoint bypass policy (git delivery; needs api:projectcalico.org/v3, tier:operator).
+# Step 14: 08-bypass-policies: stage 8: API server endpoint bypass policy.
+# Runs after 07-license (api:projectcalico.org/v3, tier:operator).
 stage_08_bypass_policies() {
-  wait_fact api:projectcalico.org/v3
-  wait_fact tier:operator
   apply_stage 08-bypass-policies
 }
 
-# Stage 9: Tigera custom resources that need the license (git delivery; needs crds:operator.tigera.io).
+# Step 15: 09-tigera-enterprise-resources: stage 9: Tigera custom resources that need the license.
+# Runs after 01-longhorn, 02-storageclass, 04-tigera-prometheus-operator, 08-bypass-policies (crds:operator.tigera.io).
 stage_09_tigera_enterprise_resources() {
-  wait_fact crds:operator.tigera.io
   apply_stage 09-tigera-enterprise-resources
 }
 
-# ---- Health and handover -------------------------------------------------------------------
+# Step 16: health: wait until every tigerastatus is Available.
+# ---- Health: every tigerastatus Available --------------------------------------------------
 
-# Prints the tigerastatus components not yet Available: their names (`names`), or one line
-# each with the reason and message of their conditions (`details`).
+# The components not Available: each tigerastatus whose Available condition is not "True"
+# (absent counts as not Available), and each expected one the operator has not written yet.
+# tigera/operator v1.34.5 pkg/controller/status/status.go: a controller that sets itself
+# Degraded before it is ready to monitor writes a Degraded condition only, with no Available;
+# once ready it writes Available (True only with no failing, progressing or degraded object),
+# Progressing and Degraded, each with a reason and a message that may span several lines.
 unhealthy() {
-  local rows name available degraded reason message progressing_reason progressing_message out=()
-  if ! rows=$(kubectl get tigerastatus --output "$TIGERASTATUS_ROWS" 2> /dev/null); then
+  local rows line name seen=() out=()
+  if ! rows=$(kubectl get tigerastatus --output "$STATUS_ROWS" 2> /dev/null); then
     printf 'tigerastatus (kubectl get tigerastatus fails)\n'
     return 0
   fi
-  if [[ -z $rows ]]; then
-    printf 'tigerastatus objects (none yet)\n'
-    return 0
-  fi
-  while IFS=$'\t' read -r name available degraded reason message progressing_reason progressing_message; do
-    [[ -n $name && $available != True ]] || continue
-    if [[ $1 == names ]]; then
-      out+=("$name")
-    elif [[ $degraded == True ]]; then
-      out+=("$name (degraded: ${reason:-no reason}: ${message:-no message})")
-    else
-      out+=("$name (not available: ${progressing_reason:-${reason:-no reason}}: ${progressing_message:-${message:-no message}})")
-    fi
+  while IFS= read -r line; do
+    [[ -n $line ]] || continue
+    name=${line%%|*}
+    seen+=("$name")
+    [[ ${line#*|} == True ]] || out+=("$name")
   done <<< "$rows"
-  [[ -n ${out[*]} ]] || return 0
-  if [[ $1 == names ]]; then printf '%s\n' "${out[*]}"; else printf '%s\n' "${out[@]}"; fi
+  for name in "${EXPECTED_TIGERASTATUS[@]}"; do
+    contains_line "$name" "$(printf '%s\n' "${seen[@]}")" || out+=("$name")
+  done
+  [[ -z ${out[*]} ]] || printf '%s\n' "${out[*]}"
+}
+
+# One field per query, so no separator can be confused with the text of a message.
+condition() {
+  kubectl get tigerastatus "$1" --output "jsonpath={.status.conditions[?(@.type==\"$2\")].$3}" 2> /dev/null || true
+}
+
+describe_unhealthy() {
+  local name names available degraded message
+  read -ra names <<< "$(unhealthy)"
+  for name in "${names[@]}"; do
+    if ! kubectl get tigerastatus "$name" --output=name > /dev/null 2>&1; then
+      say "  - $name: no tigerastatus yet (the operator has not reconciled it)"
+      continue
+    fi
+    available=$(condition "$name" Available status)
+    degraded=$(condition "$name" Degraded status)
+    if [[ $degraded == True ]]; then
+      message=$(condition "$name" Degraded message)
+      say "  - $name: Degraded ($(condition "$name" Degraded reason)): ${message//$'\n'/$'\n'      }"
+    else
+      message=$(condition "$name" Progressing message)
+      say "  - $name: not Available (Available: ${available:-absent}; Progressing: $(condition "$name" Progressing reason)): ${message//$'\n'/$'\n'      }"
+    fi
+  done
 }
 
 step_health() {
-  local line
-  say "waiting up to ${HEALTH_TIMEOUT}s until every tigerastatus is Available"
-  print_cmd '?' kubectl get tigerastatus --output "$TIGERASTATUS_ROWS"
+  say "waiting up to ${HEALTH_TIMEOUT}s until every tigerastatus is Available: ${EXPECTED_TIGERASTATUS[*]}"
+  print_cmd '?' kubectl get tigerastatus --output "$STATUS_ROWS"
   (( ! DRY_RUN )) || return 0
-  if ! poll_until "Calico Enterprise" "$HEALTH_TIMEOUT" unhealthy names; then
+  if ! poll_until "Calico Enterprise" "$HEALTH_TIMEOUT" unhealthy; then
     say "Components not Available after ${HEALTH_TIMEOUT}s:"
-    while IFS= read -r line; do say "  - $line"; done < <(unhealthy details)
+    describe_unhealthy
     die "Calico Enterprise is not healthy; resume with --from health once it is"
   fi
   say "every tigerastatus is Available"
 }
 
+# Step 17: handover: hand the applied stages over to Argo CD.
 step_handover() {
   handover_argocd
 }
@@ -645,20 +744,22 @@ handover_argocd() {
 # ---- Main ----------------------------------------------------------------------------------
 
 usage() {
-  local entry name fn description index=0
+  local entry name fn description needs index=0
   cat << EOF
 Usage: $SELF [options]
 
 Bootstraps SKS cluster $CLUSTER in $ZONE with Calico Enterprise, step by step as the seed
 runbook does, then hands the applied stages over to the GitOps engine. Every step checks
 the current state first and skips what is done, so the script can run again at any time.
+Before a step runs, the script waits for the facts it needs (listed under it).
 
 Steps (preflight always runs; --from resumes at a later one):
 EOF
   for entry in "${STEPS[@]}"; do
-    IFS='|' read -r name fn description <<< "$entry"
+    IFS='|' read -r name fn description needs <<< "$entry"
     index=$((index + 1))
     printf '  %2d  %-30s %s\n' "$index" "$name" "$description"
+    [[ -z $needs ]] || printf '      %-30s waits for: %s\n' "" "$needs"
   done
   cat << EOF
 
@@ -668,13 +769,13 @@ Options (environment variable in brackets):
   --kubeconfig FILE       admin kubeconfig, written with mode 0600 outside the repository
                           [KUBECONFIG; default ~/.kube/$CLUSTER.config]
   --nodeport-source CIDR  source allowed to NodePorts 30000-32767    [BOOTSTRAP_NODEPORT_SOURCE; 0.0.0.0/0]
-  --wait-timeout S        CRDs Established, operator namespaces      [BOOTSTRAP_WAIT_TIMEOUT; 300]
-  --apiserver-timeout S   Tigera API server Available                [BOOTSTRAP_APISERVER_TIMEOUT; 1800]
+  --wait-timeout S        CRDs, tiers, namespaces, secrets, license  [BOOTSTRAP_WAIT_TIMEOUT; 300]
+  --apiserver-timeout S   nodes Ready, Tigera API server Available   [BOOTSTRAP_APISERVER_TIMEOUT; 1800]
   --health-timeout S      every tigerastatus Available               [BOOTSTRAP_HEALTH_TIMEOUT; 2700]
   --poll-interval S       seconds between two polls of a wait        [BOOTSTRAP_POLL_INTERVAL; 15]
   --from STEP             resume at STEP (a name above)
   --dry-run               print every command (+ changes, ? reads and waits) and run none;
-                          secret files are checked locally, never printed
+                          secret files are checked when present, never printed
   -h, --help              this help
 
 Exit codes: 0 done; 1 a command failed or a wait timed out (resume with --from STEP);
@@ -711,9 +812,11 @@ parse_args() {
   done
 }
 
+# Runs on every exit, INT and TERM included: nothing that may hold a credential stays behind.
 on_exit() {
   local status=$?
-  if [[ -n $WORK && $WORK != "${TMPDIR:-/tmp}/sks-bootstrap-dry-run" ]]; then rm -rf -- "$WORK"; fi
+  if [[ -n $KUBECONFIG_TMP ]]; then rm -f -- "$KUBECONFIG_TMP"; fi
+  if [[ -n $WORK && $WORK != "$ORIGINAL_TMPDIR/sks-bootstrap-dry-run" ]]; then rm -rf -- "$WORK"; fi
   if (( status != 0 && ! DELIBERATE_EXIT )); then
     [[ -z $CURRENT_STEP ]] ||
       say "bootstrap: step $CURRENT_STEP failed. Fix the cause, then resume with the same options and --from $CURRENT_STEP"
@@ -722,7 +825,7 @@ on_exit() {
 }
 
 main() {
-  local entry name fn description names=() index=0 total=0 reached=1
+  local entry name fn description needs fact facts names=() index=0 total=0 reached=1
   parse_args "$@"
   for entry in "${STEPS[@]}"; do
     names+=("${entry%%|*}")
@@ -737,19 +840,23 @@ main() {
   trap 'DELIBERATE_EXIT=1; say "bootstrap: interrupted"; exit 130' INT TERM
   if (( DRY_RUN )); then
     exec 3>&1
-    WORK=${TMPDIR:-/tmp}/sks-bootstrap-dry-run
+    WORK=$ORIGINAL_TMPDIR/sks-bootstrap-dry-run
     say "dry run: the commands are printed, none is run"
   else
     exec 3>&2
-    WORK=$(mktemp -d "${TMPDIR:-/tmp}/sks-bootstrap.XXXXXX")
+    WORK=$(mktemp -d "$ORIGINAL_TMPDIR/sks-bootstrap.XXXXXX")
+    # Every tool's temporary files (kubectl diff copies the Secrets it compares) land in $WORK.
+    export TMPDIR=$WORK
   fi
   for entry in "${STEPS[@]}"; do
-    IFS='|' read -r name fn description <<< "$entry"
+    IFS='|' read -r name fn description needs <<< "$entry"
     index=$((index + 1))
     [[ $name != "$FROM" ]] || reached=1
     if [[ $name != preflight ]] && (( ! reached )); then continue; fi
     CURRENT_STEP=$name
     say "==> [$index/${total}] $name: $description"
+    read -ra facts <<< "$needs"
+    for fact in "${facts[@]}"; do need "$fact"; done
     "$fn"
   done
   CURRENT_STEP=""

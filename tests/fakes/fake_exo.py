@@ -4,6 +4,9 @@ Shapes follow exoscale/cli: `compute sks list` streams `[{id, name, zone, audit_
 `compute sks show` is `sksShowOutput` whose `nodepools` carry only `id` and `name`;
 `compute security-group show` is `securityGroupShowOutput` with rules
 `{id, description, protocol, network?, security_group: "SG:<name>"?, start_port?, end_port?}`.
+exo waits for each operation to finish; a `sks create` interrupted by Ctrl-C (FAKE_INTERRUPT)
+leaves the cluster `creating` for a few ticks, during which `sks kubeconfig` fails. A nodepool's
+nodes join a few ticks after it is added (fake_cluster.py).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 import re
 from typing import Any
 
-from fakestate import Args, fail, load, save
+from fakestate import Args, fail, interrupted, load, now, save
 
 BOOLEANS = {"--no-cni", "--ipv6", "--auto-upgrade", "--enable-kube-proxy", "--exoscale-csi", "--no-exoscale-ccm",
             "--no-metrics-server", "--storage-lvm", "--enable-karpenter-addon", "--quiet", "--exec-credential"}
@@ -171,7 +174,8 @@ def sks_show_output(cluster: dict[str, Any]) -> dict[str, Any]:
             "endpoint": cluster["endpoint"], "version": cluster["version"], "service_level": cluster["level"],
             "cni": cluster["cni"], "addons": ["exoscale-cloud-controller", "metrics-server"],
             "audit_enabled": False, "audit_endpoint": "", "audit_initial_backoff": "", "feature_gates": None,
-            "state": "running", "labels": None, "nodepools": pools, "karpenter_feature_gates": None}
+            "state": "running" if now() >= cluster.get("running_at", 0) else "creating", "labels": None,
+            "nodepools": pools, "karpenter_feature_gates": None}
 
 
 def new_cluster(name: str, zone: str, version: str, level: str, cni: str, description: str = "") -> dict[str, Any]:
@@ -223,7 +227,7 @@ def nodepool_add(args: Args, state: dict[str, Any]) -> str:
             "instance_type": args.get("--instance-type", "standard.medium"),
             "disk_size": int(args.get("--disk-size", "50")), "security_groups": groups,
             "anti_affinity_groups": affinity, "labels": labels,
-            "taints": dict(_taint(taint) for taint in args.all("--taint"))}
+            "taints": dict(_taint(taint) for taint in args.all("--taint")), "added": now()}
     cluster["nodepools"].append(pool)
     save("cloud.json", state)
     return _output(args, pool, f"Nodepool {name} added to {cluster['name']}")
@@ -254,6 +258,8 @@ def sks(args: Args, verb: list[str]) -> str:
         cni = "" if args.has("--no-cni") else args.get("--cni", "calico")
         cluster = new_cluster(name, zone, args.get("--kubernetes-version", "1.31.1"), level, cni,
                               args.get("--description"))
+        # exo waits for the operation unless interrupted: then the cluster is still being created.
+        cluster["running_at"] = now() + (3 if interrupted("exo", ["compute", "sks", "create"]) else 0)
         clusters.append(cluster)
         save("cloud.json", state)
         return _output(args, sks_show_output(cluster), f"SKS cluster {name} created")
@@ -265,6 +271,8 @@ def sks(args: Args, verb: list[str]) -> str:
         args.only(GLOBAL | {"--zone", "--group", "--ttl", "--name", "--exec-credential"})
         name, user = _nargs(args, 2, "exo compute sks kubeconfig CLUSTER-NAME|ID USER")
         cluster = _cluster(state, name, _zone(args))
+        if now() < cluster.get("running_at", 0):
+            fail(f"Error: SKS cluster {name} is not running (state: creating)")
         return kubeconfig(cluster, user, args.all("--group") or ["system:masters"], args.get("--ttl"))
     if verb == ["nodepool", "add"]:
         return nodepool_add(args, state)

@@ -1,4 +1,4 @@
-"""Fake `helm` v3: `list` and `upgrade --install` against the fake cluster.
+"""Fake `helm` v3: `list`, `get values` and `upgrade --install` against the fake cluster.
 
 A release lands in cluster.json; installing the longhorn chart also creates Longhorn's CRDs,
 as the real chart does, so a later wait for Established CRDs sees them.
@@ -60,18 +60,35 @@ def upgrade(args: Args) -> str:
          "app_version": "v" + args.get("--version"), "values": values}]
     if chart == "longhorn":
         for spec in LONGHORN_CRDS:
-            obj = fake_kubectl.crd(*spec, namespaced=True)
-            state["objects"][fake_kubectl.key_of(obj)] = obj
+            fake_kubectl.store(state, fake_kubectl.crd(*spec, namespaced=True))
     save("cluster.json", state)
     verb = "has been upgraded" if existing else "does not exist. Installing it now"
     return (f'Release "{release}" {verb}.\nNAME: {release}\nNAMESPACE: {namespace}\nSTATUS: deployed\n'
             f"REVISION: {revision}\n")
 
 
+def get_values(args: Args) -> str:
+    """The user-supplied values; `--output json` as helm v3.18.0 pkg/cli/output/output.go EncodeJSON
+    writes them (Go's encoding/json: sorted keys, compact, <>& escaped, a newline)."""
+    args.only({"--namespace", "--output", "--all", "--revision"})
+    if args.positionals[:1] != ["values"] or len(args.positionals) != 2:
+        fail("Error: fake helm: only `get values RELEASE` is simulated")
+    release, namespace = args.positionals[1], args.get("--namespace", "default")
+    state = fake_kubectl.cluster_state()
+    found = [r for r in state["releases"] if r["name"] == release and r["namespace"] == namespace]
+    if not found:
+        fail("Error: release: not found")
+    values = found[0]["values"]
+    if args.get("--output") != "json":
+        return "USER-SUPPLIED VALUES:\n" + json.dumps(values) + "\n"
+    text = json.dumps(values or None, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") + "\n"
+
+
 def main(argv: list[str]) -> str:
     args = Args(argv, BOOLEANS, SHORT)
     verb, args.positionals = (args.positionals or [""])[0], args.positionals[1:]
-    commands = {"list": list_releases, "ls": list_releases, "upgrade": upgrade}
+    commands = {"list": list_releases, "ls": list_releases, "upgrade": upgrade, "get": get_values}
     if verb not in commands:
         fail(f"Error: fake helm: unsupported command {' '.join(argv)!r}")
     fake_kubectl.require_kubeconfig(args)

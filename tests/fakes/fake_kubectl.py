@@ -1,15 +1,15 @@
 """Fake `kubectl` against one fake SKS cluster, kept in cluster.json.
 
-Cluster calls (get, apply, diff, wait) need a kubeconfig whose server is the endpoint of a
+Cluster calls (get, apply, diff) need a kubeconfig whose server is the endpoint of a
 cluster in the fake Exoscale. Local calls (`patch --local`, `create --dry-run=client`,
 `config`) run the real kubectl, which also renders `-o jsonpath=` and `-o go-template=`,
 so output formats behave exactly as they do for real. `kustomize DIR` is simulated: local
 files are read, each remote manifest becomes a small stand-in of the real one.
 
 The cluster behaves like the seed's: custom kinds need their CRD, namespaced objects their
-namespace, projectcalico.org/v3 kinds the Tigera API server (which needs nodes), and every
-tigerastatus is computed from what was applied (license, bypass policy for the real
-endpoint port, pull secrets, nodes).
+namespace, projectcalico.org/v3 kinds the Tigera API server, a Calico NetworkPolicy its tier.
+What controllers make (Established CRDs, nodes, tiers, operator namespaces, TigeraStatus) is
+computed at each call from what was applied and when: see fake_cluster.py.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from fakestate import DEFAULT_ENDPOINT, Args, ToolExit, env_list, fail, load, save
-from ruamel.yaml import YAML
+import fake_cluster as sim
+from fakestate import Args, ToolExit, env_list, fail, load, now, save
 
 BOOLEANS = {"--server-side", "--force-conflicts", "--all", "--local", "--minify", "--enable-helm", "--raw",
             "--all-namespaces", "--dry-run-server"}
 SHORT = {"-n": "--namespace", "-o": "--output", "-f": "--filename", "-k": "--kustomize", "-p": "--patch",
-         "-A": "--all-namespaces"}
+         "-A": "--all-namespaces", "-l": "--selector"}
 BUILTIN_GROUPS = {"", "apps", "batch", "rbac.authorization.k8s.io", "storage.k8s.io", "apiextensions.k8s.io",
                   "policy", "networking.k8s.io", "admissionregistration.k8s.io", "scheduling.k8s.io",
                   "apiregistration.k8s.io", "coordination.k8s.io", "certificates.k8s.io"}
@@ -37,13 +37,19 @@ CLUSTER_SCOPED = {"Namespace", "CustomResourceDefinition", "ClusterRole", "Clust
                   "PriorityClass", "APIService", "ValidatingWebhookConfiguration", "MutatingWebhookConfiguration",
                   "LicenseKey", "GlobalNetworkPolicy", "Tier", "Installation", "APIServer", "IntrusionDetection",
                   "LogCollector", "LogStorage", "Manager", "Monitor", "Compliance", "PolicyRecommendation",
-                  "TigeraStatus", "ClusterSecretStore", "PodSecurityPolicy"}
+                  "TigeraStatus", "ClusterSecretStore", "PodSecurityPolicy", "Node"}
 RESOURCES = {"endpoints": ("", "Endpoints"), "ep": ("", "Endpoints"), "namespace": ("", "Namespace"),
+             "node": ("", "Node"), "nodes": ("", "Node"), "no": ("", "Node"),
+             "endpointslice": ("discovery.k8s.io", "EndpointSlice"),
+             "endpointslices": ("discovery.k8s.io", "EndpointSlice"),
              "namespaces": ("", "Namespace"), "ns": ("", "Namespace"), "secret": ("", "Secret"),
              "secrets": ("", "Secret"), "crd": ("apiextensions.k8s.io", "CustomResourceDefinition"),
              "crds": ("apiextensions.k8s.io", "CustomResourceDefinition"),
              "customresourcedefinition": ("apiextensions.k8s.io", "CustomResourceDefinition"),
              "customresourcedefinitions": ("apiextensions.k8s.io", "CustomResourceDefinition")}
+# projectcalico.org/v3, served by the Tigera API server (not CRDs): plural -> kind.
+CALICO_V3 = {"licensekeys": "LicenseKey", "tiers": "Tier", "networkpolicies": "NetworkPolicy",
+             "globalnetworkpolicies": "GlobalNetworkPolicy"}
 OPERATOR_KINDS = {"Installation": "installations", "APIServer": "apiservers", "TigeraStatus": "tigerastatuses",
                   "IntrusionDetection": "intrusiondetections", "LogCollector": "logcollectors",
                   "LogStorage": "logstorages", "Manager": "managers", "Monitor": "monitors",
@@ -59,7 +65,20 @@ PREINSTALLED = {
         ("external-secrets.io", "ExternalSecret", "externalsecrets", True),
         ("external-secrets.io", "ClusterSecretStore", "clustersecretstores", False)]),
 }
-yaml = YAML(typ="safe", pure=True)
+
+
+class _LazyYAML:
+    """ruamel.yaml, imported on first use: most calls are polls that never parse YAML."""
+
+    def __getattr__(self, name: str) -> Any:
+        from ruamel.yaml import YAML
+
+        parser = YAML(typ="safe", pure=True)
+        globals()["yaml"] = parser
+        return getattr(parser, name)
+
+
+yaml: Any = _LazyYAML()
 
 
 # ---- objects -------------------------------------------------------------------------------
@@ -79,8 +98,7 @@ def crd(group: str, kind: str, plural: str, namespaced: bool) -> dict[str, Any]:
     return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
             "metadata": {"name": f"{plural}.{group}"},
             "spec": {"group": group, "names": {"kind": kind, "plural": plural, "singular": kind.lower()},
-                     "scope": "Namespaced" if namespaced else "Cluster"},
-            "status": {"conditions": [{"type": "Established", "status": "True"}]}}
+                     "scope": "Namespaced" if namespaced else "Cluster"}}
 
 
 def namespace(name: str) -> dict[str, Any]:
@@ -111,111 +129,16 @@ def has(state: dict[str, Any], group: str, kind: str, name: str, ns: str = "") -
     return f"{group}|{kind}|{ns}|{name}" in state["objects"]
 
 
-# ---- the simulated Calico Enterprise -------------------------------------------------------
-
-def cloud_cluster() -> dict[str, Any] | None:
-    clusters = load("cloud.json", {"clusters": []})["clusters"]
-    return clusters[0] if clusters else None
-
-
-def endpoint() -> tuple[str, str]:
-    ip, _, port = os.environ.get("FAKE_API_ENDPOINT", DEFAULT_ENDPOINT).partition(":")
-    return ip, port
-
-
-def bypass_open(state: dict[str, Any]) -> bool:
-    _, port = endpoint()
-    for obj in state["objects"].values():
-        if group_of(obj) != "projectcalico.org" or obj["kind"] != "NetworkPolicy":
-            continue
-        if (obj["metadata"].get("namespace")) != "tigera-eck-operator":
-            continue
-        for rule in obj.get("spec", {}).get("egress", []):
-            destination = rule.get("destination", {})
-            if port in [str(p) for p in destination.get("ports", [])]:
-                return True
-            if destination.get("services", {}).get("name") == "kubernetes":
-                return True
-    return False
-
-
-def components(state: dict[str, Any]) -> list[tuple[str, str]]:
-    """(tigerastatus name, why it is not Available or "") for each component the CRs ask for."""
-    op = "operator.tigera.io"
-    if not has(state, op, "Installation", "default"):
-        return []
-    cluster = cloud_cluster()
-    nodes = bool(cluster and any(pool["size"] > 0 for pool in cluster["nodepools"]))
-    pulled = has(state, "", "Secret", "tigera-pull-secret", "tigera-operator")
-    base = "" if nodes and pulled else ("no nodes to schedule on" if not nodes else "ImagePullBackOff: no pull secret")
-    licensed = has(state, "projectcalico.org", "LicenseKey", "default")
-    gated = base or ("" if licensed else "waiting for a valid LicenseKey")
-    reachable = gated or ("" if bypass_open(state) else "dial tcp 10.96.0.1:443: i/o timeout")
-    wanted = [("calico", base), ("ippools", base)]
-    if has(state, op, "APIServer", "default"):
-        wanted += [("apiserver", base), ("tiers", base)]
-    per_kind = {"IntrusionDetection": [("intrusion-detection", reachable)],
-                "LogCollector": [("log-collector", gated)],
-                "LogStorage": [("log-storage", base), ("log-storage-secrets", base),
-                               ("log-storage-access", reachable), ("log-storage-elastic", reachable),
-                               ("log-storage-esmetrics", reachable), ("log-storage-kubecontrollers", reachable),
-                               ("log-storage-dashboards", reachable)],
-                "Manager": [("manager", reachable)],
-                "Monitor": [("monitor", base or ("" if has(state, "", "Secret", "tigera-pull-secret",
-                                                             "tigera-prometheus") else "ImagePullBackOff"))],
-                "Compliance": [("compliance", gated)],
-                "PolicyRecommendation": [("policy-recommendation", gated)]}
-    for kind, entries in per_kind.items():
-        if has(state, op, kind, "tigera-secure"):
-            wanted += entries
-    forced = env_list("FAKE_TIGERASTATUS_DEGRADED")
-    return sorted((name, "Elasticsearch cluster health is red" if name in forced else why)
-                  for name, why in wanted)
-
-
-def operator_namespaces(state: dict[str, Any]) -> set[str]:
-    """Namespaces the running Tigera operator creates for the custom resources applied."""
-    cluster = cloud_cluster()
-    nodes = bool(cluster and any(pool["size"] > 0 for pool in cluster["nodepools"]))
-    if not nodes or not has(state, "operator.tigera.io", "Installation", "default"):
-        return set()
-    names = {"calico-system"}
-    if has(state, "operator.tigera.io", "LogStorage", "tigera-secure"):
-        names |= {"tigera-eck-operator", "tigera-elasticsearch", "tigera-kibana"}
-    return names
-
-
-def namespaces_of(state: dict[str, Any]) -> set[str]:
-    return {key.split("|")[3] for key in state["objects"] if key.startswith("|Namespace||")} | operator_namespaces(
-        state)
-
-
-def tigerastatus(name: str, why: str) -> dict[str, Any]:
-    ok = not why
-    conditions = [
-        {"type": "Available", "status": str(ok), "reason": "AllObjectsAvailable" if ok else "ResourceNotReady",
-         "message": "All objects are available" if ok else why},
-        {"type": "Progressing", "status": "False" if ok else "True", "reason": "" if ok else "ResourceNotReady",
-         "message": "" if ok else why},
-        {"type": "Degraded", "status": "False" if ok else "True", "reason": "" if ok else "ResourceNotReady",
-         "message": "" if ok else why}]
-    return {"apiVersion": "operator.tigera.io/v1", "kind": "TigeraStatus", "metadata": {"name": name},
-            "status": {"conditions": conditions}}
-
-
-def apiserver_ready(state: dict[str, Any]) -> bool:
-    return ("apiserver", "") in components(state)
-
-
 # ---- argv helpers --------------------------------------------------------------------------
 
 def require_kubeconfig(args: Args) -> None:
     path = args.get("--kubeconfig") or os.environ.get("KUBECONFIG", "")
-    cluster = cloud_cluster()
+    cluster = sim.cloud_cluster()
     server = ""
     if path and Path(path).is_file():
-        config = yaml.load(Path(path).read_text("utf-8")) or {}
-        server = ((config.get("clusters") or [{}])[0].get("cluster") or {}).get("server", "")
+        # The first cluster's server, read without a YAML parser (a poll is mostly process start-up).
+        found = re.search(r"^\s*server:\s*(\S+)\s*$", Path(path).read_text("utf-8"), re.MULTILINE)
+        server = found.group(1) if found else ""
     if not cluster or server != cluster["endpoint"]:
         fail("The connection to the server localhost:8080 was refused - did you specify the right host or port?")
 
@@ -314,38 +237,85 @@ def kustomize_build(directory: Path, enable_helm: bool) -> list[dict[str, Any]]:
 
 # ---- commands ------------------------------------------------------------------------------
 
+def namespaces_of(state: dict[str, Any]) -> set[str]:
+    return {key.split("|")[3] for key in state["objects"] if key.startswith("|Namespace||")} | (
+        sim.operator_namespaces(state))
+
+
 def resolve(state: dict[str, Any], resource: str) -> tuple[str, str]:
     base = resource.lower()
     if base in RESOURCES:
         return RESOURCES[base]
+    plural, _, group = base.partition(".")
+    if plural in CALICO_V3 and group in ("", "projectcalico.org") and sim.apiserver_ready(state):
+        return "projectcalico.org", CALICO_V3[plural]
     for obj in crds_of(state):
-        names, group = obj["spec"]["names"], obj["spec"]["group"]
-        if base in (names["plural"], names["singular"], f"{names['plural']}.{group}", names["kind"].lower()):
-            return group, names["kind"]
+        names, crd_group = obj["spec"]["names"], obj["spec"]["group"]
+        if base in (names["plural"], names["singular"], f"{names['plural']}.{crd_group}", names["kind"].lower()):
+            return crd_group, names["kind"]
     fail(f'error: the server doesn\'t have a resource type "{resource}"')
 
 
-def get(args: Args) -> str:
-    args.only({"--namespace", "--output", "--kubeconfig"})
+def with_status(state: dict[str, Any], key: str, obj: dict[str, Any]) -> dict[str, Any]:
+    if obj["kind"] != "CustomResourceDefinition":
+        return obj
+    status = "True" if sim.established(state, key) else "False"
+    return {**obj, "status": {"conditions": [{"type": "NamesAccepted", "status": "True"},
+                                             {"type": "Established", "status": status}]}}
+
+
+def endpoint_slices(ns: str, selector: str) -> dict[str, dict[str, Any]]:
+    """The kubernetes Service's EndpointSlice, as the EndpointSlice controller writes it."""
+    ip, port = sim.endpoint()
+    if ns != "default" or selector not in ("", "kubernetes.io/service-name=kubernetes"):
+        return {}
+    return {"kubernetes": {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice", "addressType": "IPv4",
+                           "metadata": {"name": "kubernetes", "namespace": "default",
+                                        "labels": {"kubernetes.io/service-name": "kubernetes"}},
+                           "endpoints": [{"addresses": [ip], "conditions": {"ready": True}}],
+                           "ports": [{"name": "https", "port": int(port), "protocol": "TCP"}]}}
+
+
+def listing(state: dict[str, Any], group: str, kind: str, ns: str, selector: str) -> dict[str, dict[str, Any]]:
+    if kind == "Namespace":
+        return {name: namespace(name) for name in namespaces_of(state)}
+    if kind == "TigeraStatus":
+        return sim.tigerastatuses(state)
+    if kind == "Node":
+        return sim.nodes(state)
+    if kind == "Tier":
+        return {name: {"apiVersion": "projectcalico.org/v3", "kind": "Tier", "metadata": {"name": name}}
+                for name in sim.tiers(state)}
+    if kind == "EndpointSlice":
+        return endpoint_slices(ns, selector)
+    if kind == "Endpoints":
+        ip, port = sim.endpoint()
+        return {"kubernetes": {"apiVersion": "v1", "kind": "Endpoints",
+                               "metadata": {"name": "kubernetes", "namespace": "default"},
+                               "subsets": [{"addresses": [{"ip": ip}],
+                                            "ports": [{"name": "https", "port": int(port), "protocol": "TCP"}]}]}
+                } if ns == "default" else {}
+    prefix = f"{group}|{kind}|{ns}|"
+    return {key[len(prefix):]: with_status(state, key, obj) for key, obj in state["objects"].items()
+            if key.startswith(prefix)}
+
+
+def get(args: Args, stdin: bytes) -> str:
+    args.only({"--namespace", "--output", "--kubeconfig", "--selector", "--filename"})
     state = cluster_state()
+    output = args.get("--output")
+    if args.has("--filename"):
+        found = []
+        for obj in load_objects(args, stdin):
+            group, kind, ns, name = key_of(normalized(obj)).split("|")
+            if name not in listing(state, group, kind, ns, ""):
+                fail(f'Error from server (NotFound): {kind.lower()} "{name}" not found')
+            found.append(render(obj, "name"))
+        return "".join(found)
     resource, *names = args.positionals
     group, kind = resolve(state, resource)
     ns = "" if kind in CLUSTER_SCOPED else args.get("--namespace", "default")
-    if kind == "Namespace":
-        items = {name: namespace(name) for name in namespaces_of(state)}
-    elif kind == "TigeraStatus":
-        items = {name: tigerastatus(name, why) for name, why in components(state)}
-    elif kind == "Endpoints":
-        ip, port = endpoint()
-        items = {"kubernetes": {"apiVersion": "v1", "kind": "Endpoints",
-                                "metadata": {"name": "kubernetes", "namespace": "default"},
-                                "subsets": [{"addresses": [{"ip": ip}],
-                                             "ports": [{"name": "https", "port": int(port), "protocol": "TCP"}]}]}}
-        items = items if ns == "default" else {}
-    else:
-        prefix = f"{group}|{kind}|{ns}|"
-        items = {key[len(prefix):]: obj for key, obj in state["objects"].items() if key.startswith(prefix)}
-    output = args.get("--output")
+    items = listing(state, group, kind, ns, args.get("--selector"))
     if not names:
         return render({"apiVersion": "v1", "kind": "List", "items": list(items.values())}, output)
     if names[0] not in items:
@@ -359,11 +329,16 @@ def admit(state: dict[str, Any], obj: dict[str, Any], namespaces: set[str]) -> N
     if not kind or not name:
         fail("error: error validating data: apiVersion, kind and metadata.name are required")
     if group == "projectcalico.org":
-        if not apiserver_ready(state):
+        if not sim.apiserver_ready(state):
             fail(f'error: resource mapping not found for name: "{name}": no matches for kind "{kind}" in version '
                  f'"{obj["apiVersion"]}"\nensure CRDs are installed first')
+        tier = (obj.get("spec") or {}).get("tier", "default")
+        if kind in ("NetworkPolicy", "GlobalNetworkPolicy") and tier not in sim.tiers(state):
+            fail(f'Error from server (NotFound): error when creating "STDIN": tiers.projectcalico.org "{tier}" '
+                 "not found")
     elif group not in BUILTIN_GROUPS and not any(
-            c["spec"]["group"] == group and c["spec"]["names"]["kind"] == kind for c in crds_of(state)):
+            c["spec"]["group"] == group and c["spec"]["names"]["kind"] == kind
+            and sim.established(state, key_of(c)) for c in crds_of(state)):
         fail(f'error: resource mapping not found for name: "{name}": no matches for kind "{kind}" in version '
              f'"{obj["apiVersion"]}"\nensure CRDs are installed first')
     ns = (obj.get("metadata") or {}).get("namespace")
@@ -383,6 +358,13 @@ def normalized(obj: dict[str, Any]) -> dict[str, Any]:
     return clean
 
 
+def store(state: dict[str, Any], obj: dict[str, Any]) -> None:
+    key = key_of(obj)
+    if key not in state["objects"]:
+        state.setdefault("born", {})[key] = now()
+    state["objects"][key] = obj
+
+
 def apply(args: Args, stdin: bytes) -> str:
     args.only({"--server-side", "--force-conflicts", "--field-manager", "--filename", "--kustomize", "--kubeconfig"})
     if not args.has("--server-side"):
@@ -394,15 +376,14 @@ def apply(args: Args, stdin: bytes) -> str:
     for obj in objects:
         admit(state, obj, namespaces)
         clean = normalized(obj)
-        state["objects"][key_of(clean)] = clean
+        store(state, clean)
         if clean["kind"] == "Namespace":
             namespaces.add(clean["metadata"]["name"])
         if clean["kind"] == "ExternalSecret":
             target = clean["spec"]["target"]["name"]
-            state["objects"][f"|Secret|{clean['metadata']['namespace']}|{target}"] = {
-                "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
-                "metadata": {"name": target, "namespace": clean["metadata"]["namespace"]},
-                "data": {".dockerconfigjson": "e30="}}
+            store(state, {"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+                          "metadata": {"name": target, "namespace": clean["metadata"]["namespace"]},
+                          "data": {".dockerconfigjson": "e30="}})
         lines.append(render(clean, "name").strip() + " serverside-applied")
         save("cluster.json", state)
     return "\n".join(lines) + "\n"
@@ -416,16 +397,6 @@ def diff(args: Args, stdin: bytes) -> str:
     if changed:
         raise ToolExit(1, "".join(f"diff -u -N /tmp/LIVE/{key} /tmp/MERGED/{key}\n" for key in changed))
     return ""
-
-
-def wait(args: Args) -> str:
-    args.only({"--for", "--all", "--timeout", "--kubeconfig"})
-    if args.positionals not in (["crd"], ["crds"]) or args.get("--for") != "condition=Established":
-        fail("fake kubectl: only `wait --for=condition=Established crd --all` is simulated", 64)
-    names = sorted(obj["metadata"]["name"] for obj in crds_of(cluster_state()))
-    if not names:
-        fail("error: no matching resources found")
-    return "".join(f"customresourcedefinition.apiextensions.k8s.io/{name} condition met\n" for name in names)
 
 
 def kustomize(args: Args) -> str:
@@ -454,8 +425,7 @@ def main(argv: list[str], stdin: bytes) -> str:
     verb, args.positionals = (args.positionals or [""])[0], args.positionals[1:]
     if verb == "kustomize":
         return kustomize(args)
-    commands = {"get": lambda: get(args), "apply": lambda: apply(args, stdin), "diff": lambda: diff(args, stdin),
-                "wait": lambda: wait(args)}
+    commands = {"get": lambda: get(args, stdin), "apply": lambda: apply(args, stdin), "diff": lambda: diff(args, stdin)}
     if verb not in commands:
         fail(f"fake kubectl: unsupported command {' '.join(argv)!r}", 64)
     require_kubeconfig(args)

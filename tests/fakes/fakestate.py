@@ -6,7 +6,13 @@ The fakes stand in for Exoscale and one SKS cluster in tests/test_bootstrap.py. 
   carried data, never the data), `cloud.json` (Exoscale) and `cluster.json` (Kubernetes
   objects and Helm releases). A re-run sees what an earlier run made; a test seeds these
   files to report resources as already existing.
+- `clock`: the fake clock, one tick per call that reaches Exoscale or the cluster (fake_cluster.py:
+  what holds "some polls later").
 - `FAKE_FAIL`: a call whose `tool arg arg...` contains this text fails, as the tool would.
+- `FAKE_INTERRUPT`: a call whose `tool arg arg...` contains this text does its work (a pending
+  exo operation stays pending), then sends SIGINT to its process group, as Ctrl-C in a
+  terminal does, and dies of it.
+- `FAKE_DELAY_<WHAT>`: ticks before something controllers do happens (fake_cluster.DELAYS).
 - `FAKE_API_ENDPOINT`: `ip:port` behind the kubernetes Service (default the seed's).
 - `FAKE_TIGERASTATUS_DEGRADED`: comma-separated tigerastatus names kept Degraded.
 - `FAKE_PREINSTALLED`: comma-separated `argocd`, `flux`, `external-secrets`: present in a new cluster.
@@ -71,10 +77,24 @@ def save(name: str, data: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def record(tool: str, argv: list[str], stdin: bytes) -> None:
+def record(tool: str, argv: list[str], stdin: bytes, remote: bool) -> None:
+    """Log the call; a call that reaches Exoscale or the cluster also advances the clock."""
     line = json.dumps({"tool": tool, "argv": argv, "stdin": bool(stdin)})
     with open(state_dir() / "calls.jsonl", "a", encoding="utf-8") as handle:
         handle.write(line + "\n")
+    if remote:
+        (state_dir() / "clock").write_text(str(now() + 1), "utf-8")
+
+
+def now() -> int:
+    """The fake clock: how many calls the fakes have answered."""
+    clock = state_dir() / "clock"
+    return int(clock.read_text("utf-8")) if clock.exists() else 0
+
+
+def interrupted(tool: str, argv: list[str]) -> bool:
+    pattern = os.environ.get("FAKE_INTERRUPT", "")
+    return bool(pattern) and pattern in " ".join([tool, *argv])
 
 
 def injected_failure(tool: str, argv: list[str]) -> str | None:

@@ -7,9 +7,19 @@ fakestate.py for the environment the fakes read.
 from __future__ import annotations
 
 import importlib
+import os
+import signal
 import sys
+import time
 
-from fakestate import ToolExit, injected_failure, locked, read_stdin, record
+from fakestate import ToolExit, injected_failure, interrupted, locked, read_stdin, record
+
+
+def local(argv: list[str]) -> bool:
+    """kubectl as a parser or builder: `patch --local`, `create --dry-run=client`, `config`, `kustomize`."""
+    verb = next((word for word in argv if not word.startswith("-")), "")
+    return verb in ("config", "kustomize") or (verb == "patch" and "--local" in argv) or (
+        verb == "create" and "--dry-run=client" in argv)
 
 
 def answer(tool: str, argv: list[str], stdin: bytes) -> str:
@@ -21,8 +31,9 @@ def answer(tool: str, argv: list[str], stdin: bytes) -> str:
 
 def run(tool: str, argv: list[str]) -> int:
     stdin = read_stdin()  # before the lock: the writer of a pipeline may hold it
+    code = 0
     with locked():
-        record(tool, argv, stdin)
+        record(tool, argv, stdin, remote=not (tool == "kubectl" and local(argv)))
         try:
             if injected_failure(tool, argv):
                 raise ToolExit(1, f"Error: {tool} {argv[0] if argv else ''}: injected failure (FAKE_FAIL)")
@@ -30,8 +41,18 @@ def run(tool: str, argv: list[str]) -> int:
         except ToolExit as exc:
             if exc.message:
                 sys.stderr.write(exc.message.rstrip("\n") + "\n")
-            return exc.code
-    return 0
+            code = exc.code
+    if interrupted(tool, argv):
+        ctrl_c()
+    return code
+
+
+def ctrl_c() -> None:
+    """What a terminal does on Ctrl-C: SIGINT to every process of the foreground group."""
+    sys.stdout.flush()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.killpg(os.getpgrp(), signal.SIGINT)
+    time.sleep(5)
 
 
 if __name__ == "__main__":
