@@ -87,7 +87,7 @@ WAITS: dict[str, tuple[str, str, str]] = {
             "the Tigera API server is Available (tigerastatus apiserver): it serves {arg}"),
     "license": ("wait_license", "WAIT_TIMEOUT", "LicenseKey default exists"),
     "tier": ("wait_tier", "WAIT_TIMEOUT", "Tier {arg} exists (the operator creates it once the license is processed)"),
-    "namespace": ("wait_namespace", "WAIT_TIMEOUT", "namespace {arg} exists (the operator creates it)"),
+    "namespace": ("wait_namespace", "WAIT_TIMEOUT", "namespace {arg} exists"),
     "pull-secret": ("wait_pull_secret", "WAIT_TIMEOUT", "Secret tigera-pull-secret exists in {namespaces}"),
     "bypass": ("wait_stage_objects", "WAIT_TIMEOUT", "the objects of stage {directory} exist"),
 }

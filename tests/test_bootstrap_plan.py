@@ -1,4 +1,4 @@
-"""renderer/bootstrap.py: the bootstrap's steps, their order and their waits come from the stage facts.
+"""renderer/bootstrap.py: the bootstrap's steps, their order and their waits come from the rollout model.
 
 Fast: no script runs here (tests/test_bootstrap*.py run it against the fake cluster), except
 shellcheck over the script of every valid case.
@@ -9,12 +9,12 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from renderer import bootstrap, pipeline
+from renderer import bootstrap, pipeline, stages
 from renderer.bootstrap import Step
-from renderer.model import Model
 from renderer.stages import Stage
 from tests.bootstrap_support import REPO_ROOT, Bootstrap, cluster_model
 from tests.support.tools import require_tool
@@ -26,7 +26,10 @@ SOPS = ["gitops.engine=flux", "secrets.license.provider=sops",
 VARIANTS = {"prod": [], "sops": SOPS, "eso": ["secrets.pullSecret.provider=external-secrets",
                                              "secrets.pullSecret.storeName=vault-backend",
                                              "secrets.pullSecret.remoteKey=tigera/pull-secret"],
-            "v3.23": ["tigera.version=v3.23.1"], "both-sops": [*SOPS, "gitops.engine=both"]}
+            "v3.23": ["tigera.version=v3.23.1"],
+            "flux-sops-eso": [*SOPS, "secrets.pullSecret.provider=external-secrets",
+                              "secrets.pullSecret.storeName=vault-backend",
+                              "secrets.pullSecret.remoteKey=tigera/pull-secret"]}
 
 
 def names(steps: tuple[Step, ...]) -> list[str]:
@@ -34,13 +37,13 @@ def names(steps: tuple[Step, ...]) -> list[str]:
 
 
 def assert_ordered_by_facts(steps: tuple[Step, ...]) -> None:
-    """Every fact a step needs (or follows) comes from an earlier step, or from no step at all."""
+    """Every fact a step waits for that some step provides comes from an earlier step."""
     first: dict[str, int] = {}
     for index, step in enumerate(steps):
         for fact in step.provides:
             first.setdefault(fact, index)
     for index, step in enumerate(steps):
-        for fact in bootstrap.expand((*step.needs, *step.after)):
+        for fact in step.needs:
             assert first.get(fact, -1) < index, f"{step.name} needs {fact}, provided later by {steps[first[fact]].name}"
 
 
@@ -53,75 +56,52 @@ def test_every_step_follows_what_it_needs(variant: str) -> None:
     assert set(plan.waits) == {fact for step in plan.steps for fact in step.needs}
 
 
-def test_prod_waits_for_nodes_tier_and_namespaces_before_the_bypass() -> None:
+def test_the_order_is_the_rollout_models() -> None:
+    model = cluster_model()
+    plan = bootstrap.plan(model)
+    stage_steps = [step.name for step in plan.steps if step.stage is not None or step.name == "nodepool"]
+    assert stage_steps == [placed.stage.directory if placed.stage.slug != "nodepool" else "nodepool"
+                           for placed in model.bootstrap]
+
+
+def test_prod_waits_for_nodes_and_the_tier_before_the_bypass() -> None:
     plan = bootstrap.plan(cluster_model())
     order = names(plan.steps)
-    assert order.index("06-tigera-custom-resources") < order.index("nodepool") < order.index("07-license")
+    assert order.index("04-tigera-prometheus-operator") < order.index("nodepool") < order.index("07-license")
+    assert order.index("07-license") < order.index("08-bypass-policies") < order.index("09-tigera-enterprise-resources")
     (bypass,) = [step for step in plan.steps if step.name == "08-bypass-policies"]
-    assert {"tier:allow-tigera", "namespace:tigera-eck-operator", "namespace:calico-system"} <= set(bypass.needs)
-    assert plan.waits["tier:allow-tigera"].function == "wait_tier"
-    assert plan.waits["tier:allow-tigera"].args == ("allow-tigera",)
+    assert set(bypass.needs) == {"api:projectcalico.org/v3", "tier:operator"}
+    assert plan.waits["tier:operator"].function == "wait_tier"
+    assert plan.waits["tier:operator"].args == ("allow-tigera",)
+    assert order[-2:] == ["health", "handover"]
 
 
 def test_calico_v3_23_waits_for_its_own_tier() -> None:
     plan = bootstrap.plan(cluster_model(["tigera.version=v3.23.1"]))
-    assert "tier:calico-system" in plan.waits and "tier:allow-tigera" not in plan.waits
+    assert plan.waits["tier:operator"].args == ("calico-system",)
 
 
 def test_what_only_the_engine_delivers_follows_the_handover() -> None:
     plan = bootstrap.plan(cluster_model(SOPS))
     kinds = {step.name: step.kind for step in plan.steps}
     order = names(plan.steps)
-    assert kinds["07-license"] == kinds["08-bypass-policies"] == "stage-engine"
+    engine = {kinds["07-license"], kinds["08-bypass-policies"], kinds["09-tigera-enterprise-resources"]}
+    assert engine == {"stage-engine"}
     assert order.index("handover") < order.index("07-license") < order.index("08-bypass-policies")
-    assert order[-1] == "health" and "license" in plan.waits
+    assert order[-1] == "health" and "tier:operator" not in plan.waits
 
 
-@dataclasses.dataclass(frozen=True)
-class FactStage(Stage):
-    """A stage as the rollout model will carry it: facts as tuples."""
+def test_a_dropped_need_moves_the_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The order is derived: without its need of the API server, the license would be applied before nodes."""
+    real = stages.plan
 
-    needs: tuple[str, ...] = ()
-    provides: tuple[str, ...] = ()  # type: ignore[assignment]
+    def license_without_needs(values: dict[str, Any]) -> tuple[Stage, ...]:
+        return tuple(dataclasses.replace(stage, needs=()) if stage.slug == "license" else stage
+                     for stage in real(values))
 
-
-def rollout_model(model: Model) -> Model:
-    """The nine stages of the rollout model (issue 12), each with needs/provides tuples."""
-    facts = {
-        "longhorn": ((), ("crds:longhorn.io",)),
-        "storageclass": ((), ()),
-        "tigera-operator": ((), ("crds:operator.tigera.io",)),
-        "tigera-prometheus-operator": ((), ("crds:monitoring.coreos.com",)),
-        "pull-secrets": ((), ("pull-secret",)),
-        "tigera-custom-resources": (("crds:operator.tigera.io", "pull-secret"), ("api:projectcalico.org/v3",)),
-        "license": (("api:projectcalico.org/v3",), ("license",)),
-        "bypass-policies": (("tier:allow-tigera", "namespace:calico-system"), ("bypass",)),
-    }
-    fields = [field.name for field in dataclasses.fields(Stage) if field.name != "provides"]
-    stages = [FactStage(**{name: getattr(stage, name) for name in fields}, needs=facts[stage.slug][0],
-                        provides=facts[stage.slug][1]) for stage in model.stages]
-    stages.append(FactStage(9, "tigera-licensed-resources", "Tigera licensed resources", "git",
-                            needs=("license", "tier:allow-tigera", "bypass")))
-    return dataclasses.replace(model, stages=tuple(stages))
-
-
-def test_stages_carrying_fact_tuples_are_read_as_they_are() -> None:
-    plan = bootstrap.plan(rollout_model(cluster_model()))
-    assert_ordered_by_facts(plan.steps)
-    order = names(plan.steps)
-    assert order[order.index("06-tigera-custom-resources"):] == [
-        "06-tigera-custom-resources", "nodepool", "07-license", "08-bypass-policies", "09-tigera-licensed-resources",
-        "health", "handover"]
-    (licensed,) = [step for step in plan.steps if step.name == "09-tigera-licensed-resources"]
-    assert licensed.needs == ("license", "tier:allow-tigera", "bypass") and licensed.kind == "stage-apply"
-    assert "namespace:tigera-eck-operator" not in plan.waits  # the legacy mapping is not used
-
-
-def test_a_cycle_is_refused() -> None:
-    steps = [Step("a", "x", "", needs=("tier:t",), provides=("license",)),
-             Step("b", "x", "", needs=("license",), provides=("tier:t",))]
-    with pytest.raises(ValueError, match="cycle"):
-        bootstrap._order(steps)
+    monkeypatch.setattr(stages, "plan", license_without_needs)
+    order = names(bootstrap.plan(cluster_model()).steps)
+    assert order.index("07-license") < order.index("nodepool")
 
 
 def test_a_fact_without_a_wait_is_refused() -> None:

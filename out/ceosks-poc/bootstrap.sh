@@ -280,7 +280,7 @@ need() {
   [[ -z ${READY[$1]:-} ]] || return 0
   case $1 in
     crds:operator.tigera.io) wait_fact "$1" "$WAIT_TIMEOUT" 'the CustomResourceDefinitions of operator.tigera.io are Established' wait_crds operator.tigera.io ;;
-    namespace:tigera-operator) wait_fact "$1" "$WAIT_TIMEOUT" 'namespace tigera-operator exists (the operator creates it)' wait_namespace tigera-operator ;;
+    namespace:tigera-operator) wait_fact "$1" "$WAIT_TIMEOUT" 'namespace tigera-operator exists' wait_namespace tigera-operator ;;
     api:projectcalico.org/v3) wait_fact "$1" "$APISERVER_TIMEOUT" 'the Tigera API server is Available (tigerastatus apiserver): it serves projectcalico.org/v3' wait_tigera_api projectcalico.org/v3 ;;
     tier:operator) wait_fact "$1" "$WAIT_TIMEOUT" 'Tier allow-tigera exists (the operator creates it once the license is processed)' wait_tier allow-tigera ;;
     nodes) wait_fact "$1" "$APISERVER_TIMEOUT" '2 nodes of nodepool ceosks-poc-worker are Ready' wait_nodes 2 ;;
