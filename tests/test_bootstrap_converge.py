@@ -86,7 +86,7 @@ def assert_converged(run: Bootstrap) -> None:
         assert {c["type"]: c["status"] for c in conditions}.get("Available") == "True", name
     objects = run.cluster()["objects"]
     assert {"projectcalico.org|LicenseKey||default", "argoproj.io|Application|argocd|ceosks-poc-root",
-            "projectcalico.org|NetworkPolicy|tigera-eck-operator|allow-tigera.apiserver-endpoint-bypass",
+            "projectcalico.org|GlobalNetworkPolicy||allow-tigera.apiserver-endpoint-bypass",
             } <= set(objects)
     assert len(run.cloud()["clusters"]) == 1
 
@@ -110,7 +110,7 @@ def test_fresh_run_converges_in_one_pass_and_a_rerun_changes_nothing(prod: Boots
     assert_converged(prod)
     assert leftovers(prod) == []
     waited = set(re.findall(r"^  (\S+(?: \S+)?): waiting for ", first.stderr, re.MULTILINE))
-    assert {"crds:operator.tigera.io", "api:projectcalico.org/v3", "tier:allow-tigera", "Calico Enterprise"} <= waited
+    assert {"crds:operator.tigera.io", "api:projectcalico.org/v3", "tier:operator", "Calico Enterprise"} <= waited
     again = prod.run()
     assert [call.line for call in again.calls if call.changes] == []
 
@@ -154,7 +154,7 @@ def test_1_a_component_degraded_without_an_available_condition_fails_the_health_
 def test_2_the_bypass_waits_for_the_tier_the_license_brings(prod: Bootstrap) -> None:
     late = prod.run(expect=1, FAKE_DELAY_TIER="1000", FAKE_DELAY_CRDS="0", BOOTSTRAP_WAIT_TIMEOUT="0")
     assert headers(late)[-1] == "08-bypass-policies"
-    assert "tier:allow-tigera: Tier allow-tigera exists (the operator creates it once the license is processed)" \
+    assert "tier:operator: Tier allow-tigera exists (the operator creates it once the license is processed)" \
            " did not happen within 0s" in late.stderr
     assert not any("08-bypass-policies" in line for line in late.remote)
     resumed = prod.run("--from", "08-bypass-policies")

@@ -128,20 +128,37 @@ def operator_namespaces(state: dict[str, Any]) -> set[str]:
     return names
 
 
-def bypass_open(state: dict[str, Any]) -> bool:
+def _selects_eck(obj: dict[str, Any]) -> bool:
+    """Whether a bypass policy reaches the pods of tigera-eck-operator: a NetworkPolicy there, or a
+    GlobalNetworkPolicy whose namespaceSelector names it (or selects every namespace)."""
+    if obj["kind"] == "NetworkPolicy":
+        return obj["metadata"].get("namespace") == "tigera-eck-operator"
+    selector = str(obj.get("spec", {}).get("namespaceSelector", "all()")).strip()
+    return selector in ("", "all()") or "'tigera-eck-operator'" in selector
+
+
+def bypass_keys(state: dict[str, Any]) -> list[str]:
+    """Keys of the policies that open the real API endpoint to the ECK operator."""
     _, port = endpoint()
-    for obj in state["objects"].values():
-        if obj.get("apiVersion") != "projectcalico.org/v3" or obj["kind"] != "NetworkPolicy":
+    found = []
+    for key, obj in state["objects"].items():
+        if obj.get("apiVersion") != "projectcalico.org/v3" or obj["kind"] not in ("NetworkPolicy",
+                                                                                 "GlobalNetworkPolicy"):
             continue
-        if obj["metadata"].get("namespace") != "tigera-eck-operator":
+        if not _selects_eck(obj):
             continue
         for rule in obj.get("spec", {}).get("egress", []):
             destination = rule.get("destination", {})
-            if port in [str(p) for p in destination.get("ports", [])]:
-                return True
-            if destination.get("services", {}).get("name") == "kubernetes":
-                return True
-    return False
+            if port in [str(p) for p in destination.get("ports", [])] or \
+                    destination.get("services", {}).get("name") == "kubernetes":
+                found.append(key)
+                break
+    return found
+
+
+def bypass_open(state: dict[str, Any]) -> bool:
+    return bool(bypass_keys(state))
+
 
 
 def _status(name: str, conditions: list[dict[str, str]]) -> dict[str, Any]:
@@ -228,7 +245,6 @@ def settled(state: dict[str, Any], name: str) -> bool:
     """A licensed component is up some ticks after the license (and the bypass, if it needs it)."""
     ticks = [born(state, "projectcalico.org|LicenseKey||default")]
     if name in REACHES_API:
-        ticks += [tick for key, tick in state.get("born", {}).items()
-                  if key.startswith("projectcalico.org|NetworkPolicy|tigera-eck-operator|")]
+        ticks += [state.get("born", {}).get(key) for key in bypass_keys(state)] or [None]
     return all(tick is not None for tick in ticks) and now() >= max(t for t in ticks if t is not None) + delay(
         "LICENSED")
