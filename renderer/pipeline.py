@@ -14,7 +14,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from renderer import check, fleet, loader, model, overrides, parallel, remote, render, reuse, validate, write
+from renderer import check, fleet, loader, model, names, overrides, parallel, remote, render, reuse, validate, write
 from renderer.errors import Problem, ValuesError
 from renderer.model import Model
 
@@ -97,6 +97,9 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
     data, found = validate.validate(values, strict=request.strict)
     warnings.extend(found)
     cluster_model = model.build(data)
+    too_long = names.derived_name_problems(values, cluster_model)
+    if too_long:
+        raise ValuesError(too_long)
     tree = render.render(cluster_model)
     kinds = check.check(tree, cluster_model)
     return Prepared(cluster_model, tree, kinds, values.sources, values.origin(("cluster", "name")), tuple(paths),
