@@ -58,6 +58,15 @@ def test_second_identical_run_is_answered_with_the_full_runs_words(cache: Path, 
     assert checked == "out/ceosks-poc: up to date\n" == run("--check", "--no-cache", "values/prod.yaml")[1]
 
 
+def test_quiet_runs_are_answered_quietly_and_apart(cache: Path, work: Path) -> None:
+    assert run("--quiet", "values/prod.yaml") == (None, "")
+    assert run("--quiet", "values/prod.yaml") == ("", "")  # answered: nothing to say, as the full run said
+    assert run("values/prod.yaml")[0] is None  # another command line, another record
+    assert run("values/prod.yaml")[0] == "out/ceosks-poc: 29 files, 22 objects validated; unchanged\n"
+    assert run("-q", "--check", "values/prod.yaml") == (None, "")
+    assert run("-q", "--check", "values/prod.yaml") == ("", "")
+
+
 @pytest.mark.parametrize("change", ["values", "tree-edit", "tree-extra", "tree-missing", "tree-symlink", "lock",
                                     "setting", "code", "set", "out-removed"])
 def test_any_change_falls_through_to_a_full_run(cache: Path, work: Path, change: str,
