@@ -36,9 +36,9 @@ render: $(RUNTIME)
 tools:
 	bash .ci/install-tools
 
-# pytest workers: one per idle core when at least two are idle, else none (in-process). Measured on
-# this 2-core machine at load 6: two workers ran the bootstrap tests in 272 s, one process in 181 s.
-WORKERS ?= $(shell $(PYTHON) -c 'import os; n = round(len(os.sched_getaffinity(0)) - os.getloadavg()[0]); print(n if n >= 2 else 0)')
+# pytest workers: one per core, or none (in-process) on an oversubscribed machine (load >= 2 per core).
+# Measured on this 2-core machine at load 6: two workers ran the bootstrap tests in 272 s, one process in 181 s.
+WORKERS ?= $(shell $(PYTHON) -c 'import os; n = len(os.sched_getaffinity(0)); print(n if n > 1 and os.getloadavg()[0] < 2 * n else 0)')
 
 ## test: set up, fetch the pinned tools, run the whole suite (WORKERS=N: N pytest workers; HYPOTHESIS_PROFILE=thorough: all examples)
 test: $(STAMP) tools
