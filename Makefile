@@ -1,30 +1,48 @@
 # One entry point for people and CI. Every target creates .venv when it is missing.
+# Dependencies install from the hashed locks in requirements/ (pyproject.toml keeps ranges for pip
+# users): `make render` the runtime lock only, `make test`/`lint`/`bench` the test lock.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+RUNTIME := $(VENV)/.runtime-$(shell cat pyproject.toml requirements/runtime.txt | cksum | cut -d' ' -f1)
+STAMP := $(VENV)/.test-$(shell cat pyproject.toml requirements/test.txt | cksum | cut -d' ' -f1)
+INSTALL := $(BIN)/python -m pip install --quiet
 
-.PHONY: render test lint tools schemas bench clean
+.PHONY: render test lint tools schemas bench lock clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(INSTALL) --upgrade pip
+
+$(RUNTIME): pyproject.toml requirements/runtime.txt | $(BIN)/python
+	$(INSTALL) --require-hashes -r requirements/runtime.txt
+	$(INSTALL) --no-deps -e .
 	$(BIN)/python -m compileall -q renderer  # as pip does for an installed package, even under PYTHONDONTWRITEBYTECODE
-	rm -f $(VENV)/.installed-* && touch $@
+	rm -f $(VENV)/.runtime-* && touch $@
+
+# The test lock holds the runtime lock's exact pins (tests/test_packaging.py), so it satisfies `render` too.
+$(STAMP): pyproject.toml requirements/test.txt | $(BIN)/python
+	$(INSTALL) --require-hashes -r requirements/test.txt
+	$(INSTALL) --no-deps -e .
+	$(BIN)/python -m compileall -q renderer
+	rm -f $(VENV)/.test-* $(VENV)/.runtime-* && touch $@ $(RUNTIME)
 
 ## render: set up and render VALUES (default values/prod.yaml) into out/<cluster>/
 VALUES ?= values/prod.yaml
-render: $(STAMP)
+render: $(RUNTIME)
 	$(BIN)/render $(VALUES)
 
 ## tools: pinned helm v3 (and a fallback kubectl) into .tools/bin, shellcheck from Debian
 tools:
 	bash .ci/install-tools
 
-## test: set up, fetch the pinned tools, run the whole suite on every core (HYPOTHESIS_PROFILE=thorough: all examples)
+# pytest workers: one per core, or none (in-process) on an oversubscribed machine (load >= 2 per core).
+# Measured on this 2-core machine at load 6: two workers ran the bootstrap tests in 272 s, one process in 181 s.
+WORKERS ?= $(shell $(PYTHON) -c 'import os; n = len(os.sched_getaffinity(0)); print(n if n > 1 and os.getloadavg()[0] < 2 * n else 0)')
+
+## test: set up, fetch the pinned tools, run the whole suite (WORKERS=N: N pytest workers; HYPOTHESIS_PROFILE=thorough: all examples)
 test: $(STAMP) tools
-	$(BIN)/python -m pytest -n auto --dist worksteal
+	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
 
 ## lint: ruff and mypy
 lint: $(STAMP)
@@ -38,6 +56,14 @@ schemas: $(STAMP)
 ## bench: speed and memory figures (see README, Performance)
 bench: $(STAMP) tools
 	$(BIN)/python bench/run.py
+
+## lock: re-resolve requirements/*.txt from pyproject.toml's ranges (newest versions, every platform, Python 3.11+)
+lock: | $(BIN)/python
+	$(INSTALL) uv
+	$(BIN)/uv pip compile pyproject.toml --universal --generate-hashes --python-version 3.11 --no-header --quiet \
+	  -o requirements/runtime.txt
+	$(BIN)/uv pip compile pyproject.toml --universal --generate-hashes --python-version 3.11 --no-header --quiet \
+	  --extra test -o requirements/test.txt
 
 clean:
 	rm -rf $(VENV) .tools build dist .pytest_cache .mypy_cache .ruff_cache

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import click
 
-from renderer import __version__, fastpath, reuse
+from renderer import __version__, fastpath, fleet, reuse
 from renderer.errors import Problem, RenderError
-from renderer.pipeline import ClusterResult, Report, Request, execute
-from renderer.write import MANIFEST
+from renderer.pipeline import Report, Request, execute
 
 EXIT_OK, EXIT_DIFFERS, EXIT_INVALID, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -59,33 +58,32 @@ def _emit(problem: Problem) -> None:
         click.echo(problem.github_annotation(), err=True)
 
 
-def _status_line(result: ClusterResult, mode: str, out_dir: Path, state: str = "unchanged") -> str:
-    where = out_dir / result.cluster
-    if mode == "check":
-        return f"{where}: up to date"
-    return f"{where}: {result.file_count} files, {sum(result.kinds.values())} objects validated; {state}"
+def _color_wanted(stream: object) -> bool:
+    """FORCE_COLOR forces colour, NO_COLOR (https://no-color.org) refuses it, else only on a terminal."""
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
-def _summary(report: Report, mode: str, out_dir: Path) -> None:
-    for result in report.results:
-        changes = result.changes
-        where = out_dir / result.cluster
-        if mode == "write":
-            added, changed, removed = ([path for path in paths if path != MANIFEST]
-                                       for paths in (changes.added, changes.changed, changes.removed))
-            state = "unchanged" if not changes.differs else (
-                f"{len(added)} added, {len(changed)} changed, {len(removed)} removed")
-            click.echo(_status_line(result, mode, out_dir, state), err=True)
-        elif mode == "check":
-            if not changes.differs:
-                click.echo(_status_line(result, mode, out_dir), err=True)
-            listed = [(label, path) for label, paths in
-                      (("added", changes.added), ("changed", changes.changed), ("removed", changes.removed))
-                      for path in paths]
-            if any(path != MANIFEST for _label, path in listed):
-                listed = [(label, path) for label, path in listed if path != MANIFEST]  # noise beside real changes
-            for label, path in listed:
-                click.echo(f"{label}: {where / path}")
+class _Progress:
+    """One self-overwriting line on a terminal while a fleet is prepared and written; nothing elsewhere."""
+
+    def __init__(self) -> None:
+        self.shown = False
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        sys.stderr.write(f"\r\x1b[K{phase} {done}/{total} clusters")
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False
 
 
 @click.command(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,13 +105,16 @@ def _summary(report: Report, mode: str, out_dir: Path) -> None:
               help="With --lock: also keep the locked bytes in vendor/ beside the lock; the stages then name them.")
 @click.option("--verify-remote", "remote", flag_value="verify",
               help="Download every remote manifest again and fail when it differs from the lock file.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Print only problems and, with --check, the differing files: no status lines, summary or progress.")
 @click.option("--no-cache", is_flag=True,
               help="Always run in full: neither answer from nor record in the no-op cache (see README, Performance).")
 @click.option("--print-schema", is_flag=True, is_eager=True, expose_value=False, callback=_print_schema,
               help="Write the values JSON Schema to stdout (for editors: render --print-schema > values.schema.json).")
 @click.version_option(__version__, prog_name="render")
 def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, check_only: bool, show_diff: bool,
-         diff_format: str, show_plan: bool, strict: bool, remote: str | None, vendor: bool, no_cache: bool) -> None:
+         diff_format: str, show_plan: bool, strict: bool, remote: str | None, vendor: bool, quiet: bool,
+         no_cache: bool) -> None:
     if check_only + show_diff + show_plan > 1:
         raise click.UsageError("--check, --diff and --plan exclude each other (--diff already exits 1 on a difference)")
     if vendor and remote != "lock":
@@ -122,11 +123,16 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, ch
         raise click.BadParameter("is empty (an unset shell variable?); name the output directory", param_hint="--out")
     out_dir = Path(out_text)
     mode = "check" if check_only else "diff" if show_diff else "plan" if show_plan else "write"
+    progress = _Progress() if not quiet and sys.stderr.isatty() else None
     request = Request(values_files=values, overrides=overrides, out_dir=out_dir, mode=mode,
                       diff_format=diff_format, strict=strict, remote=remote or "", use_cache=not no_cache,
-                      vendor=vendor)
+                      vendor=vendor, progress=progress)
     try:
-        report = execute(request)
+        try:
+            report = execute(request)
+        finally:
+            if progress:
+                progress.clear()
     except RenderError as exc:
         for problem in exc.problems:
             _emit(problem)
@@ -152,18 +158,33 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, ch
     if request.mode == "diff":
         from renderer import diff  # only --diff needs it; keeps the common paths' start-up short
 
-        click.echo(diff.render_report(report, out_dir, diff_format), nl=False)
-    _summary(report, request.mode, out_dir)
+        text = diff.render_report(report, out_dir, diff_format)
+        color = diff_format == "text" and _color_wanted(sys.stdout)
+        click.echo(diff.colorize(text) if color else text, nl=False, color=color)
+    lines = _closing(report, request, out_text, quiet)
+    for line in lines.stdout:
+        click.echo(line)
+    for line in lines.stderr:
+        click.echo(line, err=True)
     pending = click.get_current_context().obj
     if isinstance(pending, fastpath.Pending) and not no_cache:
-        _record_noop(pending, request, report, out_text)
+        _record_noop(pending, request, report, out_text, quiet)
     sys.exit(EXIT_DIFFERS if request.mode != "write" and report.differs else EXIT_OK)
 
 
-def _record_noop(pending: fastpath.Pending, request: Request, report: Report, out_text: str) -> None:
+def _asked_fleet(request: Request, out_text: str) -> fleet.Invocation:
+    return fleet.Invocation(tuple(str(path) for path in request.values_files), request.overrides, out_text,
+                            request.strict)
+
+
+def _closing(report: Report, request: Request, out_text: str, quiet: bool) -> fleet.Lines:
+    return fleet.closing_lines(report.results, request.mode, request.out_dir, _asked_fleet(request, out_text), quiet)
+
+
+def _record_noop(pending: fastpath.Pending, request: Request, report: Report, out_text: str, quiet: bool) -> None:
     """Let the next identical run answer without rendering, when this one ended clean (exit 0, no warnings)."""
     asked = fastpath.Invocation(request.mode, request.strict, out_text, request.overrides,
-                                tuple(str(path) for path in request.values_files))
+                                tuple(str(path) for path in request.values_files), quiet)
     clean = not report.warnings and not (request.mode == "check" and report.differs)
     same = asked.text() == pending.invocation.text()
     if request.mode not in ("write", "check") or request.remote or not clean or not same:
@@ -171,5 +192,6 @@ def _record_noop(pending: fastpath.Pending, request: Request, report: Report, ou
     trees = {os.path.abspath(request.out_dir / result.cluster): reuse.expected_tree(result.digests)
              for result in report.results}
     data_files = sorted({path for result in report.results for path in result.data_files})
-    message = "".join(_status_line(result, request.mode, request.out_dir) + "\n" for result in report.results)
-    fastpath.record(pending, trees, data_files, message)
+    answer = fleet.closing_lines(report.results, request.mode, request.out_dir, _asked_fleet(request, out_text),
+                                 quiet, as_unchanged=True)
+    fastpath.record(pending, trees, data_files, "".join(line + "\n" for line in answer.stderr))

@@ -189,3 +189,18 @@ def _cut(lines: list[str], limit: int) -> list[str]:
 
 def render_report(report: Report, out_dir: Path, diff_format: str) -> str:
     return markdown(report, out_dir) if diff_format == "markdown" else unified(report, out_dir)
+
+
+_COLORS = (("+++", "\x1b[1m"), ("---", "\x1b[1m"), ("diff ", "\x1b[1m"), ("@@", "\x1b[36m"), ("+", "\x1b[32m"),
+           ("-", "\x1b[31m"))
+"""Line prefix -> SGR colour, as `git diff` colours: headers bold, hunks cyan, additions green, removals red."""
+
+
+def colorize(text: str) -> str:
+    """A unified diff with ANSI colours (the CLI decides whether the terminal wants them)."""
+    lines = []
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\n")
+        code = next((code for prefix, code in _COLORS if body.startswith(prefix)), "")
+        lines.append(f"{code}{body}\x1b[0m{line[len(body):]}" if code else line)
+    return "".join(lines)

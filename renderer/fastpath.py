@@ -28,24 +28,25 @@ RACY_NS = 2_000_000_000
 
 
 class Invocation:
-    """The command lines answered here: `render [--check] [--strict] [--out DIR] [--set K=V]... FILES`."""
+    """The command lines answered here: `render [--check] [--strict] [--quiet] [--out DIR] [--set K=V]... FILES`."""
 
-    __slots__ = ("mode", "out", "overrides", "strict", "values")
+    __slots__ = ("mode", "out", "overrides", "quiet", "strict", "values")
 
-    def __init__(self, mode: str, strict: bool, out: str, overrides: tuple[str, ...], values: tuple[str, ...]):
+    def __init__(self, mode: str, strict: bool, out: str, overrides: tuple[str, ...], values: tuple[str, ...],
+                 quiet: bool = False):
         self.mode, self.strict, self.out = mode, strict, out
-        self.overrides, self.values = overrides, values
+        self.overrides, self.values, self.quiet = overrides, values, quiet
 
     def text(self) -> str:
         """Unambiguous and path-normalised the same way for click's Paths and raw argv."""
         parts = [self.mode, str(self.strict), os.path.abspath(self.out), *(f"set {o}" for o in self.overrides),
-                 *(f"values {os.path.abspath(v)}" for v in self.values)]
+                 *(f"values {os.path.abspath(v)}" for v in self.values), *(["quiet"] if self.quiet else [])]
         return "\0".join(f"{len(part)}:{part}" for part in parts)
 
 
 def parse(argv: list[str]) -> Invocation | None:
     """Read argv as click would for the supported subset; None for anything else (click then decides)."""
-    mode, strict, out = "write", False, "out"
+    mode, strict, out, quiet = "write", False, "out", False
     overrides: list[str] = []
     values: list[str] = []
     tokens = iter(argv)
@@ -54,6 +55,8 @@ def parse(argv: list[str]) -> Invocation | None:
             mode = "check"
         elif token == "--strict":
             strict = True
+        elif token in ("--quiet", "-q"):
+            quiet = True
         elif token in ("--out", "--set"):
             value = next(tokens, None)
             if value is None:
@@ -72,7 +75,7 @@ def parse(argv: list[str]) -> Invocation | None:
             values.append(token)
     if not values or not out.strip():
         return None
-    return Invocation(mode, strict, out, tuple(overrides), tuple(values))
+    return Invocation(mode, strict, out, tuple(overrides), tuple(values), quiet)
 
 
 def _walk(top: str, prefix: str, found: list[tuple[str, str]]) -> None:

@@ -8,11 +8,28 @@ a Report that cli.py shows.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
-from renderer import check, loader, model, overrides, parallel, remote, render, reuse, simulate, validate, vendor, write
+from renderer import (
+    check,
+    fleet,
+    loader,
+    model,
+    names,
+    overrides,
+    parallel,
+    remote,
+    render,
+    reuse,
+    simulate,
+    validate,
+    vendor,
+    write,
+)
 from renderer.errors import Problem, RemoteError, ValuesError
 from renderer.model import Model
 from renderer.rollout import plan as rollout_plan
@@ -35,6 +52,8 @@ class Request:
     """Skip clusters whose inputs and tree are as a clean earlier run left them (reuse.py)."""
     vendor: bool = False
     """With `lock`: also keep the locked bytes in vendor/ beside the lock (vendor.py)."""
+    progress: Callable[[str, int, int], None] | None = field(default=None, compare=False)
+    """Told (phase, done, total) as a fleet's clusters are prepared and written; the CLI draws it."""
 
 
 @dataclass
@@ -79,6 +98,9 @@ def _groups(files: tuple[Path, ...]) -> list[list[Path]]:
     return [[*bases, path] for path in clusters]
 
 
+Result = TypeVar("Result")
+
+
 @dataclass(frozen=True)
 class Prepared:
     model: Model
@@ -98,6 +120,9 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
     data, found = validate.validate(values, strict=request.strict)
     warnings.extend(found)
     cluster_model = model.build(data)
+    too_long = names.derived_name_problems(values, cluster_model)
+    if too_long:
+        raise ValuesError(too_long)
     tree = render.render(cluster_model, vendor.references(paths, cluster_model))
     kinds = check.check(tree, cluster_model)
     outcomes = simulate.prove(cluster_model, tree, check.parsed(tree, cluster_model))
@@ -126,18 +151,23 @@ def execute(request: Request) -> Report:
         _lock_first(groups, request)
     recorded = [ledger.lookup(paths) for paths in groups]
     todo = [paths for paths, hit in zip(groups, recorded, strict=True) if hit is None]
-    outcomes = iter(list(parallel.ordered_map(partial(_prepare_one, request=request), todo)))
+    outcomes = iter(list(_counted(parallel.ordered_map(partial(_prepare_one, request=request), todo),
+                                  request.progress, "prepared", len(todo))))
     items: list[Prepared | reuse.Recorded] = []
-    problems: list[Problem] = []
+    found_problems: list[list[Problem]] = []
+    found_warnings: list[list[Problem]] = []
     for hit in recorded:
         if hit is not None:
             items.append(hit)
             continue
         fresh, warnings, errors = next(outcomes)
-        report.warnings.extend(warnings)
-        problems.extend(errors)
+        found_warnings.append(warnings)
+        found_problems.append(errors)
         if fresh is not None:
             items.append(fresh)
+    layers = {str(path) for path in request.values_files if is_base_layer(path)}
+    problems = fleet.merge_problems(found_problems, layers)
+    report.warnings.extend(fleet.merge_problems(found_warnings, layers))
     seen: dict[str, tuple[str, ...]] = {}
     for item in items:
         cluster, sources = _name(item), item.sources
@@ -152,7 +182,10 @@ def execute(request: Request) -> Report:
     _pin_remote(items, "" if request.remote == "lock" else request.remote)
     if request.mode != "write":
         write.safe_dir(request.out_dir, "output root")
+    total = len(items)
     while items:
+        if request.progress and total > 1:
+            request.progress("written" if request.mode == "write" else "compared", total - len(items), total)
         item = items.pop(0)  # each tree is released once written: a fleet's memory stays flat
         if isinstance(item, reuse.Recorded):
             report.results.append(ClusterResult(item.cluster, item.sources, item.file_count, write.Changes(),
@@ -183,6 +216,15 @@ def execute(request: Request) -> Report:
                 tuple(remote.remote_urls(item.model)), data_files))
     ledger.flush()
     return report
+
+
+def _counted(results: Iterable[Result], progress: Callable[[str, int, int], None] | None, phase: str, total: int
+             ) -> Iterator[Result]:
+    """The results, telling `progress` after each one (a fleet's prepare phase is most of its time)."""
+    for done, result in enumerate(results, start=1):
+        if progress and total > 1:
+            progress(phase, done, total)
+        yield result
 
 
 def _name(item: Prepared | reuse.Recorded) -> str:

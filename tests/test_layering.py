@@ -393,6 +393,7 @@ def test_fleet_exit_codes_for_check(workdir: Path) -> None:
     listed = stale.stdout.splitlines()
     assert "changed: out/staging/08-bypass-policies/globalnetworkpolicy.yaml" in listed, shows(stale)
     assert all(line.startswith("changed: out/staging/") for line in listed), shows(stale)
-    assert "out/prod: up to date" in stale.stderr
+    assert stale.stderr.splitlines() == ["2 clusters: 1 differ, 1 up to date",
+                                         "out/ is stale; to update it, run: render base.yaml prod.yaml staging.yaml"]
     bad = run_cli("--check", *files, "--set", "nodepool.size=0")
     assert bad.exit_code == 2, shows(bad)

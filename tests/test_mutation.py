@@ -331,16 +331,25 @@ def test_empty_security_groups_render_or_are_refused(workspace: Path) -> None:
 
 
 def test_uuid_names_render(workspace: Path) -> None:
-    data = copy.deepcopy(SEED)
-    data["cluster"]["name"] = SEED["nodepool"]["instanceType"]
-    data["nodepool"].pop("securityGroups")
-    data["nodepool"].pop("name")
-    values = workspace / "uuid-name.yaml"
-    _write_values(values, data)
-    try:
-        pipeline.prepare([values], pipeline.Request(values_files=(values,)), [])
-    except RenderError as exc:
-        raise AssertionError(f"exit {exc.exit_code}:\n{exc}") from None
+    """A UUID-shaped name renders when its derived names fit; a whole UUID (36 characters) makes 66-character
+    Application names and is refused where it was set (renderer/names.py), never exit 3."""
+    uuid = SEED["nodepool"]["instanceType"]
+    for name, fits in ((uuid[:33], True), (uuid, False)):
+        data = copy.deepcopy(SEED)
+        data["cluster"]["name"] = name
+        data["nodepool"].pop("securityGroups")
+        data["nodepool"].pop("name")
+        values = workspace / "uuid-name.yaml"
+        _write_values(values, data)
+        try:
+            pipeline.prepare([values], pipeline.Request(values_files=(values,)), [])
+            assert fits, name
+        except InputError as exc:
+            assert not fits, exc
+            (problem,) = exc.problems
+            assert (problem.line, problem.key_path) == (2, "cluster.name") and "66 characters" in problem.message
+        except RenderError as exc:
+            raise AssertionError(f"exit {exc.exit_code}:\n{exc}") from None
 
 
 def test_examples_ran(request: pytest.FixtureRequest) -> None:

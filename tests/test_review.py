@@ -219,7 +219,8 @@ def test_hand_edited_file(out: Path, render_cli: RenderCli) -> None:
 
     check = render_cli("--check", PROD_VALUES, expect=1)
     assert check.stdout == listing(changed=["02-storageclass/storageclass.yaml"])
-    assert check.stderr == f"{edited}: warning: was edited by hand; would be overwritten\n"
+    assert check.stderr == (f"{edited}: warning: was edited by hand; would be overwritten\n"
+                            f"out/ is stale; to update it, run: render {PROD_VALUES}\n")
     diff = render_cli("--diff", PROD_VALUES, expect=1).stdout
     assert "-reclaimPolicy: Retain\n+reclaimPolicy: Delete\n" in diff
 

@@ -1,0 +1,143 @@
+"""What a fleet owner sees: shared-layer problems once, a summary, --quiet, the fix command, colour, progress."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from renderer.cli import main
+from tests.conftest import PROD_VALUES, REPO_ROOT
+
+NAMES = ("alpha", "bravo", "charlie")
+
+
+@pytest.fixture
+def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Three clusters from the seed values under a shared base.yaml, in a scratch working directory."""
+    monkeypatch.chdir(tmp_path)
+    for variable in ("GITHUB_ACTIONS", "NO_COLOR", "FORCE_COLOR"):
+        monkeypatch.delenv(variable, raising=False)
+    (tmp_path / "base.yaml").write_text("tigera:\n  version: v3.19.2\n", "utf-8")
+    seed = PROD_VALUES.read_text("utf-8")
+    for name in NAMES:
+        (tmp_path / f"{name}.yaml").write_text(seed.replace("ceosks-poc", name), "utf-8")
+    return ["base.yaml", *(f"{name}.yaml" for name in NAMES)]
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_a_typo_in_the_shared_layer_is_reported_once(fleet: list[str]) -> None:
+    Path("base.yaml").write_text("tigera:\n  encapsulation: vxlan\n", "utf-8")
+    code, _out, err = cli(*fleet)
+    assert code == 2
+    assert err.splitlines() == [
+        'base.yaml:2:18: error: tigera.encapsulation: "vxlan" is not one of: VXLAN, VXLANCrossSubnet, IPIP, '
+        'IPIPCrossSubnet, None (did you mean "VXLAN"?)',
+        "  hint: in the shared layer base.yaml: found for every one of the 3 clusters, reported once",
+    ]
+
+
+def test_a_cluster_file_problem_stays_per_cluster(fleet: list[str]) -> None:
+    for name in ("alpha", "bravo"):
+        Path(f"{name}.yaml").write_text(Path(f"{name}.yaml").read_text("utf-8").replace("size: 2", "size: 0"))
+    code, _out, err = cli(*fleet)
+    assert code == 2
+    assert [line.split(": error: ")[0] for line in err.splitlines()] == ["alpha.yaml:20:9", "bravo.yaml:20:9"]
+    assert "hint" not in err
+
+
+def test_write_prints_the_changed_clusters_and_a_summary(fleet: list[str]) -> None:
+    code, _out, err = cli(*fleet)
+    assert code == 0
+    assert err.splitlines() == [*(f"out/{name}: 29 files, 22 objects validated; 29 added, 0 changed, 0 removed"
+                                  for name in NAMES), "3 clusters: 3 changed, 0 unchanged"]
+    Path("bravo.yaml").write_text(Path("bravo.yaml").read_text("utf-8").replace("size: 2", "size: 3"))
+    code, _out, err = cli(*fleet)
+    assert (code, err.splitlines()) == (0, ["out/bravo: 29 files, 22 objects validated; 0 added, 1 changed, 0 removed",
+                                            "3 clusters: 1 changed, 2 unchanged"])
+
+
+def test_check_lists_the_stale_files_then_the_command_that_fixes_them(fleet: list[str]) -> None:
+    cli(*fleet)
+    assert cli("--check", *fleet) == (0, "", "3 clusters: 0 differ, 3 up to date\n")
+    Path("bravo.yaml").write_text(Path("bravo.yaml").read_text("utf-8").replace("size: 2", "size: 3"))
+    code, out, err = cli("--check", "--set", "longhorn.replicas=1", *fleet)
+    assert code == 1
+    assert "changed: out/bravo/bootstrap.sh" in out.splitlines()
+    assert err.splitlines() == ["3 clusters: 3 differ, 0 up to date",
+                                "out/ is stale; to update it, run: render --set longhorn.replicas=1 base.yaml "
+                                "alpha.yaml bravo.yaml charlie.yaml"]
+    fixed = err.splitlines()[-1].split("run: render ", 1)[1].split()
+    assert cli(*fixed)[0] == 0
+    assert cli("--check", *fixed)[0] == 0
+
+
+def test_quiet_prints_only_answers_and_problems(fleet: list[str]) -> None:
+    assert cli("--quiet", *fleet) == (0, "", "")
+    assert cli("-q", "--check", *fleet) == (0, "", "")
+    Path("bravo.yaml").write_text(Path("bravo.yaml").read_text("utf-8").replace("size: 2", "size: 3"))
+    code, out, err = cli("--check", "--quiet", *fleet)
+    assert (code, out) == (1, "changed: out/bravo/bootstrap.sh\n")
+    assert err == "out/ is stale; to update it, run: render base.yaml alpha.yaml bravo.yaml charlie.yaml\n"
+    Path("alpha.yaml").write_text("cluster: {}\n")
+    assert cli("--quiet", *fleet)[2].startswith("alpha.yaml:1:1: error: cluster.kubernetesVersion: required")
+
+
+@pytest.mark.parametrize(("env", "colored"), [
+    ({}, False),  # CliRunner's stdout is not a terminal
+    ({"FORCE_COLOR": "1"}, True),
+    ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, True),
+    ({"NO_COLOR": "1"}, False),
+])
+def test_diff_is_coloured_only_when_wanted(fleet: list[str], env: dict[str, str], colored: bool) -> None:
+    cli(*fleet)
+    code, out, _err = cli("--diff", "--set", "nodepool.size=3", *fleet, env=env)
+    assert code == 1
+    assert ("\x1b[32m+  --size 3\x1b[0m\n" in out) is colored
+    assert ("\x1b[31m-  --size 2\x1b[0m\n" in out) is colored
+    assert "+  --size 3\n" in out.replace("\x1b[32m", "").replace("\x1b[0m", "")
+    markdown = cli("--diff", "--format", "markdown", "--set", "nodepool.size=3", *fleet, env=env)[1]
+    assert "\x1b[" not in markdown
+
+
+def _stderr_on_a_terminal(args: list[str], cwd: Path) -> str:
+    """Run the real `render` with stderr on a pseudo-terminal; what the terminal received."""
+    leader, follower = pty.openpty()
+    env = {**os.environ, "SKS_GITOPS_NO_CACHE": "1"}
+    env.pop("NO_COLOR", None)
+    process = subprocess.Popen([sys.executable, "-m", "renderer", *args], cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=120)
+    os.close(leader)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+@pytest.mark.slow
+def test_progress_is_drawn_on_a_terminal_only(fleet: list[str], tmp_path: Path) -> None:
+    seen = _stderr_on_a_terminal(fleet, tmp_path)
+    assert "\rprepared 1/3 clusters" in seen.replace("\x1b[K", "") and "written 2/3 clusters" in seen
+    assert seen.rstrip().endswith("3 clusters: 3 changed, 0 unchanged")
+    piped = subprocess.run([sys.executable, "-m", "renderer", "--check", *fleet], cwd=tmp_path, capture_output=True,
+                           text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, check=False)
+    assert piped.returncode == 0 and "\r" not in piped.stderr and "clusters" in piped.stderr
+    quiet = _stderr_on_a_terminal(["--quiet", "--check", *fleet], tmp_path)
+    assert quiet.strip() == ""
