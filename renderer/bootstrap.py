@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from renderer.rollout.order import Placed
+from renderer.rollout.order import BOOTSTRAP_ENVIRONMENT, Placed
 from renderer.stages import Stage, tigera_kinds
 
 if TYPE_CHECKING:
@@ -179,8 +179,9 @@ def plan(model: Model) -> Plan:
             steps.append(Step("nodepool", "nodepool", f"nodepool {pools['name']} ({pools['size']} nodes)",
                               stage.needs, stage.provides, why=_why(placed)))
             continue
+        needs = tuple(fact for fact in stage.needs if fact not in BOOTSTRAP_ENVIRONMENT)  # checked, not awaited
         steps.append(Step(stage.directory, _stage_kind(stage, False), f"stage {stage.position}: {stage.title}",
-                          stage.needs, stage.provides, why=_why(placed), stage=stage))
+                          needs, stage.provides, why=_why(placed), stage=stage))
     applied = {placed.stage.position for placed in model.bootstrap}
     left = [stage for stage in model.stages if stage.position not in applied]
     health = Step("health", "health", "wait until every tigerastatus is Available")

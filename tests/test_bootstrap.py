@@ -47,18 +47,20 @@ FRESH_CHANGES = [
     f"kubectl apply {SSA} --filename $WORK/02-storageclass.yaml",
     f"kubectl apply {SSA} --filename $WORK/03-tigera-operator.yaml",
     f"kubectl apply {SSA} --filename $WORK/04-tigera-prometheus-operator.yaml",
+    # nodepool, once the operator.tigera.io CRDs are Established (the rollout model's order)
+    "exo compute sks nodepool add ceosks-poc ceosks-poc-worker --zone at-vie-1 --size 2"
+    " --instance-type c6f99499-7f59-4138-9427-a09db13af2bc --disk-size 50 --security-group ceosks-poc",
     # 05-pull-secrets: built by a local kubectl and piped in (tigera-operator, tigera-prometheus)
     f"kubectl apply {SSA} --filename=-",
     f"kubectl apply {SSA} --filename=-",
-    # 06-tigera-custom-resources, once the operator.tigera.io CRDs are Established
+    # 06-tigera-custom-resources: Installation and APIServer
     f"kubectl apply {SSA} --filename $WORK/06-tigera-custom-resources.yaml",
-    # nodepool
-    "exo compute sks nodepool add ceosks-poc ceosks-poc-worker --zone at-vie-1 --size 2"
-    " --instance-type c6f99499-7f59-4138-9427-a09db13af2bc --disk-size 50 --security-group ceosks-poc",
     # 07-license, once the Tigera API server is Available
     f"kubectl apply {SSA} --filename $SECRETS/license.yaml",
-    # 08-bypass-policies, once the operator has made the allow-tigera tier and its namespaces
+    # 08-bypass-policies, once the operator has made the allow-tigera tier
     f"kubectl apply {SSA} --filename $WORK/08-bypass-policies.yaml",
+    # 09-tigera-enterprise-resources: the custom resources that need the license
+    f"kubectl apply {SSA} --filename $WORK/09-tigera-enterprise-resources.yaml",
     # handover, after every tigerastatus is Available
     "kubectl apply --server-side --field-manager=sks-gitops --filename $TREE/argocd/argocd-cm-health.yaml",
     f"kubectl apply {SSA} --filename $TREE/argocd/apps/project.yaml",
@@ -162,7 +164,7 @@ def test_dry_run_prints_the_fresh_run_and_touches_nothing(prod: Bootstrap) -> No
 # ---- failures -------------------------------------------------------------------------------
 # A failure at each step, then a Ctrl-C, then the resume: tests/test_bootstrap_converge.py.
 
-UP_TO_DATE = 12  # ": up to date" lines of a run with nothing left to do
+UP_TO_DATE = 13  # ": up to date" lines of a run with nothing left to do
 
 
 def test_health_timeout_names_the_degraded_components(prod: Bootstrap) -> None:
@@ -317,7 +319,6 @@ def test_flux_external_secrets_ipip_service_variant(tmp_path: Path) -> None:
     assert not [call for call in result.calls if call.argv[:2] == ("create", "secret")]
     assert "kubectl get crd externalsecrets.external-secrets.io --output=name" in lines
     assert "kubectl kustomize $TREE/05-pull-secrets" in lines
-    assert "kubectl get secret tigera-pull-secret --namespace tigera-prometheus --output=name" in lines
     assert lines[-3:] == ["kubectl get crd kustomizations.kustomize.toolkit.fluxcd.io --output=name",
                           f"kubectl diff {SSA} --kustomize $TREE/flux",
                           f"kubectl apply {SSA} --kustomize $TREE/flux"]
@@ -339,7 +340,7 @@ def test_sops_license_hands_over_before_the_health_wait(tmp_path: Path) -> None:
                                "secrets.license.encryptedFile=secrets/ceosks-poc/license.enc.yaml"])
     listed = re.findall(r"^\s+\d+\s+(\S+)\s", run.run("--help").stdout, re.MULTILINE)
     # Flux delivers the license; the bypass needs the tier the license brings: both follow the handover.
-    assert listed[-4:] == ["handover", "07-license", "08-bypass-policies", "health"]
+    assert listed[-5:] == ["handover", "07-license", "08-bypass-policies", "09-tigera-enterprise-resources", "health"]
     assert "--license FILE" not in run.run("--help").stdout
 
 

@@ -39,6 +39,7 @@ FAILURES = {
     "nodepool": {"FAKE_FAIL": "nodepool add"},
     "07-license": {"FAKE_FAIL": f"apply {SSA} --filename {{secrets}}/license.yaml"},
     "08-bypass-policies": {"FAKE_FAIL": "kustomize {tree}/08-bypass-policies"},
+    "09-tigera-enterprise-resources": {"FAKE_FAIL": "kustomize {tree}/09-tigera-enterprise-resources"},
     "health": {"FAKE_TIGERASTATUS_DEGRADED": "log-storage-elastic", "BOOTSTRAP_HEALTH_TIMEOUT": "0"},
     "handover": {"FAKE_FAIL": "root-application"},
 }
@@ -60,6 +61,7 @@ INTERRUPTS = {
     "nodepool": "nodepool add",
     "07-license": "get tigerastatus apiserver",
     "08-bypass-policies": "get tiers.projectcalico.org",
+    "09-tigera-enterprise-resources": "kustomize {tree}/09-tigera-enterprise-resources",
     "health": "get tigerastatus --output",
     "handover": "root-application",
 }
