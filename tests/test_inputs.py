@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
@@ -373,9 +373,9 @@ def test_a_same_size_code_edit_with_its_pyc_gone_is_seen(tmp_path: Path) -> None
     assert render("--check").returncode == 0
     assert render("--check").stderr == "out/ceosks-poc: up to date\n"  # answered from the record
     assert not (tmp_path / "cache" / "noop").exists() or any((tmp_path / "cache" / "noop").iterdir())
-    source = checkout / "renderer" / "cli.py"
+    source = checkout / "renderer" / "fleet.py"
     same_size(source, '"{where}: up to date"', '"{where}: Up to date"')
-    for compiled in (checkout / "renderer" / "__pycache__").glob("cli.*.pyc"):
+    for compiled in (checkout / "renderer" / "__pycache__").glob("fleet.*.pyc"):
         compiled.unlink()
     answer, reference = render("--check"), render("--check", "--no-cache")
     assert (answer.returncode, answer.stderr) == (reference.returncode, reference.stderr)
@@ -475,8 +475,9 @@ def test_the_property_fails_when_an_input_is_not_declared(sandbox: Sandbox, monk
     registry = inputs.SHARED if entry in inputs.SHARED else inputs.PER_QUERY
     monkeypatch.delitem(registry, entry)  # type: ignore[arg-type]
 
-    @settings(max_examples=60, phases=[Phase.generate], **PROPERTY)  # type: ignore[arg-type]
+    @settings(max_examples=60, phases=[Phase.explicit, Phase.generate], **PROPERTY)  # type: ignore[arg-type]
     @given(edits=st.lists(EDITS, min_size=1, max_size=3))
+    @example(edits=[("schema", lambda box: _edit_schema(box, "5"))])  # always tried: random draws may miss it
     def mutated(edits: list[tuple[str, Edit]]) -> None:
         cached_equals_full(sandbox, edits)
 

@@ -331,10 +331,10 @@ def test_empty_security_groups_render_or_are_refused(workspace: Path) -> None:
 
 
 def test_uuid_names_render(workspace: Path) -> None:
-    """A UUID-shaped name renders when its derived names fit; a whole UUID (36 characters) makes 66-character
-    Application names and is refused where it was set (renderer/names.py), never exit 3."""
+    """A UUID-shaped name renders when its derived names fit; a whole UUID (36 characters) makes 67-character
+    Application names (stage 09's) and is refused where it was set (renderer/names.py), never exit 3."""
     uuid = SEED["nodepool"]["instanceType"]
-    for name, fits in ((uuid[:33], True), (uuid, False)):
+    for name, fits in ((uuid[:32], True), (uuid, False)):
         data = copy.deepcopy(SEED)
         data["cluster"]["name"] = name
         data["nodepool"].pop("securityGroups")
@@ -347,7 +347,7 @@ def test_uuid_names_render(workspace: Path) -> None:
         except InputError as exc:
             assert not fits, exc
             (problem,) = exc.problems
-            assert (problem.line, problem.key_path) == (2, "cluster.name") and "66 characters" in problem.message
+            assert (problem.line, problem.key_path) == (2, "cluster.name") and "67 characters" in problem.message
         except RenderError as exc:
             raise AssertionError(f"exit {exc.exit_code}:\n{exc}") from None
 

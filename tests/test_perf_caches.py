@@ -331,7 +331,7 @@ def test_depth_is_reported_whatever_else_is_wrong(text: str) -> None:
     the first flow bracket past MAX_DEPTH, the 65th `[` (block levels around it are not counted)."""
     problem = _outcome(text.encode())
     assert isinstance(problem, Problem) and problem.message == yamlio._TOO_DEEP
-    assert (problem.line, problem.column) == next((n + 1, line.index("[") + 65) for n, line in
+    assert (problem.line, problem.column) == next((n + 1, line.index("[") + 64) for n, line in
                                                   enumerate(text.splitlines()) if "[[" in line)
 
 
