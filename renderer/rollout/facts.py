@@ -113,18 +113,6 @@ COMPONENTS: tuple[Component, ...] = (
 )
 """Every TigeraStatus a single-tenant Calico Enterprise 3.19 install reports (status.New names)."""
 
-MANAGER_NEEDS_COMPLIANCE_READY = "pkg/controller/manager/manager_controller.go: 'Compliance is not ready'"
-"""With a Compliance CR present, Manager waits for its status.state Ready."""
-
-CR_NAMES = {"Installation": "default", "APIServer": "default"}
-"""Names the operator reads; every other operator.tigera.io CR is read as `tigera-secure`
-(pkg/controller/utils/utils.go: DefaultInstanceKey, DefaultTSEEInstanceKey, GetAPIServer)."""
-
-ENTERPRISE_CR_NAME = "tigera-secure"
-
-TIER_ORDER = 100
-"""allow-tigera tier order (pkg/render/tiers/tiers.go: defaultTierOrder)."""
-
 OPERATOR_POLICY_ORDER = 1
 """Order of the operator's allow-tigera policies (pkg/render/common/networkpolicy: HighPrecedenceOrder);
 a bypass must sort before them inside the tier."""
@@ -139,9 +127,6 @@ logstorage.go eckOperatorAllowTigeraPolicy, packet_capture_api.go, monitor/monit
 
 OPERATOR_TIER = {(3, 19): "allow-tigera", (3, 23): "calico-system"}
 """Tier that holds the operator's policies, by Calico Enterprise series (renamed in 3.23)."""
-
-TIER_DELAY_SECONDS = 30
-"""Tier appears at most this long after the license: utils.StandardRetry in the tiers controller."""
 
 POOL_DEFAULTS_V4 = {"allowedUses": ["Workload", "Tunnel"], "blockSize": 26, "disableBGPExport": False}
 """What pkg/controller/ippool/defaults.go (fillDefaults) writes into every IPv4 pool left empty, and the

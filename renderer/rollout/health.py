@@ -12,9 +12,6 @@ from __future__ import annotations
 from renderer.rollout import facts
 from renderer.stages import Stage
 
-READY_WHEN = "sks-gitops.io/ready-when"
-"""Child Application annotation: what the parent's sync wave waits for (see APPLICATION_LUA)."""
-
 READY_WHEN_BY_DONE = {"healthy": "Healthy", "crds": "CRDsEstablished", "applied": "Synced"}
 
 APPLICATION_LUA = """\
