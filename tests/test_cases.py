@@ -41,11 +41,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import ruamel.yaml.scanner as ruamel_scanner
 from click.testing import CliRunner, Result
 
 from renderer import yamlio as yamlio_module
 from renderer.cli import main
+from tests.support.schema_walk import count_scans
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = REPO / "tests" / "cases"
@@ -304,14 +304,7 @@ def test_alias_bomb_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_deep_nesting_fails_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Refused from the raw text: ruamel's scanner (quadratic in flow depth) sees a bounded prefix only."""
-    scanned = [0]
-    real_fetch = ruamel_scanner.Scanner.fetch_more_tokens
-
-    def counting_fetch(self: Any) -> Any:
-        scanned[0] += 1
-        return real_fetch(self)
-
-    monkeypatch.setattr(ruamel_scanner.Scanner, "fetch_more_tokens", counting_fetch)
+    scanned = count_scans(monkeypatch)
     values = tmp_path / "deep.yaml"
     values.write_text(BASE_VALUES + "tigera:\n  customResources: " + "[" * 5000 + "]" * 5000 + "\n")
     result = run_cli(values, "--out", tmp_path / "out")

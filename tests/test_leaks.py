@@ -21,6 +21,7 @@ import pytest
 from renderer import check, leaks, loader, pipeline, validate, yamlio
 from renderer.errors import TemplateError
 from tests.conftest import PROD_VALUES, REPO_ROOT, RenderCli, read_tree
+from tests.support.schema_walk import string_fields
 
 # --------------------------------------------------------------------------- samples (built, never literal)
 
@@ -244,24 +245,6 @@ def test_real_health_checks_are_not_findings(render_cli: RenderCli, tmp_path: Pa
 FULL = yamlio.load_one(PROD_VALUES.read_bytes(), "prod.yaml").data
 
 
-def _string_fields(node: dict[str, Any], schema: dict[str, Any], path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    while "$ref" in node:
-        target: Any = schema
-        for part in node["$ref"].removeprefix("#/").split("/"):
-            target = target[part]
-        node = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-    if node.get("type") == "string" and "enum" not in node:
-        return [path]
-    found = []
-    for key, sub in node.get("properties", {}).items():
-        found += _string_fields(sub, schema, (*path, key))
-    if isinstance(node.get("additionalProperties"), dict):
-        found += _string_fields(node["additionalProperties"], schema, (*path, "<any>"))
-    if isinstance(node.get("items"), dict):
-        found += _string_fields(node["items"], schema, (*path, "<item>"))
-    return found
-
-
 def _admitted(path: tuple[str, ...], value: str) -> bool:
     """Whether the schema accepts `value` at `path` (`<any>`: a mapping value, `<item>`: a list item)."""
     data = json.loads(json.dumps(FULL))
@@ -299,7 +282,7 @@ URL_OR_PATH_CHANNELS = {"gitops.repoURL", "longhorn.chartRepository", "tigera.ma
 def _carriers(sample: str) -> set[str]:
     schema = validate.values_schema()
     found = set()
-    for path in _string_fields(schema, schema):
+    for path in string_fields(schema, schema):
         key = ".".join(path)
         wrapped = {"gitops.repoURL": f"https://git.example.com/{sample}/x.git",
                    "longhorn.chartRepository": f"https://charts.example.com/{sample}",

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import ruamel.yaml.scanner as ruamel_scanner
 from click.testing import CliRunner, Result
 
 from renderer import leaks, redact, validate, yamlio, yamllimits
 from renderer.cli import main
 from tests.conftest import PROD_VALUES, REPO_ROOT, read_tree
+from tests.support.schema_walk import count_scans, string_fields
 
 _RNG = random.Random(14)
 
@@ -97,23 +97,8 @@ BASE["nodepool"]["antiAffinityGroups"] = ["aag"]
 BASE["gitops"]["engine"] = "flux"  # sops delivers the license only with Flux (validate.py: rollout_problems)
 
 
-def _string_fields(node: dict[str, Any], schema: dict[str, Any], path: tuple[str, ...] = ()) -> list[str]:
-    """Every string field the schema admits, as dotted paths; `<any>` a mapping value, `<item>` a list item."""
-    node = validate.resolve_ref(schema, node)
-    if node.get("type") == "string" and "enum" not in node:
-        return [".".join(path)]
-    found = []
-    for key, sub in node.get("properties", {}).items():
-        found += _string_fields(sub, schema, (*path, key))
-    if isinstance(node.get("additionalProperties"), dict):
-        found += _string_fields(node["additionalProperties"], schema, (*path, "<any>"))
-    if isinstance(node.get("items"), dict):
-        found += _string_fields(node["items"], schema, (*path, "<item>"))
-    return found
-
-
 SCHEMA = validate.values_schema()
-FIELDS = [*_string_fields(SCHEMA, SCHEMA), "nodepool.labels.<key>"]
+FIELDS = [*(".".join(path) for path in string_fields(SCHEMA, SCHEMA)), "nodepool.labels.<key>"]
 
 
 def _placed(field: str, payload: str) -> tuple[dict[str, Any], str]:
@@ -337,18 +322,6 @@ def test_tabs_and_newlines_stay_allowed(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- limits, by counted work
 
 
-def _count_scans(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    scanned = [0]
-    real_fetch = ruamel_scanner.Scanner.fetch_more_tokens
-
-    def counting_fetch(self: Any) -> Any:
-        scanned[0] += 1
-        return real_fetch(self)
-
-    monkeypatch.setattr(ruamel_scanner.Scanner, "fetch_more_tokens", counting_fetch)
-    return scanned
-
-
 @pytest.mark.parametrize("shape", ["top-level-keys", "labels"])
 def test_a_huge_file_is_refused_before_ruamel_scans_it(shape: str, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
@@ -358,7 +331,7 @@ def test_a_huge_file_is_refused_before_ruamel_scans_it(shape: str, tmp_path: Pat
         body = "nodepool:\n  labels:\n" + "".join(f"    l{index}: v\n" for index in range(70_000))
     values = tmp_path / "big.yaml"
     values.write_text(body, "utf-8")
-    scanned = _count_scans(monkeypatch)
+    scanned = count_scans(monkeypatch)
     result = _run([str(values), "--out", str(tmp_path / "out")], {})
     assert result.exit_code == 2
     assert f"error: document has more than {yamllimits.MAX_ENTRIES} keys and list items" in result.stderr
