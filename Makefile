@@ -51,7 +51,7 @@ lint: $(STAMP)
 
 ## schemas: regenerate schemas/crds from ../shared/crds
 schemas: $(STAMP)
-	$(BIN)/python -m renderer.crdschemas
+	$(BIN)/python -m devtools.crdschemas
 
 ## bench: speed and memory figures (see README, Performance)
 bench: $(STAMP) tools

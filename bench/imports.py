@@ -1,4 +1,4 @@
-"""Import cost of the CLI from `python -X importtime -c "import renderer.cli"`, medians over runs."""
+"""Import cost of the CLI from `python -X importtime -c "import renderer.cli.command"`, medians over runs."""
 
 from __future__ import annotations
 
@@ -7,20 +7,20 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-_TARGET = "renderer.cli"
+_TARGET = "renderer.cli.command"
 
 
 @dataclass(frozen=True)
 class ImportEntry:
     module: str
     depth: int
-    """Nesting in the import tree: 0 is renderer.cli, 1 what it imports directly, and so on."""
+    """Nesting in the import tree: 0 is renderer.cli.command, 1 what it imports directly, and so on."""
     self_us: float
     cumulative_us: float
 
 
 def _parse(stderr: str) -> list[ImportEntry]:
-    """The entries of renderer.cli's import tree only (not what `site` loaded before it).
+    """The entries of renderer.cli.command's import tree only (not what `site` loaded before it).
 
     importtime prints children before their parent, indented two spaces per level.
     """

@@ -1,7 +1,7 @@
-"""The leak scan's own cost per rendered file and per cluster, with any version of renderer/leaks.py.
+"""The leak scan's own cost per rendered file and per cluster, with any version of renderer/leaks/__init__.py.
 
     .venv/bin/python bench/leakscan.py                       # the current rules
-    git show REV:renderer/leaks.py > /tmp/leaks_old.py
+    git show REV:renderer/leaks/__init__.py > /tmp/leaks_old.py
     .venv/bin/python bench/leakscan.py --leaks /tmp/leaks_old.py   # an older version, same trees
 
 Renders N synthetic fleet clusters (bench/workloads.py) in memory once, then times scan_text over
@@ -50,7 +50,7 @@ def _trees(count: int) -> list[dict[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--leaks", default="", help="path of a leaks.py to measure instead of renderer/leaks.py")
+    parser.add_argument("--leaks", default="", help="path of a leaks.py to measure instead of renderer/leaks/__init__.py")
     parser.add_argument("--clusters", type=int, default=20)
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args(argv)
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     files = [(path, text) for tree in trees for path, text in tree.items()]
     objects = [obj for path, text in files if path.endswith((".yaml", ".yml"))
                for obj in check.parse_objects(path, text)]
-    print(f"{args.leaks or 'renderer/leaks.py'}: {len(trees)} clusters, {len(files)} files "
+    print(f"{args.leaks or 'renderer/leaks/__init__.py'}: {len(trees)} clusters, {len(files)} files "
           f"({sum(len(text) for _p, text in files) // len(files)} chars on average), {len(objects)} objects")
     passes = {"scan_text": lambda: [leaks.scan_text("", text) for _path, text in files],
               "scan_object": lambda: [leaks.scan_object(obj) for obj in objects]}

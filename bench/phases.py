@@ -22,11 +22,11 @@ from typing import Any
 STARTED = time.perf_counter()
 
 PHASES = (
-    ("renderer.cli", "execute"), ("renderer.loader", "load"), ("renderer.overrides", "apply"),
+    ("renderer.cli.command", "execute"), ("renderer.load", "load"), ("renderer.load.overrides", "apply"),
     ("renderer.validate", "validate"), ("renderer.model", "build"), ("renderer.render", "render"),
     ("renderer.render", "render_template"), ("renderer.yamlio", "dump"), ("renderer.check", "check"),
-    ("renderer.yamlio", "load_all_plain"), ("renderer.kubecheck", "problems"), ("renderer.kubecheck", "validator"),
-    ("renderer.crdcheck", "custom_object_problems"), ("renderer.crdcheck", "_validator"),
+    ("renderer.yamlio", "load_all_plain"), ("renderer.check.kube", "problems"), ("renderer.check.kube", "validator"),
+    ("renderer.check.crds", "custom_object_problems"), ("renderer.check.crds", "_validator"),
     ("renderer.leaks", "scan_text"), ("renderer.leaks", "scan_object"), ("renderer.write", "write"),
     ("renderer.write", "compare"), ("os", "fsync"),
 )
@@ -69,12 +69,12 @@ def _phases(imported_at: float) -> None:
 
 
 def main() -> None:
-    import renderer.cli
-    import renderer.parallel
+    import renderer.cache.parallel
+    import renderer.cli.command
 
-    renderer.parallel.MIN_CLUSTERS = sys.maxsize  # timed serially: forked workers' phases are not seen here
+    renderer.cache.parallel.MIN_CLUSTERS = sys.maxsize  # timed serially: forked workers' phases are not seen here
     _phases(time.perf_counter())
-    renderer.cli.main(sys.argv[1:], prog_name="render")
+    renderer.cli.command.main(sys.argv[1:], prog_name="render")
 
 
 if __name__ == "__main__":

@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     _print_section("Notes", "\n".join(f"- {note}" for note in notes))
     _print_section("Ratios", report.ratio_lines(ratios))
     _print_section("Targets", report.target_lines(targets))
-    _print_section(f"Import time of renderer.cli (median of {plan.import_runs}, -X importtime): "
+    _print_section(f"Import time of renderer.cli.command (median of {plan.import_runs}, -X importtime): "
                    f"{total_import_us / 1000:.1f} ms",
                    report.import_lines("top five modules by cumulative time:", top, total_import_us) + "\n"
                    + report.import_lines("largest packages it pulls in (cumulative, with their own imports):",

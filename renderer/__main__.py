@@ -1,5 +1,5 @@
 """`python -m renderer` is the `render` command."""
 
-from renderer.fastpath import main
+from renderer.cli import main
 
 main()

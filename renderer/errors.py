@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from renderer import exitcodes
+
 
 @dataclass(frozen=True, order=True)
 class Problem:
@@ -21,8 +23,8 @@ class Problem:
 
     def shown(self) -> Problem:
         """This problem as it may be printed: secret-shaped spans of key path, message and hint redacted
-        (renderer/redact.py); file:line:col stay (a --set location is already built redacted)."""
-        from renderer.redact import key_path, scrub  # the leak rules load only when a problem is printed
+        (renderer/leaks/redact.py); file:line:col stay (a --set location is already built redacted)."""
+        from renderer.leaks.redact import key_path, scrub  # the leak rules load only when a problem is printed
 
         return replace(self, key_path=key_path(self.key_path), message=scrub(self.message), hint=scrub(self.hint),
                        source=scrub(self.source))
@@ -74,7 +76,7 @@ def printable(text: str) -> str:
 class RenderError(Exception):
     """Base of every error the core raises on purpose."""
 
-    exit_code = 3
+    exit_code = exitcodes.INTERNAL
 
     def __init__(self, problems: list[Problem] | Problem | str):
         if isinstance(problems, str):
@@ -88,7 +90,7 @@ class RenderError(Exception):
 class InputError(RenderError):
     """Bad input from the user: values files, --set overrides, CLI usage, the output location."""
 
-    exit_code = 2
+    exit_code = exitcodes.INVALID
 
 
 class ValuesError(InputError):
@@ -106,4 +108,4 @@ class RemoteError(InputError):
 class TemplateError(RenderError):
     """A template failed or produced an invalid object: a bug in sks-gitops, not in the values."""
 
-    exit_code = 3
+    exit_code = exitcodes.INTERNAL

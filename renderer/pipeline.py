@@ -7,32 +7,24 @@ a Report that cli.py shows.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from renderer import (
-    check,
-    fleet,
-    loader,
-    model,
-    names,
-    overrides,
-    parallel,
-    remote,
-    render,
-    reuse,
-    simulate,
-    validate,
-    vendor,
-    write,
-)
+from renderer import check, load, model, remote, render, simulate, validate, write
+from renderer.cache.clusters import Ledger, Recorded
+from renderer.cache.parallel import ordered_map
 from renderer.errors import Problem, RemoteError, ValuesError
+from renderer.load import overrides
 from renderer.model import Model
-from renderer.rollout import plan as rollout_plan
+from renderer.model import plan as rollout_plan
+from renderer.remote import vendor
+from renderer.render.tree import Tree
+from renderer.validate import names
 
 
 @dataclass(frozen=True)
@@ -49,7 +41,7 @@ class Request:
     remote: str = ""
     """`lock` (download and pin remote manifests), `verify` (download and compare) or `` (offline)."""
     use_cache: bool = True
-    """Skip clusters whose inputs and tree are as a clean earlier run left them (reuse.py)."""
+    """Skip clusters whose inputs and tree are as a clean earlier run left them (renderer/cache/clusters.py)."""
     vendor: bool = False
     """With `lock`: also keep the locked bytes in vendor/ beside the lock (vendor.py)."""
     progress: Callable[[str, int, int], None] | None = field(default=None, compare=False)
@@ -70,7 +62,7 @@ class ClusterResult:
     """New bytes of the changed files, kept for --diff only."""
     old: dict[str, bytes] = field(default_factory=dict)
     plan: str = ""
-    """The rollout plan (renderer/rollout/plan.py), for --plan and the PR markdown."""
+    """The rollout plan (renderer/model/plan.py), for --plan and the PR markdown."""
     data_files: tuple[str, ...] = ()
     """The installed schema files its check read (check.data_files), for the no-op cache's key."""
 
@@ -83,6 +75,24 @@ class Report:
     @property
     def differs(self) -> bool:
         return any(result.changes.differs for result in self.results)
+
+
+def merge_problems(per_cluster: Sequence[Sequence[Problem]], layers: set[str]) -> list[Problem]:
+    """Every distinct problem once, in first-seen order. One found in a shared layer for several clusters
+    says so in its hint, so a typo in base.yaml is one line for a fleet of 200, not 200 lines."""
+    seen: dict[Problem, int] = {}
+    for problems in per_cluster:
+        for problem in dict.fromkeys(problems):
+            seen[problem] = seen.get(problem, 0) + 1
+    merged = []
+    for problem, count in seen.items():
+        if problem.file in layers and count > 1 and not problem.hint:
+            share = "every one" if count == len(per_cluster) else f"{count}"
+            problem = dataclasses.replace(
+                problem, hint=f"in the shared layer {problem.file}: found for {share} of the {len(per_cluster)} "
+                              "clusters, reported once")
+        merged.append(problem)
+    return merged
 
 
 def is_base_layer(path: Path) -> bool:
@@ -104,7 +114,7 @@ Result = TypeVar("Result")
 @dataclass(frozen=True)
 class Prepared:
     model: Model
-    tree: render.Tree
+    tree: Tree
     kinds: Counter[str]
     sources: tuple[str, ...]
     name_origin: tuple[str, int, int]
@@ -115,7 +125,7 @@ class Prepared:
 
 def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Prepared:
     """Load, validate, model, render and check one cluster, entirely in memory."""
-    values = loader.load(paths)
+    values = load.load(paths)
     values = overrides.apply(values, list(request.overrides), validate.values_schema())
     data, found = validate.validate(values, strict=request.strict)
     warnings.extend(found)
@@ -142,18 +152,18 @@ def _prepare_one(paths: list[Path], request: Request) -> tuple[Prepared | None, 
 
 def execute(request: Request) -> Report:
     report = Report()
-    ledger = reuse.Ledger(request.out_dir, request.strict, request.overrides,
+    ledger = Ledger(request.out_dir, request.strict, request.overrides,
                           request.use_cache and request.mode in ("write", "check") and not request.remote)
     if request.mode == "plan":
-        ledger = reuse.Ledger(request.out_dir, request.strict, request.overrides, False)
+        ledger = Ledger(request.out_dir, request.strict, request.overrides, False)
     groups = _groups(request.values_files)
     if request.remote == "lock":  # pinned (and vendored) first: the trees below are rendered from the new lock
         _lock_first(groups, request)
     recorded = [ledger.lookup(paths) for paths in groups]
     todo = [paths for paths, hit in zip(groups, recorded, strict=True) if hit is None]
-    outcomes = iter(list(_counted(parallel.ordered_map(partial(_prepare_one, request=request), todo),
+    outcomes = iter(list(_counted(ordered_map(partial(_prepare_one, request=request), todo),
                                   request.progress, "prepared", len(todo))))
-    items: list[Prepared | reuse.Recorded] = []
+    items: list[Prepared | Recorded] = []
     found_problems: list[list[Problem]] = []
     found_warnings: list[list[Problem]] = []
     for hit in recorded:
@@ -166,8 +176,8 @@ def execute(request: Request) -> Report:
         if fresh is not None:
             items.append(fresh)
     layers = {str(path) for path in request.values_files if is_base_layer(path)}
-    problems = fleet.merge_problems(found_problems, layers)
-    report.warnings.extend(fleet.merge_problems(found_warnings, layers))
+    problems = merge_problems(found_problems, layers)
+    report.warnings.extend(merge_problems(found_warnings, layers))
     seen: dict[str, tuple[str, ...]] = {}
     for item in items:
         cluster, sources = _name(item), item.sources
@@ -187,7 +197,7 @@ def execute(request: Request) -> Report:
         if request.progress and total > 1:
             request.progress("written" if request.mode == "write" else "compared", total - len(items), total)
         item = items.pop(0)  # each tree is released once written: a fleet's memory stays flat
-        if isinstance(item, reuse.Recorded):
+        if isinstance(item, Recorded):
             report.results.append(ClusterResult(item.cluster, item.sources, item.file_count, write.Changes(),
                                                 Counter(item.kinds), item.digests, data_files=item.data_files))
             continue
@@ -211,7 +221,7 @@ def execute(request: Request) -> Report:
             item.model.cluster, item.sources, len(item.tree), changes, item.kinds, digests, kept, old, item.plan,
             data_files))
         if not item.warned and not change_warnings and (request.mode == "write" or not changes.differs):
-            ledger.add(list(item.paths), reuse.Recorded(
+            ledger.add(list(item.paths), Recorded(
                 item.model.cluster, item.sources, item.name_origin, len(item.tree), dict(item.kinds), digests,
                 tuple(remote.remote_urls(item.model)), data_files))
     ledger.flush()
@@ -227,16 +237,16 @@ def _counted(results: Iterable[Result], progress: Callable[[str, int, int], None
         yield result
 
 
-def _name(item: Prepared | reuse.Recorded) -> str:
-    return item.cluster if isinstance(item, reuse.Recorded) else item.model.cluster
+def _name(item: Prepared | Recorded) -> str:
+    return item.cluster if isinstance(item, Recorded) else item.model.cluster
 
 
-def _pin_remote(items: list[Prepared | reuse.Recorded], mode: str) -> None:
+def _pin_remote(items: list[Prepared | Recorded], mode: str) -> None:
     """Lock, verify or require lock entries for remote manifests, per lock file (one per values dir)."""
     by_lock: dict[Path, list[str]] = {}
     for item in items:
         path = remote.lock_path(Path(item.sources[-1]))
-        urls = item.remote_urls if isinstance(item, reuse.Recorded) else remote.remote_urls(item.model)
+        urls = item.remote_urls if isinstance(item, Recorded) else remote.remote_urls(item.model)
         by_lock.setdefault(path, []).extend(urls)
     for path, urls in sorted(by_lock.items()):
         urls = sorted(set(urls))
@@ -255,7 +265,7 @@ def _lock_first(groups: list[list[Path]], request: Request) -> None:
     problems: list[Problem] = []
     for paths in groups:
         try:
-            values = overrides.apply(loader.load(paths), list(request.overrides), validate.values_schema())
+            values = overrides.apply(load.load(paths), list(request.overrides), validate.values_schema())
             cluster_model = model.build(validate.validate(values, strict=request.strict)[0])
         except ValuesError as exc:
             problems.extend(exc.problems)

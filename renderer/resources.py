@@ -6,13 +6,12 @@ import re
 from functools import cache
 from pathlib import Path
 
-from renderer import inputs
+from renderer import datafiles
 
 
 def _data_dir(name: str) -> Path:
-    """The wheel ships templates/ and schemas/ inside the package; a checkout has them beside it. Found where
-    the cached answers' key looks for them (renderer.inputs), so the two never disagree."""
-    return Path(inputs.data_dir(name))
+    """The wheel ships templates/ and schemas/ inside the package; a checkout has them beside it."""
+    return Path(datafiles.data_dir(name))
 
 
 def templates_dir() -> Path:
@@ -24,9 +23,8 @@ def schema_path(name: str) -> Path:
 
 
 def kubernetes_schema_root() -> Path:
-    """kubernetes-validate's schema folders, found without importing it (its import pulls in PyYAML), where the
-    cached answers' key looks for them (renderer.inputs)."""
-    root = inputs.kubernetes_schema_root()
+    """kubernetes-validate's schema folders, found without importing it (renderer/datafiles.py)."""
+    root = datafiles.kubernetes_schema_root()
     if root is None:
         raise RuntimeError("kubernetes-validate is not installed")
     return Path(root)

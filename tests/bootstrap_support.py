@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from renderer import bootstrap, loader, model, overrides, pipeline, validate
+from renderer import load, model, pipeline, validate
+from renderer.load import overrides
+from renderer.render import bootstrap
 from tests.support.tools import require_tool
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -105,13 +107,13 @@ def render_tree(repo: Path, overrides: Sequence[str] = ()) -> Path:
 
 def cluster_model(overrides_: Sequence[str] = ()) -> model.Model:
     """The model of the prod values with `overrides_`, as `render` builds it."""
-    values = overrides.apply(loader.load([PROD_VALUES]), list(overrides_), validate.values_schema())
+    values = overrides.apply(load.load([PROD_VALUES]), list(overrides_), validate.values_schema())
     data, _found = validate.validate(values, strict=False)
     return model.build(data)
 
 
 def step_names(overrides_: Sequence[str] = ()) -> list[str]:
-    """The script's steps in order, as renderer/bootstrap.py plans them."""
+    """The script's steps in order, as renderer/render/bootstrap.py plans them."""
     return [step.name for step in bootstrap.plan(cluster_model(overrides_)).steps]
 
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import settings
 
-from renderer.cli import main
+from renderer.cli.command import main
 from tests.support.budget import QUICK_EXAMPLES, THOROUGH_EXAMPLES
 
 pytest_plugins = ["tests.support.servers"]

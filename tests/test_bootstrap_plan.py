@@ -1,4 +1,4 @@
-"""renderer/bootstrap.py: the bootstrap's steps, their order and their waits come from the rollout model.
+"""renderer/render/bootstrap.py: the bootstrap's steps, their order and their waits come from the rollout model.
 
 Fast: no script runs here (tests/test_bootstrap*.py run it against the fake cluster), except
 shellcheck over the script of every valid case.
@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 
-from renderer import bootstrap, pipeline, stages
-from renderer.bootstrap import Step
-from renderer.stages import Stage
+from renderer import pipeline
+from renderer.model import stages
+from renderer.model.stages import Stage
+from renderer.render import bootstrap
+from renderer.render.bootstrap import Step
 from tests.bootstrap_support import REPO_ROOT, Bootstrap, cluster_model
 from tests.support.tools import require_tool
 

@@ -44,7 +44,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from renderer import yamlio as yamlio_module
-from renderer.cli import main
+from renderer.cli.command import main
 from tests.support.schema_walk import count_scans
 
 REPO = Path(__file__).resolve().parent.parent

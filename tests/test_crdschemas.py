@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unused-ignore]
 
-from renderer import crdschemas
-from renderer.crdcheck import (
+from devtools import crdschemas
+from renderer.check.crds import (
     SchemaMissing,
     custom_object_problems,
     schemas_dir,
@@ -420,7 +420,7 @@ def test_provenance_hash_matches_the_source(path: Path) -> None:
 def run_check(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     return subprocess.run(
-        [sys.executable, "-m", "renderer.crdschemas", "--check", *args],
+        [sys.executable, "-m", "devtools.crdschemas", "--check", *args],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 
-from renderer import docs
+from devtools import docs
 from renderer.validate import values_schema
 from tests.conftest import REPO_ROOT, RenderCli
 
 
 def test_values_reference_in_readme_is_current() -> None:
-    assert docs.main(["--check"]) == 0, "run `python -m renderer.docs` and commit README.md"
+    assert docs.main(["--check"]) == 0, "run `python -m devtools.docs` and commit README.md"
 
 
 def test_every_schema_property_has_a_description() -> None:

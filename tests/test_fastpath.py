@@ -16,15 +16,18 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from renderer import cachedir, cli, fastpath, inputs, outlock, remote, resources, write
+from renderer import datafiles, remote, resources, write
+from renderer.cache import directory, inputs, noop
+from renderer.cli import command
+from renderer.write import lock as outlock
 from tests.conftest import PROD_VALUES
 from tests.support.budget import examples
 
 
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv(cachedir.NO_CACHE_ENV, raising=False)
-    monkeypatch.setenv(cachedir.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.delenv(directory.NO_CACHE_ENV, raising=False)
+    monkeypatch.setenv(directory.CACHE_ENV, str(tmp_path / "cache"))
     return tmp_path / "cache"
 
 
@@ -35,7 +38,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / "values").mkdir(parents=True)
     shutil.copy(PROD_VALUES, root / "values" / "prod.yaml")
     monkeypatch.chdir(root)
-    monkeypatch.setattr(fastpath, "RACY_NS", 0)  # the checkout's code may be seconds old; see test_racy_code
+    monkeypatch.setattr(noop, "RACY_NS", 0)  # the checkout's code may be seconds old; see test_racy_code
     return root
 
 
@@ -46,10 +49,10 @@ def run(*argv: str, expect: int | None = 0) -> tuple[str | None, str]:
 
 def full_run(*argv: str, expect: int | None = 0) -> tuple[str | None, str, int]:
     """run(), with the exit code; `expect=None` accepts any."""
-    message, pending = fastpath.lookup(list(argv))
+    message, pending = noop.lookup(list(argv))
     if message is not None:
         return message, "", 0
-    result = CliRunner().invoke(cli.main, list(argv), obj=pending, catch_exceptions=False)
+    result = CliRunner().invoke(command.main, list(argv), obj=pending, catch_exceptions=False)
     assert expect is None or result.exit_code == expect, result.stderr
     return None, result.stderr, result.exit_code
 
@@ -106,7 +109,7 @@ def test_any_change_falls_through_to_a_full_run(cache: Path, work: Path, change:
         argv = ["values/prod.yaml", "--set", "nodepool.size=3"]
     elif change == "out-removed":
         shutil.rmtree(work / "out")
-    assert fastpath.lookup(argv)[0] is None
+    assert noop.lookup(argv)[0] is None
 
 
 def test_warnings_differences_and_switches_are_never_recorded(cache: Path, work: Path,
@@ -117,9 +120,9 @@ def test_warnings_differences_and_switches_are_never_recorded(cache: Path, work:
     assert not (cache / "noop").exists()
     (work / "out" / "ceosks-poc" / "notes.md").write_text("mine\n")  # unowned: a warning on every run
     assert "not owned" in run("values/prod.yaml")[1]
-    assert fastpath.lookup(["values/prod.yaml"])[0] is None
+    assert noop.lookup(["values/prod.yaml"])[0] is None
     (work / "out" / "ceosks-poc" / "notes.md").unlink()
-    monkeypatch.setenv(cachedir.NO_CACHE_ENV, "1")
+    monkeypatch.setenv(directory.NO_CACHE_ENV, "1")
     run("values/prod.yaml")
     run("values/prod.yaml")
     assert not (cache / "noop").exists()
@@ -129,28 +132,28 @@ def test_inputs_written_just_before_the_run_are_not_recorded(cache: Path, work: 
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """An input written within RACY_NS of the run may have been written again, while the run read it, within the
     same timestamp tick: its answer is not recorded. The fixture has just copied values/prod.yaml."""
-    monkeypatch.setattr(fastpath, "RACY_NS", 2_000_000_000)
+    monkeypatch.setattr(noop, "RACY_NS", 2_000_000_000)
     run("values/prod.yaml")
     run("values/prod.yaml")
-    assert fastpath.lookup(["values/prod.yaml"])[0] is None
+    assert noop.lookup(["values/prod.yaml"])[0] is None
     assert not (cache / "noop").exists()
 
 
 def test_inputs_changed_during_the_run_are_not_recorded(cache: Path, work: Path) -> None:
-    message, pending = fastpath.lookup(["values/prod.yaml"])
+    message, pending = noop.lookup(["values/prod.yaml"])
     assert message is None and pending is not None
-    CliRunner().invoke(cli.main, ["values/prod.yaml"], catch_exceptions=False)
+    CliRunner().invoke(command.main, ["values/prod.yaml"], catch_exceptions=False)
     values = work / "values" / "prod.yaml"
     values.write_text(values.read_text() + "\n")
-    assert not fastpath.record(pending, {str(work / "out" / "ceosks-poc"): "0" * 64}, [], "x\n")
+    assert not noop.record(pending, {str(work / "out" / "ceosks-poc"): "0" * 64}, [], "x\n")
 
 
 def test_a_record_whose_tree_digest_does_not_match_the_disk_never_answers(cache: Path, work: Path) -> None:
     run("values/prod.yaml")
-    _message, pending = fastpath.lookup(["--check", "values/prod.yaml"])
+    _message, pending = noop.lookup(["--check", "values/prod.yaml"])
     assert pending is not None
-    assert fastpath.record(pending, {str(work / "out" / "ceosks-poc"): "0" * 64}, [], "out/ceosks-poc: up to date\n")
-    assert fastpath.lookup(["--check", "values/prod.yaml"])[0] is None
+    assert noop.record(pending, {str(work / "out" / "ceosks-poc"): "0" * 64}, [], "out/ceosks-poc: up to date\n")
+    assert noop.lookup(["--check", "values/prod.yaml"])[0] is None
 
 
 @pytest.mark.parametrize("damage", ["truncated", "other-format", "cache-is-a-file", "writable-by-others", "symlink"])
@@ -170,7 +173,7 @@ def test_a_damaged_or_unwritable_cache_costs_time_not_correctness(cache: Path, w
         shutil.move(record, cache / "elsewhere")
         record.symlink_to(cache / "elsewhere")
     else:
-        record.write_text(text[:40] if damage == "truncated" else text.replace(fastpath.FORMAT, "sks-gitops 0"))
+        record.write_text(text[:40] if damage == "truncated" else text.replace(noop.FORMAT, "sks-gitops 0"))
     assert run("values/prod.yaml")[0] is None
     assert run("values/prod.yaml")[0] is not None  # the full run wrote a good record again
     assert record.stat().st_mode & 0o777 == 0o600
@@ -191,7 +194,7 @@ def test_records_written_longest_ago_are_pruned_beyond_the_limit(cache: Path, wo
         old = folder / f"old-{age}"
         old.write_text("x")
         os.utime(old, ns=(1_000_000_000 * (age + 1), 1_000_000_000 * (age + 1)))
-    monkeypatch.setattr(cachedir, "MAX_RECORDS", 3)
+    monkeypatch.setattr(directory, "MAX_RECORDS", 3)
     run("values/prod.yaml")
     assert sorted(path.name for path in folder.iterdir() if path.name.startswith("old-")) == ["old-3", "old-4"]
     assert run("values/prod.yaml")[0] is not None  # the record just written is the newest: kept
@@ -205,7 +208,7 @@ def test_fleet_answers_only_when_every_tree_matches(cache: Path, work: Path) -> 
     message = run(*argv)[0]
     assert message == "2 clusters: 0 changed, 2 unchanged\n"
     (work / "out" / "ceosks-two" / "bootstrap.sh").write_text("#!/bin/sh\n")
-    assert fastpath.lookup(argv)[0] is None
+    assert noop.lookup(argv)[0] is None
 
 
 def test_invalid_values_are_never_answered(cache: Path, work: Path) -> None:
@@ -213,11 +216,11 @@ def test_invalid_values_are_never_answered(cache: Path, work: Path) -> None:
     run("values/prod.yaml")
     values.write_text(values.read_text().replace("size: 2", "size: 0"))
     assert run("values/prod.yaml", expect=2)[0] is None
-    assert fastpath.lookup(["values/prod.yaml"])[0] is None
+    assert noop.lookup(["values/prod.yaml"])[0] is None
 
 
 def test_the_console_script_answers_without_importing_click_jinja_or_jsonschema(cache: Path, work: Path) -> None:
-    env = {**os.environ, cachedir.CACHE_ENV: str(cache)}
+    env = {**os.environ, directory.CACHE_ENV: str(cache)}
     argv = [sys.executable, "-X", "importtime", "-m", "renderer", "--check", "values/prod.yaml"]
     subprocess.run([sys.executable, "-m", "renderer", "values/prod.yaml"], env=env, check=True, capture_output=True)
     time.sleep(2.1)  # past the racy window of a checkout edited seconds ago
@@ -226,17 +229,17 @@ def test_the_console_script_answers_without_importing_click_jinja_or_jsonschema(
     fast = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
     imported = {line.split("|")[-1].strip() for line in fast.stderr.splitlines() if line.startswith("import time:")}
     assert "out/ceosks-poc: up to date" in full.stderr and "out/ceosks-poc: up to date" in fast.stderr
-    assert "jinja2" in full.stderr and "renderer.fastpath" in imported
+    assert "jinja2" in full.stderr and "renderer.cache.noop" in imported
     assert not imported & {"click", "jinja2", "jsonschema", "ruamel.yaml", "yaml", "json"}
 
 
 def test_names_shared_with_the_full_path_agree() -> None:
     assert inputs.LOCK_NAME == remote.LOCK_NAME
-    assert inputs.data_dir("templates") == str(resources.templates_dir())
-    assert inputs.data_dir("schemas") == str(resources.schema_path("values.schema.json").parent)
+    assert datafiles.data_dir("templates") == str(resources.templates_dir())
+    assert datafiles.data_dir("schemas") == str(resources.schema_path("values.schema.json").parent)
     spec = importlib.util.find_spec("kubernetes_validate")
     assert spec is not None and spec.origin is not None
-    assert inputs.kubernetes_schema_root() == os.path.join(os.path.dirname(spec.origin), "kubernetes-json-schema")
+    assert datafiles.kubernetes_schema_root() == os.path.join(os.path.dirname(spec.origin), "kubernetes-json-schema")
 
 
 _TOKENS = st.sampled_from(["--check", "--strict", "--quiet", "-q", "--out", "--set", "--out=o", "--set=a=1", "--out=",
@@ -248,13 +251,13 @@ _TOKENS = st.sampled_from(["--check", "--strict", "--quiet", "-q", "--out", "--s
 @given(st.lists(_TOKENS, max_size=7))
 def test_the_argv_subset_it_answers_is_read_exactly_as_click_reads_it(argv: list[str]) -> None:
     """A fast answer must belong to the same request click would have run."""
-    invocation = fastpath.parse(argv)
+    invocation = noop.parse(argv)
     if invocation is None:
         return
-    context = cli.main.make_context("render", list(argv))
+    context = command.main.make_context("render", list(argv))
     params = context.params
     assert not params["show_diff"] and not params["no_cache"] and params["remote"] is None
-    clicked = fastpath.Invocation("check" if params["check_only"] else "write", params["strict"], params["out_text"],
+    clicked = noop.Invocation("check" if params["check_only"] else "write", params["strict"], params["out_text"],
                                   tuple(params["overrides"]), tuple(str(path) for path in params["values"]),
                                   params["quiet"])
     assert clicked.text() == invocation.text()
@@ -271,7 +274,7 @@ def test_a_killed_renders_leftovers_are_recovered_by_cached_runs_too(cache: Path
     leftover = work / "out" / ".ceosks-poc.tmp-k1ll3d"
     (leftover / "02-storageclass").mkdir(parents=True)
     (leftover / "02-storageclass" / "storageclass.yaml").write_text("half written\n")
-    assert fastpath.lookup([*mode, "values/prod.yaml"])[0] is None
+    assert noop.lookup([*mode, "values/prod.yaml"])[0] is None
     assert run(*mode, "values/prod.yaml")[0] is None
     assert not leftover.exists()
     assert run(*mode, "values/prod.yaml")[0] is not None
@@ -316,8 +319,8 @@ def test_check_waits_for_a_render_holding_the_lock_and_never_fails_as_a_bug(cach
     monkeypatch.setattr(outlock, "LOCK_WAIT_S", 0.05)
     with open(work / "out" / ".ceosks-poc.lock", "rb") as render_holds_it:
         fcntl.flock(render_holds_it, fcntl.LOCK_EX)
-        assert fastpath.lookup(["--check", "values/prod.yaml"])[0] is None  # no cached answer mid-swap
-        result = CliRunner().invoke(cli.main, ["--check", "values/prod.yaml"], catch_exceptions=False)
+        assert noop.lookup(["--check", "values/prod.yaml"])[0] is None  # no cached answer mid-swap
+        result = CliRunner().invoke(command.main, ["--check", "values/prod.yaml"], catch_exceptions=False)
     assert result.exit_code == 2
     assert "was held for more than 0 s; try again when the other render has finished" in result.stderr
     assert run("--check", "values/prod.yaml")[0] is not None
@@ -328,7 +331,7 @@ def test_a_render_waits_for_checks_reading_the_tree(cache: Path, work: Path, mon
     monkeypatch.setattr(outlock, "LOCK_WAIT_S", 0.05)
     with open(work / "out" / ".ceosks-poc.lock", "rb") as check_holds_it:
         fcntl.flock(check_holds_it, fcntl.LOCK_SH)
-        result = CliRunner().invoke(cli.main, ["values/prod.yaml", "--set", "nodepool.size=3"],
+        result = CliRunner().invoke(command.main, ["values/prod.yaml", "--set", "nodepool.size=3"],
                                     catch_exceptions=False)
     assert result.exit_code == 2 and "was held for more than 0 s" in result.stderr  # waited, then gave up
 
@@ -337,7 +340,7 @@ def test_a_render_waits_for_checks_reading_the_tree(cache: Path, work: Path, mon
 def test_checks_racing_a_render_never_fail_as_a_bug(cache: Path, work: Path) -> None:
     """Many `render --check`s while a slowed-down render rewrites the tree: each says up to date or differs."""
     run("values/prod.yaml", "--no-cache")
-    env = {**os.environ, write.PAUSE_ENV: "0.02", cachedir.NO_CACHE_ENV: "1"}
+    env = {**os.environ, write.PAUSE_ENV: "0.02", directory.NO_CACHE_ENV: "1"}
     writer = subprocess.Popen([sys.executable, "-m", "renderer", "values/prod.yaml", "--set", "nodepool.size=3"],
                               cwd=work, env=env, stderr=subprocess.PIPE)
     codes = set()
@@ -359,10 +362,10 @@ def test_a_changed_executable_bit_is_reported_and_repaired(cache: Path, work: Pa
     assert run("--check", "values/prod.yaml")[0] is not None
     target = work / "out" / "ceosks-poc" / name
     target.chmod(mode)
-    message, pending = fastpath.lookup(["--check", "values/prod.yaml"])
+    message, pending = noop.lookup(["--check", "values/prod.yaml"])
     assert message is None
-    cached = CliRunner().invoke(cli.main, ["--check", "values/prod.yaml"], obj=pending, catch_exceptions=False)
-    full = CliRunner().invoke(cli.main, ["--check", "--no-cache", "values/prod.yaml"], catch_exceptions=False)
+    cached = CliRunner().invoke(command.main, ["--check", "values/prod.yaml"], obj=pending, catch_exceptions=False)
+    full = CliRunner().invoke(command.main, ["--check", "--no-cache", "values/prod.yaml"], catch_exceptions=False)
     expected = (1, f"changed: out/ceosks-poc/{name}\n")
     assert (cached.exit_code, cached.stdout) == (full.exit_code, full.stdout) == expected
     assert "1 changed" in run("values/prod.yaml")[1]
@@ -384,6 +387,6 @@ def test_a_lock_that_is_not_a_file_is_refused_by_cached_runs_too(cache: Path, wo
     lock = work / "out" / ".ceosks-poc.lock"
     lock.unlink()
     lock.mkdir()
-    assert fastpath.lookup([*mode, "values/prod.yaml"])[0] is None
+    assert noop.lookup([*mode, "values/prod.yaml"])[0] is None
     _message, stderr = run(*mode, "values/prod.yaml", expect=2)
     assert f"out/.ceosks-poc.lock: error: cannot {'read' if mode else 'write'} the tree" in stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from renderer.cli import main
+from renderer.cli.command import main
 from tests.conftest import PROD_VALUES, REPO_ROOT
 
 NAMES = ("alpha", "bravo", "charlie")

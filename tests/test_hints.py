@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from renderer import hints, loader
+from renderer import hints, load
 from renderer.errors import ValuesError
 
 ZONES = ["ch-gva-2", "ch-dk-2", "de-fra-1", "de-muc-1", "at-vie-1", "at-vie-2", "bg-sof-1", "hr-zag-1"]
@@ -60,7 +60,7 @@ def test_key_path_from_indentation(line: int, path: str) -> None:
 
 def test_syntax_error_shows_the_key_path_the_line_and_a_caret() -> None:
     with pytest.raises(ValuesError) as caught:
-        loader.parse(b"cluster:\n  name: demo\ntigera:\n  version: v3: 19\n", "v.yaml")
+        load.parse(b"cluster:\n  name: demo\ntigera:\n  version: v3: 19\n", "v.yaml")
     assert str(caught.value) == ("v.yaml:4:14: error: tigera.version: mapping values are not allowed here\n"
                                  "      version: v3: 19\n"
                                  "                 ^")
@@ -68,7 +68,7 @@ def test_syntax_error_shows_the_key_path_the_line_and_a_caret() -> None:
 
 def test_the_caret_stays_under_the_column_when_the_line_holds_escaped_characters() -> None:
     with pytest.raises(ValuesError) as caught:
-        loader.parse('a:\n  b: "\u200b" c: d\n'.encode(), "v.yaml")
+        load.parse('a:\n  b: "\u200b" c: d\n'.encode(), "v.yaml")
     first, source, caret = str(caught.value).splitlines()
     assert first == "v.yaml:2:11: error: a.b: mapping values are not allowed here"
     assert source == '      b: "\\u200b" c: d'  # printed escaped, so the terminal shows what is there

@@ -554,7 +554,7 @@ def base_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """BASE rendered once; each case starts from a copy (copy2 keeps the mtimes)."""
     from click.testing import CliRunner
 
-    from renderer.cli import main
+    from renderer.cli.command import main
 
     root = tmp_path_factory.mktemp("hostile-base")
     good = root / "good.yaml"

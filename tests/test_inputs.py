@@ -1,7 +1,7 @@
 """A cached answer is never wrong: every declared input is keyed by content, through symlinks and `..`.
 
 The regressions of issue 15 run in a sandbox: the templates, schemas and kubernetes-validate's schema
-files the pipeline reads are copies (renderer.inputs.data_dir and kubernetes_schema_root point at
+files the pipeline reads are copies (renderer.cache.inputs.data_dir and kubernetes_schema_root point at
 them; renderer.resources asks the same functions), so tests may edit them. Each full run starts with
 the process's caches cleared, as a new `render` process would. Edits keep the size and put the mtime
 back, as `touch -r`, `cp -p`, `rsync -t` and tar do.
@@ -24,7 +24,9 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
-from renderer import cachedir, cli, fastpath, hashhints, inputs, memo, remote
+from renderer import datafiles, remote
+from renderer.cache import directory, inputs, memo, noop, stathints
+from renderer.cli import command
 from tests.conftest import PROD_VALUES, REPO_ROOT
 
 MINOR_DIR = "v1.31.0-local-strict"
@@ -53,17 +55,17 @@ class Answer:
 
 def cached(*argv: str) -> Answer:
     """`render ARGV` as the console script runs it with the cache on: the recorded answer, or a full run."""
-    message, pending = fastpath.lookup(list(argv))
+    message, pending = noop.lookup(list(argv))
     if message is not None:
         return Answer(0, "", message)
     clear_process_caches()
-    result = CliRunner().invoke(cli.main, list(argv), obj=pending, catch_exceptions=False)
+    result = CliRunner().invoke(command.main, list(argv), obj=pending, catch_exceptions=False)
     return Answer(result.exit_code, result.stdout, result.stderr)
 
 
 def full(*argv: str) -> Answer:
     clear_process_caches()
-    result = CliRunner().invoke(cli.main, [*argv, "--no-cache"], catch_exceptions=False)
+    result = CliRunner().invoke(command.main, [*argv, "--no-cache"], catch_exceptions=False)
     return Answer(result.exit_code, result.stdout, result.stderr)
 
 
@@ -158,7 +160,7 @@ def build_sandbox(root: Path) -> Sandbox:
     shutil.copytree(REPO_ROOT / "schemas", root / "schemas-real")
     (package / "schemas").symlink_to(root / "schemas-real")
     kube = root / "kube" / "kubernetes-json-schema"
-    shutil.copytree(Path(str(inputs.kubernetes_schema_root())) / MINOR_DIR, kube / MINOR_DIR)
+    shutil.copytree(Path(str(datafiles.kubernetes_schema_root())) / MINOR_DIR, kube / MINOR_DIR)
     repo = root / "repo"
     for folder in ("values", "variants", "s1/sub", "s2/sub"):
         (repo / folder).mkdir(parents=True)
@@ -178,11 +180,11 @@ def build_sandbox(root: Path) -> Sandbox:
 @pytest.fixture
 def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     built = build_sandbox(tmp_path / "sandbox")
-    monkeypatch.delenv(cachedir.NO_CACHE_ENV, raising=False)
-    monkeypatch.setenv(cachedir.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setattr(inputs, "data_dir", lambda name: str(built.root / "package" / name))
-    monkeypatch.setattr(inputs, "kubernetes_schema_root", lambda: str(built.root / "kube" / "kubernetes-json-schema"))
-    monkeypatch.setattr(fastpath, "RACY_NS", 0)  # the sandbox was written a moment ago; see test_fastpath
+    monkeypatch.delenv(directory.NO_CACHE_ENV, raising=False)
+    monkeypatch.setenv(directory.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(datafiles, "data_dir", lambda name: str(built.root / "package" / name))
+    monkeypatch.setattr(datafiles, "kubernetes_schema_root", lambda: str(built.root / "kube" / "kubernetes-json-schema"))
+    monkeypatch.setattr(noop, "RACY_NS", 0)  # the sandbox was written a moment ago; see test_fastpath
     monkeypatch.chdir(built.repo)
     clear_process_caches()
     yield built
@@ -192,7 +194,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox
 def recorded(*argv: str) -> None:
     """A clean full run that records its answer, and proof that the next identical run is answered from it."""
     assert cached(*argv).exit_code == 0
-    assert fastpath.lookup(list(argv))[0] is not None
+    assert noop.lookup(list(argv))[0] is not None
 
 
 # --- the reproductions of issue 15 ---------------------------------------------------------------
@@ -264,7 +266,7 @@ def test_an_installed_packages_data_file_changing_is_seen(sandbox: Sandbox) -> N
 def test_the_schema_files_a_run_read_are_part_of_its_key(sandbox: Sandbox) -> None:
     cached(*ARGV)
     recorded("--check", *ARGV)
-    record = next((Path(str(cachedir.cache_dir())) / "noop").iterdir()).read_text("utf-8")
+    record = next((Path(str(directory.cache_dir())) / "noop").iterdir()).read_text("utf-8")
     read = sorted(line[2:] for line in record.splitlines() if line.startswith("D "))
     assert read and all(path.startswith(str(sandbox.kube)) for path in read)
     assert {os.path.basename(path) for path in read} >= {"_definitions.json", *DATA_FILES}
@@ -273,29 +275,29 @@ def test_the_schema_files_a_run_read_are_part_of_its_key(sandbox: Sandbox) -> No
 # --- the hint table: stat spares a re-read, never proves a content -------------------------------
 
 @pytest.fixture
-def table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> hashhints.Hints:
-    monkeypatch.setenv(cachedir.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.delenv(cachedir.NO_CACHE_ENV, raising=False)
-    return hashhints.table()
+def table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> stathints.Hints:
+    monkeypatch.setenv(directory.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.delenv(directory.NO_CACHE_ENV, raising=False)
+    return stathints.table()
 
 
-def test_a_settled_unchanged_file_is_not_read_again(table: hashhints.Hints, tmp_path: Path,
+def test_a_settled_unchanged_file_is_not_read_again(table: stathints.Hints, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hashhints, "RACY_NS", 0)  # as if the file were written long ago
+    monkeypatch.setattr(stathints, "RACY_NS", 0)  # as if the file were written long ago
     path = tmp_path / "f.yaml"
     path.write_text("size: 2\n")
     first = table.sha(str(path))
     reads = table.reads
     assert table.sha(str(path)) == first and table.reads == reads
     table.save()
-    again = hashhints.Hints(table.path)
+    again = stathints.Hints(table.path)
     assert again.sha(str(path)) == first and again.reads == 0
 
 
 @pytest.mark.parametrize("how", ["touch -r", "cp -p", "rename over"])
-def test_a_same_size_edit_with_the_mtime_restored_is_read_again(table: hashhints.Hints, tmp_path: Path,
+def test_a_same_size_edit_with_the_mtime_restored_is_read_again(table: stathints.Hints, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch, how: str) -> None:
-    monkeypatch.setattr(hashhints, "RACY_NS", 0)
+    monkeypatch.setattr(stathints, "RACY_NS", 0)
     path = tmp_path / "f.yaml"
     path.write_text("size: 2\n")
     first = table.sha(str(path))
@@ -310,10 +312,10 @@ def test_a_same_size_edit_with_the_mtime_restored_is_read_again(table: hashhints
             shutil.copy2(other, path)
         else:
             os.replace(other, path)
-    assert table.sha(str(path)) == hashhints.hexdigest(b"size: 3\n") != first
+    assert table.sha(str(path)) == stathints.hexdigest(b"size: 3\n") != first
 
 
-def test_a_file_written_within_the_racy_window_is_read_every_time(table: hashhints.Hints, tmp_path: Path) -> None:
+def test_a_file_written_within_the_racy_window_is_read_every_time(table: stathints.Hints, tmp_path: Path) -> None:
     path = tmp_path / "f.yaml"
     path.write_text("size: 2\n")
     reads = table.reads
@@ -322,23 +324,23 @@ def test_a_file_written_within_the_racy_window_is_read_every_time(table: hashhin
     assert table.reads == reads + 3 and not table.dirty
 
 
-def test_a_hint_table_others_may_write_is_ignored(table: hashhints.Hints, tmp_path: Path,
+def test_a_hint_table_others_may_write_is_ignored(table: stathints.Hints, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hashhints, "RACY_NS", 0)
+    monkeypatch.setattr(stathints, "RACY_NS", 0)
     path = tmp_path / "f.yaml"
     path.write_text("size: 2\n")
     table.sha(str(path))
     table.save()
     assert table.path is not None
-    forged = Path(table.path).read_text("utf-8").replace(hashhints.hexdigest(b"size: 2\n"), "0" * 64)
+    forged = Path(table.path).read_text("utf-8").replace(stathints.hexdigest(b"size: 2\n"), "0" * 64)
     Path(table.path).write_text(forged)
     Path(table.path).chmod(0o666)
-    assert hashhints.Hints(table.path).sha(str(path)) == hashhints.hexdigest(b"size: 2\n")
+    assert stathints.Hints(table.path).sha(str(path)) == stathints.hexdigest(b"size: 2\n")
     Path(table.path).chmod(0o600)
-    assert hashhints.Hints(table.path).sha(str(path)) == "0" * 64  # the one trusted table: ours (this is why)
+    assert stathints.Hints(table.path).sha(str(path)) == "0" * 64  # the one trusted table: ours (this is why)
 
 
-def test_special_files_and_directory_cycles_give_no_key(tmp_path: Path, table: hashhints.Hints) -> None:
+def test_special_files_and_directory_cycles_give_no_key(tmp_path: Path, table: stathints.Hints) -> None:
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(OSError, match="not a regular file"):
         table.sha(str(tmp_path / "fifo"))
@@ -361,8 +363,8 @@ def test_a_same_size_code_edit_with_its_pyc_gone_is_seen(tmp_path: Path) -> None
     work = tmp_path / "work"
     (work / "values").mkdir(parents=True)
     shutil.copy(PROD_VALUES, work / "values" / "prod.yaml")
-    env = {**os.environ, "PYTHONPATH": str(checkout), cachedir.CACHE_ENV: str(tmp_path / "cache")}
-    env.pop(cachedir.NO_CACHE_ENV, None)
+    env = {**os.environ, "PYTHONPATH": str(checkout), directory.CACHE_ENV: str(tmp_path / "cache")}
+    env.pop(directory.NO_CACHE_ENV, None)
 
     def render(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "renderer", *args, "values/prod.yaml"], cwd=work, env=env,
@@ -485,13 +487,13 @@ def test_the_property_fails_when_an_input_is_not_declared(sandbox: Sandbox, monk
         mutated()
 
 
-def test_without_the_ctime_a_stat_hint_would_hide_a_same_size_edit(table: hashhints.Hints, tmp_path: Path,
+def test_without_the_ctime_a_stat_hint_would_hide_a_same_size_edit(table: stathints.Hints, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """Why the ctime is in the hint: size, mtime and inode (the key before issue 15) miss `touch -r` edits."""
-    monkeypatch.setattr(hashhints, "RACY_NS", 0)
-    monkeypatch.setattr(hashhints, "_stat_key", lambda info: f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}")
+    monkeypatch.setattr(stathints, "RACY_NS", 0)
+    monkeypatch.setattr(stathints, "_stat_key", lambda info: f"{info.st_size}:{info.st_mtime_ns}:{info.st_ino}")
     path = tmp_path / "f.yaml"
     path.write_text("size: 2\n")
     first = table.sha(str(path))
     same_size(path, "2", "3")
-    assert table.sha(str(path)) == first != hashhints.hexdigest(path.read_bytes())
+    assert table.sha(str(path)) == first != stathints.hexdigest(path.read_bytes())

@@ -18,8 +18,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from renderer import loader, overrides, validate
-from renderer.cli import main
+from renderer import load, validate
+from renderer.cli.command import main
+from renderer.load import overrides
 
 BASE = """\
 cluster:
@@ -195,7 +196,7 @@ def test_a_replaced_list_is_located_in_the_file_that_replaced_it(workdir: Path) 
 # --- --set ----------------------------------------------------------------------------------------
 
 def _layered(*sets: str) -> dict[str, Any]:
-    values = loader.load([Path("base.yaml"), Path("prod.yaml")])
+    values = load.load([Path("base.yaml"), Path("prod.yaml")])
     return overrides.apply(values, list(sets), validate.values_schema()).data
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from renderer import check, leaks, loader, pipeline, validate, yamlio
+from renderer import check, leaks, load, pipeline, validate, yamlio
 from renderer.errors import TemplateError
 from tests.conftest import PROD_VALUES, REPO_ROOT, RenderCli, read_tree
 from tests.support.schema_walk import string_fields
@@ -262,7 +262,7 @@ def _admitted(path: tuple[str, ...], value: str) -> bool:
             node[key] = value
         else:
             node = node.setdefault(key, {})
-    return not validate.schema_problems(loader.Values(data=data, origins={}, sources=("values.yaml",)))
+    return not validate.schema_problems(load.Values(data=data, origins={}, sources=("values.yaml",)))
 
 
 SMUGGLE = {"jwt": JWT_SHORT, "aws-key-id": AWS_KEY_ID, "entropy-token": TOKEN48_URLSAFE,
@@ -367,7 +367,7 @@ def test_pem_block_in_a_values_file_is_refused_or_dropped(tmp_path: Path, render
             f"    {line}\n" for line in PEM.splitlines()))
     values = tmp_path / "leaky.yaml"
     values.write_text(text, "utf-8")
-    assert loader.load([values]).data["cluster"]["description"] == PEM
+    assert load.load([values]).data["cluster"]["description"] == PEM
     run = render_cli(values, "--out", tmp_path / "out", expect=None)
     assert run.exit_code in (0, 2), run.stderr
     assert "PRIVATE KEY" not in run.stderr

@@ -1,6 +1,6 @@
 """Property tests: whatever a values file holds, the loader and validator answer with ValuesError or data.
 
-Three sources of input, each fed to `renderer.loader.parse` and then `renderer.validate.validate`:
+Three sources of input, each fed to `renderer.load.parse` and then `renderer.validate.validate`:
 arbitrary bytes, arbitrary YAML-shaped data (nested dicts/lists/scalars dumped as YAML or JSON), and
 a valid values file with one part replaced, removed or added (which reaches the schema and the
 semantic checks, not just the parser). Only `ValuesError` or success may come out. A smaller run
@@ -29,8 +29,8 @@ from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from renderer import loader, validate
-from renderer.cli import main
+from renderer import load, validate
+from renderer.cli.command import main
 from renderer.errors import ValuesError
 from tests.support.budget import examples
 
@@ -73,7 +73,7 @@ gitops:
   engine: argocd
   repoURL: https://git.example.com/platform/sks-gitops.git
 """
-VALID: dict[str, Any] = loader.parse(VALID_TEXT.encode(), "valid.yaml").data
+VALID: dict[str, Any] = load.parse(VALID_TEXT.encode(), "valid.yaml").data
 
 SCALE = float(os.environ.get("SKS_FUZZ_SCALE", "1"))
 
@@ -176,7 +176,7 @@ def load_and_validate(raw: bytes, strict: bool = False) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         try:
-            document = loader.parse(raw, "fuzz.yaml")
+            document = load.parse(raw, "fuzz.yaml")
         except ValuesError as exc:
             assert exc.problems and all(problem.file == "fuzz.yaml" for problem in exc.problems)
             return
@@ -185,7 +185,7 @@ def load_and_validate(raw: bytes, strict: bool = False) -> None:
                 reject()
             raise
     origins = {path: ("fuzz.yaml", line, column) for path, (line, column) in document.positions.items()}
-    values = loader.Values(data=document.data, origins=origins, sources=("fuzz.yaml",))
+    values = load.Values(data=document.data, origins=origins, sources=("fuzz.yaml",))
     try:
         validate.validate(values, strict=strict)
     except ValuesError as exc:
@@ -225,10 +225,10 @@ def test_mutated_valid_values(data: dict[str, Any], how: str, strict: bool) -> N
 def test_the_unmutated_values_are_valid() -> None:
     """Guards the mutation test: its starting point must pass, or every example is trivially invalid."""
     for how in ("block", "flow", "json"):
-        document = loader.parse(dump(VALID, how), "valid.yaml")
+        document = load.parse(dump(VALID, how), "valid.yaml")
         assert document.data == VALID
         origins = {path: ("valid.yaml", line, column) for path, (line, column) in document.positions.items()}
-        validate.validate(loader.Values(document.data, origins, ("valid.yaml",)))
+        validate.validate(load.Values(document.data, origins, ("valid.yaml",)))
 
 
 # --- through the CLI ------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 from renderer import leaks, pipeline, write, yamlio
-from renderer.cli import main
+from renderer.cli.command import main
 from renderer.errors import InputError, RenderError
 from tests.conftest import PROD_VALUES
 from tests.support.budget import examples
@@ -332,7 +332,7 @@ def test_empty_security_groups_render_or_are_refused(workspace: Path) -> None:
 
 def test_uuid_names_render(workspace: Path) -> None:
     """A UUID-shaped name renders when its derived names fit; a whole UUID (36 characters) makes 67-character
-    Application names (stage 09's) and is refused where it was set (renderer/names.py), never exit 3."""
+    Application names (stage 09's) and is refused where it was set (renderer/validate/names.py), never exit 3."""
     uuid = SEED["nodepool"]["instanceType"]
     for name, fits in ((uuid[:32], True), (uuid, False)):
         data = copy.deepcopy(SEED)

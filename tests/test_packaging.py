@@ -90,7 +90,7 @@ def test_sdist_holds_the_package_and_no_test_fixture(tmp_path: Path) -> None:
     tops = {name.split("/", 1)[0] for name in names}
     assert tops == {"renderer", "templates", "schemas", "README.md", "pyproject.toml", "LICENSE", "PKG-INFO",
                     ".gitignore"}
-    assert {"renderer/cli.py", "schemas/values.schema.json", "LICENSE"} <= set(names)
+    assert {"renderer/cli/command.py", "schemas/values.schema.json", "LICENSE"} <= set(names)
     shipped = sorted(path.relative_to(REPO_ROOT).as_posix() for path in (REPO_ROOT / "templates").rglob("*")
                      if path.is_file())
     assert shipped and set(shipped) <= set(names)

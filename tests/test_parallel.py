@@ -14,15 +14,17 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from renderer import cli, parallel
+from renderer.cache import parallel
+from renderer.cli import command
 from tests.conftest import PROD_VALUES, REPO_ROOT, read_tree
 
 COUNT = parallel.MIN_CLUSTERS + 2
 
 DRIVER = """
 import sys
-from renderer import check, errors, parallel
-from renderer.cli import main
+from renderer import check, errors
+from renderer.cache import parallel
+from renderer.cli.command import main
 
 used = []
 real = parallel._parallel
@@ -62,7 +64,7 @@ def forked(failure: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def serial(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli.main, list(args), catch_exceptions=False)
+    result = CliRunner().invoke(command.main, list(args), catch_exceptions=False)
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -1,4 +1,4 @@
-"""The Jinja bytecode cache (renderer.bytecode): reused only for the same source and settings, never fatal.
+"""The Jinja bytecode cache (renderer.cache.bytecode): reused only for the same source and settings, never fatal.
 
 Every test points the cache at a temporary directory (SKS_GITOPS_CACHE_DIR), never ~/.cache.
 """
@@ -13,7 +13,8 @@ import jinja2
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from renderer import bytecode, pipeline, render
+from renderer import pipeline, render
+from renderer.cache import bytecode
 from tests.conftest import PROD_VALUES
 
 

@@ -23,8 +23,11 @@ from hypothesis import strategies as st
 from ruamel.yaml.error import ReusedAnchorWarning
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarString
 
-from renderer import check, leaks, memo, outlock, pipeline, yamlio, yamlout
+from renderer import check, leaks, pipeline, yamlio
+from renderer.cache import memo
 from renderer.errors import Problem, TemplateError
+from renderer.write import lock
+from renderer.yamlio import output
 from tests.conftest import PROD_VALUES
 from tests.support.budget import examples
 from tests.test_crdschemas import NETWORK_POLICY
@@ -33,10 +36,10 @@ from tests.test_leaks import AWS_KEY_ID, DOCKERCONFIG, JWT, PEM, TOKEN48
 
 @pytest.fixture(autouse=True)
 def _empty_memos() -> Iterator[None]:
-    for table in (check._MEMO, yamlout._DUMPS, leaks._LINES):
+    for table in (check._MEMO, output._DUMPS, leaks._LINES):
         table.clear()
     yield
-    for table in (check._MEMO, yamlout._DUMPS, leaks._LINES):
+    for table in (check._MEMO, output._DUMPS, leaks._LINES):
         table.clear()
 
 
@@ -239,7 +242,7 @@ def test_line_memo_matches_the_reference_in_any_order(parts: list[str]) -> None:
 
 def _fresh_dump(data: Any) -> str:
     stream = io.StringIO()
-    yamlout._dumper().dump(data, stream)
+    output._dumper().dump(data, stream)
     return stream.getvalue()
 
 
@@ -254,7 +257,7 @@ def _fresh_dump(data: Any) -> str:
 ], ids=["zero-sign", "bool-int", "int-float", "str-int", "key-order", "literal-str", "quoted-str"])
 def test_dump_memo_keeps_near_equal_data_apart(pair: tuple[Any, Any]) -> None:
     expected = [_fresh_dump(item) for item in pair]
-    yamlout._DUMPS.clear()
+    output._DUMPS.clear()
     assert [yamlio.dump(item) for item in (*pair, *pair)] == expected * 2
 
 
@@ -264,7 +267,7 @@ def test_dump_memo_keeps_shared_containers_apart() -> None:
     assert repr(aliased) == repr(copied)
     expected = [_fresh_dump(aliased), _fresh_dump(copied)]
     assert "&" in expected[0] and "&" not in expected[1]
-    yamlout._DUMPS.clear()
+    output._DUMPS.clear()
     assert [yamlio.dump(copied), yamlio.dump(aliased), yamlio.dump(copied)] == [expected[1], expected[0], expected[1]]
 
 
@@ -359,12 +362,12 @@ def _reference_double_quoted(text: str) -> str:
 @settings(max_examples=examples(500), deadline=None)
 @given(st.text(st.characters(blacklist_categories=()), max_size=20))
 def test_double_quoted_matches_the_per_character_reference(text: str) -> None:
-    assert yamlout._double_quoted(text) == _reference_double_quoted(text)
+    assert output._double_quoted(text) == _reference_double_quoted(text)
 
 
 @pytest.mark.parametrize("text", ["plain", "tab\there", "\u00e9\u2028", "\ud800\udc00", "\U0001f600", "a\U0010ffffb"])
 def test_double_quoted_edge_cases(text: str) -> None:
-    assert yamlout._double_quoted(text) == _reference_double_quoted(text)
+    assert output._double_quoted(text) == _reference_double_quoted(text)
 
 
 def test_leftovers_of_a_killed_write_are_recovered_with_one_listing(tmp_path: Path) -> None:
@@ -372,7 +375,7 @@ def test_leftovers_of_a_killed_write_are_recovered_with_one_listing(tmp_path: Pa
     for name in (".c1.old-2", ".c1.old-1", ".c1.tmp-9", ".c10.old-1", ".c10.tmp-1", "c2"):
         (out / name).mkdir(parents=True)
         (out / name / "marker").write_text(name, "utf-8")
-    outlock.recover(out, "c1")
+    lock.recover(out, "c1")
     assert sorted(path.name for path in out.iterdir()) == [".c10.old-1", ".c10.tmp-1", "c1", "c2"]
     assert (out / "c1" / "marker").read_text("utf-8") == ".c1.old-1"
 

@@ -22,8 +22,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner, Result
 
-from renderer import leaks, redact, validate, yamlio, yamllimits
-from renderer.cli import main
+from renderer import leaks, validate, yamlio
+from renderer.cli.command import main
+from renderer.leaks import redact
+from renderer.yamlio import limits
 from tests.conftest import PROD_VALUES, REPO_ROOT, read_tree
 from tests.support.schema_walk import count_scans, string_fields
 
@@ -334,7 +336,7 @@ def test_a_huge_file_is_refused_before_ruamel_scans_it(shape: str, tmp_path: Pat
     scanned = count_scans(monkeypatch)
     result = _run([str(values), "--out", str(tmp_path / "out")], {})
     assert result.exit_code == 2
-    assert f"error: document has more than {yamllimits.MAX_ENTRIES} keys and list items" in result.stderr
+    assert f"error: document has more than {limits.MAX_ENTRIES} keys and list items" in result.stderr
     assert "alias" not in result.stderr
     assert scanned[0] == 0
 
@@ -352,7 +354,7 @@ def test_a_huge_set_is_refused_before_it_is_parsed(tmp_path: Path, monkeypatch: 
     result = _run([str(PROD_VALUES), "--out", str(tmp_path / "out"), "--set", f"nodepool.labels={labels}"], {})
     assert result.exit_code == 2
     assert result.stderr.startswith("--set nodepool.labels={l0: v, l1: v")
-    assert f"error: nodepool.labels: value has more than {yamllimits.MAX_ENTRIES} keys and list items" in result.stderr
+    assert f"error: nodepool.labels: value has more than {limits.MAX_ENTRIES} keys and list items" in result.stderr
     assert parsed[0] == 0
 
 
@@ -375,8 +377,8 @@ def test_the_largest_allowed_label_set_renders(tmp_path: Path) -> None:
 
 
 def test_alias_bomb_is_named_only_with_anchors() -> None:
-    assert yamllimits.has_anchors("a: &x [1]\nb: *x\n")
-    assert not yamllimits.has_anchors("a: 'R&D'\nb: x&y\nurl: https://h/?a=1&b=2\n")
+    assert limits.has_anchors("a: &x [1]\nb: *x\n")
+    assert not limits.has_anchors("a: 'R&D'\nb: x&y\nurl: https://h/?a=1&b=2\n")
 
 
 # --------------------------------------------------------------------------- --diff of a tree edited by hand
@@ -430,12 +432,13 @@ def _findings(files: dict[str, str]) -> list[str]:
 
 def test_no_false_positive_in_any_valid_case_or_the_committed_tree(request: pytest.FixtureRequest) -> None:
     """Every valid case's values (keys and strings, as the refusals see them) and rendered tree, and out/."""
-    from renderer import loader, pipeline, refusals
+    from renderer import load, pipeline
+    from renderer.validate import refusals
 
     findings, scanned = [], 0
     for name in VALID:
         values_path = REPO_ROOT / "tests" / "cases" / "valid" / name / "values.yaml"
-        values = loader.load([values_path])
+        values = load.load([values_path])
         findings += [problem.format() for problem in refusals.secret_problems(values) + refusals.text_problems(values)
                      + refusals.source_problems(values)]
         prepared = pipeline.prepare([values_path], pipeline.Request(values_files=(values_path,)), [])

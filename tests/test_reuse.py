@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from renderer import cachedir, cli, fastpath, pipeline, remote
+from renderer import pipeline, remote
+from renderer.cache import directory, noop
+from renderer.cli import command
 from tests.conftest import PROD_VALUES, read_tree
 
 NAMES = ("alpha", "bravo", "charlie")
@@ -17,9 +19,9 @@ NAMES = ("alpha", "bravo", "charlie")
 @pytest.fixture
 def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """values/{alpha,bravo,charlie}.yaml, the cache on, and code old enough to record (see test_fastpath)."""
-    monkeypatch.delenv(cachedir.NO_CACHE_ENV, raising=False)
-    monkeypatch.setenv(cachedir.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setattr(fastpath, "RACY_NS", 0)
+    monkeypatch.delenv(directory.NO_CACHE_ENV, raising=False)
+    monkeypatch.setenv(directory.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(noop, "RACY_NS", 0)
     (tmp_path / "values").mkdir()
     for name in NAMES:
         text = PROD_VALUES.read_text("utf-8").replace("name: ceosks-poc\n", f"name: {name}\n")
@@ -43,7 +45,7 @@ def prepared(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def render(*args: str, expect: int = 0) -> str:
-    result = CliRunner().invoke(cli.main, [*args, *(f"values/{name}.yaml" for name in NAMES)],
+    result = CliRunner().invoke(command.main, [*args, *(f"values/{name}.yaml" for name in NAMES)],
                                 catch_exceptions=False)
     assert result.exit_code == expect, result.stderr
     return result.stdout + result.stderr
@@ -121,7 +123,7 @@ def test_diff_and_remote_modes_always_render(fleet: Path, prepared: list[str]) -
 
 def test_cluster_records_are_pruned_beyond_the_limit(fleet: Path, prepared: list[str],
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cachedir, "MAX_RECORDS", 2)
+    monkeypatch.setattr(directory, "MAX_RECORDS", 2)
     render()
     assert len(list((fleet / "cache" / "clusters").iterdir())) == 2
     prepared.clear()

@@ -17,9 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from renderer import loader, model, overrides, render, stages, validate, yamlio
+from renderer import load, model, render, validate, yamlio
 from renderer.errors import TemplateError, ValuesError
-from renderer.rollout import facts, health
+from renderer.load import overrides
+from renderer.model import facts, health, stages
 from renderer.simulate import lua, play
 from renderer.simulate.outcome import Outcome
 from tests.conftest import PROD_VALUES, RenderCli
@@ -29,7 +30,7 @@ CASES = Path(__file__).parent / "cases" / "valid"
 
 
 def build(*sets: str, values: Path = PROD_VALUES) -> tuple[model.Model, dict[str, str]]:
-    loaded = overrides.apply(loader.load([values]), list(sets), validate.values_schema())
+    loaded = overrides.apply(load.load([values]), list(sets), validate.values_schema())
     data, _ = validate.validate(loaded)
     cluster_model = model.build(data)
     return cluster_model, render.render(cluster_model)

@@ -16,8 +16,9 @@ import yaml as pyyaml  # YAML 1.1 reader: what an old tool would make of the sam
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from renderer import leaks, loader, redact, render, resources, validate, yamlio
+from renderer import leaks, load, render, resources, validate, yamlio
 from renderer.errors import TemplateError, ValuesError
+from renderer.leaks import redact
 from tests.conftest import PROD_VALUES
 from tests.support.budget import examples
 
@@ -47,7 +48,7 @@ def templates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Write
 
 
 def _values() -> dict[str, Any]:
-    data, _ = validate.validate(loader.load([PROD_VALUES]))
+    data, _ = validate.validate(load.load([PROD_VALUES]))
     return data
 
 
@@ -213,7 +214,7 @@ def _admitted_description(text: str) -> bool:
     data = yamlio.load_one(PROD_VALUES.read_bytes(), "prod.yaml").data
     data["cluster"]["description"] = text
     try:
-        validate.validate(loader.Values(data=data, origins={}, sources=("prod.yaml",)))
+        validate.validate(load.Values(data=data, origins={}, sources=("prod.yaml",)))
     except ValuesError:
         return False
     return True

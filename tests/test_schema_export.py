@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jsonschema
 
-from renderer import loader
+from renderer import load
 from renderer.validate import values_schema
 from tests.conftest import PROD_VALUES, REPO_ROOT, RenderCli
 
@@ -29,7 +29,7 @@ def test_an_exported_copy_validates_values_as_the_renderer_does(render_cli: Rend
     exported = tmp_path / "values.schema.json"
     exported.write_text(render_cli("--print-schema").stdout, "utf-8")
     validator = jsonschema.Draft202012Validator(json.loads(exported.read_text("utf-8")))
-    good = loader.parse(PROD_VALUES.read_bytes(), "prod.yaml").data
+    good = load.parse(PROD_VALUES.read_bytes(), "prod.yaml").data
     assert list(validator.iter_errors(good)) == []
     bad = {**good, "cluster": {**good["cluster"], "zone": "at-vie-9"}}
     assert [error.validator for error in validator.iter_errors(bad)] == ["enum"]

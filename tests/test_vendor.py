@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from renderer import inputs, remote, vendor
+from renderer import remote
+from renderer.cache import inputs
+from renderer.remote import vendor
 from tests.conftest import PROD_VALUES, RenderCli, read_tree
 from tests.support.servers import FIXTURES, TigeraManifestsServer
 from tests.support.tools import kustomize_build
@@ -151,7 +153,7 @@ def test_values_outside_the_repository_cannot_be_vendored(repo: Path, tmp_path_f
 
 
 def test_the_no_op_cache_sees_a_changed_vendored_copy(repo: Path, render_cli: RenderCli) -> None:
-    """The declared inputs (renderer/inputs.py) cover vendor/, so a tampered copy is never answered from the
+    """The declared inputs (renderer/cache/inputs.py) cover vendor/, so a tampered copy is never answered from the
     cache; taking them out of PER_QUERY makes the key blind to it."""
     assert inputs.VENDOR_DIR == vendor.DIRECTORY
     render_cli(VALUES, "--lock", "--vendor")

@@ -29,7 +29,7 @@ readonly ENDPOINT_IP=''
 readonly BYPASS_MODE=port
 readonly GITOPS_PATH=out/ceosks-poc
 readonly FIELD_MANAGER=sks-gitops
-# TigeraStatus objects the rendered custom resources make the operator report (renderer/bootstrap.py).
+# TigeraStatus objects the rendered custom resources make the operator report (renderer/render/bootstrap.py).
 readonly EXPECTED_TIGERASTATUS=( calico apiserver intrusion-detection log-collector log-storage manager monitor compliance policy-recommendation )
 
 # Ingress rules of $SECURITY_GROUP: protocol, ports ("-" for none), source (@self: members of
@@ -44,7 +44,7 @@ readonly SECURITY_GROUP_RULES=(
 )
 
 # The steps in order, as name|function|description|facts it waits for. The order and the facts
-# come from the stage model (renderer/bootstrap.py); --from takes a name; --help lists them.
+# come from the stage model (renderer/render/bootstrap.py); --from takes a name; --help lists them.
 readonly STEPS=(
   'preflight|step_preflight|tools, flags, rendered tree and secret files (no cloud call)|'
   'security-group|step_security_group|security group ceosks-poc and the ingress rules the nodes need|'
@@ -252,7 +252,7 @@ require_only_default() {
 }
 
 # `helm get values --output json` prints the values as Go's encoding/json does, which is how
-# renderer/bootstrap.py writes them, so equal values compare equal as text.
+# renderer/render/bootstrap.py writes them, so equal values compare equal as text.
 helm_release() {
   local release=$1 chart=$2 repo=$3 version=$4 namespace=$5 values=$6 found current
   found=$(query helm list --namespace "$namespace" --all --filter "^$release\$" --output json |
@@ -271,7 +271,7 @@ helm_release() {
     --namespace "$namespace" --values "$WORK/$release-values.json"
 }
 
-# ---- Waits: one check per kind of fact (the table is renderer/bootstrap.py WAITS) ----------
+# ---- Waits: one check per kind of fact (the table is renderer/render/bootstrap.py WAITS) ----------
 # Each check prints what is still missing, nothing once the fact holds; kubectl fields are
 # joined with "|" and split with parameter expansion, never by `read` on whitespace.
 
@@ -284,7 +284,7 @@ need() {
     api:projectcalico.org/v3) wait_fact "$1" "$APISERVER_TIMEOUT" 'the Tigera API server is Available (tigerastatus apiserver): it serves projectcalico.org/v3' wait_tigera_api projectcalico.org/v3 ;;
     tier:operator) wait_fact "$1" "$WAIT_TIMEOUT" 'Tier allow-tigera exists (the operator creates it once the license is processed)' wait_tier allow-tigera ;;
     nodes) wait_fact "$1" "$APISERVER_TIMEOUT" '2 nodes of nodepool ceosks-poc-worker are Ready' wait_nodes 2 ;;
-    *) die "no wait for the fact $1 (a bug in renderer/bootstrap.py)" ;;
+    *) die "no wait for the fact $1 (a bug in renderer/render/bootstrap.py)" ;;
   esac
   READY[$1]=1
 }
@@ -352,7 +352,7 @@ wait_stage_objects() {
   kubectl get --filename "$WORK/$1.yaml" --output=name > /dev/null 2>&1 || printf 'the objects of stage %s' "$1"
 }
 
-# ---- Steps, in the order of renderer/bootstrap.py ------------------------------------------
+# ---- Steps, in the order of renderer/render/bootstrap.py ------------------------------------------
 
 # Step 1: preflight: tools, flags, rendered tree and secret files (no cloud call).
 step_preflight() {

@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from renderer.errors import Problem, TemplateError
-from renderer.model import Model
-from renderer.rollout import facts
+from renderer.model import Model, facts
 from renderer.simulate import argocd, bootstrap, content, flux
 from renderer.simulate.cluster import Cluster, Site
 from renderer.simulate.outcome import Outcome

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from renderer.model import Model
+from renderer.model.stages import Stage
 from renderer.simulate import content as content_
 from renderer.simulate import lua
 from renderer.simulate.cluster import ApplyError, Cluster, is_namespaced, key_of
 from renderer.simulate.outcome import Outcome
-from renderer.stages import Stage
 
 WAVE_DELAY = 2
 ORDER = ["Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown"]

@@ -1,7 +1,7 @@
 """A cluster that follows the rollout model: objects, facts that become true over time, operator status.
 
 Time is in seconds. A fact becomes true a fixed delay after everything it needs holds (RUNTIME_RULES
-and the operator components of renderer/rollout/facts.py); applying an object fails the way the API
+and the operator components of renderer/model/facts.py); applying an object fails the way the API
 server would refuse it (unknown kind, missing namespace, missing tier). Status is written the way
 tigera/operator v1.34.5 writes it (pkg/controller/status/status.go, status.UpdateStatusCondition).
 """
@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from renderer import crdcheck
-from renderer.rollout import facts
+from renderer.check import crds
+from renderer.model import facts
 
 CRD_ESTABLISH_SECONDS = 5
 NODES_JOIN_SECONDS = 180
@@ -77,7 +77,7 @@ class Site:
 def status_fields(kind: str, tigera_version: str) -> frozenset[str]:
     """The status fields the CRD of an operator kind declares (schemas/crds, derived from the upstream CRDs):
     the shapes the simulated operator may write, whatever the health rules expect."""
-    validator = crdcheck._validator(crdcheck.tigera_schema_set(tigera_version), "operator.tigera.io", "v1", kind)
+    validator = crds._validator(crds.tigera_schema_set(tigera_version), "operator.tigera.io", "v1", kind)
     status = validator.schema.get("properties", {}).get("status", {}) if validator is not None else {}
     return frozenset(status.get("properties", {}))
 

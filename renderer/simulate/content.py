@@ -1,7 +1,7 @@
 """What an engine gets when it builds a path of the rendered tree, and what applying it does.
 
 Local files are parsed back as they were rendered. Remote manifests and Helm charts cannot be read
-offline: applying them grants what the stage model says they carry (renderer/stages.py `provides`,
+offline: applying them grants what the stage model says they carry (renderer/model/stages.py `provides`,
 e.g. the operator's CRDs), the CRDs after they are Established.
 """
 
@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from renderer import yamlio
+from renderer.model.stages import Stage
 from renderer.simulate.cluster import CRD_ESTABLISH_SECONDS, ApplyError, Cluster
-from renderer.stages import Stage
 
 
 @dataclass
@@ -31,7 +31,7 @@ _PARSED: dict[str, list[dict[str, Any]]] = {}
 
 
 def seed(tree: dict[str, str], parsed: dict[str, tuple[dict[str, Any], ...]]) -> None:
-    """Reuse what the check stage parsed (renderer/check.py: parsed)."""
+    """Reuse what the check stage parsed (renderer/check/__init__.py: parsed)."""
     for path, objects in parsed.items():
         if objects and path in tree:
             _PARSED[tree[path]] = list(objects)

@@ -1,0 +1,230 @@
+"""Everything that decides a run's answer, declared once and keyed by content: the key of every cached answer.
+
+The no-op fast path (noop.py) and per-cluster reuse (clusters.py) answer only when the key of a
+query equals the key a clean full run recorded. SHARED and PER_QUERY list every input; files count
+by what they hold (sha256 of the bytes at their real path: symlinks and `..` resolved by the
+system, never as text), with stat data only sparing a re-read (stathints.py). Stdlib only: the fast
+path runs this before anything heavy is imported.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from renderer import datafiles
+from renderer.cache import stathints
+from renderer.cache.directory import CACHE_ENV, NO_CACHE_ENV
+
+FORMAT = "sks-gitops inputs 2"
+LOCK_NAME = "remote-manifests.lock.json"
+"""renderer.remote's lock file; a test keeps the two names equal."""
+VENDOR_DIR = "vendor"
+"""renderer.remote.vendor's directory beside it (tests/test_vendor.py keeps the two equal)."""
+
+Part = str | None
+"""One part of a key: text, or None for an absent file (so absent and empty differ)."""
+
+
+def _files(top: str, code: bool = False) -> list[tuple[str, str]]:
+    """(name below `top`, real path) of every file, following symlinks as the readers do (Jinja's loader
+    opens through them); a directory that links back to one of its parents is a cycle, an OSError."""
+    found: list[tuple[str, str]] = []
+    real = os.path.realpath(top)
+    if os.path.isdir(real):
+        _walk(real, "", found, code, (real,))
+    return found
+
+
+def _walk(real: str, prefix: str, found: list[tuple[str, str]], code: bool, parents: tuple[str, ...]) -> None:
+    with os.scandir(real) as entries:
+        listed = sorted((entry.name, entry.is_symlink(), entry.is_dir()) for entry in entries)
+    for name, link, is_dir in listed:
+        if code and (name == "__pycache__" or name.endswith(".pyc")):
+            continue  # what Python derives from the sources: the sources are keyed
+        target = os.path.realpath(f"{real}/{name}") if link else f"{real}/{name}"
+        if is_dir:
+            if target in parents:
+                raise OSError(f"{real}/{name} links back to a parent directory")
+            _walk(target, f"{prefix}{name}/", found, code, (*parents, target))
+        else:
+            found.append((prefix + name, target))
+
+
+def _tree_parts(top: str, code: bool = False) -> list[Part]:
+    known = stathints.table()
+    return [f"{name}\0{known.sha(real)}" for name, real in _files(top, code)]
+
+
+class Query:
+    """What one answer is asked about: its values files, the options that change output, and the installed
+    data files the run that recorded the answer read (renderer.check.data_files)."""
+
+    __slots__ = ("data_files", "options", "values")
+
+    def __init__(self, values: Sequence[str], options: Sequence[str], data_files: Sequence[str] = ()) -> None:
+        self.values, self.options, self.data_files = tuple(values), tuple(options), tuple(data_files)
+
+
+def _python() -> list[Part]:
+    return [sys.version, sys.prefix, sys.executable, os.getcwd()]
+
+
+def _code() -> list[Part]:
+    return _tree_parts(datafiles.PACKAGE, code=True)
+
+
+def _templates() -> list[Part]:
+    return _tree_parts(datafiles.data_dir("templates"))
+
+
+def _schemas() -> list[Part]:
+    return _tree_parts(datafiles.data_dir("schemas"))
+
+
+def _distributions() -> list[Part]:
+    """Installed distributions by name and by their RECORD (every file's sha256, as pip installed it), and the
+    .pth files that change sys.path. Their code is not re-hashed here: editing an installed library in place
+    is not noticed (its data files that the run reads are, by _package_data)."""
+    known = stathints.table()
+    parts: list[Part] = []
+    for entry in sys.path:
+        if os.path.basename(entry) not in ("site-packages", "dist-packages") or not os.path.isdir(entry):
+            continue
+        real = os.path.realpath(entry)
+        with os.scandir(real) as listing:
+            found = sorted((item.name, item.is_symlink()) for item in listing
+                           if item.name.endswith((".dist-info", ".egg-info", ".pth")))
+        for name, link in found:
+            path = os.path.realpath(os.path.join(real, name)) if link else os.path.join(real, name)
+            if name.endswith(".dist-info"):
+                parts += [f"{entry}/{name}", known.sha(os.path.join(path, "RECORD"))]
+            else:
+                parts += [f"{entry}/{name}", known.sha(path) if name.endswith(".pth") else path]
+    return parts
+
+
+def _package_listing() -> list[Part]:
+    """The Kubernetes versions kubernetes-validate ships (renderer.resources.kubernetes_versions lists them)."""
+    root = datafiles.kubernetes_schema_root()
+    if root is None:
+        return [None]
+    real = os.path.realpath(root)
+    return [real, *(sorted(os.listdir(real)) if os.path.isdir(real) else [None])]
+
+
+def _settings() -> list[Part]:
+    return [*sorted(f"{key}={value}" for key, value in os.environ.items()
+                    if key.startswith("SKS_GITOPS_") and key not in (CACHE_ENV, NO_CACHE_ENV))]
+
+
+def _options(query: Query) -> list[Part]:
+    return list(query.options)
+
+
+_REAL_FOLDERS: dict[str, str] = {}
+"""realpath() of the values folders, for one Inputs (a fleet's thousand files share a few folders)."""
+
+
+def _real_folder(path: str) -> str:
+    folder = os.path.dirname(path) or "."
+    found = _REAL_FOLDERS.get(folder)
+    if found is None:
+        found = _REAL_FOLDERS[folder] = os.path.realpath(folder)
+    return found
+
+
+def _real(path: str) -> str:
+    """os.path.realpath(path), resolving the folder once per Inputs."""
+    candidate = f"{_real_folder(path)}/{os.path.basename(path)}"
+    return os.path.realpath(candidate) if os.path.islink(candidate) else candidate
+
+
+def _values(query: Query) -> list[Part]:
+    known = stathints.table()
+    return [part for value in query.values for part in (value, known.sha(_real(value)))]
+
+
+def _locks(query: Query) -> list[Part]:
+    """The lock beside each values file, as renderer.remote.lock_path finds it: `d/../v.yaml` is beside
+    whatever `d` links to, so the folder is resolved by the system, not normalised as text."""
+    known = stathints.table()
+    folders = sorted({_real_folder(value) for value in query.values})
+    return [part for folder in folders for part in (folder, known.sha(f"{folder}/{LOCK_NAME}"))]
+
+
+def _vendored(query: Query) -> list[Part]:
+    """The vendored manifests beside each values file (renderer/remote/vendor.py): a render checks their sha256,
+    so their content is an input like the lock's."""
+    folders = sorted({_real_folder(value) for value in query.values})
+    return [part for folder in folders for part in (folder, *_tree_parts(f"{folder}/{VENDOR_DIR}"))]
+
+
+def _package_data(query: Query) -> list[Part]:
+    known = stathints.table()
+    return [part for path in query.data_files for part in (path, known.sha(os.path.realpath(path)))]
+
+
+SHARED: dict[str, Callable[[], list[Part]]] = {
+    "python": _python,
+    "code": _code,
+    "templates": _templates,
+    "schemas": _schemas,
+    "distributions": _distributions,
+    "package listing": _package_listing,
+    "settings": _settings,
+}
+"""Inputs every answer shares, computed once per run."""
+PER_QUERY: dict[str, Callable[[Query], list[Part]]] = {
+    "options": _options,
+    "values": _values,
+    "lock": _locks,
+    "vendored manifests": _vendored,
+    "package data": _package_data,
+}
+"""Inputs of one answer (a whole invocation, or one cluster of a fleet)."""
+
+
+def digest_parts(parts: Sequence[Part | bytes]) -> str:
+    """One sha256 over length-prefixed parts, so no two different lists share a digest."""
+    digest = stathints.sha256()
+    for part in parts:
+        data = b"\xff" if part is None else part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part
+        digest.update(b"%d:" % len(data))
+        digest.update(data)
+    hexdigest: str = digest.hexdigest()
+    return hexdigest
+
+
+class Inputs:
+    """The shared inputs as they are now; `key(query)` adds one answer's own. `newest_ns` is the newest ctime
+    of every file looked at, so a caller can refuse to record what may have changed during its run."""
+
+    def __init__(self) -> None:
+        _REAL_FOLDERS.clear()
+        self.table = stathints.table()
+        self.table.newest_ns = 0
+        shared: list[Part] = [FORMAT]
+        for name, function in SHARED.items():
+            shared += [name, *function()]
+        self.shared = digest_parts(shared)
+        self.shared_newest_ns = self.newest_ns = self.table.newest_ns
+
+    def key(self, query: Query) -> str:
+        self.table.newest_ns = 0
+        parts: list[Part] = [self.shared]
+        for name, function in PER_QUERY.items():
+            parts += [name, *function(query)]
+        self.newest_ns = max(self.shared_newest_ns, self.table.newest_ns)
+        return digest_parts(parts)
+
+    def save(self) -> None:
+        self.table.save()
+
+
+def inputs(query: Query) -> dict[str, list[Part]]:
+    """Every declared input of `query` by name, as it is now (Inputs.key digests the same lists)."""
+    _REAL_FOLDERS.clear()
+    return {**{name: function() for name, function in SHARED.items()},
+            **{name: function(query) for name, function in PER_QUERY.items()}}

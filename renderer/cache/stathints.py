@@ -1,0 +1,135 @@
+"""The per-user hint table: real path -> (stat, sha256), so an unchanged input is not read again.
+
+A stat match only spares a re-read; it never proves a content on its own. It is sound because
+nobody can set a ctime: any write gives the file a new one, even when the mtime is put back
+(`touch -r`, `cp -p`, `rsync -t`, tar), and the hint holds size, mtime, ctime, inode and device. A
+file whose ctime is within RACY_NS of the moment it was hashed gets no hint: a second write in the
+same timestamp tick would keep every stat field (git's "racy clean" index entries). Stdlib only.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import time
+
+from renderer.cache.directory import cache_dir, trusted, write_private
+
+try:
+    from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # CPython >= 3.12
+except ImportError:
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]  # CPython 3.11
+    except ImportError:
+        from hashlib import sha256  # type: ignore[assignment,unused-ignore]
+
+__all__ = ["RACY_NS", "Hints", "hexdigest", "sha256", "table"]
+
+RACY_NS = 2_000_000_000
+"""A file changed this close to its hashing may change again within the same timestamp tick: never hinted."""
+MAX_BYTES = 64_000_000
+"""No input is this large; a file that is means no cached answer (the full run decides)."""
+MAX_HINTS = 50_000
+FORMAT = "sks-gitops content hints 1"
+
+
+def hexdigest(data: bytes) -> str:
+    """sha256 of `data`, by the built-in module (hashlib costs more to import than a whole cached answer)."""
+    digest: str = sha256(data).hexdigest()
+    return digest
+
+
+class Hints:
+    """The per-user table real path -> (stat, sha256). A stat match only spares a re-read; see the module doc."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.table: dict[str, tuple[str, str]] = {}
+        self.used: set[str] = set()
+        self.dirty = False
+        self.reads = 0
+        """Files read and hashed by this process (tests count work with it)."""
+        self.newest_ns = 0
+        """The newest ctime of the files asked for since the caller reset it (a write always sets it to now)."""
+        if path is not None:
+            self._load(path)
+
+    def _load(self, path: str) -> None:
+        try:
+            descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+            with open(descriptor, "rb") as handle:
+                if not trusted(os.fstat(descriptor)):
+                    return  # a table others could write could forge any answer
+                lines = handle.read().decode("utf-8", "surrogateescape").split("\n")
+        except OSError:
+            return
+        if lines[0] != FORMAT:
+            return
+        for line in lines[1:]:
+            fields = line.split("\0")
+            if len(fields) == 3:
+                self.table[fields[0]] = (fields[1], fields[2])
+
+    def sha(self, real: str) -> str | None:
+        """sha256 of the regular file at `real` (a resolved path), None when absent; OSError when unreadable,
+        special or huge (no cached answer then)."""
+        try:
+            info = os.stat(real)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{real} is not a regular file")
+        self.newest_ns = max(self.newest_ns, info.st_ctime_ns)
+        key = _stat_key(info)
+        self.used.add(real)
+        found = self.table.get(real)
+        if found is not None and found[0] == key:
+            return found[1]
+        now = time.time_ns()
+        descriptor = os.open(real, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)  # a FIFO swapped in never blocks
+        with open(descriptor, "rb") as handle:
+            before = os.fstat(descriptor)
+            if not stat.S_ISREG(before.st_mode):
+                raise OSError(f"{real} is not a regular file")
+            data = handle.read(MAX_BYTES + 1)
+            after = os.fstat(descriptor)
+        if len(data) > MAX_BYTES:
+            raise OSError(f"{real} is larger than any input")
+        self.reads += 1
+        digest = hexdigest(data)
+        settled = max(after.st_ctime_ns, after.st_mtime_ns) < now - RACY_NS
+        if _stat_key(before) == _stat_key(after) == key and settled:
+            self.table[real] = (key, digest)
+            self.dirty = True
+        else:
+            self.table.pop(real, None)
+        return digest
+
+    def save(self) -> None:
+        """Write the table back when it learnt something; the hints of this run first, then older ones."""
+        if self.path is None or not self.dirty:
+            return
+        ordered = sorted(self.table, key=lambda path: path not in self.used)[:MAX_HINTS]
+        body = "\n".join([FORMAT, *(f"{path}\0{self.table[path][0]}\0{self.table[path][1]}" for path in ordered
+                                          if "\n" not in path and "\0" not in path)])
+        try:
+            write_private(self.path, body.encode("utf-8", "surrogateescape"))
+        except OSError:
+            return  # an optimisation only: an unwritable cache costs the next run a re-read
+        self.dirty = False
+
+
+def _stat_key(info: os.stat_result) -> str:
+    return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_ino}:{info.st_dev}"
+
+
+_HINTS: list[Hints] = []
+
+
+def table() -> Hints:
+    """This process's hint table for the current cache directory (an empty, unsaved one when caching is off)."""
+    directory = cache_dir()
+    path = None if directory is None else os.path.join(directory, "hints")
+    if not _HINTS or _HINTS[0].path != path:
+        _HINTS[:] = [Hints(path)]
+    return _HINTS[0]

@@ -1,0 +1,84 @@
+"""Digests of output trees as git sees them (path, executable bit, content), read under the output lock.
+
+Both cached answers compare a recorded digest with the tree on disk before they answer: the no-op
+record (noop.py) for every tree of the run, per-cluster reuse (clusters.py) for one. Stdlib only.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import stat
+
+from renderer.cache import stathints
+
+RACY_NS = 2_000_000_000
+"""An input changed this close to a run's start may have changed while the run read it: never record then."""
+
+
+def _walk(top: str, prefix: str, found: list[tuple[str, str]]) -> None:
+    """(path below the tree, path) of every entry that is not a directory; unsorted (digest_of_files sorts)."""
+    with os.scandir(top) as entries:
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                _walk(entry.path, f"{prefix}{entry.name}/", found)
+            else:
+                found.append((prefix + entry.name, entry.path))
+
+
+def _tree_file(path: str) -> tuple[bool, str]:
+    """(executable, sha256) of a regular file; a symlink, special file or a file changing under us: OSError."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(f"{path} is not a regular file")
+        data = os.read(descriptor, info.st_size + 1)
+        if len(data) != info.st_size:
+            raise OSError(f"{path} changed while it was read")
+    finally:
+        os.close(descriptor)
+    return bool(info.st_mode & stat.S_IXUSR), stathints.hexdigest(data)
+
+
+def tree_line(path: str, executable: bool, sha: str) -> str:
+    """One file of a tree: what git records of it (path, executable bit, content)."""
+    return f"{path}\0{'x' if executable else '-'}\0{sha}"
+
+
+def tree_digest(cluster_dir: str) -> str:
+    """Every file below OUT/CLUSTER by relative path, executable bit and content. A symlink (the tree, a file
+    in it, or OUT itself, which the full run refuses to write through) or a special file is an OSError."""
+    if any(os.path.islink(path) for path in (cluster_dir, os.path.dirname(cluster_dir))) or \
+            not os.path.isdir(cluster_dir):
+        raise OSError(f"{cluster_dir} is not a directory in a real output directory")
+    found: list[tuple[str, str]] = []
+    _walk(cluster_dir, "", found)
+    return digest_of_files([tree_line(name, *_tree_file(path)) for name, path in found])
+
+
+def digest_of_files(lines: list[str]) -> str:
+    """One digest over tree_line()s, however they were gathered."""
+    return stathints.hexdigest("\n".join(sorted(lines)).encode("utf-8", "surrogateescape"))
+
+
+def leftovers(out_root: str, clusters: list[str]) -> bool:
+    """True when a killed render left a temporary or parked tree of one of `clusters`: the full run recovers
+    it (renderer.write._recover), so no recorded answer may stand in for that run."""
+    prefixes = tuple(f".{cluster}.{kind}-" for cluster in clusters for kind in ("tmp", "old"))
+    with os.scandir(out_root) as entries:
+        return any(entry.name.startswith(prefixes) for entry in entries)
+
+
+def locked_tree_digest(cluster_dir: str) -> str:
+    """tree_digest() under the cluster's output lock, shared as `render --check` takes it (renderer.write.lock):
+    a render holding it is swapping the tree, so there is no answer (OSError) until it is done."""
+    out_root, cluster = os.path.split(cluster_dir)
+    descriptor = os.open(os.path.join(out_root, f".{cluster}.lock"), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(f"the lock of {cluster_dir} is not a regular file")  # the full run refuses it
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        return tree_digest(cluster_dir)
+    finally:
+        os.close(descriptor)

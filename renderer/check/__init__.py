@@ -1,0 +1,131 @@
+"""Check stage: parse every rendered file back and validate each object before anything is written.
+
+Core kinds against the cluster's Kubernetes version, custom kinds against schemas derived
+from the upstream CRDs of the exact releases rendered. A kind with no schema is an error;
+an invalid object is a bug in a template (exit 3), never a silent skip.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from renderer import leaks, yamlio
+from renderer.cache.memo import Memo
+from renderer.check import crds, kube
+from renderer.errors import Problem, TemplateError
+from renderer.model import Model
+from renderer.render.tree import Tree
+
+_NOT_OBJECTS = {"kustomize.config.k8s.io/v1beta1": "Kustomization"}
+
+
+def parse_objects(path: str, text: str) -> list[dict[str, Any]]:
+    try:
+        documents = yamlio.parse_output(text)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a template bug to report
+        message = f"rendered YAML does not parse: {str(exc).splitlines()[0]}"
+        raise TemplateError(Problem(path, 0, 0, "", message)) from None
+    objects = [doc for doc in documents if doc is not None]
+    for doc in objects:
+        if not isinstance(doc, dict):
+            raise TemplateError(Problem(path, 0, 0, "", "rendered document is not a mapping"))
+    return objects
+
+
+def _is_core(api_version: str) -> bool:
+    group = api_version.rpartition("/")[0]
+    return "." not in group or group.endswith(".k8s.io")
+
+
+def _object_problems(obj: dict[str, Any], kubernetes_minor: str, tigera_version: str) -> list[str]:
+    api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
+    if _NOT_OBJECTS.get(api_version) == kind:
+        return []
+    if _is_core(api_version):
+        try:
+            return kube.problems(obj, kubernetes_minor)
+        except kube.UnknownKind as exc:
+            return [f"(root): {exc}"]
+    try:
+        return crds.custom_object_problems(obj, tigera_version)
+    except crds.SchemaMissing as exc:
+        return [f"(root): {exc}"]
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """What checking one file found: a parse error, or (subject, finding) pairs and the kinds seen."""
+
+    error: str
+    findings: tuple[tuple[str, str], ...]
+    kinds: tuple[str, ...]
+    objects: tuple[dict[str, Any], ...] = ()
+    """The parsed documents (read-only), so the simulator need not parse the file again."""
+
+
+_MEMO: Memo[FileCheck] = Memo()
+"""Keyed by the exact text and every other input of check_file: identical files are checked once.
+The schemas are the process's own, read once, as kube.validator and crds._validator assume."""
+
+
+def check_file(text: str, is_yaml: bool, kubernetes_minor: str, tigera_version: str) -> FileCheck:
+    """Leak-scan one file and, for YAML, parse it back and validate every object (memoised)."""
+    key = (text, is_yaml, kubernetes_minor, tigera_version)
+    found = _MEMO.get(key)
+    if found is None:
+        found = _MEMO.put(key, _check_file(text, is_yaml, kubernetes_minor, tigera_version), len(text))
+    return found
+
+
+def _check_file(text: str, is_yaml: bool, kubernetes_minor: str, tigera_version: str) -> FileCheck:
+    findings = [("", finding) for finding in leaks.scan_text("", text)]
+    kinds: list[str] = []
+    objects: list[dict[str, Any]] = []
+    if is_yaml:
+        try:
+            objects = parse_objects("", text)
+        except TemplateError as exc:
+            return FileCheck(exc.problems[0].message, (), ())
+        for obj in objects:
+            name = (obj.get("metadata") or {}).get("name", "?") if isinstance(obj.get("metadata"), dict) else "?"
+            subject = f"{obj.get('kind', '?')} {name}"
+            findings.extend((subject, finding) for finding in _object_problems(obj, kubernetes_minor, tigera_version))
+            findings.extend((subject, finding) for finding in leaks.scan_object(obj))
+            if _NOT_OBJECTS.get(str(obj.get("apiVersion"))) != obj.get("kind"):
+                kinds.append(f"{obj.get('apiVersion')} {obj.get('kind')}")
+    return FileCheck("", tuple(findings), tuple(kinds), tuple(objects) if is_yaml else ())
+
+
+def data_files(kubernetes_minor: str, kinds: Iterable[str]) -> tuple[str, ...]:
+    """The installed files checking objects of `kinds` (as check() counts them) reads: keyed by content in
+    every cached answer (renderer.cache.inputs), as the files of the repository are."""
+    core = sorted({tuple(kind.split(" ", 1)) for kind in kinds if _is_core(kind.split(" ", 1)[0])})
+    paths = [kube.definitions_file(kubernetes_minor),
+             *(kube.schema_file(kubernetes_minor, api_version, kind) for api_version, kind in core)]
+    return tuple(str(path) for path in paths)
+
+
+def check(tree: Tree, model: Model) -> Counter[str]:
+    """Validate the tree; return how many objects of each kind were checked."""
+    problems: list[Problem] = []
+    counts: Counter[str] = Counter()
+    tigera_version = model.values["tigera"]["version"]
+    for path, text in tree.items():
+        result = check_file(text, path.endswith((".yaml", ".yml")), model.kubernetes_minor, tigera_version)
+        if result.error:
+            raise TemplateError(Problem(path, 0, 0, "", result.error))
+        problems.extend(Problem(path, 0, 0, subject, finding) for subject, finding in result.findings)
+        counts.update(result.kinds)
+    if problems:
+        raise TemplateError(problems)
+    return counts
+
+
+def parsed(tree: Tree, model: Model) -> dict[str, tuple[dict[str, Any], ...]]:
+    """The objects of every YAML file of a checked tree, from the memo check() filled."""
+    tigera_version = model.values["tigera"]["version"]
+    return {path: check_file(text, True, model.kubernetes_minor, tigera_version).objects
+            for path, text in tree.items() if path.endswith((".yaml", ".yml"))}

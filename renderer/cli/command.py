@@ -1,0 +1,193 @@
+"""The full `render` command: parse options into a Request, run the pipeline, print the report, exit.
+
+Errors are the core's typed exceptions, shown once here with the exit code they carry
+(renderer/exitcodes.py); a clean run that may be answered from the no-op cache next time is
+recorded here (renderer/cache/noop.py).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from renderer import __version__, exitcodes
+from renderer.cache import clusters, noop
+from renderer.cli import fleet
+from renderer.errors import Problem, RenderError
+from renderer.pipeline import Report, Request, execute
+
+HELP = """Render Calico Enterprise on Exoscale SKS into a GitOps tree under OUT/<cluster>/.
+
+VALUES are YAML values files. Files named base.yaml or starting with "_" are layers
+applied under every other file (left to right: mappings merge, lists replace, null
+removes a key); every other file is one cluster.
+
+\b
+Examples:
+  render values/prod.yaml
+  render values/base.yaml values/prod.yaml --set nodepool.size=3
+  render --check values/*.yaml
+  render --diff --format markdown values/prod.yaml > pr-comment.md
+  render --plan values/prod.yaml
+
+\b
+Exit codes:
+""" + "".join(f"  {code}  {meaning}\n" for code, meaning in exitcodes.MEANING.items())
+
+
+def _print_schema(context: click.Context, _param: click.Parameter, wanted: bool) -> None:
+    """Editors outside this repository validate values against the exported schema (see README)."""
+    if not wanted or context.resilient_parsing:
+        return
+    from renderer import resources
+
+    click.echo(resources.schema_path("values.schema.json").read_text("utf-8"), nl=False)
+    context.exit(exitcodes.OK)
+
+
+def _emit(problem: Problem) -> None:
+    click.echo(problem.format(), err=True)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        click.echo(problem.github_annotation(), err=True)
+
+
+def _color_wanted(stream: object) -> bool:
+    """FORCE_COLOR forces colour, NO_COLOR (https://no-color.org) refuses it, else only on a terminal."""
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    if os.environ.get("NO_COLOR"):
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+class _Progress:
+    """One self-overwriting line on a terminal while a fleet is prepared and written; nothing elsewhere."""
+
+    def __init__(self) -> None:
+        self.shown = False
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        sys.stderr.write(f"\r\x1b[K{phase} {done}/{total} clusters")
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+            self.shown = False
+
+
+@click.command(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("values", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=True))
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+              help="Override one value, typed by the schema (repeatable).")
+@click.option("--out", "out_text", default="out", show_default=True, type=click.Path(),
+              help="Directory that holds one tree per cluster.")
+@click.option("--check", "check_only", is_flag=True, help="Compare with OUT/ and list differences; write nothing.")
+@click.option("--diff", "show_diff", is_flag=True, help="Show a unified diff against OUT/; write nothing.")
+@click.option("--format", "diff_format", type=click.Choice(["text", "markdown"]), default="text",
+              show_default=True, help="--diff output: a plain unified diff or a PR-comment markdown body.")
+@click.option("--plan", "show_plan", is_flag=True,
+              help="Print the rollout plan (per delivery: order, what each step waits for and why); write nothing.")
+@click.option("--strict", is_flag=True, help="Treat cross-field warnings as errors.")
+@click.option("--lock", "remote", flag_value="lock",
+              help="Download every remote manifest and pin URL, size and sha256 in the lock file beside the values.")
+@click.option("--vendor", is_flag=True,
+              help="With --lock: also keep the locked bytes in vendor/ beside the lock; the stages then name them.")
+@click.option("--verify-remote", "remote", flag_value="verify",
+              help="Download every remote manifest again and fail when it differs from the lock file.")
+@click.option("--quiet", "-q", is_flag=True,
+              help="Print only problems and, with --check, the differing files: no status lines, summary or progress.")
+@click.option("--no-cache", is_flag=True,
+              help="Always run in full: neither answer from nor record in the no-op cache (see README, Performance).")
+@click.option("--print-schema", is_flag=True, is_eager=True, expose_value=False, callback=_print_schema,
+              help="Write the values JSON Schema to stdout (for editors: render --print-schema > values.schema.json).")
+@click.version_option(__version__, prog_name="render")
+def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, check_only: bool, show_diff: bool,
+         diff_format: str, show_plan: bool, strict: bool, remote: str | None, vendor: bool, quiet: bool,
+         no_cache: bool) -> None:
+    if check_only + show_diff + show_plan > 1:
+        raise click.UsageError("--check, --diff and --plan exclude each other (--diff already exits 1 on a difference)")
+    if vendor and remote != "lock":
+        raise click.UsageError("--vendor goes with --lock (it stores what --lock downloads)")
+    if not out_text.strip():
+        raise click.BadParameter("is empty (an unset shell variable?); name the output directory", param_hint="--out")
+    out_dir = Path(out_text)
+    mode = "check" if check_only else "diff" if show_diff else "plan" if show_plan else "write"
+    progress = _Progress() if not quiet and sys.stderr.isatty() else None
+    request = Request(values_files=values, overrides=overrides, out_dir=out_dir, mode=mode,
+                      diff_format=diff_format, strict=strict, remote=remote or "", use_cache=not no_cache,
+                      vendor=vendor, progress=progress)
+    try:
+        try:
+            report = execute(request)
+        finally:
+            if progress:
+                progress.clear()
+    except RenderError as exc:
+        for problem in exc.problems:
+            _emit(problem)
+        if exc.exit_code == exitcodes.INTERNAL:
+            click.echo("internal error: a template rendered an invalid tree; nothing was written", err=True)
+        sys.exit(exc.exit_code)
+    except Exception:  # noqa: BLE001 - the one boundary: an unexpected error is a bug, shown once
+        import traceback
+
+        from renderer.errors import printable
+        from renderer.leaks.redact import scrub
+
+        click.echo("internal error (a bug in sks-gitops; please report it):", err=True)
+        click.echo("\n".join(printable(scrub(line)) for line in traceback.format_exc().splitlines()), err=True)
+        sys.exit(exitcodes.INTERNAL)
+    for warning in report.warnings:
+        _emit(warning)
+    if request.mode == "plan":
+        from renderer.leaks import redact  # the plan names values: shown only as the secret scan allows
+
+        click.echo(redact.scrub("\n".join(result.plan for result in report.results)), nl=False)
+        sys.exit(exitcodes.OK)
+    if request.mode == "diff":
+        from renderer.cli import diff  # only --diff needs it; keeps the common paths' start-up short
+
+        text = diff.render_report(report, out_dir, diff_format)
+        color = diff_format == "text" and _color_wanted(sys.stdout)
+        click.echo(diff.colorize(text) if color else text, nl=False, color=color)
+    lines = _closing(report, request, out_text, quiet)
+    for line in lines.stdout:
+        click.echo(line)
+    for line in lines.stderr:
+        click.echo(line, err=True)
+    pending = click.get_current_context().obj
+    if isinstance(pending, noop.Pending) and not no_cache:
+        _record_noop(pending, request, report, out_text, quiet)
+    sys.exit(exitcodes.DIFFERS if request.mode != "write" and report.differs else exitcodes.OK)
+
+
+def _asked_fleet(request: Request, out_text: str) -> fleet.Invocation:
+    return fleet.Invocation(tuple(str(path) for path in request.values_files), request.overrides, out_text,
+                            request.strict)
+
+
+def _closing(report: Report, request: Request, out_text: str, quiet: bool) -> fleet.Lines:
+    return fleet.closing_lines(report.results, request.mode, request.out_dir, _asked_fleet(request, out_text), quiet)
+
+
+def _record_noop(pending: noop.Pending, request: Request, report: Report, out_text: str, quiet: bool) -> None:
+    """Let the next identical run answer without rendering, when this one ended clean (exit 0, no warnings)."""
+    asked = noop.Invocation(request.mode, request.strict, out_text, request.overrides,
+                                tuple(str(path) for path in request.values_files), quiet)
+    clean = not report.warnings and not (request.mode == "check" and report.differs)
+    same = asked.text() == pending.invocation.text()
+    if request.mode not in ("write", "check") or request.remote or not clean or not same:
+        return
+    trees = {os.path.abspath(request.out_dir / result.cluster): clusters.expected_tree(result.digests)
+             for result in report.results}
+    data_files = sorted({path for result in report.results for path in result.data_files})
+    answer = fleet.closing_lines(report.results, request.mode, request.out_dir, _asked_fleet(request, out_text),
+                                 quiet, as_unchanged=True)
+    noop.record(pending, trees, data_files, "".join(line + "\n" for line in answer.stderr))

@@ -1,0 +1,95 @@
+"""Model stage: derive the facts templates need from validated values, once, in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from renderer.model import facts, order
+from renderer.model import stages as stages_
+from renderer.model.stages import Stage
+
+
+@dataclass(frozen=True)
+class Model:
+    """Everything a template may read: `v` (values with all defaults) and derived facts."""
+
+    values: dict[str, Any]
+    stages: tuple[Stage, ...]
+    git_stages: tuple[Stage, ...]
+    engines: tuple[str, ...]
+    policy_tier: str
+    kubernetes_minor: str
+    bgp: bool
+    """Calico peers with BGP: needed for IP-in-IP and unencapsulated pools, not for VXLAN."""
+    rollout: tuple[order.Placed, ...]
+    """The git stages as an engine delivers them: waves and dependencies (rollout/order.py)."""
+    bootstrap: tuple[order.Placed, ...]
+    """What the bootstrap applies itself, in order; the rest reaches the cluster after the handover."""
+    tigera_series: tuple[int, int]
+    bypass_order: int = 0
+    operator_policy_order: int = facts.OPERATOR_POLICY_ORDER
+
+    @property
+    def ip_pool(self) -> dict[str, Any]:
+        """The one IPv4 pool, with the operator's defaults written out (rollout/facts.py: POOL_DEFAULTS_V4)."""
+        tigera = self.values["tigera"]
+        pool: dict[str, Any] = {"name": facts.DEFAULT_POOL_NAME, "cidr": tigera["podCIDR"],
+                                "encapsulation": tigera["encapsulation"], "natOutgoing": "Enabled",
+                                "nodeSelector": "all()", **facts.POOL_DEFAULTS_V4}
+        if self.tigera_series >= (3, 23):
+            pool.update(facts.POOL_DEFAULTS_V4_FROM_3_23)
+        return pool
+
+    @property
+    def bypass_namespace_selector(self) -> str:
+        """Calico selector for the bypass namespaces (projectcalico.org/name is set on every namespace)."""
+        names = ", ".join(f"'{name}'" for name in self.values["bypass"]["namespaces"])
+        return f"projectcalico.org/name in {{{names}}}"
+
+    def placed(self, stage: Stage) -> order.Placed:
+        return next(placed for placed in self.rollout if placed.stage.position == stage.position)
+
+    @property
+    def cluster(self) -> str:
+        return str(self.values["cluster"]["name"])
+
+
+def _version(text: str) -> tuple[int, int]:
+    major, minor = text.lstrip("v").split(".")[:2]
+    return int(major), int(minor)
+
+
+def derive_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """Defaults that depend on other values (schema defaults are already filled in)."""
+    values = {key: dict(section) if isinstance(section, dict) else section for key, section in data.items()}
+    name = values["cluster"]["name"]
+    values["nodepool"].setdefault("name", f"{name}-worker")
+    values["nodepool"].setdefault("securityGroups", [name])
+    values["storageClass"].setdefault("numberOfReplicas", values["longhorn"]["replicas"])
+    values["gitops"].setdefault("path", f"out/{name}")
+    tier = "calico-system" if _version(values["tigera"]["version"]) >= (3, 23) else "allow-tigera"
+    values["bypass"].setdefault("tier", tier)
+    return values
+
+
+def build(data: dict[str, Any]) -> Model:
+    values = derive_defaults(data)
+    engine = values["gitops"]["engine"]
+    engines = ("argocd", "flux") if engine == "both" else (engine,)
+    stages = stages_.plan(values)
+    git_stages = stages_.in_git(stages)
+    handed_over = tuple(fact for stage in stages if stage.delivery == "bootstrap" for fact in stage.provides)
+    return Model(
+        values=values,
+        stages=stages,
+        git_stages=git_stages,
+        engines=engines,
+        policy_tier=values["bypass"]["tier"],
+        kubernetes_minor=".".join(values["cluster"]["kubernetesVersion"].split(".")[:2]),
+        bgp=not values["tigera"]["encapsulation"].startswith("VXLAN"),
+        rollout=order.place(git_stages, (*order.ENGINE_ENVIRONMENT, *handed_over)),
+        bootstrap=order.place((*(stage for stage in stages if not stage.sops), stages_.NODEPOOL),
+                              order.BOOTSTRAP_ENVIRONMENT, partial=True),
+        tigera_series=_version(values["tigera"]["version"]),
+    )

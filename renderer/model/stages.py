@@ -1,0 +1,169 @@
+"""The one ordering model: which stages exist, in what order, and what each needs.
+
+Kustomize directory numbers, Argo CD sync waves, Flux dependsOn chains and the
+bootstrap's apply order are all derived from `plan()`; nothing else orders stages.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One apply step and the facts every engine must honour (fact names: renderer/model/facts.py)."""
+
+    position: int
+    slug: str
+    title: str
+    delivery: str
+    """`git`: a Kustomize root under out/<cluster>/; `bootstrap`: done by the bootstrap script only."""
+    namespaces: tuple[str, ...] = ()
+    """Namespaces its objects land in (AppProject destinations)."""
+    create_namespace: str = ""
+    """Namespace the engine must create because the manifests do not."""
+    server_side: bool = False
+    """Needs server-side apply: CRDs over the 262144-byte last-applied annotation limit."""
+    skip_dry_run: bool = False
+    """Its kinds exist only after an earlier stage (operator.tigera.io, projectcalico.org/v3)."""
+    needs: tuple[str, ...] = ()
+    """Facts that must hold before it is applied (an apply before them fails)."""
+    provides: tuple[str, ...] = ()
+    """Facts that hold once it is applied (CRDs Established, namespaces, the pull secret, the license)."""
+    done: str = "applied"
+    """When later stages may start: `applied`, `crds` (its CRDs Established) or `healthy` (every object
+    healthy, which includes what the operator needs for the CRs it carries)."""
+    kinds: tuple[str, ...] = ()
+    """operator.tigera.io kinds it delivers (their TigeraStatus components are in the rollout model)."""
+    templates: tuple[str, ...] = ()
+    remote: tuple[str, ...] = ()
+    patches: tuple[dict[str, Any], ...] = ()
+    helm_chart: dict[str, Any] = field(default_factory=dict)
+    extra_resources: tuple[str, ...] = ()
+    """Repository files outside the tree (a SOPS-encrypted license), relative to the stage directory."""
+    sops: bool = False
+
+    @property
+    def directory(self) -> str:
+        return f"{self.position:02d}-{self.slug}"
+
+
+PLACEHOLDER_SECRET_PATCH: dict[str, Any] = {
+    "target": {"version": "v1", "kind": "Secret", "name": "tigera-pull-secret", "namespace": "tigera-prometheus"},
+    "patch": "$patch: delete\napiVersion: v1\nkind: Secret\nmetadata:\n  name: tigera-pull-secret\n"
+             "  namespace: tigera-prometheus\n",
+}
+"""Removes the upstream placeholder pull secret so a sync never overwrites the real one.
+
+The `target` selector makes it a no-op when a release ships no such Secret."""
+
+
+def longhorn_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Chart values shared by the Kustomize helmCharts entry, Argo CD and Flux."""
+    replicas = values["longhorn"]["replicas"]
+    return {
+        "persistence": {"defaultClassReplicaCount": replicas},
+        "defaultSettings": {"defaultReplicaCount": replicas},
+        "preUpgradeChecker": {"jobEnabled": False},
+    }
+
+
+OPTIONAL_TIGERA_KINDS = {
+    "intrusionDetection": "IntrusionDetection", "logCollector": "LogCollector", "logStorage": "LogStorage",
+    "manager": "Manager", "monitor": "Monitor", "compliance": "Compliance",
+    "policyRecommendation": "PolicyRecommendation",
+}
+CORE_TIGERA_KINDS = ("Installation", "APIServer")
+"""Kinds that need no license: their controllers never call utils.FetchLicenseKey (tigera/operator v1.34.5
+pkg/controller/installation, pkg/controller/apiserver)."""
+
+
+def licensed_kinds(values: dict[str, Any]) -> list[str]:
+    """The optional operator.tigera.io kinds switched on, in template order."""
+    enabled = values["tigera"]["customResources"]
+    return [kind for key, kind in OPTIONAL_TIGERA_KINDS.items() if enabled[key]]
+
+
+def tigera_kinds(values: dict[str, Any]) -> list[str]:
+    """operator.tigera.io kinds the tree renders, in template order."""
+    return [*CORE_TIGERA_KINDS, *licensed_kinds(values)]
+
+
+def manifest_url(values: dict[str, Any], name: str) -> str:
+    tigera = values["tigera"]
+    return f"{tigera['manifestsBaseURL'].rstrip('/')}/{tigera['version']}/manifests/{name}"
+
+
+def plan(values: dict[str, Any]) -> tuple[Stage, ...]:
+    """The stages for one cluster by position (directory numbers never shift); rollout/order.py orders them."""
+    longhorn = values["longhorn"]
+    secrets = values["secrets"]
+    pull_by_git = secrets["pullSecret"]["provider"] == "external-secrets"
+    license_by_git = secrets["license"]["provider"] == "sops"
+    gitops_path = values["gitops"]["path"]
+    license_resources: tuple[str, ...] = ()
+    if license_by_git:
+        stage_dir = posixpath.join(gitops_path, "07-license")
+        license_resources = (posixpath.relpath(secrets["license"]["encryptedFile"], stage_dir),)
+    licensed = tuple(licensed_kinds(values))
+    stages = [
+        Stage(1, "longhorn", "Longhorn storage", "git", namespaces=(longhorn["namespace"],),
+              create_namespace=longhorn["namespace"], server_side=True, done="crds",
+              provides=("crds:longhorn.io", f"namespace:{longhorn['namespace']}"),
+              templates=("namespace.yaml",),
+              helm_chart={"name": "longhorn", "repo": longhorn["chartRepository"],
+                          "version": longhorn["chartVersion"], "releaseName": "longhorn",
+                          "namespace": longhorn["namespace"], "includeCRDs": True,
+                          "valuesInline": longhorn_values(values)}),
+        Stage(2, "storageclass", "StorageClass tigera-elasticsearch", "git", templates=("storageclass.yaml",),
+              provides=("storageclass:tigera-elasticsearch",)),
+        # The manifest carries the operator.tigera.io and crd.projectcalico.org CRDs and the namespace.
+        Stage(3, "tigera-operator", "Tigera operator", "git", namespaces=("tigera-operator",),
+              server_side=True, done="crds",
+              provides=("crds:operator.tigera.io", "crds:crd.projectcalico.org", "namespace:tigera-operator"),
+              remote=(manifest_url(values, "tigera-operator.yaml"),)),
+        # Its Deployment pulls with tigera-pull-secret, which the Monitor controller copies into
+        # tigera-prometheus later (pkg/render/monitor/monitor.go): only its CRDs gate later stages.
+        Stage(4, "tigera-prometheus-operator", "Tigera Prometheus operator", "git",
+              namespaces=("tigera-prometheus",), server_side=True, done="crds",
+              provides=("crds:monitoring.coreos.com", "namespace:tigera-prometheus"),
+              remote=(manifest_url(values, "tigera-prometheus-operator.yaml"),),
+              patches=(PLACEHOLDER_SECRET_PATCH,)),
+        Stage(5, "pull-secrets", "Pull secret tigera-pull-secret", "git" if pull_by_git else "bootstrap",
+              namespaces=("tigera-operator",), skip_dry_run=True, done="healthy",
+              needs=("namespace:tigera-operator", *(("crds:external-secrets.io",) if pull_by_git else ())),
+              provides=("pull-secret",),
+              templates=("externalsecrets.yaml",) if pull_by_git else ()),
+        Stage(6, "tigera-custom-resources", "Tigera custom resources (no license needed)", "git",
+              skip_dry_run=True, done="healthy", needs=("crds:operator.tigera.io",), kinds=CORE_TIGERA_KINDS,
+              templates=("installation.yaml", "apiserver.yaml")),
+        # LicenseKey is projectcalico.org/v3, served by the Tigera API server (aggregated API).
+        Stage(7, "license", "Calico Enterprise license", "git" if license_by_git else "bootstrap",
+              skip_dry_run=True, needs=("api:projectcalico.org/v3",), provides=("license",),
+              extra_resources=license_resources, sops=license_by_git),
+        # A policy in a tier that does not exist yet is refused; the tiers controller creates the tier
+        # up to 30 s after the license (tigera/operator pkg/controller/tiers/tiers_controller.go).
+        Stage(8, "bypass-policies", "API server endpoint bypass policy", "git", skip_dry_run=True,
+              needs=("api:projectcalico.org/v3", "tier:operator"),
+              provides=tuple(f"api-egress:{namespace}" for namespace in values["bypass"]["namespaces"]),
+              templates=("globalnetworkpolicy.yaml",)),
+    ]
+    if licensed:
+        stages.append(Stage(9, "tigera-enterprise-resources", "Tigera custom resources that need the license",
+                            "git", skip_dry_run=True, done="healthy", needs=("crds:operator.tigera.io",),
+                            kinds=licensed, templates=(
+                                "intrusiondetection.yaml", "logcollector.yaml", "logstorage.yaml", "manager.yaml",
+                                "monitor.yaml", "compliance.yaml", "policyrecommendation.yaml")))
+    return tuple(stages)
+
+
+NODEPOOL = Stage(0, "nodepool", "Worker nodes", "bootstrap", needs=("crds:operator.tigera.io",),
+                 provides=("nodes",))
+"""The bootstrap's `exo compute sks nodepool add`: nodes join once the operator's CRDs exist, as in the
+seed runbook, so the operator can start and Calico turns them Ready without a manual step."""
+
+
+def in_git(stages: tuple[Stage, ...]) -> tuple[Stage, ...]:
+    return tuple(stage for stage in stages if stage.delivery == "git")

@@ -1,0 +1,212 @@
+"""The bootstrap script's plan: its steps in order, the facts each waits for, and why.
+
+The order is the rollout model's (Model.bootstrap, from renderer/model/order.py), so the script
+waits for the same facts Argo CD and Flux order by; templates/bootstrap/ only iterates over
+`plan(model).steps`. Fact names are the model's (renderer/model/facts.py): `crds:<group>`,
+`nodes`, `api:projectcalico.org/v3`, `tier:operator`, `namespace:<name>`, `pull-secret`, ...;
+each kind has one shell wait function (WAITS).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from renderer.model.order import BOOTSTRAP_ENVIRONMENT, Placed
+from renderer.model.stages import Stage, tigera_kinds
+
+if TYPE_CHECKING:
+    from renderer.model import Model
+
+PULL_SECRET_NAMESPACES = ("tigera-operator", "tigera-prometheus")
+"""Where the bootstrap creates tigera-pull-secret from the local file: the operator's namespace, and the
+Prometheus operator's, whose Deployment pulls before the Monitor controller copies the secret there
+(tigera/operator v1.34.5 pkg/render/monitor/monitor.go); the operator then owns that copy."""
+
+
+@dataclass(frozen=True)
+class Wait:
+    """How the script checks one fact: a shell function, its arguments, a timeout and a sentence."""
+
+    fact: str
+    function: str
+    args: tuple[str, ...]
+    timeout: str
+    """The shell variable holding the timeout: WAIT_TIMEOUT or APISERVER_TIMEOUT."""
+    description: str
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    """The --from name: `preflight`, `01-longhorn`, `nodepool`, ..."""
+    kind: str
+    """Which include renders it: templates/bootstrap/<kind>.sh.j2."""
+    description: str
+    needs: tuple[str, ...] = ()
+    provides: tuple[str, ...] = ()
+    why: str = ""
+    """Why it runs where it does: the steps providing what it needs."""
+    stage: Stage | None = None
+
+    @property
+    def function(self) -> str:
+        return ("stage_" if self.stage else "step_") + self.name.replace("-", "_")
+
+    @property
+    def singletons(self) -> tuple[tuple[str, str], ...]:
+        """Resources of its stage the operator accepts once, named `default`."""
+        templates = self.stage.templates if self.stage else ()
+        return tuple(SINGLETONS[template] for template in templates if template in SINGLETONS)
+
+    @property
+    def helm_values(self) -> str:
+        return helm_values_json(self.stage) if self.stage and self.stage.helm_chart else ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    steps: tuple[Step, ...]
+    waits: dict[str, Wait]
+    """Every fact some step needs, with its check."""
+    pull_by_bootstrap: bool
+    license_by_bootstrap: bool
+    helm: bool
+    engine_label: str
+    tigerastatus: tuple[str, ...]
+    """TigeraStatus names the rendered custom resources make the operator report."""
+    pull_secret_namespaces: tuple[str, ...] = PULL_SECRET_NAMESPACES
+
+
+# One shell function per kind of fact (templates/bootstrap/waits.sh.j2 defines them).
+WAITS: dict[str, tuple[str, str, str]] = {
+    "crds": ("wait_crds", "WAIT_TIMEOUT", "the CustomResourceDefinitions of {arg} are Established"),
+    "nodes": ("wait_nodes", "APISERVER_TIMEOUT", "{size} nodes of nodepool {nodepool} are Ready"),
+    "api": ("wait_tigera_api", "APISERVER_TIMEOUT",
+            "the Tigera API server is Available (tigerastatus apiserver): it serves {arg}"),
+    "license": ("wait_license", "WAIT_TIMEOUT", "LicenseKey default exists"),
+    "tier": ("wait_tier", "WAIT_TIMEOUT", "Tier {arg} exists (the operator creates it once the license is processed)"),
+    "namespace": ("wait_namespace", "WAIT_TIMEOUT", "namespace {arg} exists"),
+    "pull-secret": ("wait_pull_secret", "WAIT_TIMEOUT", "Secret tigera-pull-secret exists in {namespaces}"),
+    "bypass": ("wait_stage_objects", "WAIT_TIMEOUT", "the objects of stage {directory} exist"),
+}
+
+# TigeraStatus names per custom resource kind (tigera/operator v1.34.5: the status.New(...) call of
+# each pkg/controller/<kind>/*_controller.go; log-storage in pkg/controller/logstorage/initializer).
+TIGERASTATUS: dict[str, tuple[str, ...]] = {
+    "Installation": ("calico",), "APIServer": ("apiserver",), "IntrusionDetection": ("intrusion-detection",),
+    "LogCollector": ("log-collector",), "LogStorage": ("log-storage",), "Manager": ("manager",),
+    "Monitor": ("monitor",), "Compliance": ("compliance",), "PolicyRecommendation": ("policy-recommendation",),
+}
+
+# Objects the operator accepts only once, by name `default`: another name (the seed's APIServer
+# is `tigera-secure`) makes it report "multiple APIServer CRs".
+SINGLETONS: dict[str, tuple[str, str]] = {"installation.yaml": ("installations.operator.tigera.io", "Installation"),
+                                          "apiserver.yaml": ("apiservers.operator.tigera.io", "APIServer")}
+
+
+# ---- facts ---------------------------------------------------------------------------------
+
+def kind_of(fact: str) -> str:
+    return fact.split(":", 1)[0]
+
+
+def wait_for(fact: str, model: Model) -> Wait:
+    kind, _, arg = fact.partition(":")
+    if fact == "tier:operator":  # the tier holding the operator's policies (rollout/facts.py OPERATOR_TIER)
+        arg = model.policy_tier
+    if kind not in WAITS:
+        raise ValueError(f"no wait for the fact {fact!r} (renderer/render/bootstrap.py WAITS)")
+    function, timeout, text = WAITS[kind]
+    pools = model.values["nodepool"]
+    stages = {stage.slug: stage for stage in model.stages}
+    args: tuple[str, ...] = (arg,) if arg else ()
+    pull = stages.get("pull-secrets")
+    namespaces = PULL_SECRET_NAMESPACES if pull and pull.delivery == "bootstrap" else pull.namespaces if pull else ()
+    directory = ""
+    if kind == "nodes":
+        args = (str(pools["size"]),)
+    elif kind == "pull-secret":
+        args = tuple(namespaces)
+    elif kind == "bypass":
+        directory = next((s.directory for s in model.stages if fact in s.provides), "")
+        args = (directory,)
+    text = text.format(arg=arg, size=pools["size"], nodepool=pools["name"], namespaces=" and ".join(namespaces),
+                       directory=directory)
+    return Wait(fact, function, args, timeout, text)
+
+
+# ---- the plan ------------------------------------------------------------------------------
+
+def _stage_kind(stage: Stage, engine_delivered: bool) -> str:
+    if engine_delivered:
+        return "stage-engine"
+    if stage.delivery == "bootstrap":
+        return {"pull-secrets": "stage-pull-secret", "license": "stage-license"}[stage.slug]
+    if stage.helm_chart:
+        return "stage-helm"
+    if stage.slug == "pull-secrets":
+        return "stage-external-secrets"
+    return "stage-apply"
+
+
+def _why(placed: Placed) -> str:
+    """The steps providing what it waits for (rollout/order.py: the stages the derivation used)."""
+    if not placed.depends_on:
+        return ""
+    needs = ", ".join(placed.stage.needs) or "what they provide"
+    return f"after {', '.join(stage.directory for stage in placed.depends_on)} ({needs})"
+
+
+def plan(model: Model) -> Plan:
+    """The steps in the order the rollout model places them (Model.bootstrap); what the bootstrap cannot
+    deliver itself (a SOPS license, and what needs it) is left to the engine after the handover."""
+    values = model.values
+    cluster, pools = values["cluster"], values["nodepool"]
+    engine_label = " and ".join({"argocd": "Argo CD", "flux": "Flux"}[name] for name in model.engines)
+    steps = [
+        Step("preflight", "preflight", "tools, flags, rendered tree and secret files (no cloud call)"),
+        Step("security-group", "security-group",
+             f"security group {pools['securityGroups'][0]} and the ingress rules the nodes need"),
+        Step("cluster", "cluster", f"SKS cluster {cluster['name']} without CNI and without nodes"),
+        Step("kubeconfig", "kubeconfig", "admin kubeconfig, mode 0600, outside the repository"),
+        Step("endpoint", "endpoint", "real endpoint of the kubernetes Service against apiServer in values"),
+    ]
+    for placed in model.bootstrap:
+        stage = placed.stage
+        if stage.slug == "nodepool":
+            steps.append(Step("nodepool", "nodepool", f"nodepool {pools['name']} ({pools['size']} nodes)",
+                              stage.needs, stage.provides, why=_why(placed)))
+            continue
+        needs = tuple(fact for fact in stage.needs if fact not in BOOTSTRAP_ENVIRONMENT)  # checked, not awaited
+        steps.append(Step(stage.directory, _stage_kind(stage, False), f"stage {stage.position}: {stage.title}",
+                          needs, stage.provides, why=_why(placed), stage=stage))
+    applied = {placed.stage.position for placed in model.bootstrap}
+    left = [stage for stage in model.stages if stage.position not in applied]
+    health = Step("health", "health", "wait until every tigerastatus is Available")
+    handover = Step("handover", "handover", f"hand the applied stages over to {engine_label}"
+                    + (" (it applies what only it can)" if left else ""), needs=("nodes",))
+    if left:
+        steps.append(handover)
+        steps += [Step(stage.directory, "stage-engine", f"stage {stage.position}: {stage.title} "
+                       f"(applied by {engine_label})", why=f"after the handover ({', '.join(stage.needs)})",
+                       stage=stage) for stage in left]
+        steps.append(health)
+    else:
+        steps += [health, handover]
+    facts = dict.fromkeys(fact for step in steps for fact in step.needs)
+    kinds = {stage.slug: stage.delivery for stage in model.stages}
+    pull, license_ = kinds.get("pull-secrets") == "bootstrap", kinds.get("license") == "bootstrap"
+    return Plan(steps=tuple(steps), waits={fact: wait_for(fact, model) for fact in facts},
+                pull_by_bootstrap=pull, license_by_bootstrap=license_,
+                helm=any(stage.helm_chart for stage in model.stages), engine_label=engine_label,
+                tigerastatus=tuple(name for kind in tigera_kinds(values) for name in TIGERASTATUS.get(kind, ())))
+
+
+def helm_values_json(stage: Stage) -> str:
+    """The chart values as `helm get values --output json` prints them (Go's encoding/json: sorted
+    keys, compact, <>& escaped; helm v3.18.0 pkg/cli/output/output.go EncodeJSON)."""
+    text = json.dumps(stage.helm_chart.get("valuesInline", {}), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -1,0 +1,76 @@
+"""Argo CD: an app-of-apps. One root Application, an AppProject, one child Application per stage.
+
+Sync waves order the children only when argocd-cm has a health check for Application
+(Argo CD >= 1.8 dropped it), so that customization is rendered too, beside the apps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from renderer.model import Model, health
+from renderer.model.facts import HEALTH
+from renderer.model.stages import Stage, tigera_kinds
+from renderer.render.engines.common import app_name, kustomization, stage_path
+from renderer.render.jinja import render_template
+
+IN_CLUSTER = "https://kubernetes.default.svc"
+
+
+def sync_options(stage: Stage) -> list[str]:
+    """Argo CD sync options from the stage facts, nothing more."""
+    options = []
+    if stage.create_namespace:
+        options.append("CreateNamespace=true")
+    if stage.server_side:
+        options.append("ServerSideApply=true")
+    if stage.skip_dry_run:
+        options.append("SkipDryRunOnMissingResource=true")
+    return options
+
+
+def destination_namespace(model: Model, stage: Stage) -> str:
+    """Every app names a namespace: a project destination never matches an empty one
+    (argo-cd v3.5.1 AppProject.isDestinationMatched; gobwas/glob compiles "" to match only "").
+    Cluster-scoped objects drop it (controller/state.go: NormalizeTargetObjects)."""
+    return stage.namespaces[0] if stage.namespaces else str(model.values["gitops"]["argocdNamespace"])
+
+
+def _destination_namespaces(model: Model) -> list[str]:
+    namespaces = {model.values["gitops"]["argocdNamespace"]}
+    for stage in model.git_stages:
+        namespaces.update(stage.namespaces)
+    return sorted(namespaces)
+
+
+def source_repos(model: Model) -> list[str]:
+    repos = [model.values["gitops"]["repoURL"]]
+    if any(stage.helm_chart for stage in model.git_stages):
+        repos.append(model.values["longhorn"]["chartRepository"])
+    return repos
+
+
+def render(model: Model) -> dict[str, str]:
+    context: dict[str, Any] = {"v": model.values, "m": model, "in_cluster": IN_CLUSTER}
+    tree = {}
+    child_files = ["project.yaml"]
+    licensed_by_git = any(stage.sops for stage in model.git_stages)
+    tree["argocd/apps/project.yaml"] = render_template(
+        "argocd/project.yaml.j2", destinations=_destination_namespaces(model), source_repos=source_repos(model),
+        operator_kinds=tigera_kinds(model.values), license_by_git=licensed_by_git, **context)
+    for placed in model.rollout:
+        stage = placed.stage
+        name = f"{stage.directory}.yaml"
+        tree[f"argocd/apps/{name}"] = render_template(
+            "argocd/application.yaml.j2", stage=stage, wave=placed.wave, name=app_name(model, stage),
+            path=stage_path(model, stage), sync_options=sync_options(stage),
+            namespace=destination_namespace(model, stage), ready_when=health.ready_when(stage),
+            waits_for=placed.waits_for, **context)
+        child_files.append(name)
+    tree["argocd/apps/kustomization.yaml"] = kustomization(child_files)
+    tree["argocd/root-application.yaml"] = render_template(
+        "argocd/root-application.yaml.j2", path=f"{model.values['gitops']['path']}/argocd/apps", **context)
+    tree["argocd/argocd-cm-health.yaml"] = render_template(
+        "argocd/argocd-cm-health.yaml.j2", application_lua=health.APPLICATION_LUA,
+        operator_lua={kind: health.operator_lua(kind) for kind in HEALTH}, **context)
+    return tree

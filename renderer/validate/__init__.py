@@ -1,0 +1,323 @@
+"""Validate stage: values against schemas/values.schema.json, then cross-field checks.
+
+Every schema problem is reported at once, located where the offending key was set.
+Cross-field findings are warnings unless --strict turns them into errors.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import ipaddress
+import json
+import re
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import jsonschema
+from jsonschema import Draft202012Validator
+
+from renderer import hints, resources
+from renderer.errors import Problem, ValuesError
+from renderer.leaks import redact
+from renderer.load import Values
+from renderer.model import facts
+from renderer.model.stages import OPTIONAL_TIGERA_KINDS, licensed_kinds
+from renderer.validate import refusals
+from renderer.yamlio import Path as KeyPath
+from renderer.yamlio import dotted
+
+
+def is_loopback(url: str) -> bool:
+    """True for a URL whose host is this machine (test servers), by address, not by prefix."""
+    try:
+        host = urlsplit(url).hostname or ""
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@cache
+def values_schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads(resources.schema_path("values.schema.json").read_text("utf-8"))
+    return schema
+
+
+def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Any:
+    """`pattern` with ECMA-262 semantics: `$` ends the input (Python's `$` also matches before a final newline)."""
+    if not isinstance(instance, str):
+        return
+    python_pattern = re.sub(r"(?<!\\)\$$", r"\\Z", pattern)
+    if not re.search(python_pattern, instance):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+_Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, {"pattern": _ecma_pattern},
+    type_checker=Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool)))
+"""A YAML 30925.0 is a float: JSON Schema would call it an integer, a template would not."""
+
+
+@cache
+def _validator() -> Any:
+    return _Validator(values_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _short(value: Any) -> str:
+    return redact.shown(value)
+
+
+_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
+               "boolean": "true or false", "number": "a number", "null": "null"}
+_GOT_NAMES = {**_TYPE_NAMES, "boolean": "a boolean"}
+
+
+def _describe(error: jsonschema.ValidationError) -> list[tuple[KeyPath, str]]:
+    """Turn one jsonschema error into (key path, message) pairs a person can act on."""
+    path: KeyPath = tuple(error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    kind = error.validator
+    rule: Any = error.validator_value
+    if kind == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(schema.get("properties", {}))
+        found = []
+        for key in sorted(set(error.instance) - set(allowed)):
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            found.append(((*path, key), f"unknown key{hint}; expected one of: {', '.join(allowed)}"))
+        if found or not isinstance(schema.get("additionalProperties"), dict):
+            return found
+    if kind == "required":
+        missing = str(error.message).split("'")[1] if "'" in str(error.message) else "?"
+        return [((*path, missing), "required key is missing")]
+    if kind == "type":
+        expected = rule if isinstance(rule, str) else "/".join(rule)
+        actual = _json_type(error.instance)
+        got = _GOT_NAMES.get(actual, "?")
+        if actual not in ("object", "array", "null"):
+            got += f" {_short(error.instance)}"
+        return [(path, f"expected {_TYPE_NAMES.get(expected, expected)}, got {got}")]
+    if kind == "enum":
+        options = ", ".join(str(option) for option in rule)
+        return [(path, f"{_short(error.instance)} is not one of: {options}{hints.did_you_mean(error.instance, rule)}")]
+    if kind in ("pattern", "format"):
+        what = schema.get("description", f"a value matching {rule}")
+        if not what[1:2].isupper():
+            what = what[0].lower() + what[1:]
+        if "propertyNames" in error.relative_schema_path:
+            path = (*path, str(error.instance))
+        return [(path, f"{_short(error.instance)} is not valid: expected {what}")]
+    if kind == "uniqueItems" and isinstance(error.instance, list):
+        seen: list[Any] = []
+        duplicates = []
+        for index, item in enumerate(error.instance):
+            if item in seen:
+                duplicates.append(((*path, index), f"{_short(item)} appears more than once; each item may appear once"))
+            seen.append(item)
+        return duplicates
+    if kind in ("maxItems", "maxProperties") and isinstance(error.instance, (list, dict)):
+        what = "items" if kind == "maxItems" else "entries"
+        return [(path, f"has {len(error.instance)} {what}; at most {rule} allowed")]
+    if kind == "maxLength":
+        return [(path, f"is {len(str(error.instance))} characters long; at most {rule} allowed")]
+    if kind == "propertyNames":
+        return [(path, f"key {_short(error.instance)} is not a valid name")]
+    if kind in ("minimum", "maximum") and isinstance(error.instance, int) and abs(error.instance) > 10**12:
+        return [(path, f"{str(error.instance)[:20]}... is out of range ({kind} {error.validator_value})")]
+    hidden = redact.why_hidden(error.instance)
+    if hidden:  # jsonschema's own message quotes the value
+        return [(path, f"{hidden} is not valid ({kind} {_short(rule)})")]
+    return [(path, str(error.message) if len(str(error.message)) < 300 else str(error.message)[:297] + "...")]
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return "null"
+
+
+def _problem(values: Values, path: KeyPath, message: str, level: str = "error", hint: str = "",
+             at_key: bool = False) -> Problem:
+    """Located at the value set for `path` (a wrong value), or at its key (`at_key`: a wrong or missing key)."""
+    file, line, column = values.origin(path) if at_key else values.value_origin(path)
+    return Problem(file, line, column, dotted(path), message, level, hint)
+
+
+_KEY_KINDS = {"additionalProperties", "required", "propertyNames"}
+
+
+def schema_problems(values: Values) -> list[Problem]:
+    problems = []
+    for error in _validator().iter_errors(values.data):
+        at_key = error.validator in _KEY_KINDS or "propertyNames" in error.relative_schema_path
+        hint = hints.quoted_scalar_hint(error.validator_value, error.instance) if error.validator == "type" else ""
+        for path, message in _describe(error):
+            problems.append(_problem(values, path, message, hint=hint, at_key=at_key))
+    return sorted(set(problems))
+
+
+def resolve_ref(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
+    """A schema node with its local `$ref` followed (sibling keywords such as description win)."""
+    while "$ref" in node:
+        target: Any = schema
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+        node = {**target, **{key: value for key, value in node.items() if key != "$ref"}}
+    return node
+
+
+def apply_defaults(data: Any, node: dict[str, Any] | None = None) -> Any:
+    """Fill schema defaults (recursively, objects default to {}) into a copy of valid data."""
+    schema = values_schema()
+    node = resolve_ref(schema, node if node is not None else schema)
+    if isinstance(data, list) and isinstance(node.get("items"), dict):
+        return [apply_defaults(item, node["items"]) for item in data]
+    if not isinstance(data, dict) or "properties" not in node:
+        return data
+    result = dict(data)
+    for key, sub in node["properties"].items():
+        if key not in result and "default" in sub:
+            result[key] = copy.deepcopy(sub["default"])
+        if key in result:
+            result[key] = apply_defaults(result[key], sub)
+    return result
+
+
+def semantic_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
+    """Rules that a JSON Schema cannot say well: provider requirements, loopback-only http, versions."""
+    problems = []
+    pull = data["secrets"]["pullSecret"]
+    if pull["provider"] == "external-secrets":
+        for key in ("storeName", "remoteKey"):
+            if key not in pull:
+                problems.append(_problem(values, ("secrets", "pullSecret", key),
+                                         "required when secrets.pullSecret.provider is external-secrets", at_key=True))
+    license_ = data["secrets"]["license"]
+    if license_["provider"] == "sops" and "encryptedFile" not in license_:
+        problems.append(_problem(values, ("secrets", "license", "encryptedFile"),
+                                 "required when secrets.license.provider is sops", at_key=True))
+    for path in (("tigera", "manifestsBaseURL"), ("longhorn", "chartRepository")):
+        url = data[path[0]][path[1]]
+        if url.startswith("http://") and not is_loopback(url):
+            problems.append(_problem(values, path, f"{redact.why_hidden(url) or repr(url)} uses plain http; use https "
+                                     "(http is for loopback test servers only)"))
+    version = data["cluster"]["kubernetesVersion"]
+    supported = resources.kubernetes_versions()
+    if _minor(version) not in supported:
+        problems.append(_problem(values, ("cluster", "kubernetesVersion"),
+                                 f"Kubernetes {version} cannot be validated offline; supported minor versions: "
+                                 f"{supported[0]} to {supported[-1]}"))
+    tigera_sets = resources.tigera_series()
+    series = _minor(data["tigera"]["version"].lstrip("v"))
+    if series not in tigera_sets:
+        problems.append(_problem(values, ("tigera", "version"),
+                                 f"no CRD schemas for Calico Enterprise v{series}; available: "
+                                 + ", ".join(f"v{item}" for item in tigera_sets),
+                                 hint="add the release's CRDs under ../shared/crds and run `make schemas`"))
+    return problems + rollout_problems(values, data)
+
+
+def rollout_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
+    """Values combinations the rollout model says can never converge, located at the keys to change."""
+    problems = []
+    if data["gitops"]["engine"] in ("argocd", "both") and data["secrets"]["license"]["provider"] == "sops":
+        problems.append(_problem(
+            values, ("secrets", "license", "provider"),
+            "sops cannot deliver the license with Argo CD: Argo CD has no SOPS support and its kustomize build "
+            "refuses files outside the stage directory (argo-cd v3.5.1, default LoadRestrictionsRootOnly)",
+            hint="use secrets.license.provider: bootstrap with Argo CD, or gitops.engine: flux"))
+    series = _version_tuple(data["tigera"]["version"])
+    operator_tier = facts.OPERATOR_TIER.get((series[0], series[1]), "allow-tigera")
+    tier = data["bypass"].get("tier", operator_tier)
+    if tier != operator_tier:
+        problems.append(_problem(
+            values, ("bypass", "tier"),
+            f"the operator's policies live in tier {operator_tier} in Calico Enterprise {data['tigera']['version']}; "
+            f"a bypass in tier {tier} never sees the traffic they deny",
+            hint=f"remove bypass.tier (it defaults to {operator_tier})"))
+    keys = {kind: key for key, kind in OPTIONAL_TIGERA_KINDS.items()}
+    enabled = {"Installation", "APIServer", *licensed_kinds(data)}
+    for kind, needed, source in facts.missing_kinds(enabled):
+        problems.append(_problem(
+            values, ("tigera", "customResources", keys[kind]),
+            f"{kind} can never become Available without {needed} ({source})",
+            hint=f"set tigera.customResources.{keys[needed]}: true, or switch {keys[kind]} off"))
+    missing = {namespace: component for namespace, component in facts.api_egress_needed(enabled).items()
+               if namespace not in data["bypass"]["namespaces"]}
+    for namespace, component in sorted(missing.items()):
+        problems.append(_problem(
+            values, ("bypass", "namespaces"),
+            f"must include {namespace}: {component} runs there and its allow-tigera policy opens the API server "
+            f"on {', '.join(map(str, facts.API_PORTS))} only, not on apiServer.endpointPort",
+            hint=f"add {namespace} to bypass.namespaces (the default list has it)"))
+    return problems
+
+
+def cross_field_warnings(values: Values, data: dict[str, Any]) -> list[Problem]:
+    warnings = []
+    size = data["nodepool"]["size"]
+    replicas = data["longhorn"]["replicas"]
+    if replicas > size:
+        warnings.append(_problem(values, ("longhorn", "replicas"),
+                                 f"{replicas} replicas on {size} nodes: Longhorn keeps replicas on distinct nodes, "
+                                 "so volumes run degraded", "warning"))
+    sc_replicas = data["storageClass"].get("numberOfReplicas", replicas)
+    if sc_replicas > size and "numberOfReplicas" in data["storageClass"]:
+        warnings.append(_problem(values, ("storageClass", "numberOfReplicas"),
+                                 f"{sc_replicas} replicas on {size} nodes: log-storage volumes run degraded",
+                                 "warning"))
+    if data["longhorn"]["namespace"] != "longhorn-system":
+        warnings.append(_problem(values, ("longhorn", "namespace"),
+                                 f"{data['longhorn']['namespace']!r}: the Longhorn chart supports only longhorn-system",
+                                 "warning"))
+    return warnings
+
+
+def _minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def _version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.lstrip("v").split(".")[:2])
+
+
+def _semantic_despite(values: Values, schema_found: list[Problem]) -> list[Problem]:
+    """Semantic problems of a file that also fails the schema, minus any touching a key the schema flagged."""
+    try:
+        found = semantic_problems(values, apply_defaults(values.data))
+    except (KeyError, TypeError, AttributeError, ValueError, IndexError):
+        return []
+    flagged = [problem.key_path for problem in schema_found]
+    return [problem for problem in found
+            if not any(problem.key_path.startswith(key) or key.startswith(problem.key_path) for key in flagged)]
+
+
+def validate(values: Values, strict: bool = False) -> tuple[dict[str, Any], list[Problem]]:
+    """Return values with defaults and the warnings; raise ValuesError with every problem."""
+    secrets = refusals.secret_problems(values)
+    refused = refusals.text_problems(values) + (secrets or refusals.source_problems(values))
+    keys = {problem.key_path for problem in refused if problem.message.startswith("value ")}  # no second error
+    problems = refused + [problem for problem in schema_problems(values) if problem.key_path not in keys]
+    if problems:
+        raise ValuesError(problems + _semantic_despite(values, problems))
+    data = apply_defaults(values.data)
+    problems = semantic_problems(values, data)
+    warnings = cross_field_warnings(values, data)
+    if strict:
+        problems += [Problem(w.file, w.line, w.column, w.key_path, w.message, "error", w.hint) for w in warnings]
+        warnings = []
+    if problems:
+        raise ValuesError(problems)
+    return data, warnings
