@@ -371,13 +371,13 @@ def test_a_same_size_code_edit_with_its_pyc_gone_is_seen(tmp_path: Path) -> None
                               capture_output=True, text=True, check=False)
 
     assert render().returncode == 0
-    time.sleep(2.1)  # past fastpath.RACY_NS: the copies were written just now
+    time.sleep(2.1)  # past trees.RACY_NS: the copies were written just now
     assert render("--check").returncode == 0
     assert render("--check").stderr == "out/ceosks-poc: up to date\n"  # answered from the record
     assert not (tmp_path / "cache" / "noop").exists() or any((tmp_path / "cache" / "noop").iterdir())
-    source = checkout / "renderer" / "fleet.py"
+    source = checkout / "renderer" / "cli" / "fleet.py"
     same_size(source, '"{where}: up to date"', '"{where}: Up to date"')
-    for compiled in (checkout / "renderer" / "__pycache__").glob("fleet.*.pyc"):
+    for compiled in (checkout / "renderer" / "cli" / "__pycache__").glob("fleet.*.pyc"):
         compiled.unlink()
     answer, reference = render("--check"), render("--check", "--no-cache")
     assert (answer.returncode, answer.stderr) == (reference.returncode, reference.stderr)

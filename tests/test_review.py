@@ -481,7 +481,7 @@ def test_pre_commit_hook_manifest() -> None:
     assert hook["args"] == ["values/prod.yaml"]
     assert re.search(hook["files"], "values/prod.yaml") and re.search(hook["files"], "out/c/01-x/kustomization.yaml")
     assert not re.search(hook["files"], "README.md")
-    assert 'render = "renderer.cache.noop:main"' in (REPO_ROOT / "pyproject.toml").read_text("utf-8"), \
+    assert 'render = "renderer.cli:main"' in (REPO_ROOT / "pyproject.toml").read_text("utf-8"), \
         "the hook's entry is the console script the package installs"
 
 
