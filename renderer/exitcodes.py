@@ -1,5 +1,5 @@
-"""The exit codes of `render`, in one place: the errors carry them, the CLI exits with them and lists them
-in its --help (MEANING), and the README's list is checked against MEANING."""
+"""The exit codes of `render`, in one place: the errors carry them (errors.py), the CLI exits with them
+and lists MEANING in its --help; no other module names an exit status (tests/test_layout.py)."""
 
 from __future__ import annotations
 
