@@ -46,7 +46,7 @@ test: $(STAMP) tools
 
 ## lint: ruff and mypy
 lint: $(STAMP)
-	$(BIN)/ruff check renderer tests
+	$(BIN)/ruff check renderer devtools tests bench
 	$(BIN)/mypy
 
 ## schemas: regenerate schemas/crds from ../shared/crds

@@ -50,7 +50,7 @@ def _trees(count: int) -> list[dict[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--leaks", default="", help="path of a leaks.py to measure instead of renderer/leaks/__init__.py")
+    parser.add_argument("--leaks", default="", help="leak rules to measure instead of renderer/leaks/__init__.py")
     parser.add_argument("--clusters", type=int, default=20)
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args(argv)

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from renderer import datafiles, remote, resources, write
-from renderer.cache import directory, inputs, noop
+from renderer.cache import directory, inputs, noop, trees
 from renderer.cli import command
 from renderer.write import lock as outlock
 from tests.conftest import PROD_VALUES
@@ -38,7 +38,7 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (root / "values").mkdir(parents=True)
     shutil.copy(PROD_VALUES, root / "values" / "prod.yaml")
     monkeypatch.chdir(root)
-    monkeypatch.setattr(noop, "RACY_NS", 0)  # the checkout's code may be seconds old; see test_racy_code
+    monkeypatch.setattr(trees, "RACY_NS", 0)  # the checkout's code may be seconds old; see test_racy_code
     return root
 
 
@@ -132,7 +132,7 @@ def test_inputs_written_just_before_the_run_are_not_recorded(cache: Path, work: 
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """An input written within RACY_NS of the run may have been written again, while the run read it, within the
     same timestamp tick: its answer is not recorded. The fixture has just copied values/prod.yaml."""
-    monkeypatch.setattr(noop, "RACY_NS", 2_000_000_000)
+    monkeypatch.setattr(trees, "RACY_NS", 2_000_000_000)
     run("values/prod.yaml")
     run("values/prod.yaml")
     assert noop.lookup(["values/prod.yaml"])[0] is None

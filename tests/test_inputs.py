@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import Flaky
 
 from renderer import datafiles, remote
-from renderer.cache import directory, inputs, memo, noop, stathints
+from renderer.cache import directory, inputs, memo, noop, stathints, trees
 from renderer.cli import command
 from tests.conftest import PROD_VALUES, REPO_ROOT
 
@@ -183,8 +183,9 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox
     monkeypatch.delenv(directory.NO_CACHE_ENV, raising=False)
     monkeypatch.setenv(directory.CACHE_ENV, str(tmp_path / "cache"))
     monkeypatch.setattr(datafiles, "data_dir", lambda name: str(built.root / "package" / name))
-    monkeypatch.setattr(datafiles, "kubernetes_schema_root", lambda: str(built.root / "kube" / "kubernetes-json-schema"))
-    monkeypatch.setattr(noop, "RACY_NS", 0)  # the sandbox was written a moment ago; see test_fastpath
+    kube = str(built.root / "kube" / "kubernetes-json-schema")
+    monkeypatch.setattr(datafiles, "kubernetes_schema_root", lambda: kube)
+    monkeypatch.setattr(trees, "RACY_NS", 0)  # the sandbox was written a moment ago; see test_fastpath
     monkeypatch.chdir(built.repo)
     clear_process_caches()
     yield built

@@ -13,8 +13,9 @@ import jinja2
 import pytest
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from renderer import pipeline, render
+from renderer import pipeline
 from renderer.cache import bytecode
+from renderer.render import jinja
 from tests.conftest import PROD_VALUES
 
 
@@ -48,7 +49,7 @@ def _compiles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def _render(templates: Path, name: str = "a.yaml.j2", **context: Any) -> str:
-    return render.make_environment(str(templates)).get_template(name).render(value="x", **context)
+    return jinja.make_environment(str(templates)).get_template(name).render(value="x", **context)
 
 
 def test_a_second_process_reuses_the_compiled_template(cache: Path, templates: Path,
@@ -82,24 +83,24 @@ def test_the_cache_directory_is_private_and_named_for_jinja_and_the_environment(
 
 
 def test_other_compile_settings_get_another_directory(cache: Path, templates: Path) -> None:
-    strict = render.make_environment(str(templates))
+    strict = jinja.make_environment(str(templates))
     loose = ImmutableSandboxedEnvironment(loader=jinja2.FileSystemLoader(str(templates)), trim_blocks=False)
     assert bytecode.directory(strict) != bytecode.directory(loose)
 
 
 def test_a_filter_that_takes_the_context_gets_another_directory(cache: Path, templates: Path) -> None:
     """The compiler writes `context, ` into every call of a @pass_context filter: such code is not interchangeable."""
-    plain = render.make_environment(str(templates))
-    marked = render.make_environment(str(templates))
+    plain = jinja.make_environment(str(templates))
+    marked = jinja.make_environment(str(templates))
     marked.filters["q"] = jinja2.pass_context(lambda _context, value: value)
-    extra = render.make_environment(str(templates))
+    extra = jinja.make_environment(str(templates))
     extra.filters["new"] = str
     assert len({bytecode.directory(plain), bytecode.directory(marked), bytecode.directory(extra)}) == 3
 
 
 def test_no_cache_when_switched_off(cache: Path, templates: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SKS_GITOPS_NO_CACHE", "1")
-    env = render.make_environment(str(templates))
+    env = jinja.make_environment(str(templates))
     assert env.bytecode_cache is None
     assert env.get_template("a.yaml.j2").render(value="x") == "a: x\n"
     assert not cache.exists()
@@ -111,19 +112,19 @@ def test_a_cache_location_that_cannot_be_a_directory_means_no_cache(tmp_path: Pa
     blocker.write_text("", "utf-8")
     monkeypatch.delenv("SKS_GITOPS_NO_CACHE", raising=False)
     monkeypatch.setenv("SKS_GITOPS_CACHE_DIR", str(blocker / "cache"))
-    assert render.make_environment(str(templates)).bytecode_cache is None
+    assert jinja.make_environment(str(templates)).bytecode_cache is None
     assert _render(templates) == "a: x\n"
 
 
 def test_a_cache_others_may_write_to_is_not_used(cache: Path, templates: Path) -> None:
     cache.mkdir(mode=0o700)
     cache.chmod(0o777)
-    assert render.make_environment(str(templates)).bytecode_cache is None
+    assert jinja.make_environment(str(templates)).bytecode_cache is None
 
 
 def test_a_cache_that_vanishes_or_breaks_is_not_fatal(cache: Path, templates: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    env = render.make_environment(str(templates))
+    env = jinja.make_environment(str(templates))
     assert isinstance(env.bytecode_cache, bytecode.QuietBytecodeCache)
     folder = Path(env.bytecode_cache.directory)
     folder.rmdir()  # gone before the first template is stored
@@ -145,17 +146,17 @@ def test_template_errors_point_at_the_same_line_from_cached_code(cache: Path, te
     (templates / "bad.yaml.j2").write_text("a: 1\nb: {{ missing.key }}\n", "utf-8")
     messages = []
     for _ in range(2):
-        env = render.make_environment(str(templates))
+        env = jinja.make_environment(str(templates))
         with pytest.raises(jinja2.UndefinedError) as caught:
             env.get_template("bad.yaml.j2").render()
-        messages.append(render._location(caught.value, "fallback"))
+        messages.append(jinja._location(caught.value, "fallback"))
     assert messages[0] == messages[1]
     assert messages[0][0].endswith("bad.yaml.j2") and messages[0][1] == 2
 
 
 def test_the_real_templates_render_the_same_from_the_cache(cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def tree() -> dict[str, str]:
-        render.environment.cache_clear()
+        jinja.environment.cache_clear()
         return pipeline.prepare([PROD_VALUES], pipeline.Request(values_files=(PROD_VALUES,)), []).tree
 
     compiled = _compiles(monkeypatch)
@@ -164,6 +165,6 @@ def test_the_real_templates_render_the_same_from_the_cache(cache: Path, monkeypa
         first = len(compiled)
         warm = tree()
     finally:
-        render.environment.cache_clear()
+        jinja.environment.cache_clear()
     assert first > 0 and len(compiled) == first
     assert warm == cold

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from renderer import pipeline, remote
-from renderer.cache import directory, noop
+from renderer.cache import directory, trees
 from renderer.cli import command
 from tests.conftest import PROD_VALUES, read_tree
 
@@ -21,7 +21,7 @@ def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """values/{alpha,bravo,charlie}.yaml, the cache on, and code old enough to record (see test_fastpath)."""
     monkeypatch.delenv(directory.NO_CACHE_ENV, raising=False)
     monkeypatch.setenv(directory.CACHE_ENV, str(tmp_path / "cache"))
-    monkeypatch.setattr(noop, "RACY_NS", 0)
+    monkeypatch.setattr(trees, "RACY_NS", 0)
     (tmp_path / "values").mkdir()
     for name in NAMES:
         text = PROD_VALUES.read_text("utf-8").replace("name: ceosks-poc\n", f"name: {name}\n")

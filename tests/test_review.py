@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from renderer import render, resources
+from renderer import resources
+from renderer.render import jinja
 from tests.conftest import PROD_VALUES, REPO_ROOT, RenderCli
 
 CLUSTER = "ceosks-poc"
@@ -140,9 +141,9 @@ def templates_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     copy = tmp_path / "templates-copy"
     shutil.copytree(resources.templates_dir(), copy)
     monkeypatch.setattr(resources, "templates_dir", lambda: copy)
-    render.environment.cache_clear()
+    jinja.environment.cache_clear()
     yield copy
-    render.environment.cache_clear()
+    jinja.environment.cache_clear()
 
 
 def test_template_change(templates_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -154,7 +155,7 @@ def test_template_change(templates_copy: Path, tmp_path: Path, monkeypatch: pyte
     text = template.read_text("utf-8")
     assert "# Claimed by Calico Enterprise LogStorage" in text
     template.write_text(text.replace("# Claimed by Calico Enterprise LogStorage", "# Used by LogStorage"), "utf-8")
-    render.environment.cache_clear()
+    jinja.environment.cache_clear()
 
     check = render_cli("--check", PROD_VALUES, expect=1)
     assert check.stdout == listing(changed=["02-storageclass/storageclass.yaml"])

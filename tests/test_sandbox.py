@@ -1,7 +1,7 @@
 """Jinja runs sandboxed and strict; values enter templates only as safely quoted scalars.
 
 Templates here are written to a scratch templates/ directory that renderer.resources is
-pointed at; `render.environment` is a functools.cache, so it is cleared before and after.
+pointed at; `jinja.environment` is a functools.cache, so it is cleared before and after.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ import yaml as pyyaml  # YAML 1.1 reader: what an old tool would make of the sam
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from renderer import leaks, load, render, resources, validate, yamlio
+from renderer import leaks, load, resources, validate, yamlio
 from renderer.errors import TemplateError, ValuesError
 from renderer.leaks import redact
+from renderer.render import jinja
 from tests.conftest import PROD_VALUES
 from tests.support.budget import examples
 
@@ -33,7 +34,7 @@ def templates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Write
     root = tmp_path / "templates"
     root.mkdir()
     (tmp_path / "secret.txt").write_text(MARKER + "\n")
-    render.environment.cache_clear()
+    jinja.environment.cache_clear()
     monkeypatch.setattr(resources, "templates_dir", lambda: root)
 
     def write(name: str, text: str) -> None:
@@ -44,7 +45,7 @@ def templates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Write
     try:
         yield write
     finally:
-        render.environment.cache_clear()
+        jinja.environment.cache_clear()
 
 
 def _values() -> dict[str, Any]:
@@ -54,7 +55,7 @@ def _values() -> dict[str, Any]:
 
 def _fails(name: str, **context: Any) -> TemplateError:
     with pytest.raises(TemplateError) as caught:
-        render.render_template(name, **context)
+        jinja.render_template(name, **context)
     return caught.value
 
 
@@ -95,7 +96,7 @@ def test_sandbox_blocks_escapes(name: str, templates: Write) -> None:
 
 
 def test_environment_exposes_no_dangerous_globals_or_filters(templates: Write) -> None:
-    env = render.environment()
+    env = jinja.environment()
     assert type(env).__name__ == "ImmutableSandboxedEnvironment"
     assert env.undefined.__name__ == "StrictUndefined"
     assert set(env.globals) <= {"range", "dict", "lipsum", "cycler", "joiner", "namespace"}
@@ -131,7 +132,7 @@ def test_include_etc_passwd_is_not_found(templates: Write) -> None:
 def test_include_inside_the_directory_still_works(templates: Write) -> None:
     templates("part.yaml.j2", "b: {{ v.cluster.name | q }}\n")
     templates("main.yaml.j2", "a: 1\n{% include 'part.yaml.j2' %}")
-    assert render.render_template("main.yaml.j2", v=_values()) == "a: 1\nb: ceosks-poc\n"
+    assert jinja.render_template("main.yaml.j2", v=_values()) == "a: 1\nb: ceosks-poc\n"
 
 
 @pytest.mark.parametrize(("body", "line", "words"), [
@@ -166,7 +167,7 @@ def test_a_broken_template_is_a_template_error(templates: Write) -> None:
 
 def test_default_filter_is_the_only_way_past_strict_undefined(templates: Write) -> None:
     templates("default.yaml.j2", "a: {{ v.cluster.missing | default('fallback') | q }}\n")
-    assert render.render_template("default.yaml.j2", v=_values()) == "a: fallback\n"
+    assert jinja.render_template("default.yaml.j2", v=_values()) == "a: fallback\n"
 
 
 # --------------------------------------------------------------------------- free text through the q filter
@@ -261,7 +262,7 @@ def test_a_template_line_with_q_adds_no_key_and_no_document(templates: Write, te
                               "    description: {{ v.cluster.description | q }}\nspec:\n  after: {{ 1 | q }}\n")
     if not _admitted_description(text):
         return
-    rendered = render.render_template("free.yaml.j2", v={"cluster": {"description": text}})
+    rendered = jinja.render_template("free.yaml.j2", v={"cluster": {"description": text}})
     documents = yamlio.load_all_plain(rendered)
     assert documents == [{"kind": "Probe", "metadata": {"name": "x", "annotations": {"description": text}},
                           "spec": {"after": 1}}]

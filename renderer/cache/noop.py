@@ -17,9 +17,8 @@ from __future__ import annotations
 import os
 import time
 
-from renderer.cache import inputs, stathints
+from renderer.cache import inputs, stathints, trees
 from renderer.cache.directory import cache_dir, prune, trusted, write_private
-from renderer.cache.trees import RACY_NS, leftovers, locked_tree_digest
 
 FORMAT = "sks-gitops no-op record 2"
 
@@ -107,10 +106,10 @@ def _read_record(path: str) -> tuple[str, list[str], list[tuple[str, str]], str]
     if not separator or len(lines) < 3 or lines[0] != FORMAT:
         return None
     data = [line[2:] for line in lines[2:] if line.startswith("D ")]
-    trees = [tuple(line[2:].split(" ", 1)) for line in lines[2:] if line.startswith("T ")]
-    if len(data) + len(trees) != len(lines) - 2 or not trees or any(len(tree) != 2 for tree in trees):
+    recorded = [tuple(line[2:].split(" ", 1)) for line in lines[2:] if line.startswith("T ")]
+    if len(data) + len(recorded) != len(lines) - 2 or not recorded or any(len(tree) != 2 for tree in recorded):
         return None
-    return lines[1], data, [(tree[0], tree[1]) for tree in trees], message
+    return lines[1], data, [(tree[0], tree[1]) for tree in recorded], message
 
 
 def lookup(argv: list[str]) -> tuple[str | None, Pending | None]:
@@ -126,14 +125,14 @@ def lookup(argv: list[str]) -> tuple[str | None, Pending | None]:
     try:
         if found is None or current.key(query(invocation, found[1])) != found[0]:
             return None, pending
-        trees = found[2]
+        expected_trees = found[2]
         by_root: dict[str, list[str]] = {}
-        for _expected, cluster_dir in trees:
+        for _expected, cluster_dir in expected_trees:
             by_root.setdefault(os.path.dirname(cluster_dir), []).append(os.path.basename(cluster_dir))
-        if any(leftovers(root, clusters) for root, clusters in by_root.items()):
+        if any(trees.leftovers(root, clusters) for root, clusters in by_root.items()):
             return None, pending
-        for expected, cluster_dir in trees:
-            if locked_tree_digest(cluster_dir) != expected:
+        for expected, cluster_dir in expected_trees:
+            if trees.locked_tree_digest(cluster_dir) != expected:
                 return None, pending
     except OSError:
         return None, pending
@@ -142,14 +141,14 @@ def lookup(argv: list[str]) -> tuple[str | None, Pending | None]:
     return found[3], pending
 
 
-def record(pending: Pending, trees: dict[str, str], data_files: list[str], message: str) -> bool:
-    """Store the answer of a full run that rendered `trees` ({cluster dir: digest_of_files of the rendered
-    tree}) and read the installed `data_files`.
+def record(pending: Pending, rendered: dict[str, str], data_files: list[str], message: str) -> bool:
+    """Store the answer of a full run that rendered the trees `rendered` ({cluster dir: digest_of_files of
+    the rendered tree}) and read the installed `data_files`.
 
     The trees are not re-read here: lookup() compares every one with the disk before answering, so a tree
     changed after this run (or by a concurrent one) only means no answer."""
     directory = cache_dir()
-    texts = [*trees, *data_files]
+    texts = [*rendered, *data_files]
     if directory is None or any("\n" in text or "\r" in text for text in texts):
         return False
     try:
@@ -157,11 +156,11 @@ def record(pending: Pending, trees: dict[str, str], data_files: list[str], messa
         if current.key(query(pending.invocation)) != pending.start_key:
             return False  # an input changed during the run
         key = current.key(query(pending.invocation, data_files))
-        if current.newest_ns >= pending.started_ns - RACY_NS:
+        if current.newest_ns >= pending.started_ns - trees.RACY_NS:
             return False  # an input was written during the run (and maybe put back), or just before it
         current.save()
         body = "\n".join([FORMAT, key, *(f"D {path}" for path in data_files),
-                          *(f"T {expected} {cluster_dir}" for cluster_dir, expected in sorted(trees.items()))])
+                          *(f"T {expected} {cluster_dir}" for cluster_dir, expected in sorted(rendered.items()))])
         path = _record_path(directory, pending.invocation)
         write_private(path, (body + "\n--\n" + message).encode("utf-8"))
         prune(os.path.dirname(path))
