@@ -1,8 +1,9 @@
 """Writing out/<cluster>/ safely: SIGKILL mid-write, concurrent renders, bad output locations, fleets.
 
-The kill test runs the real executable with SKS_GITOPS_TEST_PAUSE_BETWEEN_FILES, so the write
-window lasts long enough to interrupt at many points; after every kill the tree must equal, byte
-for byte, either the previous render or the new one, and the next render must clean up.
+The kill test runs the real command through tests/support/slow_render.py, which pauses before each
+file written, so the write window lasts long enough to interrupt at many points; after every kill
+the tree must equal, byte for byte, either the previous render or the new one, and the next render
+must clean up.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ CLUSTER = "ceosks-poc"
 CHANGE = ("--set", "gitops.engine=both")
 """Adds the Flux tree beside Argo CD: 11 new files, 1 changed, 40 files written in all."""
 PAUSE = 0.01
+SLOW_RENDER = Path(__file__).resolve().parent / "support" / "slow_render.py"
 LONG_AGO = 1_000_000_000
 
 
@@ -51,8 +53,7 @@ def stats(root: Path) -> dict[str, tuple[int, int, int, int]]:
 
 def start_render(out: Path, *args: str, pause: float = PAUSE) -> subprocess.Popen[bytes]:
     env = {key: value for key, value in os.environ.items() if key != "GITHUB_ACTIONS"}
-    env[write.PAUSE_ENV] = str(pause)
-    return subprocess.Popen([sys.executable, "-m", "renderer", str(PROD_VALUES), "--out", str(out), *args],
+    return subprocess.Popen([sys.executable, str(SLOW_RENDER), str(pause), str(PROD_VALUES), "--out", str(out), *args],
                             cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

@@ -340,8 +340,10 @@ def test_a_render_waits_for_checks_reading_the_tree(cache: Path, work: Path, mon
 def test_checks_racing_a_render_never_fail_as_a_bug(cache: Path, work: Path) -> None:
     """Many `render --check`s while a slowed-down render rewrites the tree: each says up to date or differs."""
     run("values/prod.yaml", "--no-cache")
-    env = {**os.environ, write.PAUSE_ENV: "0.02", directory.NO_CACHE_ENV: "1"}
-    writer = subprocess.Popen([sys.executable, "-m", "renderer", "values/prod.yaml", "--set", "nodepool.size=3"],
+    env = {**os.environ, directory.NO_CACHE_ENV: "1"}
+    slow_render = Path(__file__).resolve().parent / "support" / "slow_render.py"
+    writer = subprocess.Popen([sys.executable, str(slow_render), "0.02", "values/prod.yaml",
+                               "--set", "nodepool.size=3"],
                               cwd=work, env=env, stderr=subprocess.PIPE)
     codes = set()
     try:

@@ -16,7 +16,6 @@ import os
 import shutil
 import stat
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,8 +25,6 @@ from renderer.render.tree import Tree
 from renderer.write import lock
 
 MANIFEST = ".sks-gitops-owned.json"
-PAUSE_ENV = "SKS_GITOPS_TEST_PAUSE_BETWEEN_FILES"
-"""Test hook: seconds to sleep after each file written, so tests can SIGKILL mid-write."""
 
 
 @dataclass
@@ -209,7 +206,6 @@ def _sync_tree(staging: Path) -> None:
 
 
 def _assemble(staging: Path, cluster_dir: Path, files: dict[str, bytes], changes: Changes) -> None:
-    pause = float(os.environ.get(PAUSE_ENV, "0") or 0)
     rewrite = set(changes.added) | set(changes.changed)
     made: set[Path] = set()
     for path, data in files.items():
@@ -224,8 +220,6 @@ def _assemble(staging: Path, cluster_dir: Path, files: dict[str, bytes], changes
                 target.chmod(0o755)
         else:
             shutil.copy2(cluster_dir / path, target)
-        if pause:
-            time.sleep(pause)
     for path in changes.unowned:
         (staging / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(cluster_dir / path, staging / path, follow_symlinks=False)
