@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import settings
 
-from renderer.cli.command import main
 from tests.support.budget import QUICK_EXAMPLES, THOROUGH_EXAMPLES
+from tests.support.cli import Run, run_cli
 
 pytest_plugins = ["tests.support.servers"]
 
@@ -31,26 +29,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 PROD_VALUES = REPO_ROOT / "values" / "prod.yaml"
 
 
-@dataclass(frozen=True)
-class Run:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
 RenderCli = Callable[..., Run]
 
 
 @pytest.fixture
 def render_cli() -> RenderCli:
-    """Run `render ARGS` in-process; assert the exit code when `expect` is given, showing stderr."""
+    """Run `render ARGS` in-process (tests/support/cli.py) in the environment as the test left it; assert
+    exit 0 unless `expect` says otherwise."""
 
     def run(*args: str | Path, expect: int | None = 0) -> Run:
-        result = CliRunner().invoke(main, [str(arg) for arg in args], catch_exceptions=False)
-        outcome = Run(result.exit_code, result.stdout, result.stderr)
-        if expect is not None:
-            assert outcome.exit_code == expect, f"exit {outcome.exit_code}, stderr:\n{outcome.stderr}"
-        return outcome
+        return run_cli(*args, expect=expect, plain=False)
 
     return run
 

@@ -41,10 +41,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
 from renderer import yamlio as yamlio_module
-from renderer.cli.command import main
+from tests.support.cli import run_cli, shows
 from tests.support.schema_walk import count_scans
 
 REPO = Path(__file__).resolve().parent.parent
@@ -66,18 +65,6 @@ gitops:
   repoURL: https://git.example.com/platform/sks-gitops.git
 """
 """The valid file the invalid cases are variations of; its tree is the one they must leave alone."""
-
-
-def run_cli(*args: str | Path, env: dict[str, str | None] | None = None) -> Result:
-    """Run `render` in-process; GITHUB_ACTIONS is unset so stderr holds only the plain lines."""
-    environment: dict[str, str | None] = {"GITHUB_ACTIONS": None}
-    environment.update(env or {})
-    return CliRunner().invoke(main, [str(arg) for arg in args], env=environment)
-
-
-def shows(result: Result) -> str:
-    """Failure context: everything the command printed."""
-    return f"exit {result.exit_code}\n--- stderr\n{result.stderr}--- stdout\n{result.stdout}"
 
 
 def tree_state(root: Path) -> dict[str, tuple[str, bytes, int]]:

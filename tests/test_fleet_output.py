@@ -9,10 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from renderer.cli.command import main
 from tests.conftest import PROD_VALUES, REPO_ROOT
+from tests.support.cli import run_cli
 
 NAMES = ("alpha", "bravo", "charlie")
 
@@ -31,7 +30,7 @@ def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), env=env)
+    result = run_cli(*args, env=env)
     return result.exit_code, result.stdout, result.stderr
 
 

@@ -27,6 +27,7 @@ import pytest
 
 from renderer import leaks, yamlio
 from tests.conftest import RenderCli
+from tests.support.cli import run_cli
 from tests.support.disk import Snapshot, snapshot
 
 CLUSTER = "hostile"
@@ -552,14 +553,12 @@ def test_catalogue_is_large_and_ids_are_unique() -> None:
 @pytest.fixture(scope="module")
 def base_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """BASE rendered once; each case starts from a copy (copy2 keeps the mtimes)."""
-    from click.testing import CliRunner
 
-    from renderer.cli.command import main
 
     root = tmp_path_factory.mktemp("hostile-base")
     good = root / "good.yaml"
     good.write_text(BASE, "utf-8")
-    result = CliRunner().invoke(main, [str(good), "--out", str(root / "out")], catch_exceptions=False)
+    result = run_cli(good, "--out", root / "out")
     assert result.exit_code == 0, result.stderr
     return root / "out"
 

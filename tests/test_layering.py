@@ -16,11 +16,10 @@ from textwrap import dedent
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
 from renderer import load, validate
-from renderer.cli.command import main
 from renderer.load import overrides
+from tests.support.cli import Run, run_cli, shows
 
 BASE = """\
 cluster:
@@ -74,15 +73,7 @@ def write(name: str, text: str) -> str:
     return name
 
 
-def run_cli(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), env={"GITHUB_ACTIONS": None})
-
-
-def shows(result: Result) -> str:
-    return f"exit {result.exit_code}\n--- stderr\n{result.stderr}--- stdout\n{result.stdout}"
-
-
-def render_ok(*args: str) -> Result:
+def render_ok(*args: str) -> Run:
     result = run_cli(*args)
     assert result.exit_code == 0, shows(result)
     return result
@@ -96,7 +87,7 @@ def policies(cluster: str, out: str = "out") -> str:
     return text(f"{out}/{cluster}/08-bypass-policies/globalnetworkpolicy.yaml")
 
 
-def errors(result: Result) -> list[str]:
+def errors(result: Run) -> list[str]:
     return result.stderr.splitlines()
 
 

@@ -24,15 +24,14 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, reject, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from renderer import load, validate
-from renderer.cli.command import main
 from renderer.errors import ValuesError
 from tests.support.budget import examples
+from tests.support.cli import run_cli
 
 VALID_TEXT = """\
 cluster:
@@ -243,7 +242,7 @@ def test_cli_exit_codes(data: Any, how: str, strict: bool) -> None:
         args = [str(values), "--out", str(out), *(["--strict"] if strict else [])]
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            result = CliRunner().invoke(main, args, env={"GITHUB_ACTIONS": None})
+            result = run_cli(*args)
         assert result.exit_code in (0, 2), result.stderr
         assert "Traceback" not in result.stderr
         if result.exit_code == 2:
@@ -259,8 +258,7 @@ def test_cli_arbitrary_bytes(raw: bytes) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         values = Path(scratch) / "values.yaml"
         values.write_bytes(raw)
-        result = CliRunner().invoke(main, [str(values), "--out", str(Path(scratch) / "out")],
-                                    env={"GITHUB_ACTIONS": None})
+        result = run_cli(values, "--out", Path(scratch) / "out")
         assert result.exit_code == 2, result.stderr
         assert "Traceback" not in result.stderr
         assert not (Path(scratch) / "out").exists()

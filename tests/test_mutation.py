@@ -26,15 +26,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
 from renderer import leaks, pipeline, write, yamlio
-from renderer.cli.command import main
 from renderer.errors import InputError, RenderError
 from tests.conftest import PROD_VALUES
 from tests.support.budget import examples
+from tests.support.cli import run_cli
 from tests.support.disk import snapshot
 
 SEED = yamlio.load_one(PROD_VALUES.read_bytes(), "prod.yaml").data
@@ -275,7 +274,7 @@ def test_mutated_values_through_the_cli(workspace: Path, case: tuple[dict[str, A
     _write_values(values, data)
     before = snapshot(out)
     EXAMPLES["cli"] += 1
-    result = CliRunner().invoke(main, [str(values), "--out", str(out)], catch_exceptions=False)
+    result = run_cli(values, "--out", out)
     assert result.exit_code in (0, 2), f"exit {result.exit_code} after {applied}:\n{result.stderr}"
     assert "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if ": error: " in line]

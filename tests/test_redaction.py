@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
 from renderer import leaks, validate, yamlio
-from renderer.cli.command import main
 from renderer.leaks import redact
 from renderer.yamlio import limits
 from tests.conftest import PROD_VALUES, REPO_ROOT, read_tree
+from tests.support.cli import Run, run_cli
 from tests.support.schema_walk import count_scans, string_fields
 
 _RNG = random.Random(14)
@@ -146,13 +145,13 @@ MODES: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("rendered") / "out"
-    result = CliRunner().invoke(main, [str(PROD_VALUES), "--out", str(out)], catch_exceptions=False)
+    result = run_cli(PROD_VALUES, "--out", out)
     assert result.exit_code == 0, result.stderr
     return out
 
 
-def _run(args: list[str], env: dict[str, str]) -> Result:
-    return CliRunner(env={"GITHUB_ACTIONS": None, **env}).invoke(main, args, catch_exceptions=False)
+def _run(args: list[str], env: dict[str, str]) -> Run:
+    return run_cli(*args, env=env)
 
 
 def _refused(tmp_path: Path, rendered: Path, field: str, payload: str, needle: str, channel: str, mode: str) -> str:
