@@ -48,9 +48,9 @@ def _phases(args: list[str], out: Path, clusters: int) -> str:
     lines = [f"process {record['process_s'] * 1000:,.1f} ms after interpreter start-up; "
              f"imports before main() {record['imports_s'] * 1000:,.1f} ms",
              f"{'phase (inclusive; indented = inside the one above)':<52} {'ms':>9} {'ms/cluster':>11} {'calls':>7}"]
-    nested = {"render.render_template", "yamlio.dump", "yamlio.load_all_plain", "kubecheck.problems",
-              "crdcheck.custom_object_problems", "leaks.scan_text", "leaks.scan_object", "os.fsync", "write.compare"}
-    deeper = {"kubecheck.validator", "crdcheck._validator"}
+    nested = {"render.jinja.render_template", "yamlio.dump", "yamlio.load_all_plain", "check.kube.problems",
+              "check.crds.custom_object_problems", "leaks.scan_text", "leaks.scan_object", "os.fsync", "write.compare"}
+    deeper = {"check.kube.validator", "check.crds._validator"}
     for name, value in record["phases"].items():
         indent = "    " if name in deeper else "  " if name in nested else ""
         lines.append(f"{indent + name:<52} {value['s'] * 1000:>9.1f} {value['s'] * 1000 / clusters:>11.2f} "
