@@ -129,7 +129,7 @@ def test_item5_log_storage_off_with_default_bypass_namespaces_converges() -> Non
                                 "tigera.customResources.intrusionDetection=false",
                                 "tigera.customResources.compliance=false",
                                 "tigera.customResources.policyRecommendation=false", "bypass.namespaces=null")
-    assert "tigera-eck-operator" in cluster_model.values["bypass"]["namespaces"]
+    assert "tigera-eck-operator" in cluster_model.values.bypass.namespaces
     assert failures(play(cluster_model, tree)) == []
 
 

@@ -16,9 +16,10 @@ import yaml as pyyaml  # YAML 1.1 reader: what an old tool would make of the sam
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from renderer import leaks, load, resources, validate, yamlio
+from renderer import leaks, load, model, resources, validate, yamlio
 from renderer.errors import TemplateError, ValuesError
 from renderer.leaks import redact
+from renderer.model import records
 from renderer.render import jinja
 from tests.conftest import PROD_VALUES
 from tests.support.budget import examples
@@ -48,9 +49,10 @@ def templates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Write
         jinja.environment.cache_clear()
 
 
-def _values() -> dict[str, Any]:
+def _values() -> records.Values:
+    """What templates read as `v`: the model's records of the prod values."""
     data, _ = validate.validate(load.load([PROD_VALUES]))
-    return data
+    return model.build(data).values
 
 
 def _fails(name: str, **context: Any) -> TemplateError:
@@ -75,6 +77,8 @@ ESCAPES = {
     "dict-mutation": "{{ v.cluster.update({'name': 'evil'}) }}",
     "list-mutation": "{{ v.bypass.namespaces.append('kube-system') }}",
     "list-pop": "{{ v.bypass.namespaces.pop() }}",
+    "map-internals": "{{ v.nodepool.labels._items.clear() }}",
+    "record-setattr": "{{ v.cluster.__setattr__('name', 'evil') }}",
     "format-string": "{{ '{0.__class__}'.format(v) }}",
     "format-map": "{{ '{x.__class__}'.format_map({'x': v}) }}",
 }

@@ -112,7 +112,7 @@ def check(tree: Tree, model: Model) -> Counter[str]:
     """Validate the tree; return how many objects of each kind were checked."""
     problems: list[Problem] = []
     counts: Counter[str] = Counter()
-    tigera_version = model.values["tigera"]["version"]
+    tigera_version = model.values.tigera.version
     for path, text in tree.items():
         result = check_file(text, path.endswith((".yaml", ".yml")), model.kubernetes_minor, tigera_version)
         if result.error:
@@ -126,6 +126,6 @@ def check(tree: Tree, model: Model) -> Counter[str]:
 
 def parsed(tree: Tree, model: Model) -> dict[str, tuple[dict[str, Any], ...]]:
     """The objects of every YAML file of a checked tree, from the memo check() filled."""
-    tigera_version = model.values["tigera"]["version"]
+    tigera_version = model.values.tigera.version
     return {path: check_file(text, True, model.kubernetes_minor, tigera_version).objects
             for path, text in tree.items() if path.endswith((".yaml", ".yml"))}

@@ -7,14 +7,15 @@ from typing import Any
 
 from renderer.model import facts, order
 from renderer.model import stages as stages_
+from renderer.model.records import Values
 from renderer.model.stages import Stage
 
 
 @dataclass(frozen=True)
 class Model:
-    """Everything a template may read: `v` (values with all defaults) and derived facts."""
+    """Everything a template may read: `v` (the values records, all defaults filled in) and derived facts."""
 
-    values: dict[str, Any]
+    values: Values
     stages: tuple[Stage, ...]
     git_stages: tuple[Stage, ...]
     engines: tuple[str, ...]
@@ -33,9 +34,9 @@ class Model:
     @property
     def ip_pool(self) -> dict[str, Any]:
         """The one IPv4 pool, with the operator's defaults written out (rollout/facts.py: POOL_DEFAULTS_V4)."""
-        tigera = self.values["tigera"]
-        pool: dict[str, Any] = {"name": facts.DEFAULT_POOL_NAME, "cidr": tigera["podCIDR"],
-                                "encapsulation": tigera["encapsulation"], "natOutgoing": "Enabled",
+        tigera = self.values.tigera
+        pool: dict[str, Any] = {"name": facts.DEFAULT_POOL_NAME, "cidr": tigera.podCIDR,
+                                "encapsulation": tigera.encapsulation, "natOutgoing": "Enabled",
                                 "nodeSelector": "all()", **facts.POOL_DEFAULTS_V4}
         if self.tigera_series >= (3, 23):
             pool.update(facts.POOL_DEFAULTS_V4_FROM_3_23)
@@ -44,7 +45,7 @@ class Model:
     @property
     def bypass_namespace_selector(self) -> str:
         """Calico selector for the bypass namespaces (projectcalico.org/name is set on every namespace)."""
-        names = ", ".join(f"'{name}'" for name in self.values["bypass"]["namespaces"])
+        names = ", ".join(f"'{name}'" for name in self.values.bypass.namespaces)
         return f"projectcalico.org/name in {{{names}}}"
 
     def placed(self, stage: Stage) -> order.Placed:
@@ -52,7 +53,7 @@ class Model:
 
     @property
     def cluster(self) -> str:
-        return str(self.values["cluster"]["name"])
+        return self.values.cluster.name
 
 
 def _version(text: str) -> tuple[int, int]:
@@ -74,8 +75,9 @@ def derive_defaults(data: dict[str, Any]) -> dict[str, Any]:
 
 
 def build(data: dict[str, Any]) -> Model:
-    values = derive_defaults(data)
-    engine = values["gitops"]["engine"]
+    """The model of validated values (validate.validate's data): records built once, facts derived from them."""
+    values = Values.from_data(derive_defaults(data))
+    engine = values.gitops.engine
     engines = ("argocd", "flux") if engine == "both" else (engine,)
     stages = stages_.plan(values)
     git_stages = stages_.in_git(stages)
@@ -85,11 +87,11 @@ def build(data: dict[str, Any]) -> Model:
         stages=stages,
         git_stages=git_stages,
         engines=engines,
-        policy_tier=values["bypass"]["tier"],
-        kubernetes_minor=".".join(values["cluster"]["kubernetesVersion"].split(".")[:2]),
-        bgp=not values["tigera"]["encapsulation"].startswith("VXLAN"),
+        policy_tier=values.bypass.tier,
+        kubernetes_minor=".".join(values.cluster.kubernetesVersion.split(".")[:2]),
+        bgp=not values.tigera.encapsulation.startswith("VXLAN"),
         rollout=order.place(git_stages, (*order.ENGINE_ENVIRONMENT, *handed_over)),
         bootstrap=order.place((*(stage for stage in stages if not stage.sops), stages_.NODEPOOL),
                               order.BOOTSTRAP_ENVIRONMENT, partial=True),
-        tigera_series=_version(values["tigera"]["version"]),
+        tigera_series=_version(values.tigera.version),
     )

@@ -10,6 +10,8 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
+from renderer.model.records import Values
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -60,9 +62,9 @@ PLACEHOLDER_SECRET_PATCH: dict[str, Any] = {
 The `target` selector makes it a no-op when a release ships no such Secret."""
 
 
-def longhorn_values(values: dict[str, Any]) -> dict[str, Any]:
+def longhorn_values(values: Values) -> dict[str, Any]:
     """Chart values shared by the Kustomize helmCharts entry, Argo CD and Flux."""
-    replicas = values["longhorn"]["replicas"]
+    replicas = values.longhorn.replicas
     return {
         "persistence": {"defaultClassReplicaCount": replicas},
         "defaultSettings": {"defaultReplicaCount": replicas},
@@ -80,42 +82,43 @@ CORE_TIGERA_KINDS = ("Installation", "APIServer")
 pkg/controller/installation, pkg/controller/apiserver)."""
 
 
-def licensed_kinds(values: dict[str, Any]) -> list[str]:
+def licensed_kinds(values: Values) -> list[str]:
     """The optional operator.tigera.io kinds switched on, in template order."""
-    enabled = values["tigera"]["customResources"]
-    return [kind for key, kind in OPTIONAL_TIGERA_KINDS.items() if enabled[key]]
+    enabled = values.tigera.customResources
+    return [kind for key, kind in OPTIONAL_TIGERA_KINDS.items() if getattr(enabled, key)]
 
 
-def tigera_kinds(values: dict[str, Any]) -> list[str]:
+def tigera_kinds(values: Values) -> list[str]:
     """operator.tigera.io kinds the tree renders, in template order."""
     return [*CORE_TIGERA_KINDS, *licensed_kinds(values)]
 
 
-def manifest_url(values: dict[str, Any], name: str) -> str:
-    tigera = values["tigera"]
-    return f"{tigera['manifestsBaseURL'].rstrip('/')}/{tigera['version']}/manifests/{name}"
+def manifest_url(values: Values, name: str) -> str:
+    tigera = values.tigera
+    return f"{tigera.manifestsBaseURL.rstrip('/')}/{tigera.version}/manifests/{name}"
 
 
-def plan(values: dict[str, Any]) -> tuple[Stage, ...]:
+def plan(values: Values) -> tuple[Stage, ...]:
     """The stages for one cluster by position (directory numbers never shift); rollout/order.py orders them."""
-    longhorn = values["longhorn"]
-    secrets = values["secrets"]
-    pull_by_git = secrets["pullSecret"]["provider"] == "external-secrets"
-    license_by_git = secrets["license"]["provider"] == "sops"
-    gitops_path = values["gitops"]["path"]
+    longhorn = values.longhorn
+    secrets = values.secrets
+    pull_by_git = secrets.pullSecret.provider == "external-secrets"
+    license_by_git = secrets.license.provider == "sops"
     license_resources: tuple[str, ...] = ()
     if license_by_git:
-        stage_dir = posixpath.join(gitops_path, "07-license")
-        license_resources = (posixpath.relpath(secrets["license"]["encryptedFile"], stage_dir),)
+        encrypted = secrets.license.encryptedFile
+        assert encrypted is not None, "validate/ requires secrets.license.encryptedFile with sops"
+        stage_dir = posixpath.join(values.gitops.path, "07-license")
+        license_resources = (posixpath.relpath(encrypted, stage_dir),)
     licensed = tuple(licensed_kinds(values))
     stages = [
-        Stage(1, "longhorn", "Longhorn storage", "git", namespaces=(longhorn["namespace"],),
-              create_namespace=longhorn["namespace"], server_side=True, done="crds",
-              provides=("crds:longhorn.io", f"namespace:{longhorn['namespace']}"),
+        Stage(1, "longhorn", "Longhorn storage", "git", namespaces=(longhorn.namespace,),
+              create_namespace=longhorn.namespace, server_side=True, done="crds",
+              provides=("crds:longhorn.io", f"namespace:{longhorn.namespace}"),
               templates=("namespace.yaml",),
-              helm_chart={"name": "longhorn", "repo": longhorn["chartRepository"],
-                          "version": longhorn["chartVersion"], "releaseName": "longhorn",
-                          "namespace": longhorn["namespace"], "includeCRDs": True,
+              helm_chart={"name": "longhorn", "repo": longhorn.chartRepository,
+                          "version": longhorn.chartVersion, "releaseName": "longhorn",
+                          "namespace": longhorn.namespace, "includeCRDs": True,
                           "valuesInline": longhorn_values(values)}),
         Stage(2, "storageclass", "StorageClass tigera-elasticsearch", "git", templates=("storageclass.yaml",),
               provides=("storageclass:tigera-elasticsearch",)),
@@ -147,7 +150,7 @@ def plan(values: dict[str, Any]) -> tuple[Stage, ...]:
         # up to 30 s after the license (tigera/operator pkg/controller/tiers/tiers_controller.go).
         Stage(8, "bypass-policies", "API server endpoint bypass policy", "git", skip_dry_run=True,
               needs=("api:projectcalico.org/v3", "tier:operator"),
-              provides=tuple(f"api-egress:{namespace}" for namespace in values["bypass"]["namespaces"]),
+              provides=tuple(f"api-egress:{namespace}" for namespace in values.bypass.namespaces),
               templates=("globalnetworkpolicy.yaml",)),
     ]
     if licensed:

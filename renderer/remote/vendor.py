@@ -94,7 +94,7 @@ def references(values_files: list[Path], model: Model) -> dict[str, str]:
     entries = remote.read_lock(lock)
     found: dict[str, str] = {}
     problems = []
-    gitops_path = model.values["gitops"]["path"]
+    gitops_path = model.values.gitops.path
     for stage in model.git_stages:
         for url in stage.remote:
             entry = entries.get(url)

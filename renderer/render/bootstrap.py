@@ -119,20 +119,20 @@ def wait_for(fact: str, model: Model) -> Wait:
     if kind not in WAITS:
         raise ValueError(f"no wait for the fact {fact!r} (renderer/render/bootstrap.py WAITS)")
     function, timeout, text = WAITS[kind]
-    pools = model.values["nodepool"]
+    pools = model.values.nodepool
     stages = {stage.slug: stage for stage in model.stages}
     args: tuple[str, ...] = (arg,) if arg else ()
     pull = stages.get("pull-secrets")
     namespaces = PULL_SECRET_NAMESPACES if pull and pull.delivery == "bootstrap" else pull.namespaces if pull else ()
     directory = ""
     if kind == "nodes":
-        args = (str(pools["size"]),)
+        args = (str(pools.size),)
     elif kind == "pull-secret":
         args = tuple(namespaces)
     elif kind == "bypass":
         directory = next((s.directory for s in model.stages if fact in s.provides), "")
         args = (directory,)
-    text = text.format(arg=arg, size=pools["size"], nodepool=pools["name"], namespaces=" and ".join(namespaces),
+    text = text.format(arg=arg, size=pools.size, nodepool=pools.name, namespaces=" and ".join(namespaces),
                        directory=directory)
     return Wait(fact, function, args, timeout, text)
 
@@ -163,20 +163,20 @@ def plan(model: Model) -> Plan:
     """The steps in the order the rollout model places them (Model.bootstrap); what the bootstrap cannot
     deliver itself (a SOPS license, and what needs it) is left to the engine after the handover."""
     values = model.values
-    cluster, pools = values["cluster"], values["nodepool"]
+    cluster, pools = values.cluster, values.nodepool
     engine_label = " and ".join({"argocd": "Argo CD", "flux": "Flux"}[name] for name in model.engines)
     steps = [
         Step("preflight", "preflight", "tools, flags, rendered tree and secret files (no cloud call)"),
         Step("security-group", "security-group",
-             f"security group {pools['securityGroups'][0]} and the ingress rules the nodes need"),
-        Step("cluster", "cluster", f"SKS cluster {cluster['name']} without CNI and without nodes"),
+             f"security group {pools.securityGroups[0]} and the ingress rules the nodes need"),
+        Step("cluster", "cluster", f"SKS cluster {cluster.name} without CNI and without nodes"),
         Step("kubeconfig", "kubeconfig", "admin kubeconfig, mode 0600, outside the repository"),
         Step("endpoint", "endpoint", "real endpoint of the kubernetes Service against apiServer in values"),
     ]
     for placed in model.bootstrap:
         stage = placed.stage
         if stage.slug == "nodepool":
-            steps.append(Step("nodepool", "nodepool", f"nodepool {pools['name']} ({pools['size']} nodes)",
+            steps.append(Step("nodepool", "nodepool", f"nodepool {pools.name} ({pools.size} nodes)",
                               stage.needs, stage.provides, why=_why(placed)))
             continue
         needs = tuple(fact for fact in stage.needs if fact not in BOOTSTRAP_ENVIRONMENT)  # checked, not awaited

@@ -25,13 +25,13 @@ ENGINES = {"argocd": argocd.run, "flux": flux.run}
 
 def _cluster(model: Model) -> Cluster:
     values = model.values
-    site = Site(int(values["apiServer"]["endpointPort"]), str(values["apiServer"].get("endpointIP", "")),
-                facts.OPERATOR_TIER.get(model.tigera_series, "allow-tigera"), str(values["tigera"]["version"]))
+    site = Site(int(values.apiServer.endpointPort), values.apiServer.endpointIP or "",
+                facts.OPERATOR_TIER.get(model.tigera_series, "allow-tigera"), values.tigera.version)
     cluster = Cluster(site)
-    gitops = values["gitops"]
-    for namespace in (gitops["argocdNamespace"], gitops["fluxNamespace"], "default", "kube-system"):
+    gitops = values.gitops
+    for namespace in (gitops.argocdNamespace, gitops.fluxNamespace, "default", "kube-system"):
         cluster.grant(f"namespace:{namespace}")
-    if values["secrets"]["pullSecret"]["provider"] == "external-secrets":
+    if values.secrets.pullSecret.provider == "external-secrets":
         cluster.grant("crds:external-secrets.io")
     return cluster
 

@@ -160,7 +160,7 @@ def run(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -
         return Outcome(name, False, cluster.now, ["argocd-cm has no Application health check: waves order nothing"])
     (root,) = content_.objects_of(tree, "argocd/root-application.yaml")
     stages = {stage.directory: stage for stage in model.stages}
-    base = str(model.values["gitops"]["path"]).rstrip("/") + "/"
+    base = model.values.gitops.path.rstrip("/") + "/"
     children = []
     for obj in objects:
         if obj.get("kind") != "Application":
@@ -246,7 +246,7 @@ def _sync(model: Model, tree: dict[str, str], cluster: Cluster, project: Project
     if "chart" in source:
         result = content_.Content(child.stage, opaque=True)  # the chart, rendered by Argo CD itself
     else:
-        directory = str(source.get("path", "")).removeprefix(str(model.values["gitops"]["path"]).rstrip("/") + "/")
+        directory = str(source.get("path", "")).removeprefix(model.values.gitops.path.rstrip("/") + "/")
         try:
             result = content_.build(tree, directory, child.stage)
         except ApplyError as exc:

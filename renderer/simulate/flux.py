@@ -114,7 +114,7 @@ def run(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -
               if obj.get("kind") == "Kustomization"]
     by_name = {state.name: state for state in states}
     stages = {stage.directory: stage for stage in model.stages}
-    base = "./" + str(model.values["gitops"]["path"]).rstrip("/") + "/"
+    base = "./" + model.values.gitops.path.rstrip("/") + "/"
     while cluster.now <= deadline:
         for state in states:
             if not state.ready and state.waiting_until is None and cluster.now >= state.next_try:

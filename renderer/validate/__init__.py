@@ -23,7 +23,7 @@ from renderer.errors import Problem, ValuesError
 from renderer.leaks import redact
 from renderer.load import Values
 from renderer.model import facts
-from renderer.model.stages import OPTIONAL_TIGERA_KINDS, licensed_kinds
+from renderer.model.stages import OPTIONAL_TIGERA_KINDS
 from renderer.validate import refusals
 from renderer.yamlio import Path as KeyPath
 from renderer.yamlio import dotted
@@ -248,7 +248,8 @@ def rollout_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
             f"a bypass in tier {tier} never sees the traffic they deny",
             hint=f"remove bypass.tier (it defaults to {operator_tier})"))
     keys = {kind: key for key, kind in OPTIONAL_TIGERA_KINDS.items()}
-    enabled = {"Installation", "APIServer", *licensed_kinds(data)}
+    switched_on = data["tigera"]["customResources"]
+    enabled = {"Installation", "APIServer", *(kind for key, kind in OPTIONAL_TIGERA_KINDS.items() if switched_on[key])}
     for kind, needed, source in facts.missing_kinds(enabled):
         problems.append(_problem(
             values, ("tigera", "customResources", keys[kind]),

@@ -33,20 +33,20 @@ def destination_namespace(model: Model, stage: Stage) -> str:
     """Every app names a namespace: a project destination never matches an empty one
     (argo-cd v3.5.1 AppProject.isDestinationMatched; gobwas/glob compiles "" to match only "").
     Cluster-scoped objects drop it (controller/state.go: NormalizeTargetObjects)."""
-    return stage.namespaces[0] if stage.namespaces else str(model.values["gitops"]["argocdNamespace"])
+    return stage.namespaces[0] if stage.namespaces else model.values.gitops.argocdNamespace
 
 
 def _destination_namespaces(model: Model) -> list[str]:
-    namespaces = {model.values["gitops"]["argocdNamespace"]}
+    namespaces = {model.values.gitops.argocdNamespace}
     for stage in model.git_stages:
         namespaces.update(stage.namespaces)
     return sorted(namespaces)
 
 
 def source_repos(model: Model) -> list[str]:
-    repos = [model.values["gitops"]["repoURL"]]
+    repos = [model.values.gitops.repoURL]
     if any(stage.helm_chart for stage in model.git_stages):
-        repos.append(model.values["longhorn"]["chartRepository"])
+        repos.append(model.values.longhorn.chartRepository)
     return repos
 
 
@@ -69,7 +69,7 @@ def render(model: Model) -> dict[str, str]:
         child_files.append(name)
     tree["argocd/apps/kustomization.yaml"] = kustomization(child_files)
     tree["argocd/root-application.yaml"] = render_template(
-        "argocd/root-application.yaml.j2", path=f"{model.values['gitops']['path']}/argocd/apps", **context)
+        "argocd/root-application.yaml.j2", path=f"{model.values.gitops.path}/argocd/apps", **context)
     tree["argocd/argocd-cm-health.yaml"] = render_template(
         "argocd/argocd-cm-health.yaml.j2", application_lua=health.APPLICATION_LUA,
         operator_lua={kind: health.operator_lua(kind) for kind in HEALTH}, **context)

@@ -18,7 +18,7 @@ def app_name(model: Model, stage: Stage) -> str:
 
 def stage_path(model: Model, stage: Stage) -> str:
     """Repository-relative path of a stage directory."""
-    return posixpath.join(model.values["gitops"]["path"], stage.directory)
+    return posixpath.join(model.values.gitops.path, stage.directory)
 
 
 def kustomization(resources: list[str]) -> str:

@@ -28,8 +28,8 @@ def flux_url(url: str) -> str:
 def render(model: Model) -> dict[str, str]:
     values = model.values
     context: dict[str, Any] = {"v": values, "m": model, "source_name": model.cluster,
-                               "namespace": values["gitops"]["fluxNamespace"]}
-    url = flux_url(values["gitops"]["repoURL"])
+                               "namespace": values.gitops.fluxNamespace}
+    url = flux_url(values.gitops.repoURL)
     tree = {"flux/gitrepository.yaml": render_template(
         "flux/gitrepository.yaml.j2", url=url, secret_ref=git_secret(model, url), **context)}
     files = ["gitrepository.yaml"]
@@ -37,7 +37,7 @@ def render(model: Model) -> dict[str, str]:
         stage = placed.stage
         path = stage_path(model, stage)
         if stage.helm_chart:
-            path = f"{values['gitops']['path']}/flux/{stage.slug}"
+            path = f"{values.gitops.path}/flux/{stage.slug}"
             tree.update(_helm_release(model, stage, context))
         tree[f"flux/{stage.directory}.yaml"] = render_template(
             "flux/kustomization-stage.yaml.j2", stage=stage, name=app_name(model, stage), path=path,
@@ -53,7 +53,7 @@ def git_secret(model: Model, url: str) -> str:
     """Secret the GitRepository authenticates with: ssh:// always needs `identity` and `known_hosts`
     (fluxcd/source-controller v1.9.1 internal/controller/gitrepository_controller.go); a private
     https repository names one in values."""
-    configured = str(model.values["gitops"].get("fluxSecretName", ""))
+    configured = model.values.gitops.fluxSecretName or ""
     if configured or not url.startswith("ssh://"):
         return configured
     return "flux-system"
