@@ -7,13 +7,18 @@ for the fixture secrets in each recorded argv, stdout and stderr.
 
 from __future__ import annotations
 
+import atexit
 import base64
+import functools
 import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,6 +129,34 @@ def plan_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line[:2] in ("+ ", "? ", "# ")]
 
 
+@functools.cache
+def fake_server() -> str:
+    """The socket of this process's tests/fakes/server.py, started on first use, stopped at exit.
+
+    Every fake call is then a fork of a process with the fakes imported (tests/fakes/client.py);
+    what the fakes answer and record is the same as when each call runs main.py afresh.
+    """
+    home = Path(tempfile.mkdtemp(prefix="sks-fakes-"))
+    address = home / "socket"
+    with open(home / "server.log", "wb") as log:
+        server = subprocess.Popen([sys.executable, str(FAKES / "server.py"), str(address)],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+
+    def stop() -> None:
+        server.terminate()
+        server.wait(timeout=10)
+        shutil.rmtree(home, ignore_errors=True)
+
+    atexit.register(stop)
+    deadline = time.monotonic() + 60
+    while not address.exists():
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the fake server did not start:\n{(home / 'server.log').read_text('utf-8')}")
+        time.sleep(0.01)
+    (home / "kubectl-cache").mkdir()
+    return str(address)
+
+
 class Bootstrap:
     """One rendered script, its secret files, its fake cloud, and a way to run it."""
 
@@ -149,6 +182,7 @@ class Bootstrap:
         return {**inherited, "PATH": f"{FAKES}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": str(self.home),
                 "TMPDIR": str(self.root / "tmp"), "FAKE_PYTHON": sys.executable, "FAKE_STATE_DIR": str(self.state),
                 "FAKE_REAL_KUBECTL": self.real_kubectl, "FAKE_PREINSTALLED": self.preinstalled,
+                "FAKE_SERVER": fake_server(), "FAKE_KUBECTL_CACHE": str(Path(fake_server()).parent / "kubectl-cache"),
                 "BOOTSTRAP_PULL_SECRET": str(self.pull_secret), "BOOTSTRAP_LICENSE": str(self.license),
                 "BOOTSTRAP_POLL_INTERVAL": "0", "BOOTSTRAP_WAIT_TIMEOUT": "5", "BOOTSTRAP_APISERVER_TIMEOUT": "5",
                 "BOOTSTRAP_HEALTH_TIMEOUT": "5", **extra}
