@@ -12,6 +12,7 @@ The server stops when its parent (the pytest process that started it) is gone.
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import os
 import signal
@@ -21,10 +22,10 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import fake_exo  # noqa: E402,F401  (imported once here, not in every call)
-import fake_helm  # noqa: E402,F401
-import fake_kubectl  # noqa: E402
-import main  # noqa: E402
+import fake_exo  # noqa: F401  (imported once here, not in every call)
+import fake_helm  # noqa: F401
+import fake_kubectl
+import main
 
 fake_kubectl.yaml.load("{}")  # ruamel.yaml too
 
@@ -63,15 +64,13 @@ def answer(conn: socket.socket) -> None:
         code, interrupt = -signal.SIGINT, False
     except SystemExit as exc:
         code, interrupt = exc.code if isinstance(exc.code, int) else 1, False
-    except BaseException:  # what an uncaught exception does to main.py: traceback, exit 1
+    except Exception:  # noqa: BLE001  (what an uncaught exception does to main.py: traceback, exit 1)
         traceback.print_exc()
         code, interrupt = 1, False
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError):  # a reader that is gone: main.py would lose the output too
             stream.flush()
-        except OSError:  # a reader that is gone: main.py would lose the output too
-            pass
     conn.sendall(marshal.dumps((code, interrupt)))
     conn.shutdown(socket.SHUT_WR)
     conn.recv(1)  # stay alive (a target for forwarded signals) until the caller has its answer
@@ -91,14 +90,14 @@ def serve(address: str) -> None:
             continue
         conn.setblocking(True)
         if os.fork() == 0:
-            code = 0
+            code = 1
             try:
                 listener.close()
                 signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # subprocess.run must wait for its children
                 answer(conn)
-            except BaseException:
+                code = 0
+            except Exception:  # noqa: BLE001  (a fork must end in os._exit, whatever happened)
                 traceback.print_exc()
-                code = 1
             finally:
                 os._exit(code)
         conn.close()
