@@ -143,20 +143,43 @@ def require_kubeconfig(args: Args) -> None:
         fail("The connection to the server localhost:8080 was refused - did you specify the right host or port?")
 
 
-PURE = ("--kubeconfig=/dev/null", "--local", "--type=", "--patch=", "--filename=-", "--output=")
+def _inputs(argv: list[str]) -> dict[str, bytes] | None:
+    """The files a local kubectl call reads, by path, when argv alone says which (else None).
+
+    Only `patch --local` and `create --dry-run=client` with `--kubeconfig=/dev/null` qualify: they read
+    their argv, stdin and the files named by `--filename=PATH` and `--from-file=[KEY=]PATH`, nothing else.
+    """
+    if "--kubeconfig=/dev/null" not in argv or not (
+            (argv[:1] == ["patch"] and "--local" in argv) or (argv[:1] == ["create"] and "--dry-run=client" in argv)):
+        return None
+    files: dict[str, bytes] = {}
+    for word in argv[1:]:
+        if word.startswith(("--filename=", "--from-file=")):
+            path = word.partition("=")[2]
+            if word.startswith("--from-file=") and "=" in path:  # KEY=PATH
+                path = path.partition("=")[2]
+            if path != "-":
+                if not Path(path).is_file():
+                    return None
+                files[path] = Path(path).read_bytes()
+        elif word in ("-f", "--filename", "--from-file", "-k", "--kustomize") or word.startswith(
+                ("-f", "-k", "--kustomize", "--from-env-file", "--patch-file")):
+            return None
+    return files
 
 
 def real_kubectl(argv: list[str], stdin: bytes) -> tuple[int, bytes, bytes]:
-    """Run the real kubectl. A `patch --local` of stdin reads nothing but its argv and stdin: its
-    answer is kept in FAKE_KUBECTL_CACHE (when set), as the same polls recur in every run."""
+    """Run the real kubectl. A local call whose inputs argv names (see _inputs) is answered from
+    FAKE_KUBECTL_CACHE when set: the same calls recur in every run, and each costs a kubectl start."""
     binary = os.environ["FAKE_REAL_KUBECTL"]
     cache = os.environ.get("FAKE_KUBECTL_CACHE")
+    files = _inputs(argv) if cache else None
     entry = None
-    if cache and argv[:1] == ["patch"] and all(word.startswith(PURE) for word in argv[1:]):
+    if cache and files is not None:
         import hashlib
         import marshal
 
-        entry = Path(cache) / hashlib.sha256(marshal.dumps((binary, argv, stdin))).hexdigest()
+        entry = Path(cache) / hashlib.sha256(marshal.dumps((binary, argv, stdin, files))).hexdigest()
         if entry.exists():
             code, out, err = marshal.loads(entry.read_bytes())
             return int(code), bytes(out), bytes(err)
