@@ -17,7 +17,8 @@ from tests.support.budget import QUICK_EXAMPLES, THOROUGH_EXAMPLES
 pytest_plugins = ["tests.support.servers"]
 
 # Property budgets (tests/support/budget.py): `quick` by default (`make test`), `thorough` with
-# HYPOTHESIS_PROFILE=thorough (the nightly workflow). No deadline: a loaded machine is not a failure.
+# HYPOTHESIS_PROFILE=thorough (`make test-thorough`, the nightly workflow), which also runs the tests
+# marked `thorough`. No deadline: a loaded machine is not a failure.
 settings.register_profile("quick", max_examples=QUICK_EXAMPLES, deadline=None)
 settings.register_profile("thorough", max_examples=THOROUGH_EXAMPLES, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
