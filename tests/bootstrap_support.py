@@ -100,9 +100,9 @@ class Result:
         return f"exit {self.code}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
 
 
-def render_tree(repo: Path, overrides: Sequence[str] = ()) -> Path:
-    """Render the prod values with `overrides` (KEY.PATH=VALUE) into repo/out/; the script's path."""
-    report = pipeline.execute(pipeline.Request(values_files=(PROD_VALUES,), overrides=tuple(overrides),
+def render_tree(repo: Path, overrides: Sequence[str] = (), values: Path = PROD_VALUES) -> Path:
+    """Render `values` (the prod values) with `overrides` (KEY.PATH=VALUE) into repo/out/; the script's path."""
+    report = pipeline.execute(pipeline.Request(values_files=(values,), overrides=tuple(overrides),
                                                out_dir=repo / "out"))
     (result,) = report.results
     return repo / "out" / result.cluster / "bootstrap.sh"
@@ -142,7 +142,11 @@ def fake_server() -> str:
         server = subprocess.Popen([sys.executable, str(FAKES / "server.py"), str(address)],
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
 
+    owner = os.getpid()
+
     def stop() -> None:
+        if os.getpid() != owner:  # a fork of this process (a test's own workers) exiting: not ours to stop
+            return
         server.terminate()
         server.wait(timeout=10)
         shutil.rmtree(home, ignore_errors=True)
