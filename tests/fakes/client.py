@@ -50,7 +50,14 @@ def main() -> None:
     sent = sock.sendmsg([framed], [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, rights)] if present else [])
     if sent < len(framed):
         sock.sendall(framed[sent:])
-    child = int.from_bytes(sock.recv(4), "big")  # the fork answering this call
+    header = b""
+    while len(header) < 4:  # the pid of the fork answering this call
+        chunk = sock.recv(4 - len(header))
+        if not chunk:
+            sys.stderr.write(f"fake {sys.argv[1]}: no answer from the fake server {address}\n")
+            sys.exit(70)
+        header += chunk
+    child = int.from_bytes(header, "big")
 
     def forward(signum: int, _frame: object) -> None:
         os.kill(child, signum)
