@@ -8,7 +8,7 @@ RUNTIME := $(VENV)/.runtime-$(shell cat pyproject.toml requirements/runtime.txt 
 STAMP := $(VENV)/.test-$(shell cat pyproject.toml requirements/test.txt | cksum | cut -d' ' -f1)
 INSTALL := $(BIN)/python -m pip install --quiet
 
-.PHONY: render test lint tools schemas bench lock clean
+.PHONY: render test test-thorough lint tools schemas bench lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,9 +40,13 @@ tools:
 # Measured on this 2-core machine at load 6: two workers ran the bootstrap tests in 272 s, one process in 181 s.
 WORKERS ?= $(shell $(PYTHON) -c 'import os; n = len(os.sched_getaffinity(0)); print(n if n > 1 and os.getloadavg()[0] < 2 * n else 0)')
 
-## test: set up, fetch the pinned tools, run the whole suite (WORKERS=N: N pytest workers; HYPOTHESIS_PROFILE=thorough: all examples)
+## test: set up, fetch the pinned tools, run the suite: the quick Hypothesis profile (WORKERS=N: N pytest workers)
 test: $(STAMP) tools
 	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
+
+## test-thorough: the suite under the thorough profile: every example, and the tests marked thorough (nightly)
+test-thorough: $(STAMP) tools
+	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
 
 ## lint: ruff and mypy
 lint: $(STAMP)

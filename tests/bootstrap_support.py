@@ -7,13 +7,18 @@ for the fixture secrets in each recorded argv, stdout and stderr.
 
 from __future__ import annotations
 
+import atexit
 import base64
+import functools
 import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,9 +102,9 @@ class Result:
         return f"exit {self.code}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
 
 
-def render_tree(repo: Path, overrides: Sequence[str] = ()) -> Path:
-    """Render the prod values with `overrides` (KEY.PATH=VALUE) into repo/out/; the script's path."""
-    report = pipeline.execute(pipeline.Request(values_files=(PROD_VALUES,), overrides=tuple(overrides),
+def render_tree(repo: Path, overrides: Sequence[str] = (), values: Path = PROD_VALUES) -> Path:
+    """Render `values` (the prod values) with `overrides` (KEY.PATH=VALUE) into repo/out/; the script's path."""
+    report = pipeline.execute(pipeline.Request(values_files=(values,), overrides=tuple(overrides),
                                                out_dir=repo / "out"))
     (result,) = report.results
     return repo / "out" / result.cluster / "bootstrap.sh"
@@ -124,6 +129,38 @@ def headers(result: Result) -> list[str]:
 
 def plan_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line[:2] in ("+ ", "? ", "# ")]
+
+
+@functools.cache
+def fake_server() -> str:
+    """The socket of this process's tests/fakes/server.py, started on first use, stopped at exit.
+
+    Every fake call is then a fork of a process with the fakes imported (tests/fakes/client.py);
+    what the fakes answer and record is the same as when each call runs main.py afresh.
+    """
+    home = Path(tempfile.mkdtemp(prefix="sks-fakes-"))
+    address = home / "socket"
+    with open(home / "server.log", "wb") as log:
+        server = subprocess.Popen([sys.executable, str(FAKES / "server.py"), str(address)],
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+
+    owner = os.getpid()
+
+    def stop() -> None:
+        if os.getpid() != owner:  # a fork of this process (a test's own workers) exiting: not ours to stop
+            return
+        server.terminate()
+        server.wait(timeout=10)
+        shutil.rmtree(home, ignore_errors=True)
+
+    atexit.register(stop)
+    deadline = time.monotonic() + 60
+    while not address.exists():
+        if server.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"the fake server did not start:\n{(home / 'server.log').read_text('utf-8')}")
+        time.sleep(0.01)
+    (home / "kubectl-cache").mkdir()
+    return str(address)
 
 
 class Bootstrap:
@@ -151,6 +188,7 @@ class Bootstrap:
         return {**inherited, "PATH": f"{FAKES}{os.pathsep}{os.environ.get('PATH', '')}", "HOME": str(self.home),
                 "TMPDIR": str(self.root / "tmp"), "FAKE_PYTHON": sys.executable, "FAKE_STATE_DIR": str(self.state),
                 "FAKE_REAL_KUBECTL": self.real_kubectl, "FAKE_PREINSTALLED": self.preinstalled,
+                "FAKE_SERVER": fake_server(), "FAKE_KUBECTL_CACHE": str(Path(fake_server()).parent / "kubectl-cache"),
                 "BOOTSTRAP_PULL_SECRET": str(self.pull_secret), "BOOTSTRAP_LICENSE": str(self.license),
                 "BOOTSTRAP_POLL_INTERVAL": "0", "BOOTSTRAP_WAIT_TIMEOUT": "5", "BOOTSTRAP_APISERVER_TIMEOUT": "5",
                 "BOOTSTRAP_HEALTH_TIMEOUT": "5", **extra}

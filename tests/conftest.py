@@ -15,15 +15,27 @@ from tests.support.cli import Run, run_cli
 pytest_plugins = ["tests.support.servers"]
 
 # Property budgets (tests/support/budget.py): `quick` by default (`make test`), `thorough` with
-# HYPOTHESIS_PROFILE=thorough (the nightly workflow). No deadline: a loaded machine is not a failure.
+# HYPOTHESIS_PROFILE=thorough (`make test-thorough`, the nightly workflow), which also runs the tests
+# marked `thorough`. No deadline: a loaded machine is not a failure.
 settings.register_profile("quick", max_examples=QUICK_EXAMPLES, deadline=None)
 settings.register_profile("thorough", max_examples=THOROUGH_EXAMPLES, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
+THOROUGH = settings().max_examples >= THOROUGH_EXAMPLES
 
 
 def pytest_configure() -> None:
     """Every test (and every `render` it starts) runs in full; tests/test_fastpath.py switches the cache on."""
     os.environ["SKS_GITOPS_NO_CACHE"] = "1"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `thorough` (depth a quick sibling test already samples) run under the thorough profile only."""
+    if THOROUGH:
+        return
+    deselected = [item for item in items if item.get_closest_marker("thorough")]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker("thorough")]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROD_VALUES = REPO_ROOT / "values" / "prod.yaml"

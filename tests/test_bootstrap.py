@@ -16,7 +16,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.bootstrap_support import PULL_SECRET, Bootstrap, headers, plan_lines, render_tree, step_names
+from tests.bootstrap_support import (
+    PULL_SECRET,
+    REPO_ROOT,
+    Bootstrap,
+    headers,
+    plan_lines,
+    render_tree,
+    step_names,
+)
 from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.slow
@@ -83,15 +91,22 @@ def prod(tmp_path: Path) -> Bootstrap:
 
 # ---- the script itself ---------------------------------------------------------------------
 
+def test_prod_script_is_the_prod_case_script(tmp_path: Path) -> None:
+    """values/prod.yaml renders tests/cases/valid/prod's script, which tests/test_bootstrap_plan.py shellchecks."""
+    script = render_tree(tmp_path / "values", [])
+    case = render_tree(tmp_path / "case", values=REPO_ROOT / "tests" / "cases" / "valid" / "prod" / "values.yaml")
+    assert stat.S_IMODE(script.stat().st_mode) == 0o755
+    assert script.read_bytes() == case.read_bytes()
+
+
 @pytest.mark.parametrize("overrides", [
-    [],
     FLUX_ESO_IPIP_SERVICE,
     ["gitops.engine=both", "gitops.engineInstalled=false", "tigera.encapsulation=None",
      "apiServer.endpointIP=194.182.185.29", "nodepool.antiAffinityGroups=[spread]",
      "nodepool.labels={role: worker}", "nodepool.taints=[{key: dedicated, value: tigera, effect: NoSchedule}]"],
     ["gitops.engine=flux", "secrets.license.provider=sops",
      "secrets.license.encryptedFile=secrets/ceosks-poc/license.enc.yaml", "tigera.encapsulation=VXLANCrossSubnet"],
-], ids=["prod", "flux-eso-ipip-service", "both-uninstalled-none", "flux-sops"])
+], ids=["flux-eso-ipip-service", "both-uninstalled-none", "flux-sops"])
 def test_script_is_clean_under_shellcheck(tmp_path: Path, overrides: list[str]) -> None:
     script = render_tree(tmp_path, overrides)
     assert stat.S_IMODE(script.stat().st_mode) == 0o755

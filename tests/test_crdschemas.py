@@ -1,7 +1,8 @@
 """The derived CRD schemas accept what the clusters accept and name every typo.
 
 Everything here runs against the committed ``schemas/crds`` tree and the upstream CRDs
-in ``../shared/crds``; nothing is mocked.
+in ``../shared/crds``; nothing is mocked. Rendering every schema from the upstream CRDs takes
+seconds of YAML parsing, so the tests that need it share one rendering per session.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from renderer.check.crds import (
     schemas_dir,
     tigera_schema_set,
 )
+from tests.support.shared import once
 
 REPO = Path(__file__).resolve().parent.parent
 TIGERA_VERSIONS = ("v3.19.2", "v3.23.1")
@@ -429,16 +431,37 @@ def run_check(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.slow
-@needs_sources
-def test_check_passes_on_the_committed_tree() -> None:
-    result = run_check()
-    assert (result.returncode, result.stdout) == (0, ""), result.stderr
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """crdschemas.render_all of the upstream CRDs, computed once per session."""
+    return once(tmp_path_factory, "crdschemas-render-all", lambda: crdschemas.render_all(crdschemas.DEFAULT_SRC))
+
+
+def check(monkeypatch: pytest.MonkeyPatch, rendered: dict[str, str], *args: str) -> int:
+    """`python -m renderer.crdschemas --check ARGS` in this process, with the session's rendering."""
+    monkeypatch.setattr(crdschemas, "render_all",
+                        lambda src: rendered if src == crdschemas.DEFAULT_SRC else pytest.fail(f"rendered {src}"))
+    return crdschemas.main(["--check", *args])
+
+
+def test_check_runs_as_a_module_and_stops_on_a_missing_source(tmp_path: Path) -> None:
+    result = run_check(str(tmp_path / "nowhere"), str(tmp_path / "crds"))
+    assert (result.returncode, result.stdout) == (2, "")
+    assert result.stderr.startswith(f"error: {tmp_path / 'nowhere'}/") and "no such CRD file" in result.stderr
 
 
 @pytest.mark.slow
 @needs_sources
-def test_check_lists_drift_in_a_modified_copy(tmp_path: Path) -> None:
+def test_check_passes_on_the_committed_tree(monkeypatch: pytest.MonkeyPatch, rendered: dict[str, str],
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert check(monkeypatch, rendered) == 0
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.slow
+@needs_sources
+def test_check_lists_drift_in_a_modified_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              rendered: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
     dest = tmp_path / "crds"
     shutil.copytree(schemas_dir(), dest)
     (dest / "common/argoproj.io/v1alpha1/appproject.json").write_text("{}\n")
@@ -446,21 +469,21 @@ def test_check_lists_drift_in_a_modified_copy(tmp_path: Path) -> None:
     stale = dest / "tigera-v3.20/projectcalico.org/v3/tier.json"
     stale.parent.mkdir(parents=True)
     stale.write_text('{"x-source": {}}\n')
-    result = run_check(str(crdschemas.DEFAULT_SRC), str(dest))
-    assert result.returncode == 1
-    assert result.stdout.splitlines() == [
+    assert check(monkeypatch, rendered, str(crdschemas.DEFAULT_SRC), str(dest)) == 1
+    out, err = capsys.readouterr()
+    assert out.splitlines() == [
         "DIFFER common/argoproj.io/v1alpha1/appproject.json",
         "MISSING tigera-v3.19/projectcalico.org/v3/tier.json",
         "EXTRA tigera-v3.20/projectcalico.org/v3/tier.json",
     ]
+    assert err == "3 schema file(s) stale; run: python -m renderer.crdschemas\n"
 
 
 @pytest.mark.slow
 @needs_sources
-def test_writing_is_byte_stable_and_prunes(tmp_path: Path) -> None:
+def test_writing_is_byte_stable_and_prunes(tmp_path: Path, rendered: dict[str, str]) -> None:
     """A fresh render equals the committed bytes (so a second run is a no-op) and
     removes generated files no kind maps to any more."""
-    rendered = crdschemas.render_all(crdschemas.DEFAULT_SRC)
     dest = tmp_path / "crds"
     stale = dest / "old/x.json"
     stale.parent.mkdir(parents=True)

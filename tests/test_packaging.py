@@ -74,7 +74,9 @@ def test_make_test_installs_the_test_lock(tmp_path: Path) -> None:
 def test_nightly_workflow_runs_the_thorough_profile_and_the_newest_versions() -> None:
     text = (REPO_ROOT / ".github" / "workflows" / "nightly.yml").read_text("utf-8")
     assert "schedule:" in text and "cron:" in text
-    assert "HYPOTHESIS_PROFILE: thorough" in text and "run: make test" in text
+    assert "run: make test-thorough" in text
+    make = (REPO_ROOT / "Makefile").read_text("utf-8")
+    assert "test-thorough: $(STAMP) tools\n\tHYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest " in make
     assert "--upgrade --upgrade-strategy eager -e '.[test]'" in text and "render --check values/*.yaml" in text
 
 

@@ -21,9 +21,9 @@ def test_wheel_installed_elsewhere_renders_like_the_checkout(tmp_path: Path) -> 
                    check=True, capture_output=True, timeout=300)
     (wheel,) = dist.glob("sks_gitops-*.whl")
     env_dir = tmp_path / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet", str(wheel)],
-                   check=True, capture_output=True, timeout=600)
+    venv.EnvBuilder(with_pip=False).create(env_dir)  # this pip installs into it: seconds faster than ensurepip
+    subprocess.run([sys.executable, "-m", "pip", "--python", str(env_dir / "bin" / "python"), "install", "--quiet",
+                    str(wheel)], check=True, capture_output=True, timeout=600)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     done = subprocess.run([str(env_dir / "bin" / "render"), str(PROD_VALUES), "--out", "out"], cwd=elsewhere,

@@ -29,7 +29,8 @@ def answer(tool: str, argv: list[str], stdin: bytes) -> str:
     return str(module.main(argv))
 
 
-def run(tool: str, argv: list[str]) -> int:
+def serve(tool: str, argv: list[str]) -> tuple[int, bool]:
+    """Answer one call on this process's stdin, stdout and stderr: its exit code, and whether Ctrl-C follows."""
     stdin = read_stdin()  # before the lock: the writer of a pipeline may hold it
     code = 0
     with locked():
@@ -42,7 +43,12 @@ def run(tool: str, argv: list[str]) -> int:
             if exc.message:
                 sys.stderr.write(exc.message.rstrip("\n") + "\n")
             code = exc.code
-    if interrupted(tool, argv):
+    return code, interrupted(tool, argv)
+
+
+def run(tool: str, argv: list[str]) -> int:
+    code, interrupt = serve(tool, argv)
+    if interrupt:
         ctrl_c()
     return code
 
