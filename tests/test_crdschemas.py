@@ -438,7 +438,7 @@ def rendered(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 def check(monkeypatch: pytest.MonkeyPatch, rendered: dict[str, str], *args: str) -> int:
-    """`python -m renderer.crdschemas --check ARGS` in this process, with the session's rendering."""
+    """`python -m devtools.crdschemas --check ARGS` in this process, with the session's rendering."""
     monkeypatch.setattr(crdschemas, "render_all",
                         lambda src: rendered if src == crdschemas.DEFAULT_SRC else pytest.fail(f"rendered {src}"))
     return crdschemas.main(["--check", *args])
@@ -476,7 +476,7 @@ def test_check_lists_drift_in_a_modified_copy(tmp_path: Path, monkeypatch: pytes
         "MISSING tigera-v3.19/projectcalico.org/v3/tier.json",
         "EXTRA tigera-v3.20/projectcalico.org/v3/tier.json",
     ]
-    assert err == "3 schema file(s) stale; run: python -m renderer.crdschemas\n"
+    assert err == "3 schema file(s) stale; run: python -m devtools.crdschemas\n"
 
 
 @pytest.mark.slow
