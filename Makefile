@@ -37,7 +37,8 @@ tools:
 	bash .ci/install-tools
 
 # pytest workers: one per core, or none (in-process) on an oversubscribed machine (load >= 2 per core).
-# Measured on this 2-core machine at load 6: two workers ran the bootstrap tests in 272 s, one process in 181 s.
+# Measured on this 2-core machine at load 6, before the fake tools became a fork server (issue 16): two workers ran
+# the bootstrap tests in 272 s, one process in 181 s.
 WORKERS ?= $(shell $(PYTHON) -c 'import os; n = len(os.sched_getaffinity(0)); print(n if n > 1 and os.getloadavg()[0] < 2 * n else 0)')
 
 ## test: set up, fetch the pinned tools, run the suite: the quick Hypothesis profile (WORKERS=N: N pytest workers)
