@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 
 from renderer import datafiles
+from renderer.versions import sort_key
 
 
 def _data_dir(name: str) -> Path:
@@ -38,7 +39,7 @@ def kubernetes_versions() -> list[str]:
         match = re.fullmatch(r"v([0-9]+\.[0-9]+)\.[0-9]+-local-strict", child.name)
         if match:
             versions.add(match.group(1))
-    return sorted(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
+    return sorted(versions, key=sort_key)
 
 
 @cache
@@ -51,4 +52,4 @@ def tigera_series() -> list[str]:
             match = re.fullmatch(r"tigera-v([0-9]+\.[0-9]+)", child.name)
             if match and child.is_dir():
                 found.append(match.group(1))
-    return sorted(found, key=lambda v: tuple(int(p) for p in v.split(".")))
+    return sorted(found, key=sort_key)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from renderer import versions
 from renderer.model import facts, order
 from renderer.model import stages as stages_
 from renderer.model.records import Values
@@ -56,11 +57,6 @@ class Model:
         return self.values.cluster.name
 
 
-def _version(text: str) -> tuple[int, int]:
-    major, minor = text.lstrip("v").split(".")[:2]
-    return int(major), int(minor)
-
-
 def derive_defaults(data: dict[str, Any]) -> dict[str, Any]:
     """Defaults that depend on other values (schema defaults are already filled in)."""
     values = {key: dict(section) if isinstance(section, dict) else section for key, section in data.items()}
@@ -69,8 +65,7 @@ def derive_defaults(data: dict[str, Any]) -> dict[str, Any]:
     values["nodepool"].setdefault("securityGroups", [name])
     values["storageClass"].setdefault("numberOfReplicas", values["longhorn"]["replicas"])
     values["gitops"].setdefault("path", f"out/{name}")
-    tier = "calico-system" if _version(values["tigera"]["version"]) >= (3, 23) else "allow-tigera"
-    values["bypass"].setdefault("tier", tier)
+    values["bypass"].setdefault("tier", facts.operator_tier(versions.series(values["tigera"]["version"])))
     return values
 
 
@@ -88,10 +83,10 @@ def build(data: dict[str, Any]) -> Model:
         git_stages=git_stages,
         engines=engines,
         policy_tier=values.bypass.tier,
-        kubernetes_minor=".".join(values.cluster.kubernetesVersion.split(".")[:2]),
+        kubernetes_minor=versions.minor(values.cluster.kubernetesVersion),
         bgp=not values.tigera.encapsulation.startswith("VXLAN"),
         rollout=order.place(git_stages, (*order.ENGINE_ENVIRONMENT, *handed_over)),
         bootstrap=order.place((*(stage for stage in stages if not stage.sops), stages_.NODEPOOL),
                               order.BOOTSTRAP_ENVIRONMENT, partial=True),
-        tigera_series=_version(values.tigera.version),
+        tigera_series=versions.series(values.tigera.version),
     )

@@ -128,6 +128,12 @@ logstorage.go eckOperatorAllowTigeraPolicy, packet_capture_api.go, monitor/monit
 OPERATOR_TIER = {(3, 19): "allow-tigera", (3, 23): "calico-system"}
 """Tier that holds the operator's policies, by Calico Enterprise series (renamed in 3.23)."""
 
+
+def operator_tier(series: tuple[int, int]) -> str:
+    """The operator's tier in `series`: that of the newest series here not newer than it."""
+    known = [known for known in OPERATOR_TIER if known <= series]
+    return OPERATOR_TIER[max(known)] if known else OPERATOR_TIER[min(OPERATOR_TIER)]
+
 POOL_DEFAULTS_V4 = {"allowedUses": ["Workload", "Tunnel"], "blockSize": 26, "disableBGPExport": False}
 """What pkg/controller/ippool/defaults.go (fillDefaults) writes into every IPv4 pool left empty, and the
 CRD default of disableBGPExport; rendering them keeps Argo CD and Flux from fighting the operator

@@ -26,7 +26,7 @@ ENGINES = {"argocd": argocd.run, "flux": flux.run}
 def _cluster(model: Model) -> Cluster:
     values = model.values
     site = Site(int(values.apiServer.endpointPort), values.apiServer.endpointIP or "",
-                facts.OPERATOR_TIER.get(model.tigera_series, "allow-tigera"), values.tigera.version)
+                facts.operator_tier(model.tigera_series), values.tigera.version)
     cluster = Cluster(site)
     gitops = values.gitops
     for namespace in (gitops.argocdNamespace, gitops.fluxNamespace, "default", "kube-system"):

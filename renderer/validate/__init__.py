@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import jsonschema
 from jsonschema import Draft202012Validator
 
-from renderer import hints, resources
+from renderer import hints, resources, versions
 from renderer.errors import Problem, ValuesError
 from renderer.leaks import redact
 from renderer.load import Values
@@ -215,12 +215,12 @@ def semantic_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
                                      "(http is for loopback test servers only)"))
     version = data["cluster"]["kubernetesVersion"]
     supported = resources.kubernetes_versions()
-    if _minor(version) not in supported:
+    if versions.minor(version) not in supported:
         problems.append(_problem(values, ("cluster", "kubernetesVersion"),
                                  f"Kubernetes {version} cannot be validated offline; supported minor versions: "
                                  f"{supported[0]} to {supported[-1]}"))
     tigera_sets = resources.tigera_series()
-    series = _minor(data["tigera"]["version"].lstrip("v"))
+    series = versions.minor(data["tigera"]["version"])
     if series not in tigera_sets:
         problems.append(_problem(values, ("tigera", "version"),
                                  f"no CRD schemas for Calico Enterprise v{series}; available: "
@@ -238,8 +238,7 @@ def rollout_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
             "sops cannot deliver the license with Argo CD: Argo CD has no SOPS support and its kustomize build "
             "refuses files outside the stage directory (argo-cd v3.5.1, default LoadRestrictionsRootOnly)",
             hint="use secrets.license.provider: bootstrap with Argo CD, or gitops.engine: flux"))
-    series = _version_tuple(data["tigera"]["version"])
-    operator_tier = facts.OPERATOR_TIER.get((series[0], series[1]), "allow-tigera")
+    operator_tier = facts.operator_tier(versions.series(data["tigera"]["version"]))
     tier = data["bypass"].get("tier", operator_tier)
     if tier != operator_tier:
         problems.append(_problem(
@@ -284,14 +283,6 @@ def cross_field_warnings(values: Values, data: dict[str, Any]) -> list[Problem]:
                                  f"{data['longhorn']['namespace']!r}: the Longhorn chart supports only longhorn-system",
                                  "warning"))
     return warnings
-
-
-def _minor(version: str) -> str:
-    return ".".join(version.split(".")[:2])
-
-
-def _version_tuple(version: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in version.lstrip("v").split(".")[:2])
 
 
 def _semantic_despite(values: Values, schema_found: list[Problem]) -> list[Problem]:
