@@ -45,25 +45,14 @@ import pytest
 from renderer import yamlio as yamlio_module
 from tests.support.cli import run_cli, shows
 from tests.support.schema_walk import count_scans
+from tests.support.values import minimal_values
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = REPO / "tests" / "cases"
 VALID = sorted(path.name for path in (CASES / "valid").iterdir() if path.is_dir())
 INVALID = sorted(path.name for path in (CASES / "invalid").iterdir() if path.is_dir())
 
-BASE_VALUES = """\
-cluster:
-  name: demo
-  zone: ch-gva-2
-  kubernetesVersion: "1.31.1"
-apiServer:
-  endpointPort: 30925
-nodepool:
-  size: 3
-  instanceType: standard.large
-gitops:
-  repoURL: https://git.example.com/platform/sks-gitops.git
-"""
+BASE_VALUES = minimal_values()
 """The valid file the invalid cases are variations of; its tree is the one they must leave alone."""
 
 

@@ -29,25 +29,11 @@ from renderer import leaks, yamlio
 from tests.conftest import RenderCli
 from tests.support.cli import run_cli
 from tests.support.disk import Snapshot, snapshot
+from tests.support.values import minimal_values
 
 CLUSTER = "hostile"
-BASE = """\
-cluster:
-  name: hostile
-  zone: at-vie-1
-  kubernetesVersion: "1.31.1"
-apiServer:
-  endpointPort: 30925
-nodepool:
-  size: 2
-  instanceType: standard.large
-longhorn:
-  replicas: 2
-bypass:
-  namespaces: [tigera-eck-operator, calico-system]
-gitops:
-  repoURL: https://git.example.com/platform/sks-gitops.git
-"""
+BASE = minimal_values("hostile", "at-vie-1", 2,
+                      extra="longhorn:\n  replicas: 2\nbypass:\n  namespaces: [tigera-eck-operator, calico-system]\n")
 # Line numbers in BASE: 1 cluster, 2 name, 3 zone, 4 kubernetesVersion, 5 apiServer, 6 endpointPort,
 # 7 nodepool, 8 size, 9 instanceType, 10 longhorn, 11 replicas, 12 bypass, 13 namespaces, 14 gitops,
 # 15 repoURL; a key appended at the end is on line 16.
