@@ -36,10 +36,10 @@ render: $(RUNTIME)
 tools:
 	bash .ci/install-tools
 
-# pytest workers: one per core, or none (in-process) on an oversubscribed machine (load >= 2 per core).
-# Measured on this 2-core machine at load 6, before the fake tools became a fork server (issue 16): two workers ran
-# the bootstrap tests in 272 s, one process in 181 s.
-WORKERS ?= $(shell $(PYTHON) -c 'import os; n = len(os.sched_getaffinity(0)); print(n if n > 1 and os.getloadavg()[0] < 2 * n else 0)')
+# pytest workers: one per core (none on a 1-core machine). Measured on this 2-core VM with the fake tools'
+# fork server (issue 16): 2 workers 181 s idle and 339 s beside two CPU hogs (load 4); one process 347 s idle.
+# (Before the fork server, one process won on a loaded machine; it no longer does.)
+WORKERS ?= $(shell $(PYTHON) -c 'import os; n = len(os.sched_getaffinity(0)); print(n if n > 1 else 0)')
 
 ## test: set up, fetch the pinned tools, run the suite: the quick Hypothesis profile (WORKERS=N: N pytest workers)
 test: $(STAMP) tools
