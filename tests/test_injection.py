@@ -57,7 +57,7 @@ def _shape(node: Any, path: tuple[Any, ...] = ()) -> set[tuple[Any, ...]]:
 
 
 def _render(data: dict[str, Any]) -> dict[str, list[Any]]:
-    values = load.Values(data=data, origins={}, sources=("values.yaml",))
+    values = load.LocatedValues(data=data, origins={}, sources=("values.yaml",))
     valid, _ = validate.validate(values)
     cluster = model.build(valid)
     tree = render.render(cluster)
@@ -123,7 +123,7 @@ def _yaml11(text: str) -> list[Any]:
 def test_rendered_yaml_reads_the_same_as_yaml_1_1() -> None:
     """Go and older tools read YAML 1.1 (yes/on/0755/1.10): every file must mean the same there."""
     tree = render.render(model.build(validate.validate(
-        load.Values(data=FULL, origins={}, sources=("v.yaml",)))[0]))
+        load.LocatedValues(data=FULL, origins={}, sources=("v.yaml",)))[0]))
     for name, text in tree.items():
         if name.endswith(".yaml"):
             assert _yaml11(text) == yamlio.load_all_plain(text), name

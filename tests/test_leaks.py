@@ -262,7 +262,7 @@ def _admitted(path: tuple[str, ...], value: str) -> bool:
             node[key] = value
         else:
             node = node.setdefault(key, {})
-    return not validate.schema_problems(load.Values(data=data, origins={}, sources=("values.yaml",)))
+    return not validate.schema_problems(load.LocatedValues(data=data, origins={}, sources=("values.yaml",)))
 
 
 SMUGGLE = {"jwt": JWT_SHORT, "aws-key-id": AWS_KEY_ID, "entropy-token": TOKEN48_URLSAFE,

@@ -184,7 +184,7 @@ def load_and_validate(raw: bytes, strict: bool = False) -> None:
                 reject()
             raise
     origins = {path: ("fuzz.yaml", line, column) for path, (line, column) in document.positions.items()}
-    values = load.Values(data=document.data, origins=origins, sources=("fuzz.yaml",))
+    values = load.LocatedValues(data=document.data, origins=origins, sources=("fuzz.yaml",))
     try:
         validate.validate(values, strict=strict)
     except ValuesError as exc:
@@ -227,7 +227,7 @@ def test_the_unmutated_values_are_valid() -> None:
         document = load.parse(dump(VALID, how), "valid.yaml")
         assert document.data == VALID
         origins = {path: ("valid.yaml", line, column) for path, (line, column) in document.positions.items()}
-        validate.validate(load.Values(document.data, origins, ("valid.yaml",)))
+        validate.validate(load.LocatedValues(document.data, origins, ("valid.yaml",)))
 
 
 # --- through the CLI ------------------------------------------------------------------------------

@@ -185,7 +185,7 @@ and both channels below)."""
 
 
 def test_the_base_values_render() -> None:
-    assert validate.validate(validate.Values(BASE, {}, ("base.yaml",)))[0]["cluster"]["name"] == "ceosks-poc"
+    assert validate.validate(validate.LocatedValues(BASE, {}, ("base.yaml",)))[0]["cluster"]["name"] == "ceosks-poc"
 
 
 @pytest.mark.parametrize(("name", "field", "channel", "mode"), _PARAMS)

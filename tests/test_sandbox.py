@@ -219,7 +219,7 @@ def _admitted_description(text: str) -> bool:
     data = yamlio.load_one(PROD_VALUES.read_bytes(), "prod.yaml").data
     data["cluster"]["description"] = text
     try:
-        validate.validate(load.Values(data=data, origins={}, sources=("prod.yaml",)))
+        validate.validate(load.LocatedValues(data=data, origins={}, sources=("prod.yaml",)))
     except ValuesError:
         return False
     return True

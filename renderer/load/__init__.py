@@ -21,7 +21,7 @@ Origin = tuple[str, int, int]
 
 
 @dataclass(frozen=True)
-class Values:
+class LocatedValues:
     """Merged values and, for each key path, where it was set."""
 
     data: dict[str, Any]
@@ -104,7 +104,7 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
-def load(paths: list[Path]) -> Values:
+def load(paths: list[Path]) -> LocatedValues:
     """Load and layer values files; every file's problems are reported, not just the first."""
     data: dict[str, Any] = {}
     origins: dict[KeyPath, Origin] = {}
@@ -121,4 +121,4 @@ def load(paths: list[Path]) -> Values:
         data = merge(data, document.data, origins, layer_origins)
     if problems:
         raise ValuesError(problems)
-    return Values(data=data, origins=origins, sources=tuple(str(path) for path in paths))
+    return LocatedValues(data=data, origins=origins, sources=tuple(str(path) for path in paths))

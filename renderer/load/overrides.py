@@ -14,7 +14,7 @@ from typing import Any
 from renderer import yamlio
 from renderer.errors import Problem, ValuesError
 from renderer.leaks import redact
-from renderer.load import Values, merge
+from renderer.load import LocatedValues, merge
 from renderer.validate import resolve_ref
 from renderer.yamlio import limits
 
@@ -75,7 +75,7 @@ def _convert(text: str, node: dict[str, Any]) -> Any:
     return text
 
 
-def apply(values: Values, overrides: list[str], schema: dict[str, Any]) -> Values:
+def apply(values: LocatedValues, overrides: list[str], schema: dict[str, Any]) -> LocatedValues:
     """Layer each override over the values, in order; report every bad one at once."""
     problems: list[Problem] = []
     data, origins = values.data, dict(values.origins)
@@ -106,4 +106,4 @@ def apply(values: Values, overrides: list[str], schema: dict[str, Any]) -> Value
         data = merge(data, layer, origins, layer_origins)
     if problems:
         raise ValuesError(problems)
-    return Values(data=data, origins=origins, sources=values.sources)
+    return LocatedValues(data=data, origins=origins, sources=values.sources)

@@ -21,7 +21,7 @@ from jsonschema import Draft202012Validator
 from renderer import hints, resources, versions
 from renderer.errors import Problem, ValuesError
 from renderer.leaks import redact
-from renderer.load import Values
+from renderer.load import LocatedValues
 from renderer.model import facts
 from renderer.model.stages import OPTIONAL_TIGERA_KINDS
 from renderer.validate import refusals
@@ -148,7 +148,7 @@ def _json_type(value: Any) -> str:
     return "null"
 
 
-def _problem(values: Values, path: KeyPath, message: str, level: str = "error", hint: str = "",
+def _problem(values: LocatedValues, path: KeyPath, message: str, level: str = "error", hint: str = "",
              at_key: bool = False) -> Problem:
     """Located at the value set for `path` (a wrong value), or at its key (`at_key`: a wrong or missing key)."""
     file, line, column = values.origin(path) if at_key else values.value_origin(path)
@@ -158,7 +158,7 @@ def _problem(values: Values, path: KeyPath, message: str, level: str = "error", 
 _KEY_KINDS = {"additionalProperties", "required", "propertyNames"}
 
 
-def schema_problems(values: Values) -> list[Problem]:
+def schema_problems(values: LocatedValues) -> list[Problem]:
     problems = []
     for error in _validator().iter_errors(values.data):
         at_key = error.validator in _KEY_KINDS or "propertyNames" in error.relative_schema_path
@@ -195,7 +195,7 @@ def apply_defaults(data: Any, node: dict[str, Any] | None = None) -> Any:
     return result
 
 
-def semantic_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
+def semantic_problems(values: LocatedValues, data: dict[str, Any]) -> list[Problem]:
     """Rules that a JSON Schema cannot say well: provider requirements, loopback-only http, versions."""
     problems = []
     pull = data["secrets"]["pullSecret"]
@@ -229,7 +229,7 @@ def semantic_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
     return problems + rollout_problems(values, data)
 
 
-def rollout_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
+def rollout_problems(values: LocatedValues, data: dict[str, Any]) -> list[Problem]:
     """Values combinations the rollout model says can never converge, located at the keys to change."""
     problems = []
     if data["gitops"]["engine"] in ("argocd", "both") and data["secrets"]["license"]["provider"] == "sops":
@@ -265,7 +265,7 @@ def rollout_problems(values: Values, data: dict[str, Any]) -> list[Problem]:
     return problems
 
 
-def cross_field_warnings(values: Values, data: dict[str, Any]) -> list[Problem]:
+def cross_field_warnings(values: LocatedValues, data: dict[str, Any]) -> list[Problem]:
     warnings = []
     size = data["nodepool"]["size"]
     replicas = data["longhorn"]["replicas"]
@@ -285,7 +285,7 @@ def cross_field_warnings(values: Values, data: dict[str, Any]) -> list[Problem]:
     return warnings
 
 
-def _semantic_despite(values: Values, schema_found: list[Problem]) -> list[Problem]:
+def _semantic_despite(values: LocatedValues, schema_found: list[Problem]) -> list[Problem]:
     """Semantic problems of a file that also fails the schema, minus any touching a key the schema flagged."""
     try:
         found = semantic_problems(values, apply_defaults(values.data))
@@ -296,7 +296,7 @@ def _semantic_despite(values: Values, schema_found: list[Problem]) -> list[Probl
             if not any(problem.key_path.startswith(key) or key.startswith(problem.key_path) for key in flagged)]
 
 
-def validate(values: Values, strict: bool = False) -> tuple[dict[str, Any], list[Problem]]:
+def validate(values: LocatedValues, strict: bool = False) -> tuple[dict[str, Any], list[Problem]]:
     """Return values with defaults and the warnings; raise ValuesError with every problem."""
     secrets = refusals.secret_problems(values)
     refused = refusals.text_problems(values) + (secrets or refusals.source_problems(values))

@@ -10,14 +10,14 @@ truncated to 63 characters"), so two Applications could claim the same objects. 
 from __future__ import annotations
 
 from renderer.errors import Problem
-from renderer.load import Values
+from renderer.load import LocatedValues
 from renderer.model import Model
 from renderer.render.engines.common import app_name
 
 MAX_LABEL_VALUE = 63
 
 
-def derived_name_problems(values: Values, model: Model) -> list[Problem]:
+def derived_name_problems(values: LocatedValues, model: Model) -> list[Problem]:
     """One problem at cluster.name when the longest name it produces is over the label-value limit."""
     names = [app_name(model, stage) for stage in model.git_stages]
     longest = max(names, key=len, default="")

@@ -12,12 +12,12 @@ from typing import Any
 from renderer import leaks, load
 from renderer.errors import Problem, ValuesError
 from renderer.leaks import redact
-from renderer.load import Values
+from renderer.load import LocatedValues
 from renderer.yamlio import Path as KeyPath
 from renderer.yamlio import dotted
 
 
-def _problem(values: Values, path: KeyPath, message: str, hint: str = "") -> Problem:
+def _problem(values: LocatedValues, path: KeyPath, message: str, hint: str = "") -> Problem:
     file, line, column = values.origin(path)
     return Problem(file, line, column, dotted(path), message, hint=hint)
 
@@ -32,7 +32,7 @@ def _strings(node: Any, path: KeyPath = ()) -> list[tuple[KeyPath, str, str]]:
     return [(path, node, "value")] if isinstance(node, str) else []
 
 
-def secret_problems(values: Values) -> list[Problem]:
+def secret_problems(values: LocatedValues) -> list[Problem]:
     """Values are references, never secrets: refuse secret-shaped keys and text where set, without quoting them."""
     problems = []
     for path, text, what in _strings(values.data):
@@ -44,7 +44,7 @@ def secret_problems(values: Values) -> list[Problem]:
     return sorted(set(problems))
 
 
-def text_problems(values: Values) -> list[Problem]:
+def text_problems(values: LocatedValues) -> list[Problem]:
     """Control characters, lone surrogates and bidi overrides are refused where set (never echoed): rendered into
     bootstrap.sh they would run or read differently than they look, or fail to encode."""
     problems = []
@@ -56,7 +56,7 @@ def text_problems(values: Values) -> list[Problem]:
     return sorted(set(problems))
 
 
-def source_problems(values: Values) -> list[Problem]:
+def source_problems(values: LocatedValues) -> list[Problem]:
     """Secret material anywhere else in a values file's text (a comment): the file is committed to git too.
 
     Asked only when no key or value was refused, so one secret is never reported twice."""
