@@ -5,7 +5,7 @@
     .venv/bin/python bench/leakscan.py --leaks /tmp/leaks_old.py   # an older version, same trees
 
 Renders N synthetic fleet clusters (bench/workloads.py) in memory once, then times scan_text over
-every file and scan_object over every parsed object, as check.py calls them, with the line memo
+every file and scan_object over every parsed object, as renderer/check calls them, with the line memo
 emptied before each pass (a cold process; a fleet shares lines and pays less). The median and
 best of `--runs` passes (a shared machine is noisy); also the number of findings (0 expected: they are
 all real trees).

@@ -1,4 +1,4 @@
-"""The one error tree. The core raises these; only cli.py turns them into text and exit codes."""
+"""The one error tree. The core raises these; only renderer/cli turns them into text and exit codes."""
 
 from __future__ import annotations
 

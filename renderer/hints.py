@@ -1,6 +1,6 @@
 """Guidance added to a problem: the closest allowed value, a quoted scalar's real type, a YAML error's context.
 
-Pure text helpers for validate.py (schema errors) and yamlio.py (syntax errors); nothing here
+Pure text helpers for renderer/validate (schema errors) and renderer/yamlio (syntax errors); nothing here
 decides whether input is valid, it only says what the person probably meant.
 """
 

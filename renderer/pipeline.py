@@ -2,7 +2,7 @@
 
 Every cluster of a fleet is loaded, validated, rendered and checked before anything is
 written, so one bad values file changes nothing on disk. The core never prints: it returns
-a Report that cli.py shows.
+a Report that renderer/cli shows.
 """
 
 from __future__ import annotations

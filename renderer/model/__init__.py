@@ -25,7 +25,7 @@ class Model:
     bgp: bool
     """Calico peers with BGP: needed for IP-in-IP and unencapsulated pools, not for VXLAN."""
     rollout: tuple[order.Placed, ...]
-    """The git stages as an engine delivers them: waves and dependencies (rollout/order.py)."""
+    """The git stages as an engine delivers them: waves and dependencies (order.py)."""
     bootstrap: tuple[order.Placed, ...]
     """What the bootstrap applies itself, in order; the rest reaches the cluster after the handover."""
     tigera_series: tuple[int, int]
@@ -34,7 +34,7 @@ class Model:
 
     @property
     def ip_pool(self) -> dict[str, Any]:
-        """The one IPv4 pool, with the operator's defaults written out (rollout/facts.py: POOL_DEFAULTS_V4)."""
+        """The one IPv4 pool, with the operator's defaults written out (facts.py: POOL_DEFAULTS_V4)."""
         tigera = self.values.tigera
         pool: dict[str, Any] = {"name": facts.DEFAULT_POOL_NAME, "cidr": tigera.podCIDR,
                                 "encapsulation": tigera.encapsulation, "natOutgoing": "Enabled",

@@ -4,7 +4,7 @@ A stage joins the earliest wave in which everything it needs holds and, when it 
 healthy, everything its operator components need holds too (counting what earlier waves provide
 and what the cluster then does by itself: facts.RUNTIME_RULES and the operator components). Its
 Flux dependencies are the stages that fact derivation actually used. A stage that can never be
-placed is a model bug, except for values combinations that validate.py refuses first.
+placed is a model bug, except for values combinations that renderer/validate refuses first.
 """
 
 from __future__ import annotations

@@ -99,7 +99,7 @@ def manifest_url(values: Values, name: str) -> str:
 
 
 def plan(values: Values) -> tuple[Stage, ...]:
-    """The stages for one cluster by position (directory numbers never shift); rollout/order.py orders them."""
+    """The stages for one cluster by position (directory numbers never shift); order.py orders them."""
     longhorn = values.longhorn
     secrets = values.secrets
     pull_by_git = secrets.pullSecret.provider == "external-secrets"

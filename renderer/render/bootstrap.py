@@ -152,7 +152,7 @@ def _stage_kind(stage: Stage, engine_delivered: bool) -> str:
 
 
 def _why(placed: Placed) -> str:
-    """The steps providing what it waits for (rollout/order.py: the stages the derivation used)."""
+    """The steps providing what it waits for (renderer/model/order.py: the stages the derivation used)."""
     if not placed.depends_on:
         return ""
     needs = ", ".join(placed.stage.needs) or "what they provide"

@@ -1,6 +1,6 @@
 """Names derived from cluster.name must be valid too: the schema checks the name alone, this the longest it makes.
 
-Argo CD Applications and Flux Kustomizations are named `<cluster>-NN-slug` (engines/common.py:
+Argo CD Applications and Flux Kustomizations are named `<cluster>-NN-slug` (renderer/render/engines/common.py:
 app_name). Under label tracking Argo CD writes the Application name into the
 `app.kubernetes.io/instance` label of every object it manages, and a label value holds at most 63
 characters: longer names are truncated (argo-cd docs/user-guide/resource_tracking.md, "Labels are
