@@ -19,12 +19,13 @@ from renderer import check, load, model, remote, render, simulate, validate, wri
 from renderer.cache.clusters import Ledger, Recorded
 from renderer.cache.parallel import ordered_map
 from renderer.errors import Problem, RemoteError, ValuesError
-from renderer.load import overrides
+from renderer.load import committed, overrides
 from renderer.model import Model
 from renderer.model import plan as rollout_plan
+from renderer.model import upgrade as upgrade_plan
 from renderer.remote import vendor
 from renderer.render.tree import Tree
-from renderer.validate import names
+from renderer.validate import destructive, names
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ class ClusterResult:
     """The rollout plan (renderer/model/plan.py), for --plan and the PR markdown."""
     data_files: tuple[str, ...] = ()
     """The installed schema files its check read (check.data_files), for the no-op cache's key."""
+    review: destructive.Review = field(default_factory=destructive.Review)
+    """Acknowledged destructive edits against out/ (renderer/validate/destructive.py), for the PR markdown."""
+    upgrade: upgrade_plan.Upgrade | None = None
 
 
 @dataclass
@@ -121,6 +125,8 @@ class Prepared:
     paths: tuple[Path, ...]
     warned: bool
     plan: str
+    review: destructive.Review = destructive.Review()
+    upgrade: upgrade_plan.Upgrade | None = None
 
 
 def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Prepared:
@@ -135,10 +141,16 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
         raise ValuesError(too_long)
     tree = render.render(cluster_model, vendor.references(paths, cluster_model))
     kinds = check.check(tree, cluster_model)
-    outcomes = simulate.prove(cluster_model, tree, check.parsed(tree, cluster_model))
+    objects = check.parsed(tree, cluster_model)
+    on_disk = committed.read(request.out_dir, cluster_model.cluster)  # what --check compares with
+    review = destructive.review(values, data, on_disk, objects)
+    upgrade = upgrade_plan.plan(values, on_disk, cluster_model, objects)
+    outcomes = simulate.prove(cluster_model, tree, objects)
     plan = rollout_plan.describe(cluster_model, [outcome.summary() for outcome in outcomes])
+    if upgrade is not None:
+        plan = upgrade_plan.describe(upgrade, cluster_model.cluster) + plan
     return Prepared(cluster_model, tree, kinds, values.sources, values.origin(("cluster", "name")), tuple(paths),
-                    bool(found), plan)
+                    bool(found), plan, review, upgrade)
 
 
 def _prepare_one(paths: list[Path], request: Request) -> tuple[Prepared | None, list[Problem], list[Problem]]:
@@ -205,7 +217,7 @@ def execute(request: Request) -> Report:
         files = write.with_manifest(item.tree)
         if request.mode == "plan":
             report.results.append(ClusterResult(item.model.cluster, item.sources, len(item.tree), write.Changes(),
-                                                item.kinds, {}, plan=item.plan))
+                                                item.kinds, {}, plan=item.plan, upgrade=item.upgrade))
             continue
         if request.mode == "write":
             changes = write.write(request.out_dir, item.model.cluster, files)
@@ -219,7 +231,7 @@ def execute(request: Request) -> Report:
         data_files = check.data_files(item.model.kubernetes_minor, item.kinds)
         report.results.append(ClusterResult(
             item.model.cluster, item.sources, len(item.tree), changes, item.kinds, digests, kept, old, item.plan,
-            data_files))
+            data_files, item.review, item.upgrade))
         if not item.warned and not change_warnings and (request.mode == "write" or not changes.differs):
             ledger.add(list(item.paths), Recorded(
                 item.model.cluster, item.sources, item.name_origin, len(item.tree), dict(item.kinds), digests,

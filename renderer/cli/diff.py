@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from renderer import yamlio
+from renderer.cli import review
 from renderer.leaks import redact
 from renderer.pipeline import ClusterResult, Report
 from renderer.write import MANIFEST
@@ -144,6 +145,8 @@ def summary(report: Report) -> list[str]:
         counts = [len([path for path in paths if path != MANIFEST]) for paths in
                   (result.changes.added, result.changes.changed, result.changes.removed)]
         lines.append(f"### `{result.cluster}`: {counts[0]} added, {counts[1]} changed, {counts[2]} removed files")
+        reviewed = review.section(result)  # what to approve beyond the diff: its own section (review.py)
+        lines += ["", *reviewed] if reviewed else []
         if rows:
             lines += ["", "| stage | kind | namespace | name | change |", "|---|---|---|---|---|", *rows]
         lines.append("")

@@ -247,3 +247,6 @@ class Values(Record):
     secrets: Secrets
     bypass: Bypass
     gitops: Gitops
+    acknowledge: tuple[FrozenMap, ...] = ()
+    """Destructive changes a reviewer accepted, as written ({change, from, to[, reason]}: `from` is a Python
+    keyword, so entries stay maps); renderer/validate/destructive.py reads them."""
