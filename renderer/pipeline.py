@@ -125,7 +125,7 @@ class Prepared:
     paths: tuple[Path, ...]
     warned: bool
     plan: str
-    review: destructive.Review = destructive.Review()
+    review: destructive.Review = field(default_factory=destructive.Review)
     upgrade: upgrade_plan.Upgrade | None = None
 
 
