@@ -30,6 +30,9 @@ class Stage:
     """Needs server-side apply: CRDs over the 262144-byte last-applied annotation limit."""
     skip_dry_run: bool = False
     """Its kinds exist only after an earlier stage (operator.tigera.io, projectcalico.org/v3)."""
+    prune_last: bool = False
+    """What it replaces may go only once the replacement is applied (the bypass when the operator's tier is
+    renamed: renderer/model/upgrade.py); Argo CD otherwise prunes a wave before applying it."""
     needs: tuple[str, ...] = ()
     """Facts that must hold before it is applied (an apply before them fails)."""
     provides: tuple[str, ...] = ()
@@ -148,7 +151,7 @@ def plan(values: Values) -> tuple[Stage, ...]:
               extra_resources=license_resources, sops=license_by_git),
         # A policy in a tier that does not exist yet is refused; the tiers controller creates the tier
         # up to 30 s after the license (tigera/operator pkg/controller/tiers/tiers_controller.go).
-        Stage(8, "bypass-policies", "API server endpoint bypass policy", "git", skip_dry_run=True,
+        Stage(8, "bypass-policies", "API server endpoint bypass policy", "git", skip_dry_run=True, prune_last=True,
               needs=("api:projectcalico.org/v3", "tier:operator"),
               provides=tuple(f"api-egress:{namespace}" for namespace in values.bypass.namespaces),
               templates=("globalnetworkpolicy.yaml",)),

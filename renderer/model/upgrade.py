@@ -97,6 +97,18 @@ def _label(key: tuple[str, str, str]) -> str:
     return f"{kind} {namespace + '/' if namespace else ''}{name}"
 
 
+def fields(old: Any, new: Any, path: str = "") -> list[str]:
+    """The leaf paths that differ between two objects: `+path` added, `-path` removed, `~path` changed."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        return [found for key in sorted(set(old) | set(new), key=str)
+                for found in (fields(old[key], new[key], f"{path}.{key}".lstrip(".")) if key in old and key in new
+                              else [f"{'+' if key in new else '-'}{path}.{key}".replace("+.", "+").replace("-.", "-")])]
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [found for index, (a, b) in enumerate(zip(old, new, strict=True))
+                for found in fields(a, b, f"{path}[{index}]")]
+    return [] if old == new else [f"~{path}"]
+
+
 def plan(values: LocatedValues, committed: Committed, model: Model, new: Objects) -> Upgrade | None:
     """The upgrade from the committed tree, None when the release did not change (or nothing is committed)."""
     old, target = committed.tigera_version, model.values.tigera.version
@@ -113,7 +125,8 @@ def plan(values: LocatedValues, committed: Committed, model: Model, new: Objects
     steps = [Step(f"operator manifests and CRDs {old} -> {target} (03-tigera-operator, 04-tigera-prometheus-operator, "
                   "server-side apply): the operator Deployment restarts on the new release and reconciles every "
                   "custom resource as that release renders it")]
-    changed_crs = [f"{_stage(after[key][0])}: {_label(key)} changed" for key in sorted(after)
+    changed_crs = [f"{_stage(after[key][0])}: {_label(key)}: {', '.join(fields(before[key][1], after[key][1])[:6])}"
+                   for key in sorted(after)
                    if key in before and after[key][0].split("/")[0] == before[key][0].split("/")[0]
                    and str(after[key][1].get("apiVersion", "")).startswith("operator.tigera.io/")
                    and after[key][1] != before[key][1]]

@@ -26,6 +26,8 @@ def sync_options(stage: Stage) -> list[str]:
         options.append("ServerSideApply=true")
     if stage.skip_dry_run:
         options.append("SkipDryRunOnMissingResource=true")
+    if stage.prune_last:  # prunes after every apply of the sync succeeded (argo-cd v3.5.1
+        options.append("PruneLast=true")  # gitops-engine/pkg/sync/sync_context.go; runTasks prunes first otherwise)
     return options
 
 
