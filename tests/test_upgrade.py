@@ -1,0 +1,86 @@
+"""Upgrades (renderer/model/upgrade.py): a `tigera.version` change is planned from the committed out/ in the
+order the cluster lives through it, and a jump Tigera does not support is refused with its reason.
+
+The committed 3.22.7 tree is the prod render with its operator stage pointed at v3.22.7: the 3.19 to 3.22
+series share the allow-tigera tier and the objects this plan reads (the operator's manifests URL, the bypass,
+the Installation), which is all a 3.22.7 render differs in here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from renderer.model import upgrade
+from tests.conftest import PROD_VALUES, RenderCli
+
+OPERATOR_STAGE = Path("out/ceosks-poc/03-tigera-operator/kustomization.yaml")
+
+
+def _commit_release(version: str) -> None:
+    text = OPERATOR_STAGE.read_text("utf-8")
+    OPERATOR_STAGE.write_text(text.replace("/v3.19.2/", f"/{version}/"), "utf-8")
+
+
+@pytest.fixture
+def out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, render_cli: RenderCli) -> Path:
+    monkeypatch.chdir(tmp_path)
+    render_cli(PROD_VALUES)
+    return Path("out")
+
+
+def test_3_22_to_3_23_shows_both_releases_and_the_tier_rename_in_cluster_order(out: Path,
+                                                                              render_cli: RenderCli) -> None:
+    _commit_release("v3.22.7")
+    plan = render_cli("--plan", PROD_VALUES, "--set", "tigera.version=v3.23.1").stdout
+    assert plan.startswith("Upgrade of ceosks-poc: v3.22.7 (out/ceosks-poc/, committed) -> v3.23.1 (these values)\n")
+    order = ["1. operator manifests and CRDs v3.22.7 -> v3.23.1 (03-tigera-operator",
+             "2. custom resources: the new operator reconciles them",
+             "06-tigera-custom-resources: Installation default: +spec.calicoNetwork.ipPools[0].disableNewAllocations",
+             "3. tier allow-tigera -> calico-system: the new operator creates tier calico-system",
+             "4. 08-bypass-policies: create GlobalNetworkPolicy calico-system.apiserver-endpoint-bypass (refused until "
+             "tier calico-system exists",
+             "5. 08-bypass-policies: prune GlobalNetworkPolicy allow-tigera.apiserver-endpoint-bypass",
+             "PruneLast=true",
+             "6. the operator deletes tier allow-tigera once it is empty",
+             "Rollout plan for ceosks-poc"]
+    places = [plan.find(text) for text in order]
+    assert -1 not in places, [text for text, place in zip(order, places, strict=True) if place < 0]
+    assert places == sorted(places)
+
+
+def test_the_pr_markdown_names_the_upgrade(out: Path, render_cli: RenderCli) -> None:
+    _commit_release("v3.22.7")
+    markdown = render_cli("--diff", "--format", "markdown", PROD_VALUES, "--set", "tigera.version=v3.23.1",
+                          expect=1).stdout
+    assert "**Upgrade:** Calico Enterprise v3.22.7 -> v3.23.1; tier allow-tigera -> calico-system" in markdown
+    assert "5. 08-bypass-policies: prune GlobalNetworkPolicy allow-tigera.apiserver-endpoint-bypass" in markdown
+
+
+def test_a_patch_upgrade_is_planned_without_a_tier_change(out: Path, render_cli: RenderCli) -> None:
+    plan = render_cli("--plan", PROD_VALUES, "--set", "tigera.version=v3.19.8").stdout
+    assert "Upgrade of ceosks-poc: v3.19.2 (out/ceosks-poc/, committed) -> v3.19.8" in plan
+    assert "tier allow-tigera ->" not in plan
+
+
+def test_a_jump_of_four_releases_is_refused_with_the_documented_reason(out: Path, render_cli: RenderCli) -> None:
+    run = render_cli("--plan", PROD_VALUES, "--set", "tigera.version=v3.23.1", expect=2)
+    assert "tigera.version: upgrade refused: v3.19.2 -> v3.23.1 skips 4 releases; Tigera supports at most 2 at a " \
+           "time" in run.stderr
+    assert "upgrade to the latest v3.21 patch first" in run.stderr
+    assert "kubernetes-upgrade-tsee/operator" in run.stderr
+
+
+def test_no_plan_without_a_committed_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          render_cli: RenderCli) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert "Upgrade of" not in render_cli("--plan", PROD_VALUES, "--set", "tigera.version=v3.23.1").stdout
+
+
+@pytest.mark.parametrize(("old", "new", "refused"), [
+    ("v3.19.2", "v3.19.8", ""), ("v3.19.8", "v3.21.9", ""), ("v3.22.7", "v3.23.1", ""),
+    ("v3.19.8", "v3.22.7", "skips 3 releases"), ("v3.23.1", "v3.22.7", "downgrade")])
+def test_supported_jumps(old: str, new: str, refused: str) -> None:
+    why = upgrade.refusal(old, new)
+    assert (refused in why) if refused else why == ""
