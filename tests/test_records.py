@@ -135,4 +135,7 @@ def test_plain_data_round_trips(name: str) -> None:
     assert records.Values.from_data(values.as_data()) == values
     # Nothing is lost or invented: every validated key is there, with the same value.
     for section, content in data.items():
+        if not isinstance(content, dict):  # a list section (acknowledge) comes back whole
+            assert values.as_data()[section] == content
+            continue
         assert {key: value for key, value in values.as_data()[section].items() if key in content} == content
