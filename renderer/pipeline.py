@@ -25,6 +25,7 @@ from renderer.model import plan as rollout_plan
 from renderer.model import upgrade as upgrade_plan
 from renderer.remote import vendor
 from renderer.render.tree import Tree
+from renderer.simulate import upgrade as simulate_upgrade
 from renderer.validate import destructive, names
 
 
@@ -147,8 +148,9 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
     upgrade = upgrade_plan.plan(values, on_disk, cluster_model, objects)
     outcomes = simulate.prove(cluster_model, tree, objects)
     plan = rollout_plan.describe(cluster_model, [outcome.summary() for outcome in outcomes])
-    if upgrade is not None:
-        plan = upgrade_plan.describe(upgrade, cluster_model.cluster) + plan
+    if upgrade is not None:  # the tier rename played from a cluster converged on out/
+        played = simulate_upgrade.prove(upgrade, objects, cluster_model.engines, cluster_model.cluster)
+        plan = upgrade_plan.describe(upgrade, cluster_model.cluster, played) + plan
     return Prepared(cluster_model, tree, kinds, values.sources, values.origin(("cluster", "name")), tuple(paths),
                     bool(found), plan, review, upgrade)
 

@@ -81,9 +81,8 @@ def test_the_schema_refuses_an_unknown_change(out: Path, render_cli: RenderCli) 
 
 
 def test_removing_log_storage_is_held(out: Path, render_cli: RenderCli) -> None:
-    off = ("--set", "tigera.customResources.logStorage=false", "--set", "tigera.customResources.manager=false",
-           "--set", "tigera.customResources.intrusionDetection=false", "--set", "tigera.customResources.compliance=false",
-           "--set", "tigera.customResources.policyRecommendation=false")
+    off = tuple(arg for name in ("logStorage", "manager", "intrusionDetection", "compliance", "policyRecommendation")
+                for arg in ("--set", f"tigera.customResources.{name}=false"))
     run = render_cli("--check", PROD_VALUES, *off, expect=2)
     assert "tigera.customResources.logStorage: LogStorage tigera-secure: logStorageDeleted tigera-secure (in out/) " \
            "-> deleted is destructive" in run.stderr

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from renderer.errors import TemplateError
 from renderer.model import upgrade
+from renderer.simulate import upgrade as simulate_upgrade
 from tests.conftest import PROD_VALUES, RenderCli
 
 OPERATOR_STAGE = Path("out/ceosks-poc/03-tigera-operator/kustomization.yaml")
@@ -84,3 +86,29 @@ def test_no_plan_without_a_committed_tree(tmp_path: Path, monkeypatch: pytest.Mo
 def test_supported_jumps(old: str, new: str, refused: str) -> None:
     why = upgrade.refusal(old, new)
     assert (refused in why) if refused else why == ""
+
+
+def test_the_tier_rename_is_played_without_losing_the_bypass(out: Path, render_cli: RenderCli) -> None:
+    _commit_release("v3.22.7")
+    plan = render_cli("--plan", PROD_VALUES, "--set", "tigera.version=v3.23.1", "--set", "gitops.engine=both").stdout
+    assert "Argo CD (every child app syncs the new commit at once): new bypass applied at 90 s, old pruned at " \
+           "90 s, bypass uninterrupted; their other egress dropped for 30 s" in plan
+    assert "Flux (dependsOn at the new revision): new bypass applied at 60 s, old pruned at 60 s, bypass " \
+           "uninterrupted\n" in plan
+
+
+def _argocd_app(options: list[str]) -> dict[str, tuple[dict[str, object], ...]]:
+    retry = {"limit": 10, "backoff": {"duration": "30s", "factor": 2, "maxDuration": "10m"}}
+    return {"argocd/apps/08-bypass-policies.yaml": ({
+        "kind": "Application", "metadata": {"name": "c-08-bypass-policies"},
+        "spec": {"syncPolicy": {"syncOptions": options, "retry": retry}}},)}
+
+
+def test_without_prune_last_argo_cd_would_prune_the_bypass_first() -> None:
+    """The mutation the PruneLast option guards against: gitops-engine prunes a wave before applying it."""
+    rename = upgrade.Upgrade("v3.22.7", "v3.23.1", (), "allow-tigera", "calico-system")
+    safe = simulate_upgrade.play(rename, _argocd_app(["PruneLast=true"]), ("argocd",), "c")[0]
+    assert (safe.api_lost, safe.egress_cut) == (0, 30)
+    with pytest.raises(TemplateError) as raised:
+        simulate_upgrade.prove(rename, _argocd_app([]), ("argocd",), "c")
+    assert "BYPASS LOST for 90 s" in raised.value.problems[0].message

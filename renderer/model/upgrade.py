@@ -156,7 +156,7 @@ def plan(values: LocatedValues, committed: Committed, model: Model, new: Objects
     return Upgrade(old, target, tuple(steps), old_tier, new_tier)
 
 
-def describe(upgrade: Upgrade, cluster: str) -> str:
+def describe(upgrade: Upgrade, cluster: str, simulated: list[str] | None = None) -> str:
     """The upgrade as plain text, the first section of `render --plan` (and of the PR markdown's plan)."""
     lines = [f"Upgrade of {cluster}: {upgrade.old} (out/{cluster}/, committed) -> {upgrade.new} (these values)",
              f"  supported: at most {MAX_SERIES_JUMP} releases at a time ({UPGRADE_DOCS})",
@@ -164,4 +164,7 @@ def describe(upgrade: Upgrade, cluster: str) -> str:
     for number, step in enumerate(upgrade.steps, start=1):
         lines.append(f"  {number}. {step.what}")
         lines += [f"       {detail}" for detail in step.detail]
+    if simulated:
+        lines += ["  simulated from a cluster converged on out/ (renderer/simulate/upgrade.py):",
+                  *(f"    {line}" for line in simulated)]
     return "\n".join(lines) + "\n\n"

@@ -1,0 +1,134 @@
+"""The tier rename played from a cluster converged on the committed tree: does a Tigera component lose its bypass?
+
+Only what decides the bypass is modelled, read in the sources: the engine syncs the new commit; the new
+operator runs OPERATOR seconds after its stage is applied and its tiers controller creates the new tier
+TIERS seconds later (renderer/model/facts.py: RUNTIME_RULES, the `tiers` component); from then on every
+component's policies are in the new tier (tigera/operator v1.42.4 pkg/render: DeprecatedAllowTigeraNetwork-
+PolicyObject), earliest case. The bypass stage is applied when the engine says (below), refused while its
+tier is missing, and the old policy pruned when the engine prunes.
+
+Evaluation follows the Tier reference (docs.tigera.io calico-enterprise reference/resources/tier, "How policy
+is evaluated"): tiers of equal order apply in name order (both are order 100: pkg/render/tiers/tiers.go), an
+Allow ends evaluation, and a tier whose policies select the pod but take no action drops the packet. So:
+  - the endpoint is lost when the first tier selecting the pod has the operator's policies (443/6443/12388
+    only) and no bypass;
+  - the pod's other egress is dropped while the old bypass is the only policy left in the old tier.
+Engines, from the rendered objects: Argo CD syncs every child app on the new commit at once (their specs do
+not change, so the root's waves order nothing), retries a failed sync with the rendered backoff, and prunes
+a wave before applying it unless PruneLast=true (argo-cd v3.5.1 gitops-engine/pkg/sync/sync_context.go:
+runTasks, "prune first"; the pruneLast wave override). Flux applies once the dependencies are ready at the
+new revision, retries after retryInterval, and prunes only after a successful apply (fluxcd/kustomize-
+controller v1.9.4 internal/controller/kustomization_controller.go: reconcile, r.apply before r.prune).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+from renderer.errors import Problem, TemplateError
+from renderer.model import facts
+from renderer.model.upgrade import Upgrade
+
+Objects = dict[str, tuple[dict[str, Any], ...]]
+
+OPERATOR = next(rule.seconds for rule in facts.RUNTIME_RULES if rule.provides == "operator")
+TIERS = next(component.seconds for component in facts.COMPONENTS if component.name == "tiers")
+HORIZON = 3600
+
+
+@dataclass(frozen=True)
+class Played:
+    delivery: str
+    applied: float
+    """When the new bypass was applied (seconds after the commit reached the engine)."""
+    pruned: float
+    api_lost: float
+    """Seconds during which a bypass namespace could not reach the API server's real endpoint."""
+    egress_cut: float
+    """Seconds during which the old bypass, alone in the old tier, dropped those pods' other egress."""
+
+    def summary(self) -> str:
+        verdict = "bypass uninterrupted" if not self.api_lost else f"BYPASS LOST for {self.api_lost:.0f} s"
+        cut = (f"; their other egress dropped for {self.egress_cut:.0f} s by the old bypass alone in the old tier "
+               "(a tier that selects a pod and takes no action drops it)") if self.egress_cut else ""
+        return (f"{self.delivery}: new bypass applied at {self.applied:.0f} s, old pruned at {self.pruned:.0f} s, "
+                f"{verdict}{cut}")
+
+
+def _named(objects: Objects, kind: str, suffix: str) -> dict[str, Any]:
+    for documents in objects.values():
+        for obj in documents:
+            if obj.get("kind") == kind and str((obj.get("metadata") or {}).get("name", "")).endswith(suffix):
+                return obj
+    return {}
+
+
+def _seconds(text: Any) -> float:
+    text = str(text)
+    units = {"s": 1, "m": 60, "h": 3600}
+    return float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text or 0)
+
+
+def _attempts(first: float, retry: Any) -> list[float]:
+    """Times of a sync and its retries (Argo CD's backoff: duration * factor^n, capped at maxDuration)."""
+    backoff = (retry or {}).get("backoff") or {}
+    delay, factor = _seconds(backoff.get("duration", "5s")), float(backoff.get("factor", 2))
+    cap, limit = _seconds(backoff.get("maxDuration", "3m")), int((retry or {}).get("limit", 5))
+    times, at = [first], first
+    for _ in range(limit):
+        at += delay
+        times.append(at)
+        delay = min(delay * factor, cap)
+    return times
+
+
+def _windows(tier_at: float, applied: float, pruned: float) -> tuple[float, float]:
+    """(endpoint lost, other egress cut) in seconds, integrated over the timeline's intervals."""
+    marks = sorted({0.0, tier_at, applied, pruned, HORIZON})
+    lost = cut = 0.0
+    for start, end in itertools.pairwise(marks):
+        old_bypass, new_bypass, moved = start < pruned, start >= applied, start >= tier_at
+        if old_bypass:
+            cut += (end - start) if moved else 0.0
+        elif not moved or not new_bypass:
+            lost += end - start
+    return lost, cut
+
+
+def play(upgrade: Upgrade, objects: Objects, engines: tuple[str, ...], cluster: str) -> list[Played]:
+    """Each engine's delivery of the tier rename (nothing when the tier does not change)."""
+    if upgrade.old_tier == upgrade.new_tier:
+        return []
+    tier_at = OPERATOR + TIERS
+    played = []
+    for engine in engines:
+        if engine == "argocd":
+            app = _named(objects, "Application", f"{cluster}-08-bypass-policies")
+            policy = (app.get("spec") or {}).get("syncPolicy") or {}
+            attempts = _attempts(0.0, policy.get("retry"))
+            applied = next((at for at in attempts if at >= tier_at), float(HORIZON))
+            prune_last = "PruneLast=true" in (policy.get("syncOptions") or [])
+            pruned = applied if prune_last else 0.0
+            delivery = "Argo CD (every child app syncs the new commit at once)"
+        else:
+            kustomization = _named(objects, "Kustomization", f"{cluster}-08-bypass-policies")
+            retry = _seconds((kustomization.get("spec") or {}).get("retryInterval", "1m"))
+            attempt = 0.0
+            while attempt < tier_at:
+                attempt += retry
+            applied = pruned = attempt
+            delivery = "Flux (dependsOn at the new revision)"
+        lost, cut = _windows(tier_at, applied, pruned)
+        played.append(Played(delivery, applied, pruned, lost, cut))
+    return played
+
+
+def prove(upgrade: Upgrade, objects: Objects, engines: tuple[str, ...], cluster: str) -> list[str]:
+    """The summaries, or a TemplateError (exit 3) when a delivery leaves a bypass namespace without the endpoint."""
+    played = play(upgrade, objects, engines, cluster)
+    lost = [item for item in played if item.api_lost]
+    if lost:
+        raise TemplateError([Problem(f"upgrade ({item.delivery})", 0, 0, "", item.summary()) for item in lost])
+    return [item.summary() for item in played]
