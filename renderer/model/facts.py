@@ -18,6 +18,7 @@ and what no series changes. Fact names are plain strings:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -133,13 +134,12 @@ class Series:
         major, minor = self.series.split(".")
         return int(major), int(minor)
 
-    def components_for(self, kinds: set[str] | frozenset[str] | tuple[str, ...]) -> tuple[Component, ...]:
+    def components_for(self, kinds: Iterable[str]) -> tuple[Component, ...]:
         """The TigeraStatus components a set of rendered operator kinds turns on, with their waits there."""
         rendered = frozenset(kinds)
         return tuple(component.given(rendered) for component in self.components if component.kind in rendered)
 
-    def mirrored_into(self, kind: str, kinds: set[str] | frozenset[str] | tuple[str, ...] = ()) -> tuple[
-            Component, ...]:
+    def mirrored_into(self, kind: str, kinds: Iterable[str] = ()) -> tuple[Component, ...]:
         """The components whose conditions an object of `kind` reports (what its health reads)."""
         return tuple(component for component in self.components_for({kind, *kinds})
                      if component.kind == kind and component.mirrored)
@@ -193,8 +193,8 @@ WHY = {
     "namespace:tigera-operator": "the pull secret lives in the operator's namespace, created by its manifest",
     "api:projectcalico.org/v3": "LicenseKey and GlobalNetworkPolicy are projectcalico.org/v3, served by the Tigera API "
                                 "server (APIServer Ready)",
-    "tier:operator": "a policy in a missing tier is refused; the tiers controller creates it (up to 30 s after the "
-                     "license before 3.23) (pkg/controller/tiers/tiers_controller.go)",
+    "tier:operator": "a policy in a missing tier is refused; the tiers controller creates it up to 30 s after the "
+                     "license (pkg/controller/tiers/tiers_controller.go)",
     "license": "the enterprise controllers stay Degraded 'License not found' without it (utils.FetchLicenseKey)",
     "pull-secret": "the operator pulls Calico Enterprise images with tigera-pull-secret",
 }
@@ -202,6 +202,11 @@ WHY = {
 
 def why(fact: str, row: Series | None = None) -> str:
     """One line on why a stage waits for `fact` (for --plan and the README)."""
+    tiers = next((item for item in row.components if item.name == "tiers"), None) if row else None
+    if fact == "tier:operator" and row is not None and tiers is not None and "license" not in tiers.needs:
+        return (f"a policy in a missing tier is refused; the tiers controller creates {row.tier} once the Tigera "
+                f"API server serves projectcalico.org/v3 (tigera/operator {row.operator} "
+                "pkg/controller/tiers/tiers_controller.go)")
     if fact in WHY:
         return WHY[fact]
     if fact.startswith("component:"):

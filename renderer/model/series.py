@@ -131,7 +131,8 @@ def _components(tier: str) -> tuple[Component, ...]:
 def _edit(components: tuple[Component, ...], **changed: Component | None) -> tuple[Component, ...]:
     """`components` with some replaced by name (underscores for dashes); None drops one."""
     named = {name.replace("_", "-"): component for name, component in changed.items()}
-    return tuple(named.get(c.name, c) for c in components if named.get(c.name, c) is not None)
+    kept = (named.get(component.name, component) for component in components)
+    return tuple(component for component in kept if component is not None)
 
 
 def _by_name(components: tuple[Component, ...], name: str) -> Component:
