@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -99,7 +100,7 @@ def rollout_facts() -> str:
                      f"{component.source.replace('|', '/')} |")
     lines += ["", "What each later series changes (`git diff` between the tags):", "",
               "| series | components | why (paths at that tag) |", "|---|---|---|"]
-    for before, after in zip(rows, rows[1:]):
+    for before, after in itertools.pairwise(rows):
         changed = "; ".join(_changed(before, after)) or "none"
         lines.append(f"| {after.series} ({after.operator}) | {changed} | {after.changes.replace('|', '/')} |")
     lines += ["", "| kind | status it has (what its health reads), the same in every series |", "|---|---|"]

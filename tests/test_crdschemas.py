@@ -21,13 +21,13 @@ import pytest
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unused-ignore]
 
 from devtools import crdschemas
-from renderer.model.series import SERIES
 from renderer.check.crds import (
     SchemaMissing,
     custom_object_problems,
     schemas_dir,
     tigera_schema_set,
 )
+from renderer.model.series import SERIES
 from tests.support.shared import once
 
 REPO = Path(__file__).resolve().parent.parent
