@@ -53,27 +53,32 @@ OPERATOR_KINDS = (
 )  # fmt: skip
 CALICO_KINDS = ("NetworkPolicy", "GlobalNetworkPolicy", "Tier", "LicenseKey")
 
-REGISTRY: dict[str, tuple[Source, ...]] = {
-    "common": (
-        Source("argoproj.io", "v1alpha1", ("Application", "AppProject")),
-        Source("kustomize.toolkit.fluxcd.io", "v1", ("Kustomization",)),
-        Source("source.toolkit.fluxcd.io", "v1", ("GitRepository", "HelmRepository")),
-        Source("helm.toolkit.fluxcd.io", "v2", ("HelmRelease",)),
-        # v1beta1 is still in these CRDs but no longer served by ESO v2.9.
-        Source("external-secrets.io", "v1", ("ExternalSecret", "ClusterSecretStore")),
-    ),
-    "tigera-v3.19": (
-        Source("tigera-ee-v3.19.2/operator.tigera.io", "v1", OPERATOR_KINDS),
-        # 3.19 serves projectcalico.org/v3 from an aggregated API stored in these v1
-        # CRDs, whose spec schema is the same.
-        Source("tigera-ee-v3.19.2/crd.projectcalico.org", "v1", CALICO_KINDS, "projectcalico.org/v3"),
-    ),
-    # operator v1.42.4 = Calico Enterprise v3.23.1.
-    "tigera-v3.23": (
-        Source("operator.tigera.io", "v1", OPERATOR_KINDS),
-        Source("projectcalico.org", "v3", CALICO_KINDS),
-    ),
-}
+COMMON: tuple[Source, ...] = (
+    Source("argoproj.io", "v1alpha1", ("Application", "AppProject")),
+    Source("kustomize.toolkit.fluxcd.io", "v1", ("Kustomization",)),
+    Source("source.toolkit.fluxcd.io", "v1", ("GitRepository", "HelmRepository")),
+    Source("helm.toolkit.fluxcd.io", "v2", ("HelmRelease",)),
+    # v1beta1 is still in these CRDs but no longer served by ESO v2.9.
+    Source("external-secrets.io", "v1", ("ExternalSecret", "ClusterSecretStore")),
+)
+
+
+def tigera_sources(folder: str) -> tuple[Source, ...]:
+    """One series' schema set from its CRD folder: the operator kinds, and the projectcalico.org/v3 kinds
+    from the crd.projectcalico.org/v1 CRDs that store them (the aggregated API serves the same spec)."""
+    return (
+        Source(f"{folder}/operator.tigera.io", "v1", OPERATOR_KINDS),
+        Source(f"{folder}/crd.projectcalico.org", "v1", CALICO_KINDS, "projectcalico.org/v3"),
+    )
+
+
+def registry() -> dict[str, tuple[Source, ...]]:
+    """Every schema set: the common kinds, and one set per Calico Enterprise series row
+    (renderer/model/series.py names each row's CRD folder), so a new row is a new set."""
+    from renderer.model.series import SERIES
+
+    return {"common": COMMON, **{f"tigera-v{row.series}": tigera_sources(row.crds) for row in SERIES.values()}}
+
 
 # Keywords with the same meaning in OpenAPI v3.0 (as CRDs restrict it) and JSON Schema.
 _KEPT = frozenset({
@@ -223,7 +228,7 @@ def derive(src_dir: Path, set_name: str, source: Source, kind: str) -> tuple[str
 def render_all(src_dir: Path) -> dict[str, str]:
     """Every registered schema, in memory, keyed by path relative to DEST_DIR."""
     rendered: dict[str, str] = {}
-    for set_name, sources in REGISTRY.items():
+    for set_name, sources in registry().items():
         for source in sources:
             for kind in source.kinds:
                 rel, text = derive(src_dir, set_name, source, kind)

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -52,20 +53,58 @@ def reference() -> str:
     return "\n".join([*lines, "", END])
 
 
-def rollout_facts() -> str:
-    """The operator model of renderer/model/facts.py as a table: every fact with its upstream source."""
-    from renderer.model import facts
+def _code(items: Any) -> str:
+    return ", ".join(f"`{item}`" for item in items)
 
-    source = f"Read in {facts.OPERATOR_SOURCE} (Calico Enterprise 3.19.2); paths are in that repository."
-    lines = [FACTS_BEGIN, "", source, "", "| TigeraStatus | turned on by | waits for | then provides | source |",
-             "|---|---|---|---|---|"]
-    for component in facts.COMPONENTS:
-        needs = ", ".join(f"`{need}`" for need in component.needs)
-        provides = ", ".join(f"`{fact}`" for fact in component.provides) or ""
-        lines.append(f"| `{component.name}` | {component.kind} | {needs} | {provides} | "
+
+def _waits(component: Any) -> str:
+    return ", ".join(f"`{wait.fact}`" + (f" (with a {wait.when})" if wait.when else "") for wait in component.waits)
+
+
+def _changed(before: Any, after: Any) -> list[str]:
+    """What a series row changes in the components of the one before it, in words."""
+    old = {component.name: component for component in before.components}
+    lines = []
+    for component in after.components:
+        previous = old.get(component.name)
+        if previous is None:
+            lines.append(f"`{component.name}` appears")
+            continue
+        if [w.fact for w in previous.waits] != [w.fact for w in component.waits]:
+            lines.append(f"`{component.name}` waits for {_waits(component) or 'nothing'}")
+        if previous.provides != component.provides:
+            lines.append(f"`{component.name}` provides {_code(component.provides) or 'no namespace of its own'}")
+    return lines
+
+
+def rollout_facts() -> str:
+    """The operator model of renderer/model/series.py: one line per series, the components of the first
+    series in full, then what each later series changes, every fact with its upstream source."""
+    from renderer.model.series import SERIES
+
+    rows = list(SERIES.values())
+    first = rows[0]
+    lines = [FACTS_BEGIN, "", "One row per Calico Enterprise series, each read in tigera/operator at its tag:", "",
+             "| series | checked against | operator tag | operator's tier | bypass namespaces (API ports) | "
+             "pool defaults | CRDs (`../shared/crds/`) |", "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        ports = "/".join(map(str, row.api_ports))
+        pools = ", ".join(f"`{key}: {json.dumps(value)}`" for key, value in row.pool_defaults.items())
+        lines.append(f"| {row.series} | {', '.join(row.releases)} | {row.operator} | `{row.tier}` | "
+                     f"{_code(row.bypass_namespaces)} ({ports}) | {pools} | `{row.crds}/` |")
+    lines += ["", f"TigeraStatus components in {first.series} (tigera/operator {first.operator}; waits in the order "
+              "the controller checks them, the first missing one names the Degraded message):", "",
+              "| TigeraStatus | turned on by | waits for | then provides | source |", "|---|---|---|---|---|"]
+    for component in first.components:
+        lines.append(f"| `{component.name}` | {component.kind} | {_waits(component)} | {_code(component.provides)} | "
                      f"{component.source.replace('|', '/')} |")
-    lines += ["", "| kind | status it has (what its health reads) |", "|---|---|"]
-    for kind, rule in facts.HEALTH.items():
+    lines += ["", "What each later series changes (`git diff` between the tags):", "",
+              "| series | components | why (paths at that tag) |", "|---|---|---|"]
+    for before, after in itertools.pairwise(rows):
+        changed = "; ".join(_changed(before, after)) or "none"
+        lines.append(f"| {after.series} ({after.operator}) | {changed} | {after.changes.replace('|', '/')} |")
+    lines += ["", "| kind | status it has (what its health reads), the same in every series |", "|---|---|"]
+    for kind, rule in first.health.items():
         shape = "conditions (`Ready` mirrors Available)" if rule.conditions else "`state` only (`Ready`)"
         lines.append(f"| {kind} | {shape} |")
     return "\n".join([*lines, "", FACTS_END])

@@ -27,6 +27,7 @@ from renderer.check.crds import (
     schemas_dir,
     tigera_schema_set,
 )
+from renderer.model.series import SERIES
 from tests.support.shared import once
 
 REPO = Path(__file__).resolve().parent.parent
@@ -367,16 +368,17 @@ def test_tigera_schema_set(version: str, expected: str) -> None:
     assert tigera_schema_set(version) == expected
 
 
-@pytest.mark.parametrize("version", ["v3.20.0", "v3.2.3", "latest", ""])
+@pytest.mark.parametrize("version", ["v3.24.0", "v3.2.3", "latest", ""])
 def test_unknown_tigera_version_raises(version: str) -> None:
     with pytest.raises(SchemaMissing) as info:
         tigera_schema_set(version)
-    assert str(info.value) == (f"no CRD schemas for Tigera version {version!r}; available: v3.19, v3.23")
+    assert str(info.value) == (f"no CRD schemas for Tigera version {version!r}; available: "
+                               "v3.19, v3.20, v3.21, v3.22, v3.23")
 
 
 def test_unknown_tigera_version_fails_tigera_objects() -> None:
-    with pytest.raises(SchemaMissing, match=r"v3\.20\.0"):
-        custom_object_problems(INSTALLATION, "v3.20.0")
+    with pytest.raises(SchemaMissing, match=r"v3\.24\.0"):
+        custom_object_problems(INSTALLATION, "v3.24.0")
 
 
 # --- the committed schema tree -----------------------------------------------------
@@ -394,12 +396,12 @@ def test_tree_holds_exactly_the_registered_kinds() -> None:
 
     expected = {
         f"{set_name}/{api_version(source)}/{kind.lower()}.json"
-        for set_name, sources in crdschemas.REGISTRY.items()
+        for set_name, sources in crdschemas.registry().items()
         for source in sources
         for kind in source.kinds
     }
     assert {p.relative_to(schemas_dir()).as_posix() for p in committed()} == expected
-    assert len(expected) == 34
+    assert len(expected) == 8 + 13 * len(SERIES)  # common kinds, then 9 operator + 4 Calico kinds per series
 
 
 @pytest.mark.parametrize("path", committed(), ids=lambda p: str(p.relative_to(schemas_dir())))
@@ -466,7 +468,7 @@ def test_check_lists_drift_in_a_modified_copy(tmp_path: Path, monkeypatch: pytes
     shutil.copytree(schemas_dir(), dest)
     (dest / "common/argoproj.io/v1alpha1/appproject.json").write_text("{}\n")
     (dest / "tigera-v3.19/projectcalico.org/v3/tier.json").unlink()
-    stale = dest / "tigera-v3.20/projectcalico.org/v3/tier.json"
+    stale = dest / "tigera-v3.24/projectcalico.org/v3/tier.json"
     stale.parent.mkdir(parents=True)
     stale.write_text('{"x-source": {}}\n')
     assert check(monkeypatch, rendered, str(crdschemas.DEFAULT_SRC), str(dest)) == 1
@@ -474,7 +476,7 @@ def test_check_lists_drift_in_a_modified_copy(tmp_path: Path, monkeypatch: pytes
     assert out.splitlines() == [
         "DIFFER common/argoproj.io/v1alpha1/appproject.json",
         "MISSING tigera-v3.19/projectcalico.org/v3/tier.json",
-        "EXTRA tigera-v3.20/projectcalico.org/v3/tier.json",
+        "EXTRA tigera-v3.24/projectcalico.org/v3/tier.json",
     ]
     assert err == "3 schema file(s) stale; run: python -m devtools.crdschemas\n"
 

@@ -20,13 +20,16 @@ from hypothesis import strategies as st
 from renderer import load, model, render, validate, yamlio
 from renderer.errors import TemplateError, ValuesError
 from renderer.load import overrides
-from renderer.model import facts, health, stages
+from renderer.model import facts, health, series, stages
 from renderer.simulate import lua, play
 from renderer.simulate.outcome import Outcome
 from tests.conftest import PROD_VALUES, RenderCli
 from tests.support.budget import examples
 
 CASES = Path(__file__).parent / "cases" / "valid"
+RELEASES = [release for row in series.SERIES.values() for release in row.releases]
+"""Every release a series row was read against: each one renders and converges."""
+BYPASS_NAMESPACES = tuple(dict.fromkeys(name for row in series.SERIES.values() for name in row.bypass_namespaces))
 
 
 def build(*sets: str, values: Path = PROD_VALUES) -> tuple[model.Model, dict[str, str]]:
@@ -182,7 +185,7 @@ def test_item9_an_ssh_repository_has_a_secret_ref() -> None:
 def test_item10_default_bypass_namespaces_cover_every_port_restricted_policy() -> None:
     schema = validate.values_schema()
     default = schema["properties"]["bypass"]["properties"]["namespaces"]["default"]
-    assert set(default) == set(facts.BYPASS_NAMESPACES) >= {"tigera-prometheus", "tigera-eck-operator"}
+    assert set(default) == set(BYPASS_NAMESPACES) >= {"tigera-prometheus", "tigera-eck-operator"}
     cluster_model, tree = build("bypass.namespaces=[calico-system]", "tigera.customResources.logStorage=false",
                                 "tigera.customResources.manager=false", "tigera.customResources.compliance=false",
                                 "tigera.customResources.intrusionDetection=false",
@@ -235,10 +238,11 @@ def test_mutation_a_wrong_health_rule_is_caught(monkeypatch: pytest.MonkeyPatch)
 def test_mutation_a_component_fact_moves_the_derived_order(monkeypatch: pytest.MonkeyPatch) -> None:
     """The order is derived, not written: if the model forgot that the tier needs the license, the
     bypass would join the license's wave (and a real cluster would refuse it)."""
-    tiers = next(component for component in facts.COMPONENTS if component.name == "tiers")
-    lax = dataclasses.replace(tiers, needs=("api:projectcalico.org/v3",))
-    components = tuple(lax if component is tiers else component for component in facts.COMPONENTS)
-    monkeypatch.setattr(facts, "COMPONENTS", components)
+    row = series.SERIES["3.19"]
+    tiers = next(component for component in row.components if component.name == "tiers")
+    lax = dataclasses.replace(tiers, waits=tiers.waits[:1])
+    components = tuple(lax if component is tiers else component for component in row.components)
+    monkeypatch.setitem(series.SERIES, "3.19", dataclasses.replace(row, components=components))
     cluster_model, _ = build()
     waves = {placed.stage.slug: placed.wave for placed in cluster_model.bootstrap}
     assert waves["bypass-policies"] == waves["license"]
@@ -275,7 +279,7 @@ COMBINATIONS = st.fixed_dictionaries({
     "license": st.sampled_from(["bootstrap", "sops"]),
     "mode": st.sampled_from(["port", "service"]),
     "ip": st.booleans(),
-    "version": st.sampled_from(["v3.19.2", "v3.23.1"]),
+    "version": st.sampled_from(RELEASES),
     "kinds": st.fixed_dictionaries({key: st.booleans() for key in stages.OPTIONAL_TIGERA_KINDS}),
     "extra_namespaces": st.lists(st.sampled_from(["tigera-system", "tigera-manager", "kube-system"]), unique=True),
 })
@@ -291,7 +295,7 @@ def _sets(combo: dict[str, Any]) -> list[str]:
     if combo["ip"]:
         sets.append("apiServer.endpointIP=194.182.185.29")
     sets += [f"tigera.customResources.{key}={str(on).lower()}" for key, on in combo["kinds"].items()]
-    namespaces = [*facts.BYPASS_NAMESPACES, *combo["extra_namespaces"]]
+    namespaces = [*BYPASS_NAMESPACES, *combo["extra_namespaces"]]
     sets.append(f"bypass.namespaces=[{', '.join(namespaces)}]")
     return sets
 

@@ -1,11 +1,11 @@
-"""One reading of version strings, and the operator's tier per Calico Enterprise series from one table."""
+"""One reading of version strings, and the operator's tier per Calico Enterprise series from its row."""
 
 from __future__ import annotations
 
 import pytest
 
 from renderer import versions
-from renderer.model import facts
+from renderer.model import series
 
 
 @pytest.mark.parametrize(("text", "series", "minor"), [
@@ -20,10 +20,16 @@ def test_sort_key_is_numeric() -> None:
     assert sorted(["1.10", "1.9", "1.31", "1.2"], key=versions.sort_key) == ["1.2", "1.9", "1.10", "1.31"]
 
 
-@pytest.mark.parametrize(("series", "tier"), [
-    ((3, 19), "allow-tigera"), ((3, 23), "calico-system"), ((3, 20), "allow-tigera"), ((3, 24), "calico-system"),
-    ((3, 18), "allow-tigera"),
+@pytest.mark.parametrize(("version", "tier"), [
+    ("v3.19.2", "allow-tigera"), ("v3.20.7", "allow-tigera"), ("v3.21.9", "allow-tigera"), ("v3.22.7", "allow-tigera"),
+    ("v3.23.1", "calico-system"), ("v3.23.0", "calico-system"),
 ])
-def test_operator_tier_follows_the_newest_known_series(series: tuple[int, int], tier: str) -> None:
-    assert facts.operator_tier(series) == tier
-    assert {facts.operator_tier(known) for known in facts.OPERATOR_TIER} == set(facts.OPERATOR_TIER.values())
+def test_the_operator_tier_is_read_from_the_series_row(version: str, tier: str) -> None:
+    assert series.row(version).tier == tier
+
+
+@pytest.mark.parametrize("version", ["v3.18.0", "v3.24.0", "v4.19.2"])
+def test_a_version_without_a_row_is_refused_naming_the_supported_releases(version: str) -> None:
+    with pytest.raises(series.UnsupportedSeries, match=f"{version} is not supported; supported releases: "
+                                                       "v3.19.x, v3.20.x, v3.21.x, v3.22.x, v3.23.x"):
+        series.row(version)

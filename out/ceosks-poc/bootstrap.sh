@@ -29,8 +29,8 @@ readonly ENDPOINT_IP=''
 readonly BYPASS_MODE=port
 readonly GITOPS_PATH=out/ceosks-poc
 readonly FIELD_MANAGER=sks-gitops
-# TigeraStatus objects the rendered custom resources make the operator report (renderer/render/bootstrap.py).
-readonly EXPECTED_TIGERASTATUS=( calico apiserver intrusion-detection log-collector log-storage manager monitor compliance policy-recommendation )
+# TigeraStatus objects the rendered custom resources make the operator report (renderer/model/series.py).
+readonly EXPECTED_TIGERASTATUS=( calico ippools apiserver tiers monitor log-storage log-storage-secrets log-storage-elastic log-storage-access log-storage-esmetrics log-storage-dashboards log-storage-kubecontrollers log-collector compliance intrusion-detection manager policy-recommendation )
 
 # Ingress rules of $SECURITY_GROUP: protocol, ports ("-" for none), source (@self: members of
 # the group; @nodeports: --nodeport-source) and description. Exoscale's SKS example opens

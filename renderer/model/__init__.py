@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from renderer import versions
-from renderer.model import facts, order
+from renderer.model import facts, order, series
 from renderer.model import stages as stages_
 from renderer.model.records import Values
-from renderer.model.stages import Stage
+from renderer.model.stages import Stage, tigera_kinds
 
 
 @dataclass(frozen=True)
@@ -29,19 +29,17 @@ class Model:
     bootstrap: tuple[order.Placed, ...]
     """What the bootstrap applies itself, in order; the rest reaches the cluster after the handover."""
     tigera_series: tuple[int, int]
+    tigera: facts.Series
+    """The operator facts of the rendered release's series (renderer/model/series.py)."""
     bypass_order: int = 0
     operator_policy_order: int = facts.OPERATOR_POLICY_ORDER
 
     @property
     def ip_pool(self) -> dict[str, Any]:
-        """The one IPv4 pool, with the operator's defaults written out (facts.py: POOL_DEFAULTS_V4)."""
+        """The one IPv4 pool, with the series' operator defaults written out (Series.pool_defaults)."""
         tigera = self.values.tigera
-        pool: dict[str, Any] = {"name": facts.DEFAULT_POOL_NAME, "cidr": tigera.podCIDR,
-                                "encapsulation": tigera.encapsulation, "natOutgoing": "Enabled",
-                                "nodeSelector": "all()", **facts.POOL_DEFAULTS_V4}
-        if self.tigera_series >= (3, 23):
-            pool.update(facts.POOL_DEFAULTS_V4_FROM_3_23)
-        return pool
+        return {"name": facts.DEFAULT_POOL_NAME, "cidr": tigera.podCIDR, "encapsulation": tigera.encapsulation,
+                "natOutgoing": "Enabled", "nodeSelector": "all()", **self.tigera.pool_defaults}
 
     @property
     def bypass_namespace_selector(self) -> str:
@@ -65,13 +63,15 @@ def derive_defaults(data: dict[str, Any]) -> dict[str, Any]:
     values["nodepool"].setdefault("securityGroups", [name])
     values["storageClass"].setdefault("numberOfReplicas", values["longhorn"]["replicas"])
     values["gitops"].setdefault("path", f"out/{name}")
-    values["bypass"].setdefault("tier", facts.operator_tier(versions.series(values["tigera"]["version"])))
+    values["bypass"].setdefault("tier", series.row(values["tigera"]["version"]).tier)
     return values
 
 
 def build(data: dict[str, Any]) -> Model:
     """The model of validated values (validate.validate's data): records built once, facts derived from them."""
     values = Values.from_data(derive_defaults(data))
+    tigera = series.row(values.tigera.version)
+    components = tigera.components_for(tigera_kinds(values))
     engine = values.gitops.engine
     engines = ("argocd", "flux") if engine == "both" else (engine,)
     stages = stages_.plan(values)
@@ -85,8 +85,9 @@ def build(data: dict[str, Any]) -> Model:
         policy_tier=values.bypass.tier,
         kubernetes_minor=versions.minor(values.cluster.kubernetesVersion),
         bgp=not values.tigera.encapsulation.startswith("VXLAN"),
-        rollout=order.place(git_stages, (*order.ENGINE_ENVIRONMENT, *handed_over)),
-        bootstrap=order.place((*(stage for stage in stages if not stage.sops), stages_.NODEPOOL),
+        rollout=order.place(git_stages, components, (*order.ENGINE_ENVIRONMENT, *handed_over)),
+        bootstrap=order.place((*(stage for stage in stages if not stage.sops), stages_.NODEPOOL), components,
                               order.BOOTSTRAP_ENVIRONMENT, partial=True),
         tigera_series=versions.series(values.tigera.version),
+        tigera=tigera,
     )

@@ -9,7 +9,7 @@ wave (gitops-engine pkg/sync/sync_context.go) and Flux would stop waiting (FailF
 
 from __future__ import annotations
 
-from renderer.model import facts
+from renderer.model import facts, series
 from renderer.model.stages import Stage
 
 READY_WHEN_BY_DONE = {"healthy": "Healthy", "crds": "CRDsEstablished", "applied": "Synced"}
@@ -74,7 +74,8 @@ return {{status = "Progressing", message = "waiting for the Tigera operator (sta
 def operator_lua(kind: str) -> str:
     rule = facts.HEALTH[kind]
     if rule.conditions:
-        component = ", ".join(component.name for component in facts.mirrored_into(kind)) or kind
+        names = dict.fromkeys(c.name for row in series.SERIES.values() for c in row.mirrored_into(kind))
+        component = ", ".join(names) or kind  # the same names in every series
         return _CONDITIONS_LUA.format(component=component)
     return _STATE_LUA.format(kind=kind)
 

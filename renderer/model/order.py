@@ -37,6 +37,8 @@ class Placed:
 class _Knowledge:
     """Facts that hold and the stages each one's derivation used."""
 
+    components: tuple[facts.Component, ...]
+    """The operator components of every kind the tree renders (Series.components_for)."""
     support: dict[str, frozenset[int]] = field(default_factory=dict)
     kinds: dict[str, int] = field(default_factory=dict)
 
@@ -47,12 +49,12 @@ class _Knowledge:
         self.support.setdefault(fact, support)
 
     def copy(self) -> _Knowledge:
-        return _Knowledge(dict(self.support), dict(self.kinds))
+        return _Knowledge(self.components, dict(self.support), dict(self.kinds))
 
     def close(self) -> None:
         """Add every runtime fact and component whose needs hold, until nothing changes."""
         rules = [(rule.provides, rule.needs, frozenset[int]()) for rule in facts.RUNTIME_RULES]
-        for component in facts.COMPONENTS:
+        for component in self.components:
             if component.kind in self.kinds:
                 owner = frozenset({self.kinds[component.kind]})
                 for fact in (f"component:{component.name}", *component.provides):
@@ -66,11 +68,13 @@ class _Knowledge:
                     changed = True
 
 
-def done_requirements(stage: Stage) -> tuple[str, ...]:
-    """Facts that must hold for the stage to count as done (beyond being applied)."""
+def done_requirements(stage: Stage, components: tuple[facts.Component, ...]) -> tuple[str, ...]:
+    """Facts that must hold for the stage to count as done (beyond being applied): the mirrored components
+    of its kinds."""
     if stage.done != "healthy":
         return ()
-    return tuple(f"component:{component.name}" for kind in stage.kinds for component in facts.mirrored_into(kind))
+    return tuple(f"component:{component.name}" for kind in stage.kinds for component in components
+                 if component.kind == kind and component.mirrored)
 
 
 def _try(stage: Stage, known: _Knowledge) -> _Knowledge | None:
@@ -84,7 +88,7 @@ def _try(stage: Stage, known: _Knowledge) -> _Knowledge | None:
     for kind in stage.kinds:
         trial.kinds[kind] = stage.position
     trial.close()
-    if all(trial.holds(fact) for fact in done_requirements(stage)):
+    if all(trial.holds(fact) for fact in done_requirements(stage, known.components)):
         return trial
     return None
 
@@ -104,12 +108,12 @@ def _reduce(positions: set[int], depends: dict[int, set[int]]) -> set[int]:
     return positions - implied
 
 
-def place(stages: tuple[Stage, ...], environment: tuple[str, ...] = ENGINE_ENVIRONMENT,
-          partial: bool = False) -> tuple[Placed, ...]:
+def place(stages: tuple[Stage, ...], components: tuple[facts.Component, ...],
+          environment: tuple[str, ...] = ENGINE_ENVIRONMENT, partial: bool = False) -> tuple[Placed, ...]:
     """Waves and dependencies for stages delivered together by one engine (or the bootstrap).
 
     `partial`: stop quietly where nothing more can be placed (the bootstrap hands the rest over)."""
-    known = _Knowledge()
+    known = _Knowledge(components)
     for fact in environment:
         known.add(fact, frozenset())
     known.close()
@@ -126,10 +130,11 @@ def place(stages: tuple[Stage, ...], environment: tuple[str, ...] = ENGINE_ENVIR
                 break
             raise TemplateError([_stuck(stage, known) for stage in remaining])
         for stage, trial in ready:
-            used = set().union(*(trial.support[fact] for fact in (*stage.needs, *done_requirements(stage))))
+            done = done_requirements(stage, known.components)
+            used = set().union(*(trial.support[fact] for fact in (*stage.needs, *done)))
             used.discard(stage.position)
             depends[stage.position] = used
-            waits = tuple(fact for fact in (*stage.needs, *done_requirements(stage))
+            waits = tuple(fact for fact in (*stage.needs, *done)
                           if trial.support[fact] - {stage.position})
             placed.append(Placed(stage, wave, tuple(by_position[p] for p in sorted(_reduce(used, depends))),
                                  waits))
@@ -152,6 +157,6 @@ def _stuck(stage: Stage, known: _Knowledge) -> Problem:
         for kind in stage.kinds:
             trial.kinds[kind] = stage.position
         trial.close()
-        missing = [fact for fact in done_requirements(stage) if not trial.holds(fact)]
+        missing = [fact for fact in done_requirements(stage, known.components) if not trial.holds(fact)]
     return Problem(f"rollout/{stage.directory}", 0, 0, "",
                    f"can never be applied and finished: nothing provides {', '.join(missing)}")

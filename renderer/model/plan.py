@@ -7,10 +7,10 @@ from renderer.model.health import ready_when
 from renderer.model.order import Placed
 
 
-def _waits(placed: Placed) -> list[str]:
+def _waits(placed: Placed, tigera: facts.Series) -> list[str]:
     own = [fact for fact in placed.stage.needs if fact in placed.waits_for]
     done = [fact for fact in placed.waits_for if fact not in own]
-    lines = [f"      waits for {fact}: {facts.why(fact)}" for fact in own]
+    lines = [f"      waits for {fact}: {facts.why(fact, tigera)}" for fact in own]
     if done:
         names = ", ".join(fact.removeprefix("component:") for fact in done)
         lines.append(f"      done when Available: {names}")
@@ -28,7 +28,7 @@ def describe(model: Model, outcomes: list[str]) -> str:
             "from local files" if stage.delivery == "bootstrap" else "kubectl apply --server-side" if not
             stage.helm_chart else "helm upgrade --install")
         lines.append(f"  {stage.directory}: {stage.title} ({how})")
-        lines += [f"      waits for {fact}: {facts.why(fact)}" for fact in stage.needs
+        lines += [f"      waits for {fact}: {facts.why(fact, model.tigera)}" for fact in stage.needs
                   if fact != "crds:external-secrets.io"]
     left = [stage.directory for stage in model.git_stages
             if all(placed.stage.position != stage.position for placed in model.bootstrap)]
@@ -43,13 +43,13 @@ def describe(model: Model, outcomes: list[str]) -> str:
             lines.append("Argo CD (argocd/root-application.yaml), sync waves:")
             for placed in model.rollout:
                 lines.append(f"  wave {placed.wave}: {placed.stage.directory} (ready when {ready_when(placed.stage)})")
-                lines += _waits(placed)
+                lines += _waits(placed, model.tigera)
         else:
             lines.append("Flux (flux/), Kustomizations:")
             for placed in model.rollout:
                 after = ", ".join(dep.directory for dep in placed.depends_on) or "nothing"
                 wait = "wait: true" if placed.stage.done == "healthy" else "wait: false"
                 lines.append(f"  {placed.stage.directory}: dependsOn {after} ({wait})")
-                lines += _waits(placed)
+                lines += _waits(placed, model.tigera)
     lines += ["", "Simulated:", *(f"  {line}" for line in outcomes)]
     return "\n".join(lines) + "\n"

@@ -92,14 +92,6 @@ WAITS: dict[str, tuple[str, str, str]] = {
     "bypass": ("wait_stage_objects", "WAIT_TIMEOUT", "the objects of stage {directory} exist"),
 }
 
-# TigeraStatus names per custom resource kind (tigera/operator v1.34.5: the status.New(...) call of
-# each pkg/controller/<kind>/*_controller.go; log-storage in pkg/controller/logstorage/initializer).
-TIGERASTATUS: dict[str, tuple[str, ...]] = {
-    "Installation": ("calico",), "APIServer": ("apiserver",), "IntrusionDetection": ("intrusion-detection",),
-    "LogCollector": ("log-collector",), "LogStorage": ("log-storage",), "Manager": ("manager",),
-    "Monitor": ("monitor",), "Compliance": ("compliance",), "PolicyRecommendation": ("policy-recommendation",),
-}
-
 # Objects the operator accepts only once, by name `default`: another name (the seed's APIServer
 # is `tigera-secure`) makes it report "multiple APIServer CRs".
 SINGLETONS: dict[str, tuple[str, str]] = {"installation.yaml": ("installations.operator.tigera.io", "Installation"),
@@ -201,7 +193,7 @@ def plan(model: Model) -> Plan:
     return Plan(steps=tuple(steps), waits={fact: wait_for(fact, model) for fact in facts},
                 pull_by_bootstrap=pull, license_by_bootstrap=license_,
                 helm=any(stage.helm_chart for stage in model.stages), engine_label=engine_label,
-                tigerastatus=tuple(name for kind in tigera_kinds(values) for name in TIGERASTATUS.get(kind, ())))
+                tigerastatus=tuple(component.name for component in model.tigera.components_for(tigera_kinds(values))))
 
 
 def helm_values_json(stage: Stage) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from renderer.errors import Problem, TemplateError
-from renderer.model import Model, facts
+from renderer.model import Model
 from renderer.simulate import argocd, bootstrap, content, flux
 from renderer.simulate.cluster import Cluster, Site
 from renderer.simulate.outcome import Outcome
@@ -26,7 +26,7 @@ ENGINES = {"argocd": argocd.run, "flux": flux.run}
 def _cluster(model: Model) -> Cluster:
     values = model.values
     site = Site(int(values.apiServer.endpointPort), values.apiServer.endpointIP or "",
-                facts.operator_tier(model.tigera_series), values.tigera.version)
+                model.tigera.tier, values.tigera.version)
     cluster = Cluster(site)
     gitops = values.gitops
     for namespace in (gitops.argocdNamespace, gitops.fluxNamespace, "default", "kube-system"):

@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 from renderer.check import crds
-from renderer.model import facts
+from renderer.model import facts, series
 
 CRD_ESTABLISH_SECONDS = 5
 NODES_JOIN_SECONDS = 180
@@ -55,9 +55,9 @@ def is_namespaced(group: str, kind: str) -> bool:
 
 
 @cache
-def _component_rules(kinds: frozenset[str]) -> tuple[tuple[str, tuple[str, ...], int], ...]:
+def _component_rules(version: str, kinds: frozenset[str]) -> tuple[tuple[str, tuple[str, ...], int], ...]:
     rules = [(rule.provides, rule.needs, rule.seconds) for rule in facts.RUNTIME_RULES]
-    for component in facts.components_for(kinds):
+    for component in series.row(version).components_for(kinds):
         for fact in (f"component:{component.name}", *component.provides):
             rules.append((fact, component.needs, component.seconds))
     return tuple(rules)
@@ -140,6 +140,11 @@ class Cluster:
     _kinds: frozenset[str] = frozenset()
     _statuses: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
+    @property
+    def tigera(self) -> facts.Series:
+        """The operator facts of the site's Calico Enterprise series (renderer/model/series.py)."""
+        return series.row(self.site.tigera_version)
+
     def holds(self, fact: str) -> bool:
         return fact in self.since and self.since[fact] <= self.now
 
@@ -191,14 +196,14 @@ class Cluster:
             self._operator_defaults(live)
         elif kind in ("GlobalNetworkPolicy", "NetworkPolicy") and group == "projectcalico.org":
             namespaces = bypassed(live, self.site)
-            for namespace in facts.BYPASS_NAMESPACES if namespaces is None else namespaces:
+            for namespace in self.tigera.bypass_namespaces if namespaces is None else namespaces:
                 self.grant(f"api-egress:{namespace}")
         self.log.append(f"{self.now:7.0f}s applied {kind} {namespace + '/' if namespace else ''}{name}")
 
     def _operator_defaults(self, live: dict[str, Any]) -> None:
         """What the ippool controller writes back into the spec (pkg/controller/ippool/defaults.go)."""
         pools = (((live.get("spec") or {}).get("calicoNetwork") or {}).get("ipPools")) or []
-        expected = {**facts.POOL_DEFAULTS_V4, "name": facts.DEFAULT_POOL_NAME, "natOutgoing": "Enabled",
+        expected = {**self.tigera.pool_defaults, "name": facts.DEFAULT_POOL_NAME, "natOutgoing": "Enabled",
                     "nodeSelector": "all()"}
         for index, pool in enumerate(pools):
             missing = sorted(name for name in expected if name not in pool)
@@ -209,7 +214,7 @@ class Cluster:
     # -- time -----------------------------------------------------------------------------------
 
     def _rules(self) -> list[tuple[str, tuple[str, ...], int]]:
-        return [*_component_rules(self._kinds), *self.extra_rules]
+        return [*_component_rules(self.site.tigera_version, self._kinds), *self.extra_rules]
 
     def settle(self) -> None:
         """Schedule every fact whose needs hold now (a need that holds later re-schedules on the next call)."""
@@ -254,12 +259,12 @@ class Cluster:
             return "Available", "All objects available"
         missing = [need for need in component.needs if not self.holds(need)]
         if missing:
-            return "Degraded", f"{component.waiting}: {', '.join(missing)}"
+            return "Degraded", f"{component.waiting(set(missing))}: {', '.join(missing)}"
         return "Progressing", "rolling out"
 
     def tigerastatus(self) -> dict[str, tuple[str, str]]:
         return {component.name: self.component_status(component)
-                for component in facts.components_for(self.kinds())}
+                for component in self.tigera.components_for(self.kinds())}
 
     def status_of(self, kind: str) -> dict[str, Any]:
         """The status an operator.tigera.io object carries now (mirrored TigeraStatus conditions)."""
@@ -271,11 +276,11 @@ class Cluster:
     def status_key(self, kind: str) -> tuple[Any, ...]:
         """What status_of(kind) depends on: its fields and its components' states."""
         return (kind, self.site.tigera_version,
-                tuple(self.component_status(component) for component in facts.mirrored_into(kind)))
+                tuple(self.component_status(component) for component in self.tigera.mirrored_into(kind, self._kinds)))
 
     def _status_of(self, kind: str) -> dict[str, Any]:
         fields = status_fields(kind, self.site.tigera_version)
-        components = facts.mirrored_into(kind)
+        components = self.tigera.mirrored_into(kind, self._kinds)
         states = [self.component_status(component) for component in components]
         status: dict[str, Any] = {}
         if "state" in fields and states and all(state == "Available" for state, _ in states):

@@ -22,7 +22,7 @@ from renderer import hints, resources, versions
 from renderer.errors import Problem, ValuesError
 from renderer.leaks import redact
 from renderer.load import LocatedValues
-from renderer.model import facts
+from renderer.model import series
 from renderer.model.stages import OPTIONAL_TIGERA_KINDS
 from renderer.validate import refusals
 from renderer.yamlio import Path as KeyPath
@@ -219,13 +219,18 @@ def semantic_problems(values: LocatedValues, data: dict[str, Any]) -> list[Probl
         problems.append(_problem(values, ("cluster", "kubernetesVersion"),
                                  f"Kubernetes {version} cannot be validated offline; supported minor versions: "
                                  f"{supported[0]} to {supported[-1]}"))
-    tigera_sets = resources.tigera_series()
-    series = versions.minor(data["tigera"]["version"])
-    if series not in tigera_sets:
+    version = data["tigera"]["version"]
+    if versions.minor(version) not in series.SERIES:
+        return [*problems, _problem(values, ("tigera", "version"),
+                                    f"Calico Enterprise {version} is not supported; supported releases: "
+                                    f"{series.supported()}",
+                                    hint="a series is supported once renderer/model/series.py has its row and "
+                                         "`make schemas` its CRD schemas")]
+    if versions.minor(version) not in resources.tigera_series():
         problems.append(_problem(values, ("tigera", "version"),
-                                 f"no CRD schemas for Calico Enterprise v{series}; available: "
-                                 + ", ".join(f"v{item}" for item in tigera_sets),
-                                 hint="add the release's CRDs under ../shared/crds and run `make schemas`"))
+                                 f"no CRD schemas for Calico Enterprise v{versions.minor(version)}; available: "
+                                 + ", ".join(f"v{item}" for item in resources.tigera_series()),
+                                 hint="run `make schemas` (devtools/crdschemas.py derives one set per series row)"))
     return problems + rollout_problems(values, data)
 
 
@@ -238,7 +243,8 @@ def rollout_problems(values: LocatedValues, data: dict[str, Any]) -> list[Proble
             "sops cannot deliver the license with Argo CD: Argo CD has no SOPS support and its kustomize build "
             "refuses files outside the stage directory (argo-cd v3.5.1, default LoadRestrictionsRootOnly)",
             hint="use secrets.license.provider: bootstrap with Argo CD, or gitops.engine: flux"))
-    operator_tier = facts.operator_tier(versions.series(data["tigera"]["version"]))
+    tigera = series.row(data["tigera"]["version"])
+    operator_tier = tigera.tier
     tier = data["bypass"].get("tier", operator_tier)
     if tier != operator_tier:
         problems.append(_problem(
@@ -249,18 +255,19 @@ def rollout_problems(values: LocatedValues, data: dict[str, Any]) -> list[Proble
     keys = {kind: key for key, kind in OPTIONAL_TIGERA_KINDS.items()}
     switched_on = data["tigera"]["customResources"]
     enabled = {"Installation", "APIServer", *(kind for key, kind in OPTIONAL_TIGERA_KINDS.items() if switched_on[key])}
-    for kind, needed, source in facts.missing_kinds(enabled):
+    for kind, needed, source in tigera.missing_kinds(enabled):
         problems.append(_problem(
             values, ("tigera", "customResources", keys[kind]),
             f"{kind} can never become Available without {needed} ({source})",
             hint=f"set tigera.customResources.{keys[needed]}: true, or switch {keys[kind]} off"))
-    missing = {namespace: component for namespace, component in facts.api_egress_needed(enabled).items()
+    missing = {namespace: component for namespace, component in tigera.api_egress_needed(enabled).items()
                if namespace not in data["bypass"]["namespaces"]}
     for namespace, component in sorted(missing.items()):
         problems.append(_problem(
             values, ("bypass", "namespaces"),
-            f"must include {namespace}: {component} runs there and its allow-tigera policy opens the API server "
-            f"on {', '.join(map(str, facts.API_PORTS))} only, not on apiServer.endpointPort",
+            f"must include {namespace}: {component} runs there and its {operator_tier} policy opens the API server "
+            f"on {', '.join(map(str, tigera.api_ports))} only, not on apiServer.endpointPort "
+            f"(tigera/operator {tigera.operator})",
             hint=f"add {namespace} to bypass.namespaces (the default list has it)"))
     return problems
 

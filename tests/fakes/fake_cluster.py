@@ -26,7 +26,8 @@ from fakestate import DEFAULT_ENDPOINT, env_list, load, now
 
 OPERATOR = "operator.tigera.io"
 LICENSED = {"IntrusionDetection": ["intrusion-detection"], "LogCollector": ["log-collector"],
-            "LogStorage": ["log-storage", "log-storage-access", "log-storage-elastic", "log-storage-secrets"],
+            "LogStorage": ["log-storage", "log-storage-access", "log-storage-dashboards", "log-storage-elastic",
+                           "log-storage-esmetrics", "log-storage-kubecontrollers", "log-storage-secrets"],
             "Manager": ["manager"], "Monitor": ["monitor"], "Compliance": ["compliance"],
             "PolicyRecommendation": ["policy-recommendation"]}
 REACHES_API = {"intrusion-detection", "log-storage-access", "log-storage-elastic", "manager"}
