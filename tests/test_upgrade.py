@@ -1,10 +1,5 @@
 """Upgrades (renderer/model/upgrade.py): a `tigera.version` change is planned from the committed out/ in the
-order the cluster lives through it, and a jump Tigera does not support is refused with its reason.
-
-The committed 3.22.7 tree is the prod render with its operator stage pointed at v3.22.7: the 3.19 to 3.22
-series share the allow-tigera tier and the objects this plan reads (the operator's manifests URL, the bypass,
-the Installation), which is all a 3.22.7 render differs in here.
-"""
+order the cluster lives through it, and a jump Tigera does not support is refused with its reason."""
 
 from __future__ import annotations
 
@@ -17,12 +12,13 @@ from renderer.model import upgrade
 from renderer.simulate import upgrade as simulate_upgrade
 from tests.conftest import PROD_VALUES, RenderCli
 
-OPERATOR_STAGE = Path("out/ceosks-poc/03-tigera-operator/kustomization.yaml")
 
-
-def _commit_release(version: str) -> None:
-    text = OPERATOR_STAGE.read_text("utf-8")
-    OPERATOR_STAGE.write_text(text.replace("/v3.19.2/", f"/{version}/"), "utf-8")
+@pytest.fixture
+def at_3_22(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, render_cli: RenderCli) -> Path:
+    """`out/` committed at Calico Enterprise v3.22.7 (a first render: nothing to upgrade from)."""
+    monkeypatch.chdir(tmp_path)
+    render_cli(PROD_VALUES, "--set", "tigera.version=v3.22.7")
+    return Path("out")
 
 
 @pytest.fixture
@@ -32,14 +28,12 @@ def out(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, render_cli: RenderCli) 
     return Path("out")
 
 
-def test_3_22_to_3_23_shows_both_releases_and_the_tier_rename_in_cluster_order(out: Path,
+def test_3_22_to_3_23_shows_both_releases_and_the_tier_rename_in_cluster_order(at_3_22: Path,
                                                                               render_cli: RenderCli) -> None:
-    _commit_release("v3.22.7")
     plan = render_cli("--plan", PROD_VALUES, "--set", "tigera.version=v3.23.1").stdout
     assert plan.startswith("Upgrade of ceosks-poc: v3.22.7 (out/ceosks-poc/, committed) -> v3.23.1 (these values)\n")
     order = ["1. operator manifests and CRDs v3.22.7 -> v3.23.1 (03-tigera-operator",
              "2. custom resources: the new operator reconciles them",
-             "06-tigera-custom-resources: Installation default: +spec.calicoNetwork.ipPools[0].disableNewAllocations",
              "3. tier allow-tigera -> calico-system: the new operator creates tier calico-system",
              "4. 08-bypass-policies: create GlobalNetworkPolicy calico-system.apiserver-endpoint-bypass (refused until "
              "tier calico-system exists",
@@ -52,12 +46,19 @@ def test_3_22_to_3_23_shows_both_releases_and_the_tier_rename_in_cluster_order(o
     assert places == sorted(places)
 
 
-def test_the_pr_markdown_names_the_upgrade(out: Path, render_cli: RenderCli) -> None:
-    _commit_release("v3.22.7")
+def test_the_pr_markdown_names_the_upgrade(at_3_22: Path, render_cli: RenderCli) -> None:
     markdown = render_cli("--diff", "--format", "markdown", PROD_VALUES, "--set", "tigera.version=v3.23.1",
                           expect=1).stdout
     assert "**Upgrade:** Calico Enterprise v3.22.7 -> v3.23.1; tier allow-tigera -> calico-system" in markdown
     assert "5. 08-bypass-policies: prune GlobalNetworkPolicy allow-tigera.apiserver-endpoint-bypass" in markdown
+
+
+def test_two_releases_at_once_are_planned_with_the_pool_defaults_they_add(out: Path, render_cli: RenderCli) -> None:
+    plan = render_cli("--plan", PROD_VALUES, "--set", "tigera.version=v3.21.9").stdout
+    assert plan.startswith("Upgrade of ceosks-poc: v3.19.2 (out/ceosks-poc/, committed) -> v3.21.9")
+    assert "06-tigera-custom-resources: Installation default: +spec.calicoNetwork.ipPools[0].assignmentMode, " \
+           "+spec.calicoNetwork.ipPools[0].disableNewAllocations" in plan
+    assert "tier allow-tigera ->" not in plan and "simulated from a cluster" not in plan
 
 
 def test_a_patch_upgrade_is_planned_without_a_tier_change(out: Path, render_cli: RenderCli) -> None:
@@ -88,8 +89,7 @@ def test_supported_jumps(old: str, new: str, refused: str) -> None:
     assert (refused in why) if refused else why == ""
 
 
-def test_the_tier_rename_is_played_without_losing_the_bypass(out: Path, render_cli: RenderCli) -> None:
-    _commit_release("v3.22.7")
+def test_the_tier_rename_is_played_without_losing_the_bypass(at_3_22: Path, render_cli: RenderCli) -> None:
     plan = render_cli("--plan", PROD_VALUES, "--set", "tigera.version=v3.23.1", "--set", "gitops.engine=both").stdout
     assert "Argo CD (every child app syncs the new commit at once): new bypass applied at 90 s, old pruned at " \
            "90 s, bypass uninterrupted; their other egress dropped for 30 s" in plan

@@ -22,7 +22,7 @@ from renderer import versions
 from renderer.errors import Problem, ValuesError
 from renderer.load import LocatedValues
 from renderer.load.committed import Committed
-from renderer.model import Model, facts
+from renderer.model import Model, series
 
 Objects = dict[str, tuple[dict[str, Any], ...]]
 
@@ -79,6 +79,14 @@ def refusal(old: str, new: str) -> str:
     return ""
 
 
+def _tier(version: str) -> str:
+    """The operator's tier in a release (renderer/model/series.py); the oldest row's for an older release."""
+    try:
+        return series.row(version).tier
+    except series.UnsupportedSeries:
+        return next(iter(series.SERIES.values())).tier
+
+
 def _index(objects: Objects) -> dict[tuple[str, str, str], tuple[str, dict[str, Any]]]:
     found = {}
     for path, documents in objects.items():
@@ -119,8 +127,8 @@ def plan(values: LocatedValues, committed: Committed, model: Model, new: Objects
         file, line, column = values.origin(("tigera", "version"))
         raise ValuesError([Problem(file, line, column, "tigera.version", f"upgrade refused: {why}",
                                    hint=f"out/{model.cluster}/ (what --check compares with) applies {old}")])
-    old_tier = facts.operator_tier(versions.series(old))
-    new_tier = facts.operator_tier(model.tigera_series)
+    old_tier = _tier(old)
+    new_tier = series.row(target).tier
     before, after = _index(committed.objects), _index(new)
     steps = [Step(f"operator manifests and CRDs {old} -> {target} (03-tigera-operator, 04-tigera-prometheus-operator, "
                   "server-side apply): the operator Deployment restarts on the new release and reconciles every "

@@ -2,10 +2,10 @@
 
 Only what decides the bypass is modelled, read in the sources: the engine syncs the new commit; the new
 operator runs OPERATOR seconds after its stage is applied and its tiers controller creates the new tier
-TIERS seconds later (renderer/model/facts.py: RUNTIME_RULES, the `tiers` component); from then on every
-component's policies are in the new tier (tigera/operator v1.42.4 pkg/render: DeprecatedAllowTigeraNetwork-
-PolicyObject), earliest case. The bypass stage is applied when the engine says (below), refused while its
-tier is missing, and the old policy pruned when the engine prunes.
+the `tiers` component's seconds later (renderer/model/facts.py: RUNTIME_RULES; renderer/model/series.py);
+from then on every component's policies are in the new tier, earliest case (tigera/operator v1.42.4
+pkg/render: DeprecatedAllowTigeraNetworkPolicyObject). The bypass stage is applied when the engine says
+(below), refused while its tier is missing, and the old policy pruned when the engine prunes.
 
 Evaluation follows the Tier reference (docs.tigera.io calico-enterprise reference/resources/tier, "How policy
 is evaluated"): tiers of equal order apply in name order (both are order 100: pkg/render/tiers/tiers.go), an
@@ -28,13 +28,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from renderer.errors import Problem, TemplateError
-from renderer.model import facts
+from renderer.model import facts, series
 from renderer.model.upgrade import Upgrade
 
 Objects = dict[str, tuple[dict[str, Any], ...]]
 
 OPERATOR = next(rule.seconds for rule in facts.RUNTIME_RULES if rule.provides == "operator")
-TIERS = next(component.seconds for component in facts.COMPONENTS if component.name == "tiers")
 HORIZON = 3600
 
 
@@ -101,7 +100,8 @@ def play(upgrade: Upgrade, objects: Objects, engines: tuple[str, ...], cluster: 
     """Each engine's delivery of the tier rename (nothing when the tier does not change)."""
     if upgrade.old_tier == upgrade.new_tier:
         return []
-    tier_at = OPERATOR + TIERS
+    tiers = next(component.seconds for component in series.row(upgrade.new).components if component.name == "tiers")
+    tier_at = OPERATOR + tiers
     played = []
     for engine in engines:
         if engine == "argocd":
