@@ -149,7 +149,8 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
     outcomes = simulate.prove(cluster_model, tree, objects)
     plan = rollout_plan.describe(cluster_model, [outcome.summary() for outcome in outcomes])
     if upgrade is not None:  # the tier rename played from a cluster converged on out/
-        played = simulate_upgrade.prove(upgrade, objects, cluster_model.engines, cluster_model.cluster)
+        played = simulate_upgrade.prove(upgrade, on_disk.objects, objects, cluster_model.engines,
+                                        cluster_model.cluster)
         plan = upgrade_plan.describe(upgrade, cluster_model.cluster, played) + plan
     return Prepared(cluster_model, tree, kinds, values.sources, values.origin(("cluster", "name")), tuple(paths),
                     bool(found), plan, review, upgrade)

@@ -110,5 +110,24 @@ def test_without_prune_last_argo_cd_would_prune_the_bypass_first() -> None:
     safe = simulate_upgrade.play(rename, _argocd_app(["PruneLast=true"]), ("argocd",), "c")[0]
     assert (safe.api_lost, safe.egress_cut) == (0, 30)
     with pytest.raises(TemplateError) as raised:
-        simulate_upgrade.prove(rename, _argocd_app([]), ("argocd",), "c")
+        simulate_upgrade.prove(rename, {}, _argocd_app([]), ("argocd",), "c")
     assert "BYPASS LOST for 90 s" in raised.value.problems[0].message
+
+
+def test_a_prune_that_takes_away_what_the_new_release_needs_is_refused() -> None:
+    rename = upgrade.Upgrade("v3.22.7", "v3.23.1", (), "allow-tigera", "calico-system")
+    bypass = {"kind": "GlobalNetworkPolicy", "metadata": {"name": "allow-tigera.bypass"},
+              "spec": {"tier": "allow-tigera", "namespaceSelector": "projectcalico.org/name in {'calico-system'}"}}
+    storage = {"kind": "StorageClass", "metadata": {"name": "tigera-elasticsearch"}}
+    logs = {"apiVersion": "operator.tigera.io/v1", "kind": "LogStorage", "metadata": {"name": "tigera-secure"}}
+    before = {"08/policy.yaml": (bypass,), "02/sc.yaml": (storage,)}
+    after = {"09/logstorage.yaml": (logs,), "02/sc.yaml": (storage,)}
+    assert simulate_upgrade.needed_prunes(rename, before, after) == [
+        "api-egress:calico-system (needed by TigeraStatus log-storage-kubecontrollers)"]
+    moved = {**after, "08/policy.yaml": ({**bypass, "metadata": {"name": "calico-system.bypass"},
+                                          "spec": {**bypass["spec"], "tier": "calico-system"}},)}
+    assert simulate_upgrade.needed_prunes(rename, before, moved) == []
+    assert simulate_upgrade.needed_prunes(rename, {**before, "02/sc.yaml": (storage,)},
+                                          {"09/logstorage.yaml": (logs,), **{k: v for k, v in moved.items()
+                                                                             if k != "02/sc.yaml"}}) == [
+        "storageclass:tigera-elasticsearch (needed by TigeraStatus log-storage-elastic)"]

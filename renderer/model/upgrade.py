@@ -87,6 +87,14 @@ def _tier(version: str) -> str:
         return next(iter(series.SERIES.values())).tier
 
 
+def _statuses(version: str, kinds: set[str]) -> set[str] | None:
+    """The TigeraStatus names the enabled kinds turn on in a release (its series row), None without a row."""
+    try:
+        return {component.name for component in series.row(version).components_for(kinds)}
+    except series.UnsupportedSeries:
+        return None
+
+
 def _index(objects: Objects) -> dict[tuple[str, str, str], tuple[str, dict[str, Any]]]:
     found = {}
     for path, documents in objects.items():
@@ -138,6 +146,11 @@ def plan(values: LocatedValues, committed: Committed, model: Model, new: Objects
                    if key in before and after[key][0].split("/")[0] == before[key][0].split("/")[0]
                    and str(after[key][1].get("apiVersion", "")).startswith("operator.tigera.io/")
                    and after[key][1] != before[key][1]]
+    kinds = {key[0] for key in after if str(after[key][1].get("apiVersion", "")).startswith("operator.tigera.io/")}
+    was, now = _statuses(old, kinds), _statuses(target, kinds)
+    if was is not None and now is not None:
+        changed_crs += [f"TigeraStatus new in {target}: {', '.join(sorted(now - was))}"] if now - was else []
+        changed_crs += [f"TigeraStatus gone in {target}: {', '.join(sorted(was - now))}"] if was - now else []
     steps.append(Step("custom resources: the new operator reconciles them (Installation first: calico, then "
                       "apiserver and the rest as their TigeraStatus needs hold)", tuple(changed_crs)))
     policies_new = [key for key in sorted(after) if key[0] == "GlobalNetworkPolicy" and key not in before]

@@ -30,6 +30,7 @@ from typing import Any
 from renderer.errors import Problem, TemplateError
 from renderer.model import facts, series
 from renderer.model.upgrade import Upgrade
+from renderer.simulate.cluster import selected_namespaces
 
 Objects = dict[str, tuple[dict[str, Any], ...]]
 
@@ -125,10 +126,43 @@ def play(upgrade: Upgrade, objects: Objects, engines: tuple[str, ...], cluster: 
     return played
 
 
-def prove(upgrade: Upgrade, objects: Objects, engines: tuple[str, ...], cluster: str) -> list[str]:
-    """The summaries, or a TemplateError (exit 3) when a delivery leaves a bypass namespace without the endpoint."""
-    played = play(upgrade, objects, engines, cluster)
-    lost = [item for item in played if item.api_lost]
-    if lost:
-        raise TemplateError([Problem(f"upgrade ({item.delivery})", 0, 0, "", item.summary()) for item in lost])
+def _provides(objects: Objects, tier: str) -> set[str]:
+    """The facts a tree's objects make true (renderer/model/facts.py names): storage classes, and the api-egress a
+    policy of `tier` gives the namespaces it selects (cluster.selected_namespaces; None = every bypass default)."""
+    found = set()
+    for documents in objects.values():
+        for obj in documents:
+            spec = obj.get("spec") or {}
+            if obj.get("kind") == "StorageClass":
+                found.add(f"storageclass:{(obj.get('metadata') or {}).get('name')}")
+            elif obj.get("kind") == "GlobalNetworkPolicy" and spec.get("tier") == tier:
+                selected = selected_namespaces(str(spec.get("namespaceSelector", "all()")))
+                found |= {f"api-egress:{name}" for name in (selected if selected is not None else ())}
+    return found
+
+
+def needed_prunes(upgrade: Upgrade, before: Objects, after: Objects) -> list[str]:
+    """Facts the pruned objects gave the old release that an enabled component of the new one needs and nothing
+    in the new tree gives."""
+    kept = {(obj.get("kind"), (obj.get("metadata") or {}).get("name")) for documents in after.values()
+            for obj in documents}
+    pruned = {path: tuple(obj for obj in documents if (obj.get("kind"), (obj.get("metadata") or {}).get("name"))
+                          not in kept) for path, documents in before.items()}
+    row = series.row(upgrade.new)
+    kinds = {str(obj.get("kind")) for documents in after.values() for obj in documents
+             if str(obj.get("apiVersion", "")).startswith("operator.tigera.io/")}
+    needed = {need: component.name for component in row.components_for(kinds) for need in component.needs}
+    lost = _provides(pruned, upgrade.old_tier) - _provides(after, upgrade.new_tier)
+    return [f"{fact} (needed by TigeraStatus {needed[fact]})" for fact in sorted(lost) if fact in needed]
+
+
+def prove(upgrade: Upgrade, before: Objects, after: Objects, engines: tuple[str, ...], cluster: str) -> list[str]:
+    """The summaries, or a TemplateError (exit 3) when a delivery leaves a bypass namespace without the endpoint or
+    a prune takes away what the new release needs."""
+    played = play(upgrade, after, engines, cluster)
+    problems = [Problem(f"upgrade ({item.delivery})", 0, 0, "", item.summary()) for item in played if item.api_lost]
+    problems += [Problem("upgrade (prune)", 0, 0, "", f"the prune of the old tree takes away {fact}")
+                 for fact in needed_prunes(upgrade, before, after)]
+    if problems:
+        raise TemplateError(problems)
     return [item.summary() for item in played]
