@@ -7,11 +7,13 @@ A first render (no tree on disk) has nothing committed, hence no change to hold 
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from renderer.write import MANIFEST
 from renderer.yamlio.output import parse_output
 
 OPERATOR_MANIFEST = re.compile(r"/(?P<version>v\d+\.\d+\.\d+)/manifests/tigera-operator\.yaml")
@@ -70,14 +72,26 @@ def _version(cluster_dir: Path) -> str:
 
 
 def read(out_dir: Path, cluster: str) -> Committed:
-    """Every YAML object under out/<cluster>/ (nothing when the tree is absent or not a directory)."""
+    """Every YAML object of the files the renderer owns under out/<cluster>/ (a file added by hand is not part
+    of the tree); nothing when the tree is absent or not a directory."""
     cluster_dir = out_dir / cluster
     if cluster_dir.is_symlink() or not cluster_dir.is_dir():
         return Committed()
+    owned = _owned(cluster_dir)
     objects = {}
     for path in sorted(cluster_dir.rglob("*.yaml")):
-        if path.is_file() and not path.is_symlink():
+        relative = path.relative_to(cluster_dir).as_posix()
+        if path.is_file() and not path.is_symlink() and (owned is None or relative in owned):
             found = _parsed(path)
             if found:
-                objects[path.relative_to(cluster_dir).as_posix()] = found
+                objects[relative] = found
     return Committed(objects, _version(cluster_dir))
+
+
+def _owned(cluster_dir: Path) -> set[str] | None:
+    """The files the renderer wrote there (its manifest, renderer/write: MANIFEST); None without one."""
+    try:
+        files = json.loads((cluster_dir / MANIFEST).read_text("utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return {str(name) for name in files} if isinstance(files, dict) else None
