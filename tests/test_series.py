@@ -19,7 +19,7 @@ from renderer.errors import ValuesError
 from renderer.load import overrides
 from renderer.model import series
 from renderer.simulate import play
-from renderer.simulate.cluster import Cluster, Site
+from renderer.simulate.cluster import Cluster, Site, status_fields
 from tests.conftest import PROD_VALUES, RenderCli
 
 RELEASES = [release for row in series.SERIES.values() for release in row.releases]
@@ -122,3 +122,13 @@ def test_licensed_kinds_report_the_tier_wait_before_license_not_found(release: s
     assert status["compliance"][1].startswith(f"Waiting for {tier} tier to be created")
     monitor = status["monitor"]
     assert monitor[1].startswith("License not found") if release == "v3.23.1" else monitor[0] == "Progressing"
+
+
+@pytest.mark.parametrize("release", [row.releases[0] for row in series.SERIES.values()])
+def test_each_rows_status_facts_match_its_crds(release: str) -> None:
+    """The health rules read `conditions` or `state`: each series' CRDs (schemas/crds/tigera-vX.Y) must
+    declare what its row says every kind writes."""
+    row = series.row(release)
+    for kind, rule in row.health.items():
+        fields = status_fields(kind, release)
+        assert ("conditions" in fields, "state" in fields) == (rule.conditions, rule.state), kind
