@@ -180,9 +180,9 @@ S3_20 = replace(
 S3_21 = replace(
     S3_20, series="3.21", releases=("v3.21.9",), operator="v1.38.16", crds="tigera-ee-v3.21.9",
     pool_defaults={**S3_20.pool_defaults, "assignmentMode": "Automatic"},
-    changes="pkg/controller/ippool/defaults.go defaults assignmentMode: Automatic; Typha's policy "
-            "(pkg/render/typha.go, calico-system) uses the same API server rule; goldmane and whisker "
-            "TigeraStatus exist only with their own CRs, which this tool does not render.")
+    changes="pkg/controller/ippool/defaults.go defaults assignmentMode: Automatic; Typha's port-limited "
+            "policy (pkg/render/typha.go typhaNonClusterHostAllowTigeraPolicy) exists only with a NonClusterHost, "
+            "and the goldmane and whisker TigeraStatus only with their own CRs: none of them rendered here.")
 
 _apiserver_3_22 = _by_name(S3_21.components, "apiserver")
 _recommend_3_22 = _by_name(S3_21.components, "policy-recommendation")
