@@ -19,7 +19,7 @@ from renderer.errors import ValuesError
 from renderer.load import overrides
 from renderer.model import series
 from renderer.simulate import play
-from renderer.simulate.cluster import Cluster, Site
+from renderer.simulate.cluster import Cluster, Site, status_fields
 from tests.conftest import PROD_VALUES, RenderCli
 
 RELEASES = [release for row in series.SERIES.values() for release in row.releases]
@@ -122,3 +122,37 @@ def test_licensed_kinds_report_the_tier_wait_before_license_not_found(release: s
     assert status["compliance"][1].startswith(f"Waiting for {tier} tier to be created")
     monitor = status["monitor"]
     assert monitor[1].startswith("License not found") if release == "v3.23.1" else monitor[0] == "Progressing"
+
+
+@pytest.mark.parametrize("release", [row.releases[0] for row in series.SERIES.values()])
+def test_each_rows_status_facts_match_its_crds(release: str) -> None:
+    """The health rules read `conditions` or `state`: each series' CRDs (schemas/crds/tigera-vX.Y) must
+    declare what its row says every kind writes."""
+    row = series.row(release)
+    for kind, rule in row.health.items():
+        fields = status_fields(kind, release)
+        assert ("conditions" in fields, "state" in fields) == (rule.conditions, rule.state), kind
+
+
+def test_monitor_waits_for_the_tigera_api_server() -> None:
+    """v1.34.5 pkg/controller/monitor/monitor_controller.go: 'Waiting for Tier watch to be established'
+    until projectcalico.org/v3 (Tier) is served, whatever the license."""
+    cluster = Cluster(Site(32443, "", "allow-tigera", "v3.19.2"))
+    for fact in ("nodes", "calico", "operator", "pull-secret", "crds:monitoring.coreos.com"):
+        cluster.grant(fact)
+    cluster._kinds = frozenset({"Installation", "Monitor"})
+    assert cluster.tigerastatus()["monitor"] == ("Degraded", "Waiting for Tier watch to be established: "
+                                                             "api:projectcalico.org/v3")
+
+
+@pytest.mark.parametrize("release", ["v3.21.9", "v3.23.1"])
+def test_a_pool_without_the_series_defaults_drifts_forever(release: str) -> None:
+    """From 3.21 the operator writes assignmentMode: Automatic into the pool (v1.38.16
+    pkg/controller/ippool/defaults.go); a tree without it is re-applied forever."""
+    cluster_model, tree = build(f"tigera.version={release}")
+    path = "06-tigera-custom-resources/installation.yaml"
+    installation = first(tree, path)
+    del installation["spec"]["calicoNetwork"]["ipPools"][0]["assignmentMode"]  # type: ignore[index]
+    lines = [problem for outcome in play(cluster_model, {**tree, path: yamlio.dump(installation)})
+             for problem in outcome.problems]
+    assert any("re-applies forever" in line and "assignmentMode" in line for line in lines), lines

@@ -139,6 +139,11 @@ def _by_name(components: tuple[Component, ...], name: str) -> Component:
     return next(component for component in components if component.name == name)
 
 
+def _without(component: Component, fact: str) -> Component:
+    """`component` no longer waiting for `fact`."""
+    return replace(component, waits=tuple(wait for wait in component.waits if wait.fact != fact))
+
+
 def _retier(components: tuple[Component, ...], tier: str) -> tuple[Component, ...]:
     """The tier waits renamed (every controller's message names the tier it waits for)."""
     def renamed(wait: Wait) -> Wait:
@@ -163,7 +168,7 @@ _3_20 = _edit(
     S3_19.components,
     apiserver=replace(_by_name(S3_19.components, "apiserver"),
                       waits=(Wait("calico", "Waiting for Installation Variant to be set"),)),
-    manager=replace(_by_name(S3_19.components, "manager"), waits=_by_name(S3_19.components, "manager").waits[:-1]))
+    manager=_without(_by_name(S3_19.components, "manager"), ES))
 S3_20 = replace(
     S3_19, series="3.20", releases=("v3.20.7",), operator="v1.36.16", crds="tigera-ee-v3.20.7", components=_3_20,
     pool_defaults={**_POOL_3_19, "disableNewAllocations": False},
@@ -175,9 +180,9 @@ S3_20 = replace(
 S3_21 = replace(
     S3_20, series="3.21", releases=("v3.21.9",), operator="v1.38.16", crds="tigera-ee-v3.21.9",
     pool_defaults={**S3_20.pool_defaults, "assignmentMode": "Automatic"},
-    changes="pkg/controller/ippool/defaults.go defaults assignmentMode: Automatic; Typha's policy "
-            "(pkg/render/typha.go, calico-system) uses the same API server rule; goldmane and whisker "
-            "TigeraStatus exist only with their own CRs, which this tool does not render.")
+    changes="pkg/controller/ippool/defaults.go defaults assignmentMode: Automatic; Typha's port-limited "
+            "policy (pkg/render/typha.go typhaNonClusterHostAllowTigeraPolicy) exists only with a NonClusterHost, "
+            "and the goldmane and whisker TigeraStatus only with their own CRs: none of them rendered here.")
 
 _apiserver_3_22 = _by_name(S3_21.components, "apiserver")
 _recommend_3_22 = _by_name(S3_21.components, "policy-recommendation")
@@ -203,15 +208,13 @@ S3_23 = replace(
             Wait("calico", "Installation not found"),
             Wait("crds:monitoring.coreos.com", "Waiting for Prometheus resources to be ready")),
             source="pkg/controller/monitor/monitor_controller.go: Reconcile (license first; tier optional)"),
-        log_storage_elastic=replace(_by_name(_3_23, "log-storage-elastic"),
-                                    waits=_by_name(_3_23, "log-storage-elastic").waits[:-1],
+        log_storage_elastic=replace(_without(_by_name(_3_23, "log-storage-elastic"), "api-egress:tigera-eck-operator"),
                                     source="pkg/controller/logstorage/elastic/elastic_controller.go; the ECK "
                                            "operator's policy allows the kubernetes Service (pkg/render/logstorage/"
                                            "eck/eck.go)"),
-        manager=replace(_manager_3_23, provides=(), waits=(
-            *_manager_3_23.waits[:4],
-            Wait("component:monitor", "Error querying required Monitor resource: "),
-            Wait("namespace:tigera-prometheus", _manager_3_23.waits[6].message)),
+        manager=replace(_without(_manager_3_23, "component:log-storage-access"), provides=(), waits=tuple(
+            Wait(wait.fact, "Error querying required Monitor resource: ") if wait.fact == "component:monitor" else wait
+            for wait in _without(_manager_3_23, "component:log-storage-access").waits),
             source="pkg/controller/manager/manager_controller.go (API server, tier, then license; Compliance Ready "
                    "when a Compliance exists; the Monitor CR (we wait for its TigeraStatus); the tigera-prometheus "
                    "namespace; no certificate waits)")),
