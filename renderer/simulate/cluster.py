@@ -58,6 +58,11 @@ CLUSTER_SCOPED = {("", "Namespace"), ("storage.k8s.io", "StorageClass"), ("opera
 CLUSTER_SCOPED |= {("operator.tigera.io", kind) for kind in facts.HEALTH}
 
 
+_OPERATOR_NAMESPACES = frozenset(fact.removeprefix("namespace:") for component in facts.COMPONENTS
+                                  for fact in component.provides if fact.startswith("namespace:"))
+"""Namespaces the operator creates and copies the pull secret into (the components' `provides`)."""
+
+
 def is_namespaced(group: str, kind: str) -> bool:
     return (group, kind) not in CLUSTER_SCOPED
 
@@ -193,7 +198,7 @@ class Cluster:
         elif kind == "ExternalSecret" and namespace == "tigera-operator":
             target = ((live.get("spec") or {}).get("target") or {}).get("name") or name
             self.grant(f"secret:{namespace}/{target}", 30)  # ESO's first refresh
-        elif kind == "ExternalSecret":
+        elif kind == "ExternalSecret" and namespace in _OPERATOR_NAMESPACES:
             self.drift.append(f"ExternalSecret {namespace}/{name}: the operator copies the pull secret there "
                               "itself, owned by its CR (pkg/render/common/secret/secrets.go CopyToNamespace, "
                               "pkg/controller/utils/component.go), so ESO can never own the target")
