@@ -63,6 +63,13 @@ _OPERATOR_NAMESPACES = frozenset(fact.removeprefix("namespace:") for component i
 """Namespaces the operator creates and copies the pull secret into (the components' `provides`)."""
 
 
+def _target(external_secret: dict[str, Any]) -> str:
+    """The Secret an ExternalSecret writes: spec.target.name, else its own name (external-secrets
+    apis/externalsecrets/v1 externalsecret_types.go: ExternalSecretTarget.Name)."""
+    target = (external_secret.get("spec") or {}).get("target") or {}
+    return str(target.get("name") or (external_secret.get("metadata") or {}).get("name", ""))
+
+
 def is_namespaced(group: str, kind: str) -> bool:
     return (group, kind) not in CLUSTER_SCOPED
 
@@ -195,10 +202,9 @@ class Cluster:
             self.grant(f"tier:{name}")
         elif kind == "LicenseKey" and name == "default":
             self.grant("license")
-        elif kind == "ExternalSecret" and namespace == "tigera-operator":
-            target = ((live.get("spec") or {}).get("target") or {}).get("name") or name
-            self.grant(f"secret:{namespace}/{target}", 30)  # ESO's first refresh
-        elif kind == "ExternalSecret" and namespace in _OPERATOR_NAMESPACES:
+        elif kind == "ExternalSecret" and namespace not in _OPERATOR_NAMESPACES:
+            self.grant(f"secret:{namespace}/{_target(live)}", 30)  # ESO's first refresh
+        elif kind == "ExternalSecret":
             self.drift.append(f"ExternalSecret {namespace}/{name}: the operator copies the pull secret there "
                               "itself, owned by its CR (pkg/render/common/secret/secrets.go CopyToNamespace, "
                               "pkg/controller/utils/component.go), so ESO can never own the target")
@@ -335,11 +341,10 @@ class Cluster:
         return status
 
     def external_secret_ready(self, namespace: str) -> bool:
-        """ESO's Ready condition: only where no operator controller owns the target Secret."""
-        if namespace != "tigera-operator":
-            return False
-        targets = [((obj.get("spec") or {}).get("target") or {}).get("name") or key[3]
-                   for key, obj in self.objects.items() if key[1] == "ExternalSecret" and key[2] == namespace]
+        """ESO's Ready condition: its target Secrets exist, which they never do where an operator controller
+        owns them."""
+        targets = [_target(obj) for key, obj in self.objects.items()
+                   if key[1] == "ExternalSecret" and key[2] == namespace]
         return bool(targets) and all(self.holds(f"secret:{namespace}/{target}") for target in targets)
 
     def live(self, key: Key) -> dict[str, Any] | None:
