@@ -19,7 +19,8 @@ from renderer.errors import ValuesError
 from renderer.load import overrides
 from renderer.model import series
 from renderer.simulate import play
-from renderer.simulate.cluster import Cluster, Site, status_fields
+from renderer.simulate.cluster import Cluster, Site
+from renderer.simulate.operator import status_fields
 from tests.conftest import PROD_VALUES, RenderCli
 
 RELEASES = [release for row in series.SERIES.values() for release in row.releases]

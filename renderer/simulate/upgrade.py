@@ -30,7 +30,7 @@ from typing import Any
 from renderer.errors import Problem, TemplateError
 from renderer.model import facts, series
 from renderer.model.upgrade import Upgrade
-from renderer.simulate.cluster import selected_namespaces
+from renderer.simulate.felix import selected_namespaces
 
 Objects = dict[str, tuple[dict[str, Any], ...]]
 
@@ -128,7 +128,7 @@ def play(upgrade: Upgrade, objects: Objects, engines: tuple[str, ...], cluster: 
 
 def _provides(objects: Objects, tier: str) -> set[str]:
     """The facts a tree's objects make true (renderer/model/facts.py names): storage classes, and the api-egress a
-    policy of `tier` gives the namespaces it selects (cluster.selected_namespaces; None = every bypass default)."""
+    policy of `tier` gives the namespaces it selects (felix.selected_namespaces; None = every bypass default)."""
     found = set()
     for documents in objects.values():
         for obj in documents:
