@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from renderer import check, load, model, remote, render, simulate, validate, write
+from renderer import check, load, model, remote, render, repository, simulate, validate, write
 from renderer.cache.clusters import Ledger, Recorded
 from renderer.cache.parallel import ordered_map
 from renderer.errors import Problem, RemoteError, ValuesError
@@ -129,6 +129,7 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
     values = overrides.apply(values, list(request.overrides), validate.values_schema())
     data, found = validate.validate(values, strict=request.strict)
     warnings.extend(found)
+    data = repository.place_tree(values, data, request.out_dir)  # the engines sync where the tree is written
     cluster_model = model.build(data)
     too_long = names.derived_name_problems(values, cluster_model)
     if too_long:

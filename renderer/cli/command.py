@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from renderer import __version__, exitcodes
+from renderer import __version__, exitcodes, repository
 from renderer.cache import clusters, noop
 from renderer.cli import fleet
 from renderer.errors import Problem, RenderError
@@ -23,7 +23,10 @@ HELP = """Render Calico Enterprise on Exoscale SKS into a GitOps tree under OUT/
 
 VALUES are YAML values files. Files named base.yaml or starting with "_" are layers
 applied under every other file (left to right: mappings merge, lists replace, null
-removes a key); every other file is one cluster.
+removes a key); every other file is one cluster. With no VALUES: values/prod.yaml at the root
+of the repository, as the pre-commit hook does. OUT defaults to out/ at the root of the git
+repository you run it in, and the Argo CD and Flux objects read the tree from where it is
+written in that repository.
 
 \b
 Examples:
@@ -31,7 +34,7 @@ Examples:
   render values/base.yaml values/prod.yaml --set nodepool.size=3
   render --check values/*.yaml
   render --diff --format markdown values/prod.yaml > pr-comment.md
-  render --plan values/prod.yaml
+  render --plan --format markdown values/prod.yaml
 
 \b
 Exit codes:
@@ -83,15 +86,16 @@ class _Progress:
 
 
 @click.command(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("values", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=True))
+@click.argument("values", nargs=-1, type=click.Path(path_type=Path, dir_okay=True))
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
               help="Override one value, typed by the schema (repeatable).")
-@click.option("--out", "out_text", default="out", show_default=True, type=click.Path(),
-              help="Directory that holds one tree per cluster.")
+@click.option("--out", "out_text", type=click.Path(),
+              help="Directory that holds one tree per cluster.  [default: out/ at the root of the git repository "
+                   "the current directory is in]")
 @click.option("--check", "check_only", is_flag=True, help="Compare with OUT/ and list differences; write nothing.")
 @click.option("--diff", "show_diff", is_flag=True, help="Show a unified diff against OUT/; write nothing.")
-@click.option("--format", "diff_format", type=click.Choice(["text", "markdown"]), default="text",
-              show_default=True, help="--diff output: a plain unified diff or a PR-comment markdown body.")
+@click.option("--format", "diff_format", type=click.Choice(["text", "markdown"]),
+              help="With --diff or --plan: plain text (the default) or a PR-comment markdown body.")
 @click.option("--plan", "show_plan", is_flag=True,
               help="Print the rollout plan (per delivery: order, what each step waits for and why); write nothing.")
 @click.option("--strict", is_flag=True, help="Treat cross-field warnings as errors.")
@@ -108,16 +112,22 @@ class _Progress:
 @click.option("--print-schema", is_flag=True, is_eager=True, expose_value=False, callback=_print_schema,
               help="Write the values JSON Schema to stdout (for editors: render --print-schema > values.schema.json).")
 @click.version_option(__version__, prog_name="render")
-def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, check_only: bool, show_diff: bool,
-         diff_format: str, show_plan: bool, strict: bool, remote: str | None, vendor: bool, quiet: bool,
-         no_cache: bool) -> None:
+def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | None, check_only: bool,
+         show_diff: bool, diff_format: str | None, show_plan: bool, strict: bool, remote: str | None, vendor: bool,
+         quiet: bool, no_cache: bool) -> None:
     if check_only + show_diff + show_plan > 1:
         raise click.UsageError("--check, --diff and --plan exclude each other (--diff already exits 1 on a difference)")
     if vendor and remote != "lock":
         raise click.UsageError("--vendor goes with --lock (it stores what --lock downloads)")
-    if not out_text.strip():
+    if diff_format and not (show_diff or show_plan):
+        raise click.UsageError(f"--format {diff_format} shapes the output of --diff or --plan; add one of them "
+                               f"(render --diff --format {diff_format} VALUES...)")
+    diff_format = diff_format or "text"
+    values = values or _default_values()
+    if out_text is not None and not out_text.strip():
         raise click.BadParameter("is empty (an unset shell variable?); name the output directory", param_hint="--out")
-    out_dir = Path(out_text)
+    out_dir = Path(out_text) if out_text is not None else repository.default_out()
+    out_text = out_text if out_text is not None else repository.DEFAULT_OUT
     mode = "check" if check_only else "diff" if show_diff else "plan" if show_plan else "write"
     progress = _Progress() if not quiet and sys.stderr.isatty() else None
     request = Request(values_files=values, overrides=overrides, out_dir=out_dir, mode=mode,
@@ -166,6 +176,15 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, ch
     if isinstance(pending, noop.Pending) and not no_cache:
         _record_noop(pending, request, report, out_text, quiet)
     sys.exit(exitcodes.DIFFERS if request.mode != "write" and report.differs else exitcodes.OK)
+
+
+def _default_values() -> tuple[Path, ...]:
+    """`render` alone reads values/prod.yaml at the repository root, as the pre-commit hook's default does."""
+    found = repository.default_values()
+    if found is None:
+        raise click.UsageError(f"no VALUES given and no {repository.DEFAULT_VALUES} at the root of this repository "
+                               f"(the default, as in the pre-commit hook); name the values files: render VALUES...")
+    return (found,)
 
 
 def _asked_fleet(request: Request, out_text: str) -> fleet.Invocation:
