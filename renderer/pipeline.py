@@ -21,6 +21,7 @@ from renderer.cache.parallel import ordered_map
 from renderer.errors import Problem, RemoteError, ValuesError
 from renderer.load import overrides
 from renderer.model import Model
+from renderer.model import graph as rollout_graph
 from renderer.model import plan as rollout_plan
 from renderer.remote import vendor
 from renderer.render.tree import Tree
@@ -65,6 +66,8 @@ class ClusterResult:
     """The rollout plan (renderer/model/plan.py), for --plan and the PR markdown."""
     data_files: tuple[str, ...] = ()
     """The installed schema files its check read (check.data_files), for the no-op cache's key."""
+    graph: str = ""
+    """The rollout as a Mermaid flowchart (renderer/model/graph.py), for the markdown of --diff and --plan."""
 
 
 @dataclass
@@ -121,6 +124,7 @@ class Prepared:
     paths: tuple[Path, ...]
     warned: bool
     plan: str
+    graph: str = ""
 
 
 def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Prepared:
@@ -139,7 +143,7 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
     outcomes = simulate.prove(cluster_model, tree, check.parsed(tree, cluster_model))
     plan = rollout_plan.describe(cluster_model, [outcome.summary() for outcome in outcomes])
     return Prepared(cluster_model, tree, kinds, values.sources, values.origin(("cluster", "name")), tuple(paths),
-                    bool(found), plan)
+                    bool(found), plan, rollout_graph.mermaid(cluster_model))
 
 
 def _prepare_one(paths: list[Path], request: Request) -> tuple[Prepared | None, list[Problem], list[Problem]]:
@@ -206,7 +210,7 @@ def execute(request: Request) -> Report:
         files = write.with_manifest(item.tree)
         if request.mode == "plan":
             report.results.append(ClusterResult(item.model.cluster, item.sources, len(item.tree), write.Changes(),
-                                                item.kinds, {}, plan=item.plan))
+                                                item.kinds, {}, plan=item.plan, graph=item.graph))
             continue
         if request.mode == "write":
             changes = write.write(request.out_dir, item.model.cluster, files)
@@ -220,7 +224,7 @@ def execute(request: Request) -> Report:
         data_files = check.data_files(item.model.kubernetes_minor, item.kinds)
         report.results.append(ClusterResult(
             item.model.cluster, item.sources, len(item.tree), changes, item.kinds, digests, kept, old, item.plan,
-            data_files))
+            data_files, item.graph))
         if not item.warned and not change_warnings and (request.mode == "write" or not changes.differs):
             ledger.add(list(item.paths), Recorded(
                 item.model.cluster, item.sources, item.name_origin, len(item.tree), dict(item.kinds), digests,

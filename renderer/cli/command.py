@@ -159,6 +159,11 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | N
     if request.mode == "plan":
         from renderer.leaks import redact  # the plan names values: shown only as the secret scan allows
 
+        if diff_format == "markdown":
+            from renderer.cli import review
+
+            click.echo(redact.scrub(review.plan_markdown(report)), nl=False)
+            sys.exit(exitcodes.OK)
         click.echo(redact.scrub("\n".join(result.plan for result in report.results)), nl=False)
         sys.exit(exitcodes.OK)
     if request.mode == "diff":

@@ -45,6 +45,10 @@ def _mask_doc(doc: Any) -> Any:
     return doc
 
 
+mask_doc = _mask_doc
+"""The masking rule, for the field table of the PR markdown (review.py)."""
+
+
 def _mask(text: str) -> str:
     """Replace every value under data/stringData of Secrets (top level or inside a List), by structure, not by line."""
     if "Secret" not in text:
@@ -128,7 +132,8 @@ def _objects(data: bytes | None) -> dict[ObjectKey, Any]:
 
 
 def summary(report: Report) -> list[str]:
-    """Per cluster and stage, the objects a render adds, changes or removes."""
+    """Per cluster and stage, the objects a render adds, changes or removes, the changed fields, the rollout."""
+    from renderer.cli import review  # it reads diff's masking rule: imported here, not at the top
     lines = []
     for result in report.results:
         rows = []
@@ -147,6 +152,8 @@ def summary(report: Report) -> list[str]:
         if rows:
             lines += ["", "| stage | kind | namespace | name | change |", "|---|---|---|---|---|", *rows]
         lines.append("")
+        lines += review.fields_section(result, _pairs(result))
+        lines += review.rollout_section(result)
         if result.plan:  # what the reviewer approves: the order each delivery takes, and why
             lines += ["<details><summary>Rollout plan (render --plan)</summary>", "", "```text",
                       *redact.scrub(result.plan).splitlines(), "```", "</details>", ""]
