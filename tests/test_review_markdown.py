@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from renderer import load, model, validate
-from renderer.cli import review
+from renderer.cli import diff, review
 from renderer.load import overrides
 from renderer.model import graph
 from tests.conftest import PROD_VALUES
@@ -65,7 +65,7 @@ def test_no_change_has_no_field_table(out: Path) -> None:
 def test_a_changed_secret_value_is_listed_but_masked() -> None:
     old = b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n  namespace: n\ndata:\n  token: b2xkLXNlY3JldA==\n"
     new = old.replace(b"b2xkLXNlY3JldA==", b"bmV3LXNlY3JldA==")
-    rows = review.yaml_changes("05/secret.yaml", old, new)
+    rows = review.yaml_changes("05/secret.yaml", old, new, diff.mask_doc)
     assert rows == [review.FieldChange("05/secret.yaml", "Secret n/s", "data.token", "<masked>", "<masked>")]
 
 
@@ -73,7 +73,7 @@ def test_a_secret_shaped_value_elsewhere_is_redacted_in_the_table() -> None:
     token = "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"
     old = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  note: plain\n"
     new = old.replace(b"plain", token.encode())
-    rows = review.yaml_changes("x/cm.yaml", old, new)
+    rows = review.yaml_changes("x/cm.yaml", old, new, diff.mask_doc)
     assert [row.field for row in rows] == ["data.note"]
     table = "\n".join(review.fields_section_rows(rows))
     assert token not in table and "data.note" in table

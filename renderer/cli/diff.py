@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from renderer import yamlio
+from renderer.cli import review
 from renderer.leaks import redact
 from renderer.pipeline import ClusterResult, Report
 from renderer.write import MANIFEST
@@ -133,7 +134,6 @@ def _objects(data: bytes | None) -> dict[ObjectKey, Any]:
 
 def summary(report: Report) -> list[str]:
     """Per cluster and stage, the objects a render adds, changes or removes, the changed fields, the rollout."""
-    from renderer.cli import review  # it reads diff's masking rule: imported here, not at the top
     lines = []
     for result in report.results:
         rows = []
@@ -152,7 +152,7 @@ def summary(report: Report) -> list[str]:
         if rows:
             lines += ["", "| stage | kind | namespace | name | change |", "|---|---|---|---|---|", *rows]
         lines.append("")
-        lines += review.fields_section(result, _pairs(result))
+        lines += review.fields_section(result, _pairs(result), mask_doc)
         lines += review.rollout_section(result)
         if result.plan:  # what the reviewer approves: the order each delivery takes, and why
             lines += ["<details><summary>Rollout plan (render --plan)</summary>", "", "```text",

@@ -5,7 +5,7 @@ file), field path by field path, so a Helm value in a kustomization's `valuesInl
 reads as `helmCharts[0].valuesInline.defaultSettings.defaultReplicaCount: 2 -> 3`, not "changed".
 bootstrap.sh is compared by its settings (`readonly NAME=...`) and its step functions; a JSON object in
 a step (the Helm values the bootstrap installs with) is compared field by field too. Secrets are masked
-as in the diff (diff.mask_doc) and every cell passes the secret scan (redact.scrub).
+as in the diff (diff.mask_doc, handed in) and every cell passes the secret scan (redact.scrub).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +25,9 @@ MAX_ROWS = 300
 """Per cluster; the unified diff below the table holds the rest."""
 MAX_CELL = 120
 ABSENT = "—"
+
+Mask = Callable[[Any], Any]
+"""A document with its secret values replaced (diff.mask_doc), passed in: diff.py imports this module."""
 
 
 @dataclass(frozen=True)
@@ -102,10 +105,9 @@ def _objects(data: bytes | None) -> dict[str, Any]:
     return found
 
 
-def yaml_changes(file: str, old: bytes | None, new: bytes | None) -> list[FieldChange]:
-    """Field changes of the objects present before and after (added or removed objects are in the table)."""
-    from renderer.cli.diff import mask_doc  # diff.py imports this module lazily; the masking rule lives there
-
+def yaml_changes(file: str, old: bytes | None, new: bytes | None, mask_doc: Mask) -> list[FieldChange]:
+    """Field changes of the objects present before and after (added or removed objects are in the table);
+    `mask_doc` is the diff's masking rule (diff.mask_doc)."""
     before, after = _objects(old), _objects(new)
     rows: list[FieldChange] = []
     for owner in sorted(set(before) & set(after)):
@@ -195,14 +197,15 @@ def script_changes(file: str, old: bytes | None, new: bytes | None) -> list[Fiel
     return rows
 
 
-def changes(result: ClusterResult, pairs: list[tuple[str, bytes | None, bytes | None]]) -> list[FieldChange]:
+def changes(result: ClusterResult, pairs: list[tuple[str, bytes | None, bytes | None]], mask_doc: Mask
+            ) -> list[FieldChange]:
     """Every field change of one cluster's changed files (`pairs`: path, old bytes, new bytes)."""
     rows: list[FieldChange] = []
     for path, old, new in pairs:
         if old is None or new is None:
             continue
         if path.endswith((".yaml", ".yml")):
-            rows += yaml_changes(path, old, new)
+            rows += yaml_changes(path, old, new, mask_doc)
         elif path.endswith(".sh"):
             rows += script_changes(path, old, new)
     return rows
@@ -218,9 +221,10 @@ def cell(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def fields_section(result: ClusterResult, pairs: list[tuple[str, bytes | None, bytes | None]]) -> list[str]:
+def fields_section(result: ClusterResult, pairs: list[tuple[str, bytes | None, bytes | None]], mask_doc: Mask
+                   ) -> list[str]:
     """`#### Changed fields` with one table row per changed field, or nothing when no field changed."""
-    rows = changes(result, pairs)
+    rows = changes(result, pairs, mask_doc)
     return ["#### Changed fields", "", *fields_section_rows(rows), ""] if rows else []
 
 
