@@ -20,58 +20,63 @@ from __future__ import annotations
 
 import os
 import posixpath
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from renderer.errors import Problem, ValuesError
-from renderer.load import LocatedValues
+if TYPE_CHECKING:
+    from renderer.load import LocatedValues
 
 DEFAULT_OUT = "out"
 DEFAULT_VALUES = "values/prod.yaml"
 """What `render` alone reads, as the pre-commit hook's default args do (.pre-commit-hooks.yaml)."""
 
+# os.path only: the no-op cache (renderer/cache/noop.py) resolves the default OUT before anything heavy loads.
 
-def work_tree(path: Path) -> Path | None:
+
+def work_tree(path: str | os.PathLike[str]) -> str | None:
     """The root of the git work tree holding `path` (which need not exist yet): the nearest directory,
     upward, with a `.git` entry (a directory, or a file in a linked worktree or a submodule)."""
-    here = Path(os.path.abspath(path))
-    for candidate in (here, *here.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return None
+    here = os.path.abspath(path)
+    while True:
+        if os.path.lexists(os.path.join(here, ".git")):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return None
+        here = parent
 
 
-def _shown(path: Path) -> Path:
+def _shown(path: str) -> str:
     """`path` relative to the current directory when that reads shorter (status lines stay `out/...`)."""
-    relative = Path(os.path.relpath(path))
-    return relative if len(str(relative)) <= len(str(path)) else path
+    relative = os.path.relpath(path)
+    return relative if len(relative) <= len(path) else path
 
 
-def default_out() -> Path:
+def default_out() -> str:
     """`out/` at the root of the work tree the current directory is in (else the current directory's `out/`)."""
-    root = work_tree(Path.cwd())
-    return _shown(root / DEFAULT_OUT) if root else Path(DEFAULT_OUT)
+    root = work_tree(os.getcwd())
+    return _shown(os.path.join(root, DEFAULT_OUT)) if root else DEFAULT_OUT
 
 
-def default_values() -> Path | None:
+def default_values() -> str | None:
     """`values/prod.yaml` at the root of the current directory's work tree (else in the current directory)."""
-    root = work_tree(Path.cwd()) or Path.cwd()
-    found = root / DEFAULT_VALUES
-    return _shown(found) if found.is_file() else None
+    found = os.path.join(work_tree(os.getcwd()) or os.getcwd(), DEFAULT_VALUES)
+    return _shown(found) if os.path.isfile(found) else None
 
 
-def tree_prefix(out_dir: Path) -> str | None:
+def tree_prefix(out_dir: str | os.PathLike[str]) -> str | None:
     """`out_dir` as a path inside its git work tree (`""` at the root), or None outside every work tree."""
     root = work_tree(out_dir)
     if root is None:
         return None
     relative = os.path.relpath(os.path.abspath(out_dir), root)
-    return "" if relative == "." else Path(relative).as_posix()
+    return "" if relative == "." else relative.replace(os.sep, "/")
 
 
-def place_tree(values: LocatedValues, data: dict[str, Any], out_dir: Path) -> dict[str, Any]:
+def place_tree(values: LocatedValues, data: dict[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Any]:
     """The validated data with `gitops.path` where the tree is written (the default), or a refusal when the
     values say another path. A scratch output (outside every work tree) leaves the data as it is."""
+    from renderer.errors import Problem, ValuesError
+
     prefix = tree_prefix(out_dir)
     if prefix is None:
         return data
@@ -82,13 +87,12 @@ def place_tree(values: LocatedValues, data: dict[str, Any], out_dir: Path) -> di
         return {**data, "gitops": {**data["gitops"], "path": written}}
     if posixpath.normpath(said) == written:
         return data
-    root = work_tree(out_dir)
+    root = work_tree(out_dir) or "."
     file, line, column = values.value_origin(("gitops", "path"))
     if posixpath.basename(said) == cluster:
-        wanted_out = _shown(Path(root or ".") / posixpath.dirname(said)) if posixpath.dirname(said) else (
-            _shown(Path(root or ".")))
+        wanted_out = _shown(os.path.join(root, posixpath.dirname(said)))
         hint = f"set gitops.path: {written} (or remove it: it defaults to where the tree is written), " \
-               f"or render with --out {wanted_out.as_posix()}"
+               f"or render with --out {wanted_out}"
     else:
         hint = f"set gitops.path: {written} (or remove it: it defaults to where the tree is written); the tree " \
                f"of cluster {cluster} is always written to OUT/{cluster}"

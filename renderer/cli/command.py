@@ -126,8 +126,8 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | N
     values = values or _default_values()
     if out_text is not None and not out_text.strip():
         raise click.BadParameter("is empty (an unset shell variable?); name the output directory", param_hint="--out")
-    out_dir = Path(out_text) if out_text is not None else repository.default_out()
-    out_text = out_text if out_text is not None else repository.DEFAULT_OUT
+    out_dir = Path(out_text if out_text is not None else repository.default_out())
+    out_text = out_text if out_text is not None else repository.DEFAULT_OUT  # the fix command leaves it out too
     mode = "check" if check_only else "diff" if show_diff else "plan" if show_plan else "write"
     progress = _Progress() if not quiet and sys.stderr.isatty() else None
     request = Request(values_files=values, overrides=overrides, out_dir=out_dir, mode=mode,
@@ -189,7 +189,7 @@ def _default_values() -> tuple[Path, ...]:
     if found is None:
         raise click.UsageError(f"no VALUES given and no {repository.DEFAULT_VALUES} at the root of this repository "
                                f"(the default, as in the pre-commit hook); name the values files: render VALUES...")
-    return (found,)
+    return (Path(found),)
 
 
 def _asked_fleet(request: Request, out_text: str) -> fleet.Invocation:
@@ -203,7 +203,7 @@ def _closing(report: Report, request: Request, out_text: str, quiet: bool) -> fl
 
 def _record_noop(pending: noop.Pending, request: Request, report: Report, out_text: str, quiet: bool) -> None:
     """Let the next identical run answer without rendering, when this one ended clean (exit 0, no warnings)."""
-    asked = noop.Invocation(request.mode, request.strict, out_text, request.overrides,
+    asked = noop.Invocation(request.mode, request.strict, str(request.out_dir), request.overrides,
                                 tuple(str(path) for path in request.values_files), quiet)
     clean = not report.warnings and not (request.mode == "check" and report.differs)
     same = asked.text() == pending.invocation.text()

@@ -105,7 +105,7 @@ def references(values_files: list[Path], model: Model) -> dict[str, str]:
             if problem:
                 problems.append(problem)
                 continue
-            root = repository.work_tree(folder) or Path.cwd()  # gitops.path is relative to the same root
+            root = Path(repository.work_tree(folder) or Path.cwd())  # gitops.path is relative to the same root
             in_repo = os.path.relpath(folder.resolve(), root.resolve()).replace(os.sep, "/")
             if in_repo.startswith("../"):
                 problems.append(Problem(str(folder), 0, 0, "", "vendored manifests must live inside the "
