@@ -15,12 +15,13 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
-from renderer import check, load, model, remote, render, simulate, validate, write
+from renderer import check, load, model, remote, render, repository, simulate, validate, write
 from renderer.cache.clusters import Ledger, Recorded
 from renderer.cache.parallel import ordered_map
 from renderer.errors import NotConverging, Problem, RemoteError, ValuesError
 from renderer.load import committed, overrides
 from renderer.model import Model
+from renderer.model import graph as rollout_graph
 from renderer.model import plan as rollout_plan
 from renderer.model import upgrade as upgrade_plan
 from renderer.remote import vendor
@@ -70,6 +71,8 @@ class ClusterResult:
     review: destructive.Review = field(default_factory=destructive.Review)
     """Acknowledged destructive edits against out/ (renderer/validate/destructive.py), for the PR markdown."""
     upgrade: upgrade_plan.Upgrade | None = None
+    graph: str = ""
+    """The rollout as a Mermaid flowchart (renderer/model/graph.py), for the markdown of --diff and --plan."""
 
 
 @dataclass
@@ -128,6 +131,7 @@ class Prepared:
     plan: str
     review: destructive.Review = field(default_factory=destructive.Review)
     upgrade: upgrade_plan.Upgrade | None = None
+    graph: str = ""
 
 
 def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Prepared:
@@ -136,6 +140,7 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
     values = overrides.apply(values, list(request.overrides), validate.values_schema())
     data, found = validate.validate(values, strict=request.strict)
     warnings.extend(found)
+    data = repository.place_tree(values, data, request.out_dir)  # the engines sync where the tree is written
     cluster_model = model.build(data)
     too_long = names.derived_name_problems(values, cluster_model)
     if too_long:
@@ -153,7 +158,7 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
                                         cluster_model.cluster)
         plan = upgrade_plan.describe(upgrade, cluster_model.cluster, played) + plan
     return Prepared(cluster_model, tree, kinds, values.sources, values.origin(("cluster", "name")), tuple(paths),
-                    bool(found), plan, review, upgrade)
+                    bool(found), plan, review, upgrade, rollout_graph.mermaid(cluster_model))
 
 
 def verify(request: Request) -> list[tuple[str, list[str]]]:
@@ -279,7 +284,8 @@ def execute(request: Request) -> Report:
         files = write.with_manifest(item.tree)
         if request.mode == "plan":
             report.results.append(ClusterResult(item.model.cluster, item.sources, len(item.tree), write.Changes(),
-                                                item.kinds, {}, plan=item.plan, upgrade=item.upgrade))
+                                                item.kinds, {}, plan=item.plan, upgrade=item.upgrade,
+                                                graph=item.graph))
             continue
         if request.mode == "write":
             changes = write.write(request.out_dir, item.model.cluster, files)
@@ -293,7 +299,7 @@ def execute(request: Request) -> Report:
         data_files = check.data_files(item.model.kubernetes_minor, item.kinds)
         report.results.append(ClusterResult(
             item.model.cluster, item.sources, len(item.tree), changes, item.kinds, digests, kept, old, item.plan,
-            data_files, item.review, item.upgrade))
+            data_files, item.review, item.upgrade, item.graph))
         if not item.warned and not change_warnings and (request.mode == "write" or not changes.differs):
             ledger.add(list(item.paths), Recorded(
                 item.model.cluster, item.sources, item.name_origin, len(item.tree), dict(item.kinds), digests,

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from renderer import datafiles, remote, resources, write
+from renderer import datafiles, remote, repository, resources, write
 from renderer.cache import directory, inputs, noop, trees
 from renderer.cli import command
 from renderer.write import lock as outlock
@@ -257,7 +257,8 @@ def test_the_argv_subset_it_answers_is_read_exactly_as_click_reads_it(argv: list
     context = command.main.make_context("render", list(argv))
     params = context.params
     assert not params["show_diff"] and not params["no_cache"] and params["remote"] is None
-    clicked = noop.Invocation("check" if params["check_only"] else "write", params["strict"], params["out_text"],
+    out = params["out_text"] if params["out_text"] is not None else repository.default_out()  # as command.main
+    clicked = noop.Invocation("check" if params["check_only"] else "write", params["strict"], out,
                                   tuple(params["overrides"]), tuple(str(path) for path in params["values"]),
                                   params["quiet"])
     assert clicked.text() == invocation.text()
@@ -392,3 +393,17 @@ def test_a_lock_that_is_not_a_file_is_refused_by_cached_runs_too(cache: Path, wo
     assert noop.lookup([*mode, "values/prod.yaml"])[0] is None
     _message, stderr = run(*mode, "values/prod.yaml", expect=2)
     assert f"out/.ceosks-poc.lock: error: cannot {'read' if mode else 'write'} the tree" in stderr
+
+
+def test_the_default_out_and_an_explicit_one_are_different_requests(cache: Path, work: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """In a repository's values/, no --out means ../out (renderer/repository.py) and `--out out` means values/out:
+    an answer recorded for one must not answer the other."""
+    (work / ".git").mkdir()
+    monkeypatch.chdir(work / "values")
+    run("prod.yaml")
+    assert run("prod.yaml")[0] is not None  # answered: the tree at the repository's root is as recorded
+    assert (work / "out" / "ceosks-poc").is_dir() and not (work / "values" / "out").exists()
+    first, full = run("--out", "out", "prod.yaml")
+    assert first is None and full.startswith("out/ceosks-poc: ")
+    assert (work / "values" / "out" / "ceosks-poc").is_dir()

@@ -246,7 +246,8 @@ VALUES_CASES += [
     values_case("comment-only", b"# nothing\n", 2, "v.yaml:1:1: error: file is empty"),
     values_case("empty-file", b"", 2, "v.yaml:1:1: error: file is empty"),
     values_case("invalid-utf8", append("x: ") + b"\xff\n", 2, "v.yaml:16:4: error: invalid UTF-8 (byte 0xff)"),
-    values_case("utf16-file", ("\ufeff" + BASE).encode("utf-16-le"), 2, "v.yaml:1:1: error: invalid UTF-8"),
+    values_case("utf16-file", ("\ufeff" + BASE).encode("utf-16-le"), 2, "v.yaml:1:1: error: file is encoded as UTF-16; "
+                "values files are UTF-8"),
     values_case("yaml-injection-in-list-item", edit("namespaces: [tigera-eck-operator, calico-system]",
                                                     'namespaces: ["a\\n---\\nkind: Secret"]'), 2,
                 "v.yaml:13:16: error: bypass.namespaces[0]: ", "is not valid"),
@@ -281,7 +282,7 @@ VALUES_CASES += [
 
 # --------------------------------------------------------------------------- CLI arguments
 CLI_CASES = [
-    cli_case("no-arguments", (), 2, "Missing argument 'VALUES...'"),
+    cli_case("no-arguments", (), 2, "no VALUES given and no values/prod.yaml at the root of this repository"),
     cli_case("unknown-option", ("{good}", "--frobnicate"), 2, "No such option '--frobnicate'"),
     cli_case("set-without-equals", ("{good}", "--out", "{out}", "--set", "nodepool.size"), 2,
              "--set nodepool.size: error: expected KEY.PATH=VALUE"),

@@ -86,6 +86,7 @@ def _scratch_copy(target: Path) -> Path:
     for name in (".venv", ".tools"):
         if (REPO_ROOT / name).exists():
             (target / name).symlink_to(REPO_ROOT / name)
+    subprocess.run(["git", "init", "--quiet", str(target)], check=True)  # a clone is a git work tree (render's root)
     return target
 
 
@@ -105,6 +106,10 @@ CHECKS: dict[str, Callable[[Path], None]] = {
     "render --diff --format markdown values/prod.yaml --set nodepool.size=3 > pr-comment.md":
         lambda root: "nodepool" in (root / "pr-comment.md").read_text("utf-8") or pytest.fail("empty PR comment"),
     "render values/base.yaml values/prod.yaml --set nodepool.size=3": _size_three,
+    "(cd values && render --check prod.yaml)":
+        lambda root: not (root / "values" / "out").exists() or pytest.fail("render in values/ made values/out/"),
+    "render --plan --format markdown values/prod.yaml > plan.md":
+        lambda root: "```mermaid\nflowchart" in (root / "plan.md").read_text("utf-8") or pytest.fail("no graph"),
 }
 """What a command must leave behind, beyond its exit code (keyed by the command without its comment)."""
 

@@ -294,8 +294,9 @@ def test_markdown_summary_table(out: Path, render_cli: RenderCli) -> None:
         "|---|---|---|---|---|",
         "| `08-bypass-policies` | GlobalNetworkPolicy | - | allow-tigera.apiserver-endpoint-bypass | changed |",
         "",
-        "<details><summary>Rollout plan (render --plan)</summary>",
+        "#### Changed fields",  # then the rollout graph: tests/test_review_markdown.py
     ]
+    assert "```\n\n<details><summary>Rollout plan (render --plan)</summary>\n" in head
     plan = render_cli("--plan", PROD_VALUES, "--set", "bypass.mode=service").stdout
     assert f"```text\n{plan}```\n</details>\n" in head
     assert rest.startswith("```diff\n") and rest.endswith("```\n")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import time
 
+from renderer import repository
 from renderer.cache import inputs, stathints, trees
 from renderer.cache.directory import cache_dir, prune, trusted, write_private
 
@@ -42,7 +43,7 @@ class Invocation:
 
 def parse(argv: list[str]) -> Invocation | None:
     """Read argv as click would for the supported subset; None for anything else (click then decides)."""
-    mode, strict, out, quiet = "write", False, "out", False
+    mode, strict, out, quiet = "write", False, "", False
     overrides: list[str] = []
     values: list[str] = []
     tokens = iter(argv)
@@ -69,6 +70,8 @@ def parse(argv: list[str]) -> Invocation | None:
             return None
         else:
             values.append(token)
+    if not out:
+        out = repository.default_out()  # as the command resolves it: out/ at the repository's root
     if not values or not out.strip():
         return None
     return Invocation(mode, strict, out, tuple(overrides), tuple(values), quiet)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from renderer import __version__, exitcodes
+from renderer import __version__, exitcodes, repository
 from renderer.cache import clusters, noop
 from renderer.cli import fleet
 from renderer.errors import Problem, RenderError
@@ -23,7 +23,10 @@ HELP = """Render Calico Enterprise on Exoscale SKS into a GitOps tree under OUT/
 
 VALUES are YAML values files. Files named base.yaml or starting with "_" are layers
 applied under every other file (left to right: mappings merge, lists replace, null
-removes a key); every other file is one cluster.
+removes a key); every other file is one cluster. With no VALUES: values/prod.yaml at the root
+of the repository, as the pre-commit hook does. OUT defaults to out/ at the root of the git
+repository you run it in, and the Argo CD and Flux objects read the tree from where it is
+written in that repository.
 
 \b
 Examples:
@@ -32,6 +35,7 @@ Examples:
   render --check values/*.yaml
   render --diff --format markdown values/prod.yaml > pr-comment.md
   render --plan values/prod.yaml
+  render --plan --format markdown values/prod.yaml
   render --verify values/prod.yaml
 
 \b
@@ -84,15 +88,16 @@ class _Progress:
 
 
 @click.command(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("values", nargs=-1, required=True, type=click.Path(path_type=Path, dir_okay=True))
+@click.argument("values", nargs=-1, type=click.Path(path_type=Path, dir_okay=True))
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
               help="Override one value, typed by the schema (repeatable).")
-@click.option("--out", "out_text", default="out", show_default=True, type=click.Path(),
-              help="Directory that holds one tree per cluster.")
+@click.option("--out", "out_text", type=click.Path(),
+              help="Directory that holds one tree per cluster.  [default: out/ at the root of the git repository "
+                   "the current directory is in]")
 @click.option("--check", "check_only", is_flag=True, help="Compare with OUT/ and list differences; write nothing.")
 @click.option("--diff", "show_diff", is_flag=True, help="Show a unified diff against OUT/; write nothing.")
-@click.option("--format", "diff_format", type=click.Choice(["text", "markdown"]), default="text",
-              show_default=True, help="--diff output: a plain unified diff or a PR-comment markdown body.")
+@click.option("--format", "diff_format", type=click.Choice(["text", "markdown"]),
+              help="With --diff or --plan: plain text (the default) or a PR-comment markdown body.")
 @click.option("--plan", "show_plan", is_flag=True,
               help="Print the rollout plan (per delivery: order, what each step waits for and why); write nothing.")
 @click.option("--verify", "verify_tree", is_flag=True,
@@ -112,9 +117,9 @@ class _Progress:
 @click.option("--print-schema", is_flag=True, is_eager=True, expose_value=False, callback=_print_schema,
               help="Write the values JSON Schema to stdout (for editors: render --print-schema > values.schema.json).")
 @click.version_option(__version__, prog_name="render")
-def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, check_only: bool, show_diff: bool,
-         diff_format: str, show_plan: bool, verify_tree: bool, strict: bool, remote: str | None, vendor: bool,
-         quiet: bool, no_cache: bool) -> None:
+def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | None, check_only: bool,
+         show_diff: bool, diff_format: str | None, show_plan: bool, verify_tree: bool, strict: bool,
+         remote: str | None, vendor: bool, quiet: bool, no_cache: bool) -> None:
     if check_only + show_diff + show_plan + verify_tree > 1:
         raise click.UsageError("--check, --diff, --plan and --verify exclude each other "
                                "(--diff already exits 1 on a difference)")
@@ -123,9 +128,15 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, ch
                                "--verify-remote)")
     if vendor and remote != "lock":
         raise click.UsageError("--vendor goes with --lock (it stores what --lock downloads)")
-    if not out_text.strip():
+    if diff_format and not (show_diff or show_plan):
+        raise click.UsageError(f"--format {diff_format} shapes the output of --diff or --plan; add one of them "
+                               f"(render --diff --format {diff_format} VALUES...)")
+    diff_format = diff_format or "text"
+    values = values or _default_values()
+    if out_text is not None and not out_text.strip():
         raise click.BadParameter("is empty (an unset shell variable?); name the output directory", param_hint="--out")
-    out_dir = Path(out_text)
+    out_dir = Path(out_text if out_text is not None else repository.default_out())
+    out_text = out_text if out_text is not None else repository.DEFAULT_OUT  # the fix command leaves it out too
     if verify_tree:
         _verify(values, overrides, out_dir, strict, quiet)
     mode = "check" if check_only else "diff" if show_diff else "plan" if show_plan else "write"
@@ -159,6 +170,11 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, ch
     if request.mode == "plan":
         from renderer.leaks import redact  # the plan names values: shown only as the secret scan allows
 
+        if diff_format == "markdown":
+            from renderer.cli import review
+
+            click.echo(redact.scrub(review.plan_markdown(report)), nl=False)
+            sys.exit(exitcodes.OK)
         click.echo(redact.scrub("\n".join(result.plan for result in report.results)), nl=False)
         sys.exit(exitcodes.OK)
     if request.mode == "diff":
@@ -202,6 +218,15 @@ def _verify(values: tuple[Path, ...], overrides: tuple[str, ...], out_dir: Path,
     sys.exit(exitcodes.OK)
 
 
+def _default_values() -> tuple[Path, ...]:
+    """`render` alone reads values/prod.yaml at the repository root, as the pre-commit hook's default does."""
+    found = repository.default_values()
+    if found is None:
+        raise click.UsageError(f"no VALUES given and no {repository.DEFAULT_VALUES} at the root of this repository "
+                               f"(the default, as in the pre-commit hook); name the values files: render VALUES...")
+    return (Path(found),)
+
+
 def _asked_fleet(request: Request, out_text: str) -> fleet.Invocation:
     return fleet.Invocation(tuple(str(path) for path in request.values_files), request.overrides, out_text,
                             request.strict)
@@ -213,7 +238,7 @@ def _closing(report: Report, request: Request, out_text: str, quiet: bool) -> fl
 
 def _record_noop(pending: noop.Pending, request: Request, report: Report, out_text: str, quiet: bool) -> None:
     """Let the next identical run answer without rendering, when this one ended clean (exit 0, no warnings)."""
-    asked = noop.Invocation(request.mode, request.strict, out_text, request.overrides,
+    asked = noop.Invocation(request.mode, request.strict, str(request.out_dir), request.overrides,
                                 tuple(str(path) for path in request.values_files), quiet)
     clean = not report.warnings and not (request.mode == "check" and report.differs)
     same = asked.text() == pending.invocation.text()

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from renderer import yamlio
-from renderer.cli import review
+from renderer.cli import approvals, review
 from renderer.leaks import redact
 from renderer.pipeline import ClusterResult, Report
 from renderer.write import MANIFEST
@@ -44,6 +44,10 @@ def _mask_doc(doc: Any) -> Any:
     if isinstance(doc.get("items"), list):
         doc["items"] = [_mask_doc(item) for item in doc["items"]]
     return doc
+
+
+mask_doc = _mask_doc
+"""The masking rule, for the field table of the PR markdown (review.py)."""
 
 
 def _mask(text: str) -> str:
@@ -129,7 +133,7 @@ def _objects(data: bytes | None) -> dict[ObjectKey, Any]:
 
 
 def summary(report: Report) -> list[str]:
-    """Per cluster and stage, the objects a render adds, changes or removes."""
+    """Per cluster and stage, the objects a render adds, changes or removes, the changed fields, the rollout."""
     lines = []
     for result in report.results:
         rows = []
@@ -145,11 +149,13 @@ def summary(report: Report) -> list[str]:
         counts = [len([path for path in paths if path != MANIFEST]) for paths in
                   (result.changes.added, result.changes.changed, result.changes.removed)]
         lines.append(f"### `{result.cluster}`: {counts[0]} added, {counts[1]} changed, {counts[2]} removed files")
-        reviewed = review.section(result)  # what to approve beyond the diff: its own section (review.py)
+        reviewed = approvals.section(result)  # what to approve beyond the diff: its own section (approvals.py)
         lines += ["", *reviewed] if reviewed else []
         if rows:
             lines += ["", "| stage | kind | namespace | name | change |", "|---|---|---|---|---|", *rows]
         lines.append("")
+        lines += review.fields_section(result, _pairs(result), mask_doc)
+        lines += review.rollout_section(result)
         if result.plan:  # what the reviewer approves: the order each delivery takes, and why
             lines += ["<details><summary>Rollout plan (render --plan)</summary>", "", "```text",
                       *redact.scrub(result.plan).splitlines(), "```", "</details>", ""]

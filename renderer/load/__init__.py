@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from renderer import yamlio
+from renderer import hints, yamlio
 from renderer.errors import Problem, ValuesError
 from renderer.yamlio import Path as KeyPath
 
@@ -53,12 +53,30 @@ def read_file(path: Path) -> bytes:
         with path.open("rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
-        raise ValuesError(Problem(name, 0, 0, "", "file not found")) from None
+        raise ValuesError(Problem(name, 0, 0, "", "file not found", hint=_nearby(path))) from None
     except OSError as exc:
         raise ValuesError(Problem(name, 0, 0, "", f"cannot read: {exc.strerror or exc}")) from None
     if len(raw) > MAX_FILE_BYTES:
         raise ValuesError(Problem(name, 0, 0, "", f"file is larger than {MAX_FILE_BYTES} bytes"))
     return raw
+
+
+def _nearby(path: Path) -> str:
+    """"did you mean ...?" naming the closest existing values file: a typo in the name or in its directory."""
+    folder, name = path.parent, path.name
+    if not folder.is_dir() and folder.parent.is_dir():
+        folders = [entry.name for entry in folder.parent.iterdir() if entry.is_dir()]
+        close = hints.closest(folder.name, folders)
+        folder = folder.parent / close if close else folder
+    if not folder.is_dir():
+        return ""
+    try:
+        stems = {entry.stem: entry.name for entry in sorted(folder.iterdir())[:1000]
+                 if entry.suffix in (".yaml", ".yml") and entry.is_file()}
+    except OSError:
+        return ""
+    close = hints.closest(Path(name).stem if Path(name).suffix in (".yaml", ".yml") else name, list(stems))
+    return f"did you mean {folder / stems[close]}?" if close else ""
 
 
 def parse(raw: bytes, name: str) -> yamlio.Document:

@@ -21,7 +21,7 @@ def describe(model: Model, outcomes: list[str]) -> str:
     """The plan as plain text (also the `Rollout plan` section of the PR markdown)."""
     cluster = model.cluster
     lines = [f"Rollout plan for {cluster} (renderer/model/facts.py; simulated: renderer/simulate/)", ""]
-    lines.append(f"bootstrap (out/{cluster}/bootstrap.sh), in this order:")
+    lines.append(f"bootstrap ({model.values.gitops.path}/bootstrap.sh), in this order:")
     for placed in model.bootstrap:
         stage = placed.stage
         how = "exo compute sks nodepool add" if stage.slug == "nodepool" else (

@@ -21,7 +21,7 @@ import posixpath
 import shutil
 from pathlib import Path
 
-from renderer import remote
+from renderer import remote, repository
 from renderer.errors import Problem, RemoteError
 from renderer.model import Model
 
@@ -105,7 +105,8 @@ def references(values_files: list[Path], model: Model) -> dict[str, str]:
             if problem:
                 problems.append(problem)
                 continue
-            in_repo = os.path.relpath(folder.resolve(), Path.cwd().resolve()).replace(os.sep, "/")
+            root = Path(repository.work_tree(folder) or Path.cwd())  # gitops.path is relative to the same root
+            in_repo = os.path.relpath(folder.resolve(), root.resolve()).replace(os.sep, "/")
             if in_repo.startswith("../"):
                 problems.append(Problem(str(folder), 0, 0, "", "vendored manifests must live inside the "
                                         "repository: run render from the repository root"))

@@ -162,7 +162,7 @@ def schema_problems(values: LocatedValues) -> list[Problem]:
     problems = []
     for error in _validator().iter_errors(values.data):
         at_key = error.validator in _KEY_KINDS or "propertyNames" in error.relative_schema_path
-        hint = hints.quoted_scalar_hint(error.validator_value, error.instance) if error.validator == "type" else ""
+        hint = hints.schema_hint(str(error.validator), error.validator_value, error.instance, error.schema)
         for path, message in _describe(error):
             problems.append(_problem(values, path, message, hint=hint, at_key=at_key))
     return sorted(set(problems))

@@ -52,12 +52,17 @@ def _problem(filename: str, line: int, column: int, message: str, key_path: str 
 
 
 def _decode(raw: bytes, filename: str) -> str:
+    wide = hints.wide_encoding(raw)
+    if wide:
+        raise _YamlProblem(Problem(filename, 1, 1, "", f"file is encoded as {wide}; values files are UTF-8",
+                                   hint=hints.save_as_utf8(wide, filename)))
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise _YamlProblem(_problem(filename, line, column, f"invalid UTF-8 (byte 0x{raw[exc.start]:02x})")) from None
+        raise _YamlProblem(Problem(filename, line, column, "", f"invalid UTF-8 (byte 0x{raw[exc.start]:02x})",
+                                   hint=hints.invalid_byte(raw[exc.start]))) from None
     if text.startswith("\ufeff"):
         text = text[1:]
     return text
@@ -303,10 +308,14 @@ def load_one(raw: bytes, filename: str) -> Document:
                 message = f"duplicate key {key!r}; each key may appear once in a mapping"
             lines = text.splitlines()
             source = lines[line - 1] if 0 < line <= len(lines) else ""
+            hint = ""
+            if source[column - 1: column] == "\t":  # ruamel: "found character '\t' that cannot start any token"
+                message, hint = hints.tab_separator(source, column)
+                lines = [entry.replace("\t", " ") for entry in lines]  # so the key on this line is found
             reading = str(exc.context or "")  # inside a scalar or flow collection: its start names the key
-            inside = exc.context_mark if "scanning" in reading or "flow" in reading else mark
+            inside = exc.context_mark if ("scanning" in reading and not hint) or "flow" in reading else mark
             key_path = hints.key_path_at(lines, inside.line if inside else line - 1)
-            raise _YamlProblem(Problem(filename, line, column, key_path, message, source=source)) from None
+            raise _YamlProblem(Problem(filename, line, column, key_path, message, hint=hint, source=source)) from None
         except (YAMLError, ValueError) as exc:
             raise _YamlProblem(_problem(filename, 1, 1, f"invalid YAML: {str(exc).splitlines()[0]}")) from None
         except RecursionError:
