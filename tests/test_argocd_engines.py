@@ -193,7 +193,7 @@ def test_the_longhorn_chart_app_needs_create_namespace() -> None:
 
 
 def test_client_side_apply_refuses_an_object_over_the_annotation_limit() -> None:
-    big = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    big: dict[str, Any] = {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
            "metadata": {"name": "installations.operator.tigera.io"}, "spec": {"description": "x" * 262_000}}
     assert "Too long: must have at most 262144 bytes" in engines.last_applied_too_large([big])
     small = {**big, "spec": {"description": "x" * 250_000}}
