@@ -5,6 +5,9 @@ cluster, followed by the engine it hands over to; and each engine (Argo CD, Flux
 cluster whose pod network already runs (the engines run on it) with what the bootstrap delivers
 from local files arriving as soon as the cluster accepts it. "Converged" means every TigeraStatus
 Available, every app or Kustomization done, and nothing the operator keeps rewriting.
+
+`render --verify` plays the same deliveries on the tree as it is on disk (verify.py reads it and
+names, for each stuck delivery, the first object that blocks it).
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from typing import Any
 from renderer.errors import Problem, TemplateError
 from renderer.model import Model, facts
 from renderer.simulate import argocd, bootstrap, content, flux
-from renderer.simulate.cluster import Cluster, Site
+from renderer.simulate.cluster import ApplyError, Cluster, Site
 from renderer.simulate.outcome import Outcome
+
+PULL_SECRET = "secret:tigera-operator/tigera-pull-secret"
+"""What the bootstrap's pull-secrets step creates (bootstrap.sh: kubectl create secret ... tigera-pull-secret)."""
 
 DEADLINE = 6 * 3600
 """Simulated seconds a delivery may take (a real rollout takes well under an hour)."""
@@ -28,7 +34,7 @@ def _cluster(model: Model) -> Cluster:
     site = Site(int(values.apiServer.endpointPort), values.apiServer.endpointIP or "",
                 facts.operator_tier(model.tigera_series), values.tigera.version)
     cluster = Cluster(site)
-    gitops = values.gitops
+    gitops = values.gitops  # the engines' and the cluster's own namespaces exist before any delivery
     for namespace in (gitops.argocdNamespace, gitops.fluxNamespace, "default", "kube-system"):
         cluster.grant(f"namespace:{namespace}")
     if values.secrets.pullSecret.provider == "external-secrets":
@@ -42,22 +48,55 @@ def _engine_alone(model: Model, tree: dict[str, str], engine: str) -> Outcome:
         cluster.grant(fact)
     for stage in model.stages:
         if stage.delivery == "bootstrap":  # what the bootstrap brings from local files, once it can
-            cluster.extra_rules.append(("pull-secret", ("namespace:tigera-operator",), 0)
+            cluster.extra_rules.append((PULL_SECRET, ("namespace:tigera-operator",), 0)
                                        if stage.slug == "pull-secrets" else
                                        ("license", ("api:projectcalico.org/v3",), 0))
-    outcome = ENGINES[engine](model, tree, cluster, DEADLINE)
+    outcome = _guarded(engine, model, tree, cluster, DEADLINE)
     return Outcome(f"{engine} (from a running pod network)", outcome.converged, outcome.seconds, outcome.problems,
-                   outcome.log)
+                   outcome.log, blocking(outcome, cluster, tree))
 
 
 def _bootstrap_then_engine(model: Model, tree: dict[str, str]) -> Outcome:
     cluster = _cluster(model)
-    steps = bootstrap.run(model, tree, cluster)
     engine = model.engines[0]
+    try:
+        steps = bootstrap.run(model, tree, cluster)
+    except _BROKEN as exc:
+        steps = _broken("bootstrap", cluster, exc)
     if not steps.converged:
-        return Outcome(f"bootstrap, then {engine}", False, cluster.now, steps.problems, cluster.log)
-    outcome = ENGINES[engine](model, tree, cluster, cluster.now + DEADLINE)
-    return Outcome(f"bootstrap, then {engine}", outcome.converged, outcome.seconds, outcome.problems, outcome.log)
+        return Outcome(f"bootstrap, then {engine}", False, cluster.now, steps.problems, cluster.log,
+                       blocking(steps, cluster, tree))
+    outcome = _guarded(engine, model, tree, cluster, cluster.now + DEADLINE)
+    return Outcome(f"bootstrap, then {engine}", outcome.converged, outcome.seconds, outcome.problems, outcome.log,
+                   blocking(outcome, cluster, tree))
+
+
+_BROKEN = (KeyError, ValueError, TypeError, AttributeError, IndexError, ApplyError)
+"""What a hand-edited tree can make an engine stumble on (a missing file, a list where a mapping was)."""
+
+
+def _broken(delivery: str, cluster: Cluster, exc: Exception) -> Outcome:
+    if isinstance(exc, KeyError):
+        what = f"{exc.args[0]}: missing (a file or key the engine reads)"
+    else:
+        what = f"{type(exc).__name__}: {exc}"
+    return Outcome(delivery, False, cluster.now, [what], cluster.log)
+
+
+def _guarded(engine: str, model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -> Outcome:
+    try:
+        return ENGINES[engine](model, tree, cluster, deadline)
+    except _BROKEN as exc:
+        return _broken(engine, cluster, exc)
+
+
+def blocking(outcome: Outcome, cluster: Cluster, tree: dict[str, str]) -> tuple[str, str, str] | None:
+    """(file, object, reason) of the first object that keeps a stuck delivery from converging."""
+    if outcome.converged:
+        return None
+    from renderer.simulate import verify  # the report's reading of the tree
+
+    return verify.first_blocking(outcome, cluster, tree)
 
 
 def play(model: Model, tree: dict[str, str],

@@ -39,10 +39,9 @@ def run(model: Model, tree: dict[str, str], cluster: Cluster) -> Outcome:
             if stage.slug == "nodepool":
                 cluster.grant("nodes", NODES_JOIN_SECONDS)
             elif stage.delivery == "bootstrap" and stage.slug == "pull-secrets":
-                for namespace in ("tigera-operator", "tigera-prometheus"):
-                    cluster.check({"apiVersion": "v1", "kind": "Secret",
+                for namespace in ("tigera-operator", "tigera-prometheus"):  # bootstrap.sh: one Secret in each
+                    cluster.apply({"apiVersion": "v1", "kind": "Secret",
                                    "metadata": {"name": "tigera-pull-secret", "namespace": namespace}})
-                cluster.grant("pull-secret")
                 cluster.grant("pull-secret:tigera-prometheus")
             elif stage.delivery == "bootstrap" and stage.slug == "license":
                 cluster.apply({"apiVersion": "projectcalico.org/v3", "kind": "LicenseKey",

@@ -2,20 +2,24 @@
 
 Time is in seconds. A fact becomes true a fixed delay after everything it needs holds (RUNTIME_RULES
 and the operator components of renderer/model/facts.py); applying an object fails the way the API
-server would refuse it (unknown kind, missing namespace, missing tier). Status is written the way
-tigera/operator v1.34.5 writes it (pkg/controller/status/status.go, status.UpdateStatusCondition).
+server would refuse it (unknown kind, missing namespace, missing tier). Facts about objects come from
+the objects applied: a namespace, a StorageClass, a Secret, CRDs Established, a tier, the bypass as
+Felix evaluates the tier (felix.py). The operator reads its CRs by field (operator.py): the pull
+secrets the Installation names, the StorageClass the LogStorage names, the pool settings it
+validates. Status is written the way tigera/operator v1.34.5 writes it (pkg/controller/status/
+status.go, status.UpdateStatusCondition).
 """
 
 from __future__ import annotations
 
 import copy
-import re
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 from renderer.check import crds
 from renderer.model import facts
+from renderer.simulate import felix, operator
 
 CRD_ESTABLISH_SECONDS = 5
 NODES_JOIN_SECONDS = 180
@@ -26,7 +30,11 @@ Key = tuple[str, str, str, str]
 
 
 class ApplyError(Exception):
-    """The API server refuses an object."""
+    """The API server refuses an object (`key`: which one, when known)."""
+
+    def __init__(self, message: str, key: Key | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 def key_of(obj: dict[str, Any]) -> Key:
@@ -55,11 +63,21 @@ def is_namespaced(group: str, kind: str) -> bool:
 
 
 @cache
-def _component_rules(kinds: frozenset[str]) -> tuple[tuple[str, tuple[str, ...], int], ...]:
+def _component_rules(kinds: frozenset[str], renamed: tuple[tuple[str, tuple[str, ...]], ...],
+                     refused: frozenset[str]) -> tuple[tuple[str, tuple[str, ...], int], ...]:
+    """The cluster's rules; `renamed`: model needs replaced by what the applied objects name (operator.py);
+    `refused`: kinds the operator refuses (their components never become Available)."""
+    names = dict(renamed)
+
+    def needs_of(needs: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(real for need in needs for real in names.get(need, (need,)))
+
     rules = [(rule.provides, rule.needs, rule.seconds) for rule in facts.RUNTIME_RULES]
     for component in facts.components_for(kinds):
+        if component.kind in refused:
+            continue
         for fact in (f"component:{component.name}", *component.provides):
-            rules.append((fact, component.needs, component.seconds))
+            rules.append((fact, needs_of(component.needs), component.seconds))
     return tuple(rules)
 
 
@@ -80,47 +98,6 @@ def status_fields(kind: str, tigera_version: str) -> frozenset[str]:
     validator = crds._validator(crds.tigera_schema_set(tigera_version), "operator.tigera.io", "v1", kind)
     status = validator.schema.get("properties", {}).get("status", {}) if validator is not None else {}
     return frozenset(status.get("properties", {}))
-
-
-_NAME_IN = re.compile(r"^projectcalico\.org/name in \{(?P<names>'[a-z0-9.-]+'(?:, '[a-z0-9.-]+')*)\}$")
-_NAME_IS = re.compile(r"^projectcalico\.org/name == '(?P<name>[a-z0-9.-]+)'$")
-
-
-def selected_namespaces(selector: str) -> set[str] | None:
-    """Namespaces a Calico namespaceSelector of the forms this tool renders selects; None for all."""
-    if selector.strip() in ("", "all()"):
-        return None
-    match = _NAME_IN.match(selector.strip())
-    if match:
-        return {name.strip("'") for name in match["names"].split(", ")}
-    match = _NAME_IS.match(selector.strip())
-    return {match["name"]} if match else set()
-
-
-def bypassed(policy: dict[str, Any], site: Site) -> set[str] | None:
-    """Namespaces whose pods this policy lets reach the real endpoint ahead of the operator's policies.
-
-    It must sit in the operator's tier (allow-tigera) with an order below theirs
-    (facts.OPERATOR_POLICY_ORDER), select every pod, and allow TCP egress to the endpoint port
-    (narrowed to the endpoint IP or not) or to the default/kubernetes Service. None: every namespace."""
-    spec = policy.get("spec") or {}
-    if spec.get("tier") != site.operator_tier or float(spec.get("order", 1000)) >= facts.OPERATOR_POLICY_ORDER:
-        return set()
-    if spec.get("selector", "all()") != "all()" or "Egress" not in spec.get("types", ["Egress"]):
-        return set()
-    for rule in spec.get("egress") or []:
-        destination = rule.get("destination") or {}
-        if rule.get("action") != "Allow" or rule.get("protocol") not in ("TCP", None):
-            continue
-        ports = [int(port) for port in destination.get("ports", []) if str(port).isdigit()]
-        nets = destination.get("nets") or []
-        by_port = site.endpoint_port in ports and (not nets or f"{site.endpoint_ip}/32" in nets or not site.endpoint_ip)
-        by_service = destination.get("services") == {"name": "kubernetes", "namespace": "default"}
-        if by_port or by_service:
-            if policy.get("kind") == "NetworkPolicy":
-                return {str((policy.get("metadata") or {}).get("namespace", ""))}
-            return selected_namespaces(str(spec.get("namespaceSelector", "all()")))
-    return set()
 
 
 def _calico_stored_rules(policy: dict[str, Any]) -> None:
@@ -155,6 +132,15 @@ class Cluster:
     _settled: int = -1
     _kinds: frozenset[str] = frozenset()
     _statuses: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    files: dict[Key, str] = field(default_factory=dict)
+    """Where each applied or refused object came from in the tree (for --verify's report)."""
+    refusals: dict[Key, str] = field(default_factory=dict)
+    """Objects the API server refuses now, in the order first refused (removed once applied)."""
+    egress: dict[str, str] = field(default_factory=dict)
+    """Namespace -> Felix's verdict on its pods reaching the API server endpoint (felix.py)."""
+
+    def __post_init__(self) -> None:
+        self._judge_egress()
 
     def holds(self, fact: str) -> bool:
         return fact in self.since and self.since[fact] <= self.now
@@ -170,21 +156,37 @@ class Cluster:
     def kinds(self) -> frozenset[str]:
         return self._kinds
 
-    def check(self, obj: dict[str, Any]) -> None:
-        """Raise ApplyError when the API server would refuse `obj` now."""
-        group, kind, namespace, name = key_of(obj)
-        need = _KIND_NEEDS.get(group)
+    def check(self, obj: dict[str, Any], file: str = "") -> None:
+        """Raise ApplyError when the API server would refuse `obj` now (and remember the refusal)."""
+        key = key_of(obj)
+        if file:
+            self.files.setdefault(key, file)
+        try:
+            self._check(obj)
+        except ApplyError as exc:
+            self.refusals.setdefault(key, str(exc))
+            raise
+
+    def _check(self, obj: dict[str, Any]) -> None:
+        group, kind, namespace, name = key = key_of(obj)
+        need = _KIND_NEEDS.get(group) or (f"crds:{group}" if self._custom(group) else "")
         if need and not self.holds(need):
-            raise ApplyError(f"{kind} {name}: no matches for kind {kind!r} in group {group!r} ({need} missing)")
+            raise ApplyError(f"{kind} {name}: no matches for kind {kind!r} in group {group!r} ({need} missing)", key)
         if is_namespaced(group, kind) and namespace and not self.holds(f"namespace:{namespace}"):
-            raise ApplyError(f"{kind} {namespace}/{name}: namespaces {namespace!r} not found")
+            raise ApplyError(f"{kind} {namespace}/{name}: namespaces {namespace!r} not found", key)
         tier = (obj.get("spec") or {}).get("tier") if group == "projectcalico.org" else None
         if tier and not self.holds("tier:operator" if tier == self.site.operator_tier else f"tier:{tier}"):
-            raise ApplyError(f"{kind} {name}: tier {tier!r} not found")
+            raise ApplyError(f"{kind} {name}: tier {tier!r} not found", key)
 
-    def apply(self, obj: dict[str, Any]) -> None:
-        self.check(obj)
+    @staticmethod
+    def _custom(group: str) -> bool:
+        """A group served by CRDs that must be applied first (not built in, not an engine's own)."""
+        return "." in group and not group.endswith(("k8s.io", "toolkit.fluxcd.io", "argoproj.io"))
+
+    def apply(self, obj: dict[str, Any], file: str = "") -> None:
+        self.check(obj, file)
         group, kind, namespace, name = key = key_of(obj)
+        self.refusals.pop(key, None)
         live = copy.deepcopy(obj)
         live.pop("status", None)
         if group == "projectcalico.org" and kind in ("GlobalNetworkPolicy", "NetworkPolicy"):
@@ -195,23 +197,42 @@ class Cluster:
             self._kinds = self._kinds | {kind}
         if kind == "Namespace" and not group:
             self.grant(f"namespace:{name}")
+        elif kind == "CustomResourceDefinition":
+            self.grant(f"crds:{(live.get('spec') or {}).get('group') or name.split('.', 1)[-1]}",
+                       CRD_ESTABLISH_SECONDS)
         elif kind == "StorageClass":
             self.grant(f"storageclass:{name}")
+        elif kind == "Secret" and not group:
+            self.grant(f"secret:{namespace}/{name}")
+        elif kind == "Tier" and group == "projectcalico.org":
+            self.grant(f"tier:{name}")
         elif kind == "LicenseKey" and name == "default":
             self.grant("license")
         elif kind == "ExternalSecret" and namespace == "tigera-operator":
-            self.grant("pull-secret", 30)
+            target = ((live.get("spec") or {}).get("target") or {}).get("name") or name
+            self.grant(f"secret:{namespace}/{target}", 30)  # ESO's first refresh
         elif kind == "ExternalSecret":
             self.drift.append(f"ExternalSecret {namespace}/{name}: the operator copies the pull secret there "
                               "itself, owned by its CR (pkg/render/common/secret/secrets.go CopyToNamespace, "
                               "pkg/controller/utils/component.go), so ESO can never own the target")
-        elif kind == "Installation":
+        if kind == "Installation":
             self._operator_defaults(live)
-        elif kind in ("GlobalNetworkPolicy", "NetworkPolicy") and group == "projectcalico.org":
-            namespaces = bypassed(live, self.site)
-            for namespace in facts.BYPASS_NAMESPACES if namespaces is None else namespaces:
-                self.grant(f"api-egress:{namespace}")
+        if kind in ("GlobalNetworkPolicy", "NetworkPolicy", "Tier") and group == "projectcalico.org":
+            self._judge_egress()
         self.log.append(f"{self.now:7.0f}s applied {kind} {namespace + '/' if namespace else ''}{name}")
+
+    def _judge_egress(self) -> None:
+        """Grant api-egress:<namespace> where Felix now lets the pods reach the endpoint (felix.py)."""
+        policies = [obj for (group, kind, _, _), obj in self.objects.items()
+                    if group == "projectcalico.org" and kind in ("GlobalNetworkPolicy", "NetworkPolicy")]
+        orders = {key[3]: float(obj["spec"]["order"]) for key, obj in self.objects.items()
+                  if key[:2] == ("projectcalico.org", "Tier") and (obj.get("spec") or {}).get("order") is not None}
+        for namespace in facts.BYPASS_NAMESPACES:
+            allowed, why = felix.egress(namespace, policies, self.site.operator_tier, self.site.endpoint_port,
+                                        self.site.endpoint_ip, orders)
+            self.egress[namespace] = why
+            if allowed:
+                self.grant(f"api-egress:{namespace}")
 
     def _operator_defaults(self, live: dict[str, Any]) -> None:
         """What the ippool controller writes back into the spec (pkg/controller/ippool/defaults.go)."""
@@ -227,7 +248,8 @@ class Cluster:
     # -- time -----------------------------------------------------------------------------------
 
     def _rules(self) -> list[tuple[str, tuple[str, ...], int]]:
-        return [*_component_rules(self._kinds), *self.extra_rules]
+        renamed, refused = operator.reading(self.objects)
+        return [*_component_rules(self._kinds, renamed, refused), *self.extra_rules]
 
     def settle(self) -> None:
         """Schedule every fact whose needs hold now (a need that holds later re-schedules on the next call)."""
@@ -270,10 +292,56 @@ class Cluster:
         """("Available" | "Progressing" | "Degraded", message) as the TigeraStatus shows it."""
         if self.holds(f"component:{component.name}"):
             return "Available", "All objects available"
-        missing = [need for need in component.needs if not self.holds(need)]
+        refused = operator.refusal(self.objects)
+        if refused is not None and component.kind == refused[0][1]:
+            return "Degraded", refused[1]
+        missing = [need for need in self.needs(component) if not self.holds(need)]
         if missing:
             return "Degraded", f"{component.waiting}: {', '.join(missing)}"
         return "Progressing", "rolling out"
+
+    def needs(self, component: facts.Component) -> tuple[str, ...]:
+        """The component's needs as the applied objects name them (operator.py)."""
+        renamed = dict(operator.reading(self.objects)[0])
+        return tuple(real for need in component.needs for real in renamed.get(need, (need,)))
+
+    def blockers(self) -> list[tuple[Key, str]]:
+        """What keeps the cluster from converging, first cause first: objects the API server refuses,
+        a CR the operator refuses, then for each component not Available the root of what it waits for."""
+        found: list[tuple[Key, str]] = list(self.refusals.items())
+        refused = operator.refusal(self.objects)
+        if refused is not None:
+            found.append(refused)
+        by_name = {component.name: component for component in facts.components_for(self.kinds())}
+        for component in by_name.values():
+            if not self.holds(f"component:{component.name}"):
+                found += self._root(component, by_name, set())
+        return list(dict.fromkeys(found))
+
+    def _root(self, component: facts.Component, by_name: dict[str, facts.Component],
+              seen: set[str]) -> list[tuple[Key, str]]:
+        seen.add(component.name)
+        cr = next((key for key in self.objects if key[:2] == ("operator.tigera.io", component.kind)), None)
+        for need in self.needs(component):
+            if self.holds(need):
+                continue
+            other = by_name.get(need.removeprefix("component:")) if need.startswith("component:") else None
+            if other is not None and other.name not in seen:
+                return self._root(other, by_name, seen)
+            named = operator.blocker(self.objects, need)
+            if named is not None:
+                return [named]
+            if need.startswith("api-egress:"):
+                namespace = need.partition(":")[2]
+                policy = next((key for key in self.objects if key[0] == "projectcalico.org"
+                               and key[1] in ("GlobalNetworkPolicy", "NetworkPolicy")), cr)
+                if policy is not None:
+                    return [(policy, f"pods in {namespace} cannot reach the API server endpoint "
+                                     f":{self.site.endpoint_port} ({self.egress.get(namespace, 'denied')}), "
+                                     f"so tigerastatus {component.name} waits")]
+            if cr is not None:
+                return [(cr, f"tigerastatus {component.name}: {component.waiting}: {need}")]
+        return []
 
     def tigerastatus(self) -> dict[str, tuple[str, str]]:
         return {component.name: self.component_status(component)
@@ -319,7 +387,11 @@ class Cluster:
 
     def external_secret_ready(self, namespace: str) -> bool:
         """ESO's Ready condition: only where no operator controller owns the target Secret."""
-        return namespace == "tigera-operator" and self.holds("pull-secret")
+        if namespace != "tigera-operator":
+            return False
+        targets = [((obj.get("spec") or {}).get("target") or {}).get("name") or key[3]
+                   for key, obj in self.objects.items() if key[1] == "ExternalSecret" and key[2] == namespace]
+        return bool(targets) and all(self.holds(f"secret:{namespace}/{target}") for target in targets)
 
     def live(self, key: Key) -> dict[str, Any] | None:
         obj = self.objects.get(key)

@@ -1,8 +1,10 @@
 """What an engine gets when it builds a path of the rendered tree, and what applying it does.
 
-Local files are parsed back as they were rendered. Remote manifests and Helm charts cannot be read
-offline: applying them grants what the stage model says they carry (renderer/model/stages.py `provides`,
-e.g. the operator's CRDs), the CRDs after they are Established.
+Local files are parsed back as they are on disk (or as rendered). Remote manifests, Helm charts and
+SOPS files cannot be read offline: applying them applies the objects renderer/simulate/opaque.py
+declares for them, found by the reference the tree itself holds (URL, vendored directory, chart
+name); what follows (namespaces, CRDs Established) comes from those objects, never from what a
+stage declares it provides.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Any
 
 from renderer import yamlio
 from renderer.model.stages import Stage
-from renderer.simulate.cluster import CRD_ESTABLISH_SECONDS, ApplyError, Cluster
+from renderer.simulate import opaque
+from renderer.simulate.cluster import ApplyError, Cluster, Key, key_of
 
 
 @dataclass
@@ -25,6 +28,10 @@ class Content:
     outside_root: list[str] = field(default_factory=list)
     """Files listed from outside the kustomization root (Argo CD refuses them: LoadRestrictionsRootOnly)."""
     encrypted: bool = False
+    remote: list[tuple[str, str]] = field(default_factory=list)
+    """(reference, release namespace) of each opaque part: a URL, a vendored directory, `chart:<name>`."""
+    files: dict[Key, str] = field(default_factory=dict)
+    """Where each local object comes from (path relative to the cluster's tree)."""
 
 
 _PARSED: dict[str, list[dict[str, Any]]] = {}
@@ -58,6 +65,7 @@ def build(tree: dict[str, str], directory: str, stage: Stage | None) -> Content:
     for resource in kustomization.get("resources", []):
         if "://" in resource:
             content.opaque = True
+            content.remote.append((resource, ""))
             continue
         path = posixpath.normpath(posixpath.join(directory, resource))
         if path.startswith("..") or not path.startswith(directory):
@@ -66,30 +74,59 @@ def build(tree: dict[str, str], directory: str, stage: Stage | None) -> Content:
                 # allows those (api/internal/loader/fileloader.go: FileLoader.New); its content is the
                 # stage's declared content, as for a remote URL.
                 content.opaque = True
+                content.remote.append((resource, ""))
                 continue
             content.outside_root.append(resource)
-            content.encrypted = content.encrypted or bool(stage and stage.sops)
+            if path not in tree:  # a repository file outside the tree: a SOPS file (stage 07-license)
+                content.encrypted = True
+                content.remote.append((resource, ""))
             continue
         if f"{path}/kustomization.yaml" in tree:
             nested = build(tree, path, stage)
             content.objects += nested.objects
             content.opaque = content.opaque or nested.opaque
+            content.remote += nested.remote
+            content.files.update(nested.files)
             continue
-        content.objects += objects_of(tree, path)
-    if kustomization.get("helmCharts"):
+        found = objects_of(tree, path)
+        content.objects += found
+        content.files.update({key_of(obj): path for obj in found})
+    for chart in kustomization.get("helmCharts") or []:
         content.opaque = True
+        content.remote.append((f"chart:{chart.get('name', '')}", str(chart.get("namespace", ""))))
     return content
 
 
+def chart(name: str, namespace: str, stage: Stage | None = None) -> Content:
+    """A Helm chart an engine renders itself (Argo CD `source.chart`, a Flux HelmRelease)."""
+    return Content(stage, opaque=True, remote=[(f"chart:{name}", namespace)])
+
+
+def _declared(content: Content) -> list[dict[str, Any]]:
+    remote = list(content.remote)
+    if content.opaque and not remote and content.stage is not None and content.stage.helm_chart:
+        # Argo CD's chart source arrives without its reference (simulate/argocd.py builds Content(stage)).
+        chart_ = content.stage.helm_chart
+        remote.append((f"chart:{chart_['name']}", str(chart_.get("namespace", ""))))
+    found = []
+    for reference, namespace in remote:
+        try:
+            found += opaque.objects(reference, namespace)
+        except opaque.Unknown:
+            raise ApplyError(f"{reference}: remote content nothing declares (renderer/simulate/opaque.py); "
+                             "the simulator cannot tell what it creates") from None
+    return found
+
+
+_FIRST = {"Namespace": 0, "CustomResourceDefinition": 1}
+
+
 def apply(cluster: Cluster, content: Content) -> None:
-    """Apply in the order engines use (namespaces and CRDs first); the first refusal stops it."""
-    ordered = sorted(content.objects, key=lambda obj: 0 if obj.get("kind") in ("Namespace",) else 1)
+    """Apply in the order engines use (namespaces and CRDs first); the first refusal stops it.
+
+    kustomize's legacy order, Argo CD's sync phases and Flux's ApplyAllStaged all put Namespaces and
+    CRDs first (sigs.k8s.io/kustomize api/resid/gvk.go orderFirst; fluxcd/pkg ssa/manager_apply.go)."""
+    everything = [*content.objects, *_declared(content)]
+    ordered = sorted(everything, key=lambda obj: _FIRST.get(str(obj.get("kind", "")), 2))
     for obj in ordered:
-        cluster.apply(obj)
-    if content.stage is not None and (content.opaque or content.encrypted):
-        for fact in content.stage.provides:
-            if fact == "license":
-                cluster.check({"apiVersion": "projectcalico.org/v3", "kind": "LicenseKey",
-                               "metadata": {"name": "default"}})
-            cluster.grant(fact, CRD_ESTABLISH_SECONDS if fact.startswith("crds:") else 0)
-        cluster.log.append(f"{cluster.now:7.0f}s applied {content.stage.directory} (remote or chart content)")
+        cluster.apply(obj, content.files.get(key_of(obj), ""))

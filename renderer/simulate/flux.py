@@ -10,6 +10,12 @@
   (fluxcd/pkg ssa WaitForSetWithContext): healthCheckExprs (CEL, evaluated here with cel-python)
   for their kinds, kstatus otherwise (a Ready condition decides; no conditions reads Current).
 - Builds use LoadRestrictionsNone; SOPS files are decrypted only with spec.decryption.
+- sourceRef must name a GitRepository the tree delivers, else "Source ... not found", retried
+  (internal/controller/kustomization_controller.go: getSource); a dependsOn entry naming no
+  Kustomization waits forever ("unable to get 'ns/name' dependency").
+- A HelmRelease installs its chart (renderer/simulate/opaque.py) into spec.targetNamespace, which
+  exists only if something creates it: install.createNamespace (helm-controller v1.2.0
+  api/v2/helmrelease_types.go: Install.CreateNamespace).
 """
 
 from __future__ import annotations
@@ -112,18 +118,31 @@ def run(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -
     files = content_.objects_of(tree, "flux/kustomization.yaml")[0].get("resources", [])
     states = [_State(obj) for file in files for obj in content_.objects_of(tree, f"flux/{file}")
               if obj.get("kind") == "Kustomization"]
+    sources = {("GitRepository", str(obj["metadata"].get("namespace", "")), str(obj["metadata"]["name"]))
+               for file in files for obj in content_.objects_of(tree, f"flux/{file}")
+               if obj.get("kind") == "GitRepository"}
+    for state in states:
+        ref = state.spec.get("sourceRef") or {}
+        wanted = (str(ref.get("kind", "")), str(ref.get("namespace") or state.obj["metadata"].get("namespace", "")),
+                  str(ref.get("name", "")))
+        if wanted not in sources:
+            state.error = f"Source '{wanted[0]}/{wanted[1]}/{wanted[2]}' not found"
+            state.next_try = float("inf")
     by_name = {state.name: state for state in states}
     stages = {stage.directory: stage for stage in model.stages}
     base = "./" + model.values.gitops.path.rstrip("/") + "/"
     while cluster.now <= deadline:
         for state in states:
+            if state.next_try == float("inf"):
+                continue
             if not state.ready and state.waiting_until is None and cluster.now >= state.next_try:
                 _reconcile(tree, cluster, state, by_name, stages, base)
             if state.waiting_until is not None:
                 _check_health(cluster, state)
         if all(state.ready for state in states) and not cluster.converged():
             return Outcome("flux", True, cluster.now, [], cluster.log)
-        retries = [state.next_try for state in states if not state.ready and state.waiting_until is None]
+        retries = [state.next_try for state in states if not state.ready and state.waiting_until is None
+                   and state.next_try != float("inf")]
         polls = [cluster.now + HEALTH_POLL for state in states if state.waiting_until is not None]
         upcoming = [t for t in (cluster.next_event(), *retries, *polls) if t is not None and t > cluster.now]
         if not upcoming:
@@ -137,6 +156,11 @@ def _reconcile(tree: dict[str, str], cluster: Cluster, state: _State, by_name: d
                stages: dict[str, Any], base: str) -> None:
     spec = state.spec
     retry = _seconds(spec.get("retryInterval") or spec.get("interval", "10m"))
+    unknown = [dep.get("name") for dep in spec.get("dependsOn") or [] if dep.get("name") not in by_name]
+    if unknown:
+        state.error = f"unable to get '{state.obj['metadata'].get('namespace', '')}/{unknown[0]}' dependency: not found"
+        state.next_try = float("inf")
+        return
     pending = [dep["name"] for dep in spec.get("dependsOn") or [] if not by_name[dep["name"]].ready]
     if pending:
         state.error = f"dependency '{pending[0]}' is not ready"
@@ -147,8 +171,8 @@ def _reconcile(tree: dict[str, str], cluster: Cluster, state: _State, by_name: d
                                           None)
     try:
         built = content_.build(tree, directory, stage)
-        if stage is not None and directory.startswith("flux/"):
-            built.opaque = True  # HelmRepository + HelmRelease: helm-controller installs the chart
+        for release in [obj for obj in built.objects if obj.get("kind") == "HelmRelease"]:
+            _install(cluster, release)
         if built.encrypted and not spec.get("decryption"):
             raise ApplyError(f"{directory}: SOPS-encrypted file without spec.decryption")
         content_.apply(cluster, built)
@@ -161,6 +185,16 @@ def _reconcile(tree: dict[str, str], cluster: Cluster, state: _State, by_name: d
         state.waiting_until = cluster.now + _seconds(spec.get("timeout") or "5m")
     else:
         state.ready = True
+
+
+def _install(cluster: Cluster, release: dict[str, Any]) -> None:
+    """What helm-controller does with a HelmRelease: create the target namespace if asked, install the chart."""
+    spec = release.get("spec") or {}
+    namespace = str(spec.get("targetNamespace") or release["metadata"].get("namespace", ""))
+    if (spec.get("install") or {}).get("createNamespace"):
+        cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+    chart = str((((spec.get("chart") or {}).get("spec")) or {}).get("chart", ""))
+    content_.apply(cluster, content_.chart(chart, namespace))
 
 
 def _check_health(cluster: Cluster, state: _State) -> None:

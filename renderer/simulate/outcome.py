@@ -12,6 +12,8 @@ class Outcome:
     seconds: float
     problems: list[str]
     log: list[str] = field(default_factory=list)
+    blocking: tuple[str, str, str] | None = None
+    """When stuck: (file in the tree, object, reason) of the first object that blocks it."""
 
     def summary(self) -> str:
         if self.converged:
