@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from renderer.model import health
-from renderer.simulate import DEADLINE, _cluster, argocd, engines, lua
+from renderer.simulate import DEADLINE, PULL_SECRET, _cluster, argocd, engines, lua
 from renderer.simulate.cluster import Cluster
 from renderer.simulate.outcome import Outcome
 from tests.test_rollout import build, edit
@@ -46,7 +46,7 @@ def running_cluster(*sets: str, license_after: float = 0) -> tuple[Any, dict[str
     cluster = _cluster(cluster_model)
     for fact in ("nodes", "calico"):
         cluster.grant(fact)
-    cluster.extra_rules += [("pull-secret", ("namespace:tigera-operator",), 0),
+    cluster.extra_rules += [(PULL_SECRET, ("namespace:tigera-operator",), 0),
                             ("license", ("api:projectcalico.org/v3",), int(license_after))]
     return cluster_model, tree, cluster
 
@@ -227,3 +227,14 @@ def test_drift_follows_argo_cds_diff() -> None:
     assert engines.drift(config, live) == ""
     assert engines.drift(config, {"spec": {"egress": [*live["spec"]["egress"], {"action": "Deny"}]}}) != ""
     assert engines.drift({"spec": {"enabled": True}}, {"spec": {"enabled": 1}}) != ""
+
+
+def test_the_operator_app_needs_server_side_apply() -> None:
+    """The Installation CRD is 523,060 bytes as JSON (renderer/simulate/opaque.py: JSON_BYTES)."""
+    tree = rendered()
+    path = "argocd/apps/03-tigera-operator.yaml"
+    assert "ServerSideApply=true" in tree[path]
+    outcome = play(edit(tree, path, lambda app: app["spec"]["syncPolicy"]["syncOptions"].remove(
+        "ServerSideApply=true")), ARGO_214)
+    assert any(line.startswith("ceosks-poc-03-tigera-operator: CustomResourceDefinition installations.operator"
+                               ".tigera.io: metadata.annotations: Too long") for line in outcome.problems)

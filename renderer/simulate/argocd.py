@@ -23,7 +23,7 @@ from typing import Any
 from renderer.model import Model
 from renderer.model.stages import Stage
 from renderer.simulate import content as content_
-from renderer.simulate import engines, lua
+from renderer.simulate import engines, lua, opaque
 from renderer.simulate.cluster import ApplyError, Cluster, is_namespaced, key_of
 from renderer.simulate.engines import Project, Retry, crd_live, drift, last_applied_too_large, seconds, worse
 from renderer.simulate.outcome import Outcome
@@ -64,18 +64,21 @@ class Setup:
 
 
 def run(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -> Outcome:
-    """Every supported Argo CD version, each from a copy of `cluster` (the last one plays on it)."""
+    """Every supported Argo CD version, each from a copy of `cluster`; `cluster` ends as the first one stuck
+    left its copy (or as the last one left it), for the report to read."""
     played = []
-    for index, version in enumerate(engines.ARGOCD):
-        start = cluster if index == len(engines.ARGOCD) - 1 else copy.deepcopy(cluster)
-        played.append((version, play_version(model, tree, start, deadline, version)))
-    failed = [(version, outcome) for version, outcome in played if not outcome.converged]
-    seconds_taken = max(outcome.seconds for _, outcome in played)
+    for version in engines.ARGOCD:
+        start = copy.deepcopy(cluster)
+        played.append((version, start, play_version(model, tree, start, deadline, version)))
+    failed = [(version, start, outcome) for version, start, outcome in played if not outcome.converged]
+    seconds_taken = max(outcome.seconds for _, _, outcome in played)
+    _, final, _ = failed[0] if failed else played[-1]
+    cluster.__dict__.update(final.__dict__)
     if failed:
         return Outcome("argocd", False, seconds_taken,
-                       [f"{version.name}: {problem}" for version, outcome in failed for problem in outcome.problems],
-                       failed[0][1].log)
-    return Outcome("argocd", True, seconds_taken, [], played[-1][1].log)
+                       [f"{problem} ({version.name})" for version, _, outcome in failed for problem in outcome.problems],
+                       failed[0][2].log)
+    return Outcome("argocd", True, seconds_taken, [], played[-1][2].log)
 
 
 def play_version(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float,
@@ -200,8 +203,8 @@ def _sync(model: Model, tree: dict[str, str], cluster: Cluster, project: Project
         child.blocked = f"application repo {repo} is not permitted in project"
         return
     options = set(((spec.get("syncPolicy") or {}).get("syncOptions")) or [])
-    if "chart" in source:
-        result = content_.Content(child.stage, opaque=True)  # the chart, rendered by Argo CD itself
+    if "chart" in source:  # rendered by Argo CD itself, into the destination namespace
+        result = content_.chart(str(source["chart"]), namespace, child.stage)
     else:
         directory = str(source.get("path", "")).removeprefix(model.values.gitops.path.rstrip("/") + "/")
         try:
@@ -214,18 +217,19 @@ def _sync(model: Model, tree: dict[str, str], cluster: Cluster, project: Project
                              "below the kustomization root (Argo CD builds with LoadRestrictionsRootOnly)")
             return
     built[child.name] = result
-    child.blocked = _permission_problem(project, server, namespace, result.objects)
+    try:
+        declared = content_.declared(result)
+    except ApplyError as exc:
+        child.blocked = str(exc)
+        return
+    child.blocked = _permission_problem(project, server, namespace, [*result.objects, *declared])
     if "ServerSideApply=true" not in options and not child.blocked:
-        child.blocked = last_applied_too_large(result.objects)
+        child.blocked = last_applied_too_large([*result.objects, *declared], opaque.JSON_BYTES)
     if child.blocked:
         return
     try:
         if "CreateNamespace=true" in options and namespace:
             cluster.grant(f"namespace:{namespace}")
-        if "chart" in source and namespace and not cluster.holds(f"namespace:{namespace}"):
-            # helm template puts the chart's objects in the destination namespace; the chart creates none.
-            raise ApplyError(f"namespaces {namespace!r} not found (the chart's objects go there; "
-                             "nothing in the app creates it and CreateNamespace=true is not set)")
         if "SkipDryRunOnMissingResource=true" not in options:
             for obj in result.objects:
                 group = key_of(obj)[0]
@@ -267,10 +271,13 @@ def _resources(cluster: Cluster, child: Child, built: content_.Content | None, s
     found: list[Assessed] = []
     if built is None:
         return found
-    pairs = [(obj, cluster.live(key_of(obj))) for obj in built.objects]
-    if built.opaque and child.stage is not None and child.synced:  # the CRDs the remote content carries
-        pairs += [(crd_live(fact, False), crd_live(fact, cluster.holds(fact)))
-                  for fact in child.stage.provides if fact.startswith("crds:")]
+    pairs = []
+    for obj in [*built.objects, *content_.declared(built)]:
+        live = cluster.live(key_of(obj))
+        if live is not None and obj.get("kind") == "CustomResourceDefinition":
+            group = (obj.get("spec") or {}).get("group") or key_of(obj)[3].split(".", 1)[-1]
+            live = crd_live(key_of(obj)[3], cluster.holds(f"crds:{group}"))
+        pairs.append((obj, live))
     for obj, live in pairs:
         key = key_of(obj)
         script = setup.scripts.get(f"{key[0]}/{key[1]}")

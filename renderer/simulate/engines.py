@@ -229,15 +229,18 @@ def crd_live(name: str, established: bool) -> dict[str, Any]:
             "metadata": {"name": name}, "status": {"conditions": conditions if established else []}}
 
 
-def last_applied_too_large(objects: list[dict[str, Any]]) -> str:
-    """The first object client-side apply cannot store: its annotations with the last-applied JSON pass the limit."""
+def last_applied_too_large(objects: list[dict[str, Any]], sizes: dict[str, int] | None = None) -> str:
+    """The first object client-side apply cannot store: its annotations with the last-applied JSON pass the limit.
+
+    `sizes`: the JSON size of declared objects known by name only (renderer/simulate/opaque.py)."""
     for obj in objects:
         metadata = obj.get("metadata") or {}
         annotations = {str(k): str(v) for k, v in (metadata.get("annotations") or {}).items()}
         if "ServerSideApply=true" in annotations.get("argocd.argoproj.io/sync-options", ""):
             continue
-        stored = json.dumps(obj, separators=(",", ":"), sort_keys=True)
-        size = sum(len(k) + len(v.encode()) for k, v in annotations.items()) + len(LAST_APPLIED) + len(stored.encode())
+        stored = len(json.dumps(obj, separators=(",", ":"), sort_keys=True).encode())
+        stored = max(stored, (sizes or {}).get(str(metadata.get("name")), 0))
+        size = sum(len(k) + len(v.encode()) for k, v in annotations.items()) + len(LAST_APPLIED) + stored
         if size > ANNOTATIONS_LIMIT:
             return (f"{obj.get('kind')} {metadata.get('name')}: metadata.annotations: Too long: must have at most "
                     f"{ANNOTATIONS_LIMIT} bytes ({size} with the last-applied configuration; ServerSideApply=true "
