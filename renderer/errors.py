@@ -109,3 +109,9 @@ class TemplateError(RenderError):
     """A template failed or produced an invalid object: a bug in sks-gitops, not in the values."""
 
     exit_code = exitcodes.INTERNAL
+
+
+class NotConverging(RenderError):
+    """`render --verify`: a delivery of the tree on disk never converges (the tree is wrong, not the renderer)."""
+
+    exit_code = exitcodes.INTERNAL

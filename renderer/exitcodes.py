@@ -12,5 +12,6 @@ MEANING = {
     OK: "rendered (or, with --check/--diff, out/ is current)",
     DIFFERS: "--check/--diff: out/ differs from what would be rendered",
     INVALID: "invalid values, --set, usage or output location (nothing written)",
-    INTERNAL: "internal error: a template produced an invalid object or a tree that cannot converge (a bug)",
+    INTERNAL: "internal error: a template produced an invalid object or a tree that cannot converge (a bug); "
+              "--verify: a delivery of the tree on disk does not converge",
 }

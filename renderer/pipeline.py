@@ -18,7 +18,7 @@ from typing import TypeVar
 from renderer import check, load, model, remote, render, simulate, validate, write
 from renderer.cache.clusters import Ledger, Recorded
 from renderer.cache.parallel import ordered_map
-from renderer.errors import Problem, RemoteError, ValuesError
+from renderer.errors import NotConverging, Problem, RemoteError, ValuesError
 from renderer.load import overrides
 from renderer.model import Model
 from renderer.model import plan as rollout_plan
@@ -139,6 +139,65 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
     plan = rollout_plan.describe(cluster_model, [outcome.summary() for outcome in outcomes])
     return Prepared(cluster_model, tree, kinds, values.sources, values.origin(("cluster", "name")), tuple(paths),
                     bool(found), plan)
+
+
+def verify(request: Request) -> list[tuple[str, list[str]]]:
+    """`render --verify`: every delivery played on each cluster's tree as it is on disk under --out.
+
+    The values give the cluster (its name, engines, endpoint); the tree is whatever the files say,
+    hand-edited or rendered by another release. Returns (tree, converged deliveries) per cluster, or
+    raises NotConverging with, per stuck delivery, the first blocking object (renderer/simulate/verify.py)."""
+    from renderer.simulate import verify as verify_
+
+    done: list[tuple[str, list[str]]] = []
+    stuck: list[Problem] = []
+    for paths in _groups(request.values_files):
+        values = overrides.apply(load.load(paths), list(request.overrides), validate.values_schema())
+        cluster_model = model.build(validate.validate(values, strict=request.strict)[0])
+        cluster_dir = request.out_dir / cluster_model.cluster
+        files = _disk_tree(request.out_dir, cluster_model.cluster)
+        if files is None:
+            raise ValuesError([Problem(str(cluster_dir), 0, 0, "", "no tree here to verify (render it first, or "
+                                       "name its parent with --out)")])
+        tree, broken = verify_.read_tree(files)
+        stuck += [Problem(str(cluster_dir / path), 0, 0, "", f"every delivery: {why}") for path, why in broken]
+        outcomes = simulate.play(cluster_model, tree)
+        for outcome in outcomes:
+            if outcome.converged:
+                continue
+            file, obj, reason = outcome.blocking or ("", "-", "; ".join(outcome.problems[:1]))
+            where = str(cluster_dir / file) if file else str(cluster_dir)
+            line = verify_.line_of(tree.get(file, ""), obj) if file else 0
+            subject = "" if obj == "-" else f"{obj}: "
+            stuck.append(Problem(where, line, 1 if line else 0, "", f"{outcome.delivery} is stuck: {subject}{reason}"))
+        done.append((str(cluster_dir), [outcome.summary() for outcome in outcomes]))
+    if stuck:
+        raise NotConverging(stuck)
+    return done
+
+
+def _disk_tree(out_root: Path, cluster: str) -> dict[str, bytes] | None:
+    """Every regular file of out_root/cluster (symlinks not followed, the owned-files manifest left out),
+    read under the tree's shared lock so a render's swap is never seen half done; None without a tree."""
+    import os
+
+    cluster_dir = out_root / cluster
+    if not cluster_dir.is_dir() or cluster_dir.is_symlink():
+        return None
+    files: dict[str, bytes] = {}
+    try:
+        with write.lock.shared(out_root, cluster):
+            for root, dirs, names in os.walk(cluster_dir):
+                dirs[:] = sorted(name for name in dirs if not (Path(root) / name).is_symlink())
+                for name in names:
+                    path = Path(root) / name
+                    relative = path.relative_to(cluster_dir).as_posix()
+                    if relative != write.MANIFEST and path.is_file() and not path.is_symlink():
+                        files[relative] = path.read_bytes()
+    except OSError as exc:
+        raise ValuesError([Problem(str(exc.filename or cluster_dir), 0, 0, "",
+                                   f"cannot read the tree: {exc.strerror or exc}")]) from None
+    return files
 
 
 def _prepare_one(paths: list[Path], request: Request) -> tuple[Prepared | None, list[Problem], list[Problem]]:

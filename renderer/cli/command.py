@@ -32,6 +32,7 @@ Examples:
   render --check values/*.yaml
   render --diff --format markdown values/prod.yaml > pr-comment.md
   render --plan values/prod.yaml
+  render --verify values/prod.yaml
 
 \b
 Exit codes:
@@ -94,6 +95,9 @@ class _Progress:
               show_default=True, help="--diff output: a plain unified diff or a PR-comment markdown body.")
 @click.option("--plan", "show_plan", is_flag=True,
               help="Print the rollout plan (per delivery: order, what each step waits for and why); write nothing.")
+@click.option("--verify", "verify_tree", is_flag=True,
+              help="Play every delivery on the tree as it is on disk under OUT/<cluster> (hand-edited or from "
+                   "another release); exit 3 naming, per stuck delivery, the first blocking object. Writes nothing.")
 @click.option("--strict", is_flag=True, help="Treat cross-field warnings as errors.")
 @click.option("--lock", "remote", flag_value="lock",
               help="Download every remote manifest and pin URL, size and sha256 in the lock file beside the values.")
@@ -109,15 +113,21 @@ class _Progress:
               help="Write the values JSON Schema to stdout (for editors: render --print-schema > values.schema.json).")
 @click.version_option(__version__, prog_name="render")
 def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, check_only: bool, show_diff: bool,
-         diff_format: str, show_plan: bool, strict: bool, remote: str | None, vendor: bool, quiet: bool,
-         no_cache: bool) -> None:
-    if check_only + show_diff + show_plan > 1:
-        raise click.UsageError("--check, --diff and --plan exclude each other (--diff already exits 1 on a difference)")
+         diff_format: str, show_plan: bool, verify_tree: bool, strict: bool, remote: str | None, vendor: bool,
+         quiet: bool, no_cache: bool) -> None:
+    if check_only + show_diff + show_plan + verify_tree > 1:
+        raise click.UsageError("--check, --diff, --plan and --verify exclude each other "
+                               "(--diff already exits 1 on a difference)")
+    if verify_tree and (remote or vendor):
+        raise click.UsageError("--verify reads the tree on disk; it downloads nothing (no --lock, --vendor, "
+                               "--verify-remote)")
     if vendor and remote != "lock":
         raise click.UsageError("--vendor goes with --lock (it stores what --lock downloads)")
     if not out_text.strip():
         raise click.BadParameter("is empty (an unset shell variable?); name the output directory", param_hint="--out")
     out_dir = Path(out_text)
+    if verify_tree:
+        _verify(values, overrides, out_dir, strict, quiet)
     mode = "check" if check_only else "diff" if show_diff else "plan" if show_plan else "write"
     progress = _Progress() if not quiet and sys.stderr.isatty() else None
     request = Request(values_files=values, overrides=overrides, out_dir=out_dir, mode=mode,
@@ -166,6 +176,30 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str, ch
     if isinstance(pending, noop.Pending) and not no_cache:
         _record_noop(pending, request, report, out_text, quiet)
     sys.exit(exitcodes.DIFFERS if request.mode != "write" and report.differs else exitcodes.OK)
+
+
+def _verify(values: tuple[Path, ...], overrides: tuple[str, ...], out_dir: Path, strict: bool, quiet: bool) -> None:
+    """`render --verify`: exit 0 when every delivery of every tree converges, 3 naming what blocks, 2 for usage."""
+    from renderer.errors import NotConverging
+    from renderer.pipeline import verify
+
+    try:
+        verified = verify(Request(values_files=values, overrides=overrides, out_dir=out_dir, strict=strict))
+    except NotConverging as exc:
+        for problem in exc.problems:
+            _emit(problem)
+        click.echo(f"not converging: {len(exc.problems)} stuck delivery report(s); a real cluster would stay there",
+                   err=True)
+        sys.exit(exc.exit_code)
+    except RenderError as exc:
+        for problem in exc.problems:
+            _emit(problem)
+        sys.exit(exc.exit_code)
+    if not quiet:
+        for tree, lines in verified:
+            for line in lines:
+                click.echo(f"{tree}: {line}")
+    sys.exit(exitcodes.OK)
 
 
 def _asked_fleet(request: Request, out_text: str) -> fleet.Invocation:

@@ -37,6 +37,7 @@ def _cluster(model: Model) -> Cluster:
     gitops = values.gitops  # the engines' and the cluster's own namespaces exist before any delivery
     for namespace in (gitops.argocdNamespace, gitops.fluxNamespace, "default", "kube-system"):
         cluster.grant(f"namespace:{namespace}")
+    cluster.grant("tier:default")  # Calico's default tier always exists (served with projectcalico.org/v3)
     if values.secrets.pullSecret.provider == "external-secrets":
         cluster.grant("crds:external-secrets.io")
     return cluster

@@ -305,44 +305,6 @@ class Cluster:
         renamed = dict(operator.reading(self.objects)[0])
         return tuple(real for need in component.needs for real in renamed.get(need, (need,)))
 
-    def blockers(self) -> list[tuple[Key, str]]:
-        """What keeps the cluster from converging, first cause first: objects the API server refuses,
-        a CR the operator refuses, then for each component not Available the root of what it waits for."""
-        found: list[tuple[Key, str]] = list(self.refusals.items())
-        refused = operator.refusal(self.objects)
-        if refused is not None:
-            found.append(refused)
-        by_name = {component.name: component for component in facts.components_for(self.kinds())}
-        for component in by_name.values():
-            if not self.holds(f"component:{component.name}"):
-                found += self._root(component, by_name, set())
-        return list(dict.fromkeys(found))
-
-    def _root(self, component: facts.Component, by_name: dict[str, facts.Component],
-              seen: set[str]) -> list[tuple[Key, str]]:
-        seen.add(component.name)
-        cr = next((key for key in self.objects if key[:2] == ("operator.tigera.io", component.kind)), None)
-        for need in self.needs(component):
-            if self.holds(need):
-                continue
-            other = by_name.get(need.removeprefix("component:")) if need.startswith("component:") else None
-            if other is not None and other.name not in seen:
-                return self._root(other, by_name, seen)
-            named = operator.blocker(self.objects, need)
-            if named is not None:
-                return [named]
-            if need.startswith("api-egress:"):
-                namespace = need.partition(":")[2]
-                policy = next((key for key in self.objects if key[0] == "projectcalico.org"
-                               and key[1] in ("GlobalNetworkPolicy", "NetworkPolicy")), cr)
-                if policy is not None:
-                    return [(policy, f"pods in {namespace} cannot reach the API server endpoint "
-                                     f":{self.site.endpoint_port} ({self.egress.get(namespace, 'denied')}), "
-                                     f"so tigerastatus {component.name} waits")]
-            if cr is not None:
-                return [(cr, f"tigerastatus {component.name}: {component.waiting}: {need}")]
-        return []
-
     def tigerastatus(self) -> dict[str, tuple[str, str]]:
         return {component.name: self.component_status(component)
                 for component in facts.components_for(self.kinds())}

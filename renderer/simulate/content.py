@@ -32,6 +32,8 @@ class Content:
     """(reference, release namespace) of each opaque part: a URL, a vendored directory, `chart:<name>`."""
     files: dict[Key, str] = field(default_factory=dict)
     """Where each local object comes from (path relative to the cluster's tree)."""
+    origin: str = ""
+    """The file that references the opaque parts (a kustomization.yaml, a HelmRelease)."""
 
 
 _PARSED: dict[str, list[dict[str, Any]]] = {}
@@ -57,8 +59,8 @@ def objects_of(tree: dict[str, str], path: str) -> list[dict[str, Any]]:
 
 def build(tree: dict[str, str], directory: str, stage: Stage | None) -> Content:
     """The kustomize build of `directory` (relative to the cluster's tree), as far as it can be known."""
-    content = Content(stage)
     root = f"{directory}/kustomization.yaml"
+    content = Content(stage, origin=root)
     if root not in tree:
         raise ApplyError(f"{directory}: no kustomization.yaml")
     (kustomization,) = objects_of(tree, root)
@@ -97,9 +99,9 @@ def build(tree: dict[str, str], directory: str, stage: Stage | None) -> Content:
     return content
 
 
-def chart(name: str, namespace: str, stage: Stage | None = None) -> Content:
-    """A Helm chart an engine renders itself (Argo CD `source.chart`, a Flux HelmRelease)."""
-    return Content(stage, opaque=True, remote=[(f"chart:{name}", namespace)])
+def chart(name: str, namespace: str, stage: Stage | None = None, origin: str = "") -> Content:
+    """A Helm chart an engine renders itself (Argo CD `source.chart`, a Flux HelmRelease in `origin`)."""
+    return Content(stage, opaque=True, remote=[(f"chart:{name}", namespace)], origin=origin)
 
 
 def declared(content: Content) -> list[dict[str, Any]]:
@@ -129,4 +131,4 @@ def apply(cluster: Cluster, content: Content) -> None:
     everything = [*content.objects, *declared(content)]
     ordered = sorted(everything, key=lambda obj: _FIRST.get(str(obj.get("kind", "")), 2))
     for obj in ordered:
-        cluster.apply(obj, content.files.get(key_of(obj), ""))
+        cluster.apply(obj, content.files.get(key_of(obj), content.origin))

@@ -111,10 +111,11 @@ def run(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -
     url = str((repository.get("spec") or {}).get("url", ""))
     secret = (repository.get("spec") or {}).get("secretRef")
     if not url.startswith(("http://", "https://", "ssh://")):
-        return Outcome("flux", False, cluster.now, [f"GitRepository url {url!r}: must start with http, https or ssh"])
-    if url.startswith("ssh://") and not secret:
         return Outcome("flux", False, cluster.now,
-                       [f"GitRepository {url}: ssh:// needs spec.secretRef (identity, known_hosts); never cloned"])
+                       [f"flux/gitrepository.yaml: GitRepository url {url!r}: must start with http, https or ssh"])
+    if url.startswith("ssh://") and not secret:
+        return Outcome("flux", False, cluster.now, [f"flux/gitrepository.yaml: GitRepository {url}: ssh:// needs "
+                                                    "spec.secretRef (identity, known_hosts); never cloned"])
     files = content_.objects_of(tree, "flux/kustomization.yaml")[0].get("resources", [])
     states = [_State(obj) for file in files for obj in content_.objects_of(tree, f"flux/{file}")
               if obj.get("kind") == "Kustomization"]
@@ -172,7 +173,7 @@ def _reconcile(tree: dict[str, str], cluster: Cluster, state: _State, by_name: d
     try:
         built = content_.build(tree, directory, stage)
         for release in [obj for obj in built.objects if obj.get("kind") == "HelmRelease"]:
-            _install(cluster, release)
+            _install(cluster, release, built.files.get(key_of(release), ""))
         if built.encrypted and not spec.get("decryption"):
             raise ApplyError(f"{directory}: SOPS-encrypted file without spec.decryption")
         content_.apply(cluster, built)
@@ -187,14 +188,14 @@ def _reconcile(tree: dict[str, str], cluster: Cluster, state: _State, by_name: d
         state.ready = True
 
 
-def _install(cluster: Cluster, release: dict[str, Any]) -> None:
+def _install(cluster: Cluster, release: dict[str, Any], file: str) -> None:
     """What helm-controller does with a HelmRelease: create the target namespace if asked, install the chart."""
     spec = release.get("spec") or {}
     namespace = str(spec.get("targetNamespace") or release["metadata"].get("namespace", ""))
     if (spec.get("install") or {}).get("createNamespace"):
-        cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        cluster.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}, file)
     chart = str((((spec.get("chart") or {}).get("spec")) or {}).get("chart", ""))
-    content_.apply(cluster, content_.chart(chart, namespace))
+    content_.apply(cluster, content_.chart(chart, namespace, origin=file))
 
 
 def _check_health(cluster: Cluster, state: _State) -> None:

@@ -8,9 +8,9 @@ CR the operator refuses; the root of what the first component that is not Availa
 from __future__ import annotations
 
 import re
-from typing import Any
 
-from renderer.simulate import content
+from renderer.model import facts
+from renderer.simulate import content, operator
 from renderer.simulate.cluster import Cluster, Key, key_of
 from renderer.simulate.outcome import Outcome
 
@@ -39,12 +39,13 @@ def describe(key: Key) -> str:
     return f"{kind} {namespace + '/' if namespace else ''}{name}"
 
 
-def _engine_object(problem: str, where: dict[Key, str]) -> tuple[str, str, str] | None:
-    """An Argo CD Application or Flux Kustomization named at the start of a problem line."""
+def _engine_object(problem: str, where: dict[Key, str], delivery: str) -> tuple[str, str, str] | None:
+    """The Argo CD Application or Flux Kustomization named at the start of a problem line of `delivery`."""
     name, _, reason = problem.partition(": ")
+    wanted = ("kustomize.toolkit.fluxcd.io", "Kustomization") if delivery.split(" ")[-1] == "flux" or \
+        delivery.startswith("flux") else ("argoproj.io", "Application")
     for key, path in where.items():
-        if key[1] in ("Application", "Kustomization") and key[3] == name and key[0].endswith(
-                ("argoproj.io", "toolkit.fluxcd.io")):
+        if key[:2] == wanted and key[3] == name:
             return path, describe(key), reason
     return None
 
@@ -57,21 +58,25 @@ def first_blocking(outcome: Outcome, cluster: Cluster, tree: dict[str, str]) -> 
     for problem in outcome.problems:
         if _TRANSIENT.match(problem):
             continue
-        named = _engine_object(problem, where)
+        named = _engine_object(problem, where, outcome.delivery)
         if named is not None:
             return named
         path = problem.partition(":")[0]
         if path in tree or problem.endswith("(a file or key the engine reads)"):
             return path, "-", problem.partition(": ")[2] or problem
-    for key, reason in cluster.blockers():
+    for key, reason in blockers(cluster):
         return where.get(key, ""), describe(key), reason
+    for problem in outcome.problems:  # nothing in the cluster waits: the engine's own reading (a health rule)
+        named = _engine_object(problem, where, outcome.delivery)
+        if named is not None:
+            return named
     first = outcome.problems[0] if outcome.problems else "does not converge"
     return _engine_file(outcome, where), "-", first
 
 
 def _engine_file(outcome: Outcome, where: dict[Key, str]) -> str:
     for problem in outcome.problems:
-        named = _engine_object(problem, where)
+        named = _engine_object(problem, where, outcome.delivery)
         if named is not None:
             return named[0]
     return ""
@@ -112,3 +117,43 @@ def line_of(text: str, obj: str) -> int:
         if kind_line and any(re.fullmatch(rf"\s+name: [\"']?{re.escape(name)}[\"']?", line) for _, line in doc):
             return kind_line
     return 0
+
+
+def blockers(cluster: Cluster) -> list[tuple[Key, str]]:
+    """What keeps the cluster from converging, first cause first: objects the API server refuses,
+    a CR the operator refuses, then for each component not Available the root of what it waits for."""
+    found: list[tuple[Key, str]] = list(cluster.refusals.items())
+    refused = operator.refusal(cluster.objects)
+    if refused is not None:
+        found.append(refused)
+    by_name = {component.name: component for component in facts.components_for(cluster.kinds())}
+    for component in by_name.values():
+        if not cluster.holds(f"component:{component.name}"):
+            found += _root(cluster, component, by_name, set())
+    return list(dict.fromkeys(found))
+
+
+def _root(cluster: Cluster, component: facts.Component, by_name: dict[str, facts.Component],
+          seen: set[str]) -> list[tuple[Key, str]]:
+    seen.add(component.name)
+    cr = next((key for key in cluster.objects if key[:2] == ("operator.tigera.io", component.kind)), None)
+    for need in cluster.needs(component):
+        if cluster.holds(need):
+            continue
+        other = by_name.get(need.removeprefix("component:")) if need.startswith("component:") else None
+        if other is not None and other.name not in seen:
+            return _root(cluster, other, by_name, seen)
+        named = operator.blocker(cluster.objects, need)
+        if named is not None:
+            return [named]
+        if need.startswith("api-egress:"):
+            namespace = need.partition(":")[2]
+            policy = next((key for key in cluster.objects if key[0] == "projectcalico.org"
+                           and key[1] in ("GlobalNetworkPolicy", "NetworkPolicy")), cr)
+            if policy is not None:
+                return [(policy, f"pods in {namespace} cannot reach the API server endpoint "
+                                 f":{cluster.site.endpoint_port} ({cluster.egress.get(namespace, 'denied')}), "
+                                 f"so tigerastatus {component.name} waits")]
+        if cr is not None:
+            return [(cr, f"tigerastatus {component.name}: {component.waiting}: {need}")]
+    return []
