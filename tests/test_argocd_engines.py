@@ -147,7 +147,7 @@ def test_source_repos_must_allow_every_app_repo() -> None:
     assert any("01-longhorn: application repo https://charts.longhorn.io is not permitted" in line
                for line in outcome.problems)
     without_git = edit(tree, "argocd/apps/project.yaml", _drop_repo(0))
-    assert any(line.startswith("root app: application repo https://git.example.com/platform/sks-gitops.git")
+    assert any(line.startswith("ceosks-poc-root: application repo https://git.example.com/platform/sks-gitops.git")
                for line in play(without_git, ARGO_3).problems)
 
 

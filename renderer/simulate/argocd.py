@@ -46,7 +46,7 @@ class Child:
     last_error: str = ""
     out_of_sync: str = ""
     """What the diff still finds after a successful sync (the app stays OutOfSync); empty when none."""
-    health_memo: tuple[tuple[Any, ...], tuple[str, str]] | None = None
+    health_memo: tuple[tuple[Any, ...], tuple[str, str, str]] | None = None
 
     @property
     def name(self) -> str:
@@ -163,17 +163,18 @@ def play_version(model: Model, tree: dict[str, str], cluster: Cluster, deadline:
 def _root_permissions(project: Project, root: dict[str, Any], objects: list[dict[str, Any]]) -> list[str]:
     spec = root.get("spec") or {}
     destination = spec.get("destination") or {}
+    root_name = str((root.get("metadata") or {}).get("name", "root app"))
     problems = []
     repo = str((spec.get("source") or {}).get("repoURL", ""))
     if not project.source_ok(repo):
-        problems.append(f"root app: application repo {repo} is not permitted in project")
+        problems.append(f"{root_name}: application repo {repo} is not permitted in project")
     for obj in objects:
         group, kind, namespace, obj_name = key_of(obj)
         namespace = namespace or str(destination.get("namespace", ""))
         if not project.destination_ok(str(destination.get("server", "")), namespace):
-            problems.append(f"root app: namespace {namespace} is not permitted in the project ({kind} {obj_name})")
+            problems.append(f"{root_name}: namespace {namespace} is not permitted in the project ({kind} {obj_name})")
         elif not project.kind_ok(group, kind, namespaced=True):
-            problems.append(f"root app: resource {group}:{kind} is not permitted in project")
+            problems.append(f"{root_name}: resource {group}:{kind} is not permitted in project")
     return problems
 
 
@@ -249,8 +250,10 @@ def _sync(model: Model, tree: dict[str, str], cluster: Cluster, project: Project
                              "")
 
 
-def _health(cluster: Cluster, child: Child, built: content_.Content | None, setup: Setup) -> tuple[str, str]:
-    """(what the parent's Lua says, the child's own health); read again only when the cluster changed."""
+def _health(cluster: Cluster, child: Child, built: content_.Content | None,
+            setup: Setup) -> tuple[str, str, str]:
+    """(what the parent's Lua says, the child's own health, the Lua's message); read again only when the
+    cluster changed."""
     key = (cluster.version, child.synced, child.blocked, child.out_of_sync, built is not None)
     if child.health_memo is None or child.health_memo[0] != key:
         child.health_memo = (key, _assess(cluster, child, built, setup))
@@ -312,7 +315,8 @@ def _aggregate(resources: list[Assessed], version: engines.ArgoCD) -> str:
     return status
 
 
-def _assess(cluster: Cluster, child: Child, built: content_.Content | None, setup: Setup) -> tuple[str, str]:
+def _assess(cluster: Cluster, child: Child, built: content_.Content | None,
+            setup: Setup) -> tuple[str, str, str]:
     resources = _resources(cluster, child, built, setup) if child.synced else []
     own = "Unknown" if child.blocked else (_aggregate(resources, setup.version) if child.synced else "Missing")
     persist = setup.version.persists_resource_health
@@ -325,8 +329,8 @@ def _assess(cluster: Cluster, child: Child, built: content_.Content | None, setu
     annotations = tuple(sorted(((child.obj.get("metadata") or {}).get("annotations") or {}).items()))
     memo = (annotations, sync, own, persist, tuple((e["kind"], e["name"], (e.get("health") or {}).get("status"))
                                                    for e in entries))
-    parent_view, _ = lua.health(setup.app_script, {**child.obj, "status": status}, memo)
-    return parent_view, own
+    parent_view, message = lua.health(setup.app_script, {**child.obj, "status": status}, memo)
+    return parent_view, own, message
 
 
 def _stuck(children: list[Child], created: set[str], built: dict[str, content_.Content | None], cluster: Cluster,
@@ -338,10 +342,13 @@ def _stuck(children: list[Child], created: set[str], built: dict[str, content_.C
         if child.name not in created:
             problems.append(f"{child.name}: never created (wave {child.wave})")
             continue
-        parent_view, own = _health(cluster, child, built.get(child.name), setup)
+        parent_view, own, message = _health(cluster, child, built.get(child.name), setup)
         if child.blocked or not child.synced or child.out_of_sync or own != "Healthy":
             reason = (child.blocked or child.last_error
                       or (f"OutOfSync after every sync: {child.out_of_sync}" if child.out_of_sync else "")
                       or f"health {own}, parent sees {parent_view}")
             problems.append(f"{child.name}: {reason}")
+        elif parent_view != "Healthy" and not root_done and child.wave == waves[wave_index]:
+            problems.append(f"argocd/argocd-cm-health.yaml: the Application health check reads {child.name} "
+                            f"(synced, {own}) as {parent_view}: {message}")
     return problems + cluster.converged()
