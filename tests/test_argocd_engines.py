@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 
 from renderer.model import health
-from renderer.simulate import DEADLINE, PULL_SECRET, _cluster, argocd, engines, lua
+from renderer.simulate import DEADLINE, PULL_SECRET, _cluster, argocd, engines, flux, lua
+from renderer.simulate import play as simulate_play
 from renderer.simulate.cluster import Cluster
 from renderer.simulate.outcome import Outcome
 from tests.test_rollout import build, edit
 
-ARGO_214, ARGO_3 = engines.ARGOCD
+ARGO_214, ARGO_30, ARGO_3 = engines.ARGOCD
 CM = "argocd/argocd-cm-health.yaml"
 APP_KEY = "resource.customizations.health.argoproj.io_Application"
 CRD_KEY = "resource.customizations.health.apiextensions.k8s.io_CustomResourceDefinition"
@@ -62,7 +63,10 @@ def rendered(*sets: str) -> dict[str, str]:
 
 def test_the_supported_versions_are_2_14_with_health_persisted_and_3_without() -> None:
     assert (ARGO_214.series, ARGO_214.persists_resource_health, ARGO_214.crd_health_builtin) == ("2.14", True, False)
-    assert (ARGO_3.series, ARGO_3.persists_resource_health, ARGO_3.crd_health_builtin) == ("3.x", False, True)
+    assert (ARGO_30.series, ARGO_30.persists_resource_health, ARGO_30.missing_counts_in_app_health) == (
+        "3.0-3.3", False, True)
+    assert (ARGO_3.series, ARGO_3.persists_resource_health, ARGO_3.missing_counts_in_app_health) == (
+        "3.4-3.5", False, False)
     assert all(behaviour.sources for behaviour in engines.ARGOCD_BEHAVIOURS)
 
 
@@ -72,12 +76,13 @@ def test_the_rendered_tree_converges_under_each_version(version: engines.ArgoCD)
     assert outcome.converged, outcome.problems
 
 
-def test_crds_established_under_3x_passes_without_resource_health() -> None:
+@pytest.mark.parametrize("version", [ARGO_30, ARGO_3], ids=lambda version: version.series)
+def test_crds_established_under_3x_passes_without_resource_health(version: engines.ArgoCD) -> None:
     """Issue 20: Argo CD 3.x writes no status.resources[].health, so the old rule stopped at wave 1."""
     tree = rendered()
-    assert play(tree, ARGO_3).converged
+    assert play(tree, version).converged
     old = edit(tree, CM, lambda cm: cm["data"].__setitem__(APP_KEY, OLD_CRDS_ESTABLISHED))
-    outcome = play(old, ARGO_3)
+    outcome = play(old, version)
     assert not outcome.converged
     assert "the root app never got past wave 1" in outcome.problems
 
@@ -238,3 +243,31 @@ def test_the_operator_app_needs_server_side_apply() -> None:
         "ServerSideApply=true")), ARGO_214)
     assert any(line.startswith("ceosks-poc-03-tigera-operator: CustomResourceDefinition installations.operator"
                                ".tigera.io: metadata.annotations: Too long") for line in outcome.problems)
+
+
+def test_engine_both_plays_argo_cd_and_flux_together_after_the_bootstrap() -> None:
+    """`engine: both`: the bootstrap hands over to both engines, which then watch one cluster at once."""
+    cluster_model, tree = build("gitops.engine=both")
+    outcomes = simulate_play(cluster_model, tree)
+    assert [outcome.delivery for outcome in outcomes] == [
+        "bootstrap, then argocd and flux together", "argocd (from a running pod network)",
+        "flux (from a running pod network)"]
+    assert all(outcome.converged for outcome in outcomes), [outcome.problems for outcome in outcomes]
+
+
+def test_together_interleaves_both_engines_on_one_clock() -> None:
+    cluster_model, tree, cluster = running_cluster("gitops.engine=both")
+    outcome = argocd.with_flux(cluster_model, tree, cluster, DEADLINE, flux.run)
+    assert outcome.converged, outcome.problems
+    installs = [line for line in outcome.log if line.endswith("applied Installation default")]
+    assert len(installs) >= 2  # once by each engine
+    again = running_cluster("gitops.engine=both")[2]
+    assert argocd.with_flux(cluster_model, tree, again, DEADLINE, flux.run).log == outcome.log  # deterministic
+
+
+def test_together_fails_when_either_engine_is_stuck() -> None:
+    cluster_model, tree, cluster = running_cluster("gitops.engine=both")
+    broken = edit(tree, "argocd/apps/project.yaml", _drop_repo(1))
+    outcome = argocd.with_flux(cluster_model, broken, cluster, DEADLINE, flux.run)
+    assert not outcome.converged
+    assert any("application repo https://charts.longhorn.io is not permitted" in line for line in outcome.problems)

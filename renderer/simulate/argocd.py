@@ -75,10 +75,37 @@ def run(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -
     _, final, _ = failed[0] if failed else played[-1]
     cluster.__dict__.update(final.__dict__)
     if failed:
-        return Outcome("argocd", False, seconds_taken,
-                       [f"{problem} ({version.name})" for version, _, outcome in failed for problem in outcome.problems],
-                       failed[0][2].log)
+        problems = [f"{problem} ({version.name})" for version, _, outcome in failed for problem in outcome.problems]
+        return Outcome("argocd", False, seconds_taken, problems, failed[0][2].log)
     return Outcome("argocd", True, seconds_taken, [], played[-1][2].log)
+
+
+def with_flux(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float, flux_run: Any) -> Outcome:
+    """`engine: both` after the bootstrap: Argo CD (each version) and Flux watch the same tree on one cluster at
+    once (renderer/simulate/engines.py: together); done when both are."""
+    played = []
+    for version in engines.ARGOCD:
+        start = copy.deepcopy(cluster)
+
+        def argo(shared: Cluster, version: engines.ArgoCD = version) -> Outcome:
+            return play_version(model, tree, shared, deadline, version)
+
+        def flux(shared: Cluster) -> Outcome:
+            played_flux: Outcome = flux_run(model, tree, shared, deadline)
+            return played_flux
+
+        results = engines.together(start, {"argocd": argo, "flux": flux})
+        played.append((version, start, results["argocd"], results["flux"]))
+    failed = [(version, start, argo, flux) for version, start, argo, flux in played
+              if not (argo.converged and flux.converged)]
+    seconds_taken = max(max(argo.seconds, flux.seconds) for _, _, argo, flux in played)
+    _, final, _, _ = failed[0] if failed else played[-1]
+    cluster.__dict__.update(final.__dict__)
+    if failed:
+        problems = [f"{problem} ({version.name} beside Flux)" for version, _, argo, flux in failed
+                    for problem in [*argo.problems, *flux.problems]]
+        return Outcome("argocd and flux", False, seconds_taken, problems, final.log)
+    return Outcome("argocd and flux", True, seconds_taken, [], final.log)
 
 
 def play_version(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float,
@@ -245,7 +272,7 @@ def _sync(model: Model, tree: dict[str, str], cluster: Cluster, project: Project
         else:
             child.next_try = cluster.now + wait
         return
-    child.synced = True
+    child.synced, child.last_error = True, ""
     child.out_of_sync = next(filter(None, (drift(obj, cluster.objects.get(key_of(obj))) for obj in result.objects)),
                              "")
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +25,7 @@ class ArgoCD:
     crd_health_builtin: bool
     """Ships a CustomResourceDefinition health check (without one a CRD has no health at all)."""
     missing_counts_in_app_health: bool
-    """A Missing resource with a health check makes the app Missing (2.14); 3.x leaves it out."""
+    """A Missing resource with a health check makes the app Missing (to 3.3); 3.4 leaves it out."""
 
     @property
     def name(self) -> str:
@@ -44,10 +46,13 @@ class Flux:
 ARGOCD = (
     ArgoCD("2.14", "v2.14.21", persists_resource_health=True, crd_health_builtin=False,
            missing_counts_in_app_health=True),
-    ArgoCD("3.x", "v3.5.1", persists_resource_health=False, crd_health_builtin=True,
+    ArgoCD("3.0-3.3", "v3.3.14", persists_resource_health=False, crd_health_builtin=True,
+           missing_counts_in_app_health=True),
+    ArgoCD("3.4-3.5", "v3.5.1", persists_resource_health=False, crd_health_builtin=True,
            missing_counts_in_app_health=False),
 )
-"""Argo CD 3.0 to 3.5 share every default below; 3.5.1 is the release read."""
+"""Each row's defaults hold for every release of its series (docs/operator-manual/upgrading/: 2.14-3.0.md
+changed resource health, 3.3-3.4.md "Applications with Missing health status")."""
 
 FLUX = (Flux("2.x", "kustomize-controller v1.9.4, source-controller v1.9.1"),)
 
@@ -71,9 +76,11 @@ ARGOCD_BEHAVIOURS = (
                "v3.5.1 resource_customizations/apiextensions.k8s.io/CustomResourceDefinition/health.lua",
                "v3.5.1 util/lua/lua.go: GetHealthScript")),
     Behaviour("app health is the worst of its resources' (Healthy < Suspended < Progressing < Missing < "
-              "Degraded < Unknown); 3.x leaves Missing resources out",
+              "Degraded < Unknown); from 3.4 a missing resource counts only when all are missing",
               ("v2.14.21 controller/health.go: setApplicationHealth",
-               "v3.5.1 controller/health.go: setApplicationHealth")),
+               "v3.3.14 controller/health.go: setApplicationHealth",
+               "v3.5.1 controller/health.go: setApplicationHealth",
+               "v3.5.1 docs/operator-manual/upgrading/3.3-3.4.md: Applications with Missing health status")),
     Behaviour("a retry limit below 0 retries without end; once a limited budget is spent, auto-sync does "
               "not try that revision again; the wait is duration x factor^n, capped by maxDuration",
               ("v3.5.1 controller/appcontroller.go: processRequestedAppOperation (Retry.Limit < 0)",
@@ -270,3 +277,73 @@ def drift(config: dict[str, Any], live: dict[str, Any] | None) -> str:
             return (f"{config.get('kind')} {(config.get('metadata') or {}).get('name')}: the API server keeps "
                     f"{field} in another form than the tree ({json.dumps(live.get(field), sort_keys=True)[:160]})")
     return ""
+
+
+# -- engine: both -------------------------------------------------------------------------------------
+
+
+class _Turns:
+    """Lets several engine loops share one cluster clock: each runs until it waits (`advance`), then the one
+    due first goes on. One runs at a time, so a play is as deterministic as each engine alone."""
+
+    def __init__(self, cluster: Any, names: list[str]) -> None:
+        self.cluster = cluster
+        self.due = {name: cluster.now for name in names}
+        self.turn = names[0]
+        self.condition = threading.Condition()
+
+    def wait(self, name: str, until: float | None) -> None:
+        """`name` stops until `until` (None: it has finished); the next one due runs."""
+        with self.condition:
+            if until is None:
+                del self.due[name]
+            else:
+                self.due[name] = until
+            if self.due:
+                following = min(self.due, key=lambda other: (self.due[other], list(self.due).index(other)))
+                if self.due[following] > self.cluster.now:
+                    self.cluster.advance(self.due[following])
+                self.turn = following
+            self.condition.notify_all()
+            if until is not None:
+                self.condition.wait_for(lambda: self.turn == name)
+
+
+class _Shared:
+    """The cluster as one engine sees it: everything but the clock, which it moves through _Turns."""
+
+    def __init__(self, cluster: Any, turns: _Turns, name: str) -> None:
+        self._cluster, self._turns, self._name = cluster, turns, name
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self._cluster, attribute)
+
+    def advance(self, to: float) -> None:
+        self._turns.wait(self._name, to)
+
+
+def together(cluster: Any, players: dict[str, Callable[[Any], Any]]) -> dict[str, Any]:
+    """Play several engines on one cluster at once: {name: what its loop returned}."""
+    names = list(players)
+    turns = _Turns(cluster, names)
+    results: dict[str, Any] = {}
+    errors: list[BaseException] = []
+
+    def play(name: str) -> None:
+        with turns.condition:
+            turns.condition.wait_for(lambda: turns.turn == name)
+        try:
+            results[name] = players[name](_Shared(cluster, turns, name))
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            errors.append(exc)
+        finally:
+            turns.wait(name, None)
+
+    threads = [threading.Thread(target=play, args=(name,), daemon=True) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return results
