@@ -125,3 +125,13 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert "no tree here to verify" in run.stderr
     run_cli("--verify", "--check", values, expect=2)
     run_cli("--verify", "--lock", values, expect=2)
+
+
+def test_the_readme_states_the_suite_as_it_is() -> None:
+    readme = (HERE.parent / "README.md").read_text("utf-8")
+    verdicts = Counter(case["verdict"] for case in MUTATIONS)
+    stated = (f"edits rendered trees {len(MUTATIONS)} ways: all {verdicts['stuck']}\nstuck edits are caught",
+              f"and all {verdicts['converges']} converging\nedits are accepted")
+    flat = " ".join(readme.split())
+    for text in stated:
+        assert " ".join(text.split()) in flat, text

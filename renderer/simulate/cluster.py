@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from renderer.check import crds
 from renderer.model import facts
 from renderer.simulate import felix, operator
 
@@ -58,6 +57,18 @@ CLUSTER_SCOPED = {("", "Namespace"), ("storage.k8s.io", "StorageClass"), ("opera
 CLUSTER_SCOPED |= {("operator.tigera.io", kind) for kind in facts.HEALTH}
 
 
+_OPERATOR_NAMESPACES = frozenset(fact.removeprefix("namespace:") for component in facts.COMPONENTS
+                                  for fact in component.provides if fact.startswith("namespace:"))
+"""Namespaces the operator creates and copies the pull secret into (the components' `provides`)."""
+
+
+def _target(external_secret: dict[str, Any]) -> str:
+    """The Secret an ExternalSecret writes: spec.target.name, else its own name (external-secrets
+    apis/externalsecrets/v1 externalsecret_types.go: ExternalSecretTarget.Name)."""
+    target = (external_secret.get("spec") or {}).get("target") or {}
+    return str(target.get("name") or (external_secret.get("metadata") or {}).get("name", ""))
+
+
 def is_namespaced(group: str, kind: str) -> bool:
     return (group, kind) not in CLUSTER_SCOPED
 
@@ -89,15 +100,6 @@ class Site:
     endpoint_ip: str
     operator_tier: str
     tigera_version: str = "v3.19.2"
-
-
-@cache
-def status_fields(kind: str, tigera_version: str) -> frozenset[str]:
-    """The status fields the CRD of an operator kind declares (schemas/crds, derived from the upstream CRDs):
-    the shapes the simulated operator may write, whatever the health rules expect."""
-    validator = crds._validator(crds.tigera_schema_set(tigera_version), "operator.tigera.io", "v1", kind)
-    status = validator.schema.get("properties", {}).get("status", {}) if validator is not None else {}
-    return frozenset(status.get("properties", {}))
 
 
 def _calico_stored_rules(policy: dict[str, Any]) -> None:
@@ -208,15 +210,14 @@ class Cluster:
             self.grant(f"tier:{name}")
         elif kind == "LicenseKey" and name == "default":
             self.grant("license")
-        elif kind == "ExternalSecret" and namespace == "tigera-operator":
-            target = ((live.get("spec") or {}).get("target") or {}).get("name") or name
-            self.grant(f"secret:{namespace}/{target}", 30)  # ESO's first refresh
+        elif kind == "ExternalSecret" and namespace not in _OPERATOR_NAMESPACES:
+            self.grant(f"secret:{namespace}/{_target(live)}", 30)  # ESO's first refresh
         elif kind == "ExternalSecret":
             self.drift.append(f"ExternalSecret {namespace}/{name}: the operator copies the pull secret there "
                               "itself, owned by its CR (pkg/render/common/secret/secrets.go CopyToNamespace, "
                               "pkg/controller/utils/component.go), so ESO can never own the target")
         if kind == "Installation":
-            self._operator_defaults(live)
+            self.drift += operator.written_back(live)
         if kind in ("GlobalNetworkPolicy", "NetworkPolicy", "Tier") and group == "projectcalico.org":
             self._judge_egress()
         self.log.append(f"{self.now:7.0f}s applied {kind} {namespace + '/' if namespace else ''}{name}")
@@ -234,16 +235,6 @@ class Cluster:
             if allowed:
                 self.grant(f"api-egress:{namespace}")
 
-    def _operator_defaults(self, live: dict[str, Any]) -> None:
-        """What the ippool controller writes back into the spec (pkg/controller/ippool/defaults.go)."""
-        pools = (((live.get("spec") or {}).get("calicoNetwork") or {}).get("ipPools")) or []
-        expected = {**facts.POOL_DEFAULTS_V4, "name": facts.DEFAULT_POOL_NAME, "natOutgoing": "Enabled",
-                    "nodeSelector": "all()"}
-        for index, pool in enumerate(pools):
-            missing = sorted(name for name in expected if name not in pool)
-            if missing:
-                self.drift.append(f"Installation default: the operator writes spec.calicoNetwork.ipPools[{index}]."
-                                  f"{{{', '.join(missing)}}}, so the engine re-applies forever")
 
     # -- time -----------------------------------------------------------------------------------
 
@@ -322,37 +313,14 @@ class Cluster:
                 tuple(self.component_status(component) for component in facts.mirrored_into(kind)))
 
     def _status_of(self, kind: str) -> dict[str, Any]:
-        fields = status_fields(kind, self.site.tigera_version)
-        components = facts.mirrored_into(kind)
-        states = [self.component_status(component) for component in components]
-        status: dict[str, Any] = {}
-        if "state" in fields and states and all(state == "Available" for state, _ in states):
-            status["state"] = "Ready"
-        if "conditions" in fields and states:
-            conditions = []
-            worst = next((item for item in states if item[0] == "Degraded"), None)
-            if worst is not None and all(state != "Available" for state, _ in states):
-                # Before ReadyToMonitor only Degraded is written (status.go: updateStatus).
-                conditions.append({"type": "Degraded", "status": "True", "reason": "ResourceNotReady",
-                                   "message": worst[1]})
-            else:
-                ready = all(state == "Available" for state, _ in states)
-                conditions += [
-                    {"type": "Ready", "status": str(ready), "reason": "AllObjectsAvailable" if ready else "Unknown",
-                     "message": "All objects available" if ready else ""},
-                    {"type": "Progressing", "status": str(not ready), "reason": "ResourceNotReady",
-                     "message": "" if ready else "rolling out"},
-                    {"type": "Degraded", "status": "False", "reason": "Unknown", "message": ""},
-                ]
-            status["conditions"] = conditions
-        return status
+        fields = operator.status_fields(kind, self.site.tigera_version)
+        return operator.status(fields, [self.component_status(component) for component in facts.mirrored_into(kind)])
 
     def external_secret_ready(self, namespace: str) -> bool:
-        """ESO's Ready condition: only where no operator controller owns the target Secret."""
-        if namespace != "tigera-operator":
-            return False
-        targets = [((obj.get("spec") or {}).get("target") or {}).get("name") or key[3]
-                   for key, obj in self.objects.items() if key[1] == "ExternalSecret" and key[2] == namespace]
+        """ESO's Ready condition: its target Secrets exist, which they never do where an operator controller
+        owns them."""
+        targets = [_target(obj) for key, obj in self.objects.items()
+                   if key[1] == "ExternalSecret" and key[2] == namespace]
         return bool(targets) and all(self.holds(f"secret:{namespace}/{target}") for target in targets)
 
     def live(self, key: Key) -> dict[str, Any] | None:

@@ -63,7 +63,11 @@ def build(tree: dict[str, str], directory: str, stage: Stage | None) -> Content:
     content = Content(stage, origin=root)
     if root not in tree:
         raise ApplyError(f"{directory}: no kustomization.yaml")
-    (kustomization,) = objects_of(tree, root)
+    try:
+        (kustomization,) = objects_of(tree, root)
+    except Exception as exc:  # noqa: BLE001
+        raise ApplyError(f"kustomize build {directory}: kustomization.yaml is not one YAML mapping: "
+                         f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__} (file {root})") from None
     for resource in kustomization.get("resources", []):
         if "://" in resource:
             content.opaque = True
@@ -90,7 +94,14 @@ def build(tree: dict[str, str], directory: str, stage: Stage | None) -> Content:
             content.remote += nested.remote
             content.files.update(nested.files)
             continue
-        found = objects_of(tree, path)
+        if path not in tree:
+            raise ApplyError(f"kustomize build {directory}: accumulating resources: '{resource}': no such file "
+                             f"(file {root})")
+        try:
+            found = objects_of(tree, path)
+        except Exception as exc:  # noqa: BLE001 - whatever the parser says, the build fails on this file
+            raise ApplyError(f"kustomize build {directory}: {resource} does not parse as YAML: "
+                             f"{str(exc).splitlines()[0]} (file {path})") from None
         content.objects += found
         content.files.update({key_of(obj): path for obj in found})
     for chart in kustomization.get("helmCharts") or []:

@@ -63,8 +63,8 @@ DECLARED: tuple[Declared, ...] = (
          _obj("apps/v1", "Deployment", "calico-prometheus-operator", "tigera-prometheus"))),
     Declared(
         "longhorn chart", r"^chart:longhorn$",
-        "longhorn/longhorn v1.7.0 chart/templates/crds.yaml (the longhorn.io CRDs), daemonset-sa.yaml and "
-        "deployment-driver.yaml (in the release namespace; no template creates a Namespace)",
+        "longhorn/longhorn v1.7.0 chart/templates/crds.yaml (the longhorn.io CRDs), serviceaccount.yaml, "
+        "daemonset-sa.yaml and deployment-driver.yaml (in the release namespace; no template creates a Namespace)",
         (_crd("volumes.longhorn.io"), _crd("settings.longhorn.io"),
          _obj("v1", "ServiceAccount", "longhorn-service-account", RELEASE_NAMESPACE),
          _obj("apps/v1", "DaemonSet", "longhorn-manager", RELEASE_NAMESPACE),

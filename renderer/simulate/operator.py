@@ -9,6 +9,7 @@ The rollout model (renderer/model/facts.py) names the facts a component waits fo
 - LogStorage `storageClassName` (default tigera-elasticsearch: pkg/controller/logstorage/initializer/
   initializing_controller.go): the elastic controller waits until that StorageClass exists
   (pkg/controller/logstorage/elastic/elastic_controller.go: "couldn't find storage class").
+- Status: what it writes back into each CR (status()).
 - IP pools: the Installation is refused, Degraded "Invalid Installation provided", when a pool's
   encapsulation needs BGP and BGP is off (pkg/controller/installation/validation.go:
   validateCustomResource; BGP defaults to Enabled for Calico CNI outside EKS: core_controller.go
@@ -17,7 +18,11 @@ The rollout model (renderer/model/facts.py) names the facts a component waits fo
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
+
+from renderer.check import crds
+from renderer.model import facts
 
 DEFAULT_STORAGE_CLASS = "tigera-elasticsearch"
 
@@ -98,3 +103,53 @@ def refusal(objects: dict[Key, dict[str, Any]]) -> tuple[Key, str] | None:
         if why:
             return found[0], f"Invalid Installation provided: {why}"
     return None
+
+
+def status(fields: frozenset[str], states: list[tuple[str, str]]) -> dict[str, Any]:
+    """The status the operator writes into a CR whose CRD declares `fields`, from its components' states
+    (pkg/controller/status/status.go: before ReadyToMonitor only Degraded is written; then
+    UpdateStatusCondition mirrors Available as Ready; `state` is Ready after a successful reconcile)."""
+    written: dict[str, Any] = {}
+    if "state" in fields and states and all(state == "Available" for state, _ in states):
+        written["state"] = "Ready"
+    if "conditions" in fields and states:
+        conditions = []
+        worst = next((item for item in states if item[0] == "Degraded"), None)
+        if worst is not None and all(state != "Available" for state, _ in states):
+            conditions.append({"type": "Degraded", "status": "True", "reason": "ResourceNotReady",
+                               "message": worst[1]})
+        else:
+            ready = all(state == "Available" for state, _ in states)
+            conditions += [
+                {"type": "Ready", "status": str(ready), "reason": "AllObjectsAvailable" if ready else "Unknown",
+                 "message": "All objects available" if ready else ""},
+                {"type": "Progressing", "status": str(not ready), "reason": "ResourceNotReady",
+                 "message": "" if ready else "rolling out"},
+                {"type": "Degraded", "status": "False", "reason": "Unknown", "message": ""},
+            ]
+        written["conditions"] = conditions
+    return written
+
+
+@cache
+def status_fields(kind: str, tigera_version: str) -> frozenset[str]:
+    """The status fields the CRD of an operator kind declares (schemas/crds, derived from the upstream CRDs):
+    the shapes the simulated operator may write, whatever the health rules expect."""
+    validator = crds._validator(crds.tigera_schema_set(tigera_version), "operator.tigera.io", "v1", kind)
+    schema = validator.schema.get("properties", {}).get("status", {}) if validator is not None else {}
+    return frozenset(schema.get("properties", {}))
+
+
+def written_back(installation: dict[str, Any]) -> list[str]:
+    """Drift: pool fields the ippool controller writes back into the spec (pkg/controller/ippool/defaults.go)
+    that the applied Installation leaves out, so the engine re-applies forever."""
+    pools = ((_spec(installation).get("calicoNetwork") or {}).get("ipPools")) or []
+    expected = {**facts.POOL_DEFAULTS_V4, "name": facts.DEFAULT_POOL_NAME, "natOutgoing": "Enabled",
+                "nodeSelector": "all()"}
+    drift = []
+    for index, pool in enumerate(pools):
+        missing = sorted(name for name in expected if name not in pool)
+        if missing:
+            drift.append(f"Installation default: the operator writes spec.calicoNetwork.ipPools[{index}]."
+                         f"{{{', '.join(missing)}}}, so the engine re-applies forever")
+    return drift

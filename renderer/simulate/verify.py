@@ -18,6 +18,9 @@ _TRANSIENT = re.compile(r"^(the root app never got past|.*: never created|.*: he
                         r"ready|.*: health check failed|.*: not Ready$|step .*: timed out waiting for|tigerastatus )")
 """Engine problems that are consequences of another blocker, not a cause."""
 
+_IN_FILE = re.compile(r" \(file ([^)]+)\)$")
+"""A build error names the file at fault (content.py)."""
+
 
 def index(tree: dict[str, str]) -> dict[Key, str]:
     """Object -> the file that holds it (the first one, for an object defined twice)."""
@@ -58,6 +61,9 @@ def first_blocking(outcome: Outcome, cluster: Cluster, tree: dict[str, str]) -> 
     for problem in outcome.problems:
         if _TRANSIENT.match(problem):
             continue
+        in_file = _IN_FILE.search(problem)
+        if in_file:
+            return in_file[1], "-", _IN_FILE.sub("", problem.split(": ", 1)[-1])
         named = _engine_object(problem, where, outcome.delivery)
         if named is not None:
             return named
@@ -83,22 +89,15 @@ def _engine_file(outcome: Outcome, where: dict[Key, str]) -> str:
 
 
 def read_tree(files: dict[str, bytes]) -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """The tree as text, and (file, why) for each file that is not UTF-8 or does not parse as YAML."""
+    """The tree as text, and (file, why) for each file that is not UTF-8 (left out: an engine cannot read
+    it either). A file that does not parse stays: the build that reads it fails, naming it."""
     tree: dict[str, str] = {}
     broken: list[tuple[str, str]] = []
     for path, data in sorted(files.items()):
         try:
-            text = data.decode("utf-8")
+            tree[path] = data.decode("utf-8")
         except UnicodeDecodeError:
             broken.append((path, "not UTF-8"))
-            continue
-        tree[path] = text
-        if path.endswith((".yaml", ".yml")):
-            try:
-                content.objects_of(tree, path)
-            except Exception as exc:  # noqa: BLE001 - any parse failure is the file's
-                broken.append((path, f"does not parse as YAML: {str(exc).splitlines()[0]}"))
-                del tree[path]
     return tree, broken
 
 
