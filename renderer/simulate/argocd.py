@@ -75,9 +75,25 @@ def run(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -
     _, final, _ = failed[0] if failed else played[-1]
     cluster.__dict__.update(final.__dict__)
     if failed:
-        problems = [f"{problem} ({version.name})" for version, _, outcome in failed for problem in outcome.problems]
+        problems = _tagged([(version, outcome.problems) for version, _, outcome in failed])
         return Outcome("argocd", False, seconds_taken, problems, failed[0][2].log)
     return Outcome("argocd", True, seconds_taken, [], played[-1][2].log)
+
+
+def _tagged(failed: list[tuple[engines.ArgoCD, list[str]]]) -> list[str]:
+    """Each problem once, tagged with the versions it stops (`... [Argo CD 2.14, 3.0-3.3]`), the tag before a
+    closing `(file ...)` that renderer/simulate/verify.py reads."""
+    seen: dict[str, list[str]] = {}
+    for version, problems in failed:
+        for problem in problems:
+            seen.setdefault(problem, []).append(version.series)
+    tagged = []
+    for problem, series in seen.items():
+        tag = f"[Argo CD {', '.join(series)}]"
+        head, in_file = (problem[:problem.rindex(" (file ")], problem[problem.rindex(" (file "):]) if (
+            problem.endswith(")") and " (file " in problem) else (problem, "")
+        tagged.append(f"{head} {tag}{in_file}")
+    return tagged
 
 
 def with_flux(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float, flux_run: Any) -> Outcome:
@@ -102,8 +118,8 @@ def with_flux(model: Model, tree: dict[str, str], cluster: Cluster, deadline: fl
     _, final, _, _ = failed[0] if failed else played[-1]
     cluster.__dict__.update(final.__dict__)
     if failed:
-        problems = [f"{problem} ({version.name} beside Flux)" for version, _, argo, flux in failed
-                    for problem in [*argo.problems, *flux.problems]]
+        problems = _tagged([(version, argo.problems) for version, _, argo, _ in failed])
+        problems += list(dict.fromkeys(problem for *_, flux in failed for problem in flux.problems))
         return Outcome("argocd and flux", False, seconds_taken, problems, final.log)
     return Outcome("argocd and flux", True, seconds_taken, [], final.log)
 
