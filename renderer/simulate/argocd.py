@@ -169,29 +169,28 @@ def play_version(model: Model, tree: dict[str, str], cluster: Cluster, deadline:
         for child in children:
             if child.name in created and not child.synced and not child.blocked and cluster.now >= child.next_try:
                 _sync(model, tree, cluster, setup.project, child, built)
-        healths = {child.name: _health(cluster, child, built.get(child.name), setup)
-                   for child in children if child.name in created}
+        def healths(child: Child) -> tuple[str, str, str]:  # read only where the root looks
+            return _health(cluster, child, built.get(child.name), setup)
+
         if not root_done and cluster.now >= wave_ready_at:
             current = [child for child in children if child.wave == waves[wave_index]]
-            states = [healths[child.name][0] for child in current]
+            states = [healths(child)[0] for child in current]
             last = wave_index == len(waves) - 1
             if last:
                 root_done = True
             elif "Degraded" in states:
                 wait = root_retry.next_wait()
                 if wait is None:
-                    bad = [c.name for c in current if healths[c.name][0] == "Degraded"]
+                    bad = [c.name for c in current if healths(c)[0] == "Degraded"]
                     return Outcome(name, False, cluster.now, [f"root app failed for good at wave {waves[wave_index]}: "
                                                               f"{', '.join(bad)} Degraded (retries spent)"])
                 wave_index, wave_ready_at = 0, cluster.now + wait
             elif all(state == "Healthy" for state in states):
                 wave_index += 1
                 wave_ready_at = cluster.now + WAVE_DELAY
-        if root_done:
-            finished = all(child.synced and not child.out_of_sync and healths[child.name][1] == "Healthy"
-                           for child in children)
-            if finished and not cluster.converged():
-                return Outcome(name, True, cluster.now, [], cluster.log)
+        if root_done and not cluster.converged() and all(
+                child.synced and not child.out_of_sync and healths(child)[1] == "Healthy" for child in children):
+            return Outcome(name, True, cluster.now, [], cluster.log)
         upcoming = [t for t in (cluster.next_event(), wave_ready_at if not root_done else None,
                                 *(child.next_try for child in children
                                   if child.name in created and not child.synced and not child.blocked))

@@ -7,6 +7,7 @@ tag it was read in. The README's "Supported engine versions" says the same in pr
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import threading
@@ -162,13 +163,15 @@ def _glob(pattern: str, value: str, separator: str = "") -> bool:
     """gobwas/glob as AppProject uses it: `*` stops at the separator, `**` does not; `!` negates."""
     if pattern.startswith("!"):
         return not _glob(pattern[1:], value, separator)
-    if pattern == "*":
-        return True
-    stop = re.escape(separator) if separator else ""
-    any_char = f"[^{stop}]" if stop else "."
+    return pattern == "*" or _glob_regex(pattern, separator).fullmatch(value) is not None
+
+
+@functools.cache
+def _glob_regex(pattern: str, separator: str) -> re.Pattern[str]:
+    any_char = f"[^{re.escape(separator)}]" if separator else "."
     parts = re.split(r"(\*\*|\*|\?)", pattern)
-    regex = "".join({"**": ".*", "*": f"{any_char}*", "?": any_char}.get(part, re.escape(part)) for part in parts)
-    return re.fullmatch(regex, value, re.DOTALL) is not None
+    return re.compile("".join({"**": ".*", "*": f"{any_char}*", "?": any_char}.get(part, re.escape(part))
+                              for part in parts), re.DOTALL)
 
 
 def normalize_git_url(url: str) -> str:
