@@ -271,3 +271,26 @@ def test_together_fails_when_either_engine_is_stuck() -> None:
     outcome = argocd.with_flux(cluster_model, broken, cluster, DEADLINE, flux.run)
     assert not outcome.converged
     assert any("application repo https://charts.longhorn.io is not permitted" in line for line in outcome.problems)
+
+
+def _ports_as_strings(tree: dict[str, str]) -> dict[str, str]:
+    path = next(p for p in tree if p.startswith("08-bypass-policies/") and "kustomization" not in p)
+    return edit(tree, path, lambda gnp: gnp["spec"]["egress"][0]["destination"].update(
+        ports=[str(port) for port in gnp["spec"]["egress"][0]["destination"]["ports"]]))
+
+
+def test_compare_options_that_hide_the_difference_are_honoured() -> None:
+    """ServerSideDiff=true (controller/state.go) and ignoreDifferences jsonPointers
+    (util/argo/normalizers/diff_normalizer.go) let app 08 read Synced although the tree says "30925"."""
+    tree = _ports_as_strings(rendered())
+    assert not play(tree, ARGO_3).converged
+    path = "argocd/apps/08-bypass-policies.yaml"
+    server_side = edit(tree, path, lambda app: app["metadata"]["annotations"].update(
+        {"argocd.argoproj.io/compare-options": "ServerSideDiff=true"}))
+    assert play(server_side, ARGO_3).converged
+    ignored = edit(tree, path, lambda app: app["spec"].update(ignoreDifferences=[{
+        "group": "projectcalico.org", "kind": "GlobalNetworkPolicy", "jsonPointers": ["/spec/egress"]}]))
+    assert play(ignored, ARGO_3).converged
+    elsewhere = edit(tree, path, lambda app: app["spec"].update(ignoreDifferences=[{
+        "group": "projectcalico.org", "kind": "GlobalNetworkPolicy", "jsonPointers": ["/spec/ingress"]}]))
+    assert not play(elsewhere, ARGO_3).converged

@@ -288,8 +288,8 @@ def _sync(model: Model, tree: dict[str, str], cluster: Cluster, project: Project
             child.next_try = cluster.now + wait
         return
     child.synced, child.last_error = True, ""
-    child.out_of_sync = next(filter(None, (drift(obj, cluster.objects.get(key_of(obj))) for obj in result.objects)),
-                             "")
+    child.out_of_sync = next(filter(None, (drift(obj, cluster.objects.get(key_of(obj)), child.obj)
+                                           for obj in result.objects)), "")
 
 
 def _health(cluster: Cluster, child: Child, built: content_.Content | None,

@@ -105,6 +105,10 @@ ARGOCD_BEHAVIOURS = (
               ("v3.5.1 gitops-engine/pkg/diff/diff.go: Diff, ThreeWayDiff, threeWayMergePatch",
                "v3.5.1 gitops-engine/pkg/utils/json/json.go: RemoveMapFields, RemoveListFields",
                "gitops-engine c08b0a72c1f1 pkg/utils/json/json.go (the same in 2.14)")),
+    Behaviour("compare options: ServerSideDiff=true compares a server-side dry run (the stored form); "
+              "ignoreDifferences jsonPointers are dropped from both sides before the diff",
+              ("v3.5.1 controller/state.go: CompareAppState (compare-options ServerSideDiff)",
+               "v3.5.1 util/argo/normalizers/diff_normalizer.go")),
     Behaviour("sync waves: a wave starts when every resource of the earlier ones is Healthy; Degraded "
               "fails the operation; an Application's health comes only from an argocd-cm health check",
               ("v3.5.1 gitops-engine/pkg/sync/sync_context.go: Sync",
@@ -271,10 +275,48 @@ def _differs(config: Any, live: Any) -> bool:
     return bool(config != live)
 
 
-def drift(config: dict[str, Any], live: dict[str, Any] | None) -> str:
-    """What Argo CD's default diff finds between an applied object and what the server keeps; empty for none."""
-    if live is None:
+def _without(obj: Any, pointer: str) -> Any:
+    """`obj` without the JSON pointer's target (RFC 6901), as ignoreDifferences' jsonPointers drop it."""
+    parts = [part.replace("~1", "/").replace("~0", "~") for part in pointer.split("/")[1:]]
+    if not parts:
+        return obj
+    head, rest = parts[0], "/" + "/".join(part.replace("~", "~0").replace("/", "~1") for part in parts[1:])
+    if isinstance(obj, dict) and head in obj:
+        return {k: v for k, v in obj.items() if k != head} if len(parts) == 1 else {
+            **obj, head: _without(obj[head], rest)}
+    if isinstance(obj, list) and head.isdigit() and int(head) < len(obj):
+        index = int(head)
+        return obj[:index] + obj[index + 1:] if len(parts) == 1 else [
+            *obj[:index], _without(obj[index], rest), *obj[index + 1:]]
+    return obj
+
+
+def ignored_pointers(app: dict[str, Any], obj: dict[str, Any]) -> list[str]:
+    """The jsonPointers of the app's ignoreDifferences that match `obj` (group, kind, name, namespace)."""
+    group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+    metadata = obj.get("metadata") or {}
+    pointers = []
+    for rule in (app.get("spec") or {}).get("ignoreDifferences") or []:
+        if (str(rule.get("group", "")) == group and rule.get("kind") == obj.get("kind")
+                and rule.get("name", metadata.get("name")) == metadata.get("name")
+                and rule.get("namespace", metadata.get("namespace")) == metadata.get("namespace")):
+            pointers += [str(pointer) for pointer in rule.get("jsonPointers") or []]
+    return pointers
+
+
+def drift(config: dict[str, Any], live: dict[str, Any] | None, app: dict[str, Any] | None = None) -> str:
+    """What Argo CD's diff finds between an applied object and what the server keeps; empty for none.
+
+    The app's compare options count: ServerSideDiff=true compares the server's dry run of the object (the
+    form it keeps) with itself (controller/state.go), ignoreDifferences drops its jsonPointers from both
+    sides (util/argo/normalizers/diff_normalizer.go)."""
+    app = app or {}
+    options = str(((app.get("metadata") or {}).get("annotations") or {}).get(
+        "argocd.argoproj.io/compare-options", ""))
+    if live is None or "ServerSideDiff=true" in options:
         return ""
+    for pointer in ignored_pointers(app, config):
+        config, live = _without(config, pointer), _without(live, pointer)
     for field in sorted(set(config) - {"metadata", "status"}):
         if _differs(config[field], live.get(field)):
             return (f"{config.get('kind')} {(config.get('metadata') or {}).get('name')}: the API server keeps "
