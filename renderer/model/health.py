@@ -35,16 +35,42 @@ end
 if obj.status.sync == nil or obj.status.sync.status ~= "Synced" then
   return {status = "Progressing", message = "waiting for the sync"}
 end
-if mode == "CRDsEstablished" and obj.status.resources ~= nil then
+-- Each resource's health is in status.resources only where the controller persists it (the
+-- default before Argo CD 3.0); with status.resourceHealthSource "appTree" it is not, and Synced
+-- (every CRD applied) is all there is: a CRD not yet Established fails the next wave's apply,
+-- which the next wave retries without limit.
+if mode == "CRDsEstablished" and obj.status.resourceHealthSource ~= "appTree" and obj.status.resources ~= nil then
   for _, resource in ipairs(obj.status.resources) do
-    local healthy = resource.health ~= nil and resource.health.status == "Healthy"
-    if resource.kind == "CustomResourceDefinition" and not healthy then
+    local assessed = resource.health ~= nil and resource.health.status ~= nil
+    if resource.kind == "CustomResourceDefinition" and assessed and resource.health.status ~= "Healthy" then
       return {status = "Progressing", message = "waiting for CustomResourceDefinition " .. (resource.name or "")}
     end
   end
 end
 return {status = "Healthy", message = "ready: " .. mode}
 """
+"""Reads only what every supported Argo CD writes into the Application (renderer/simulate/engines.py):
+status.sync and status.health always; status.resources[].health only with resource health persisted
+(argo-cd v3.5.1 controller/health.go: setApplicationHealth; docs/operator-manual/upgrading/2.14-3.0.md,
+"Health status in the Application CR")."""
+
+CRD_LUA = """\
+-- Argo CD 2.14 has no health check for CustomResourceDefinition (3.0 added one), so a CRD would
+-- carry no health at all: Established True is Healthy, anything else still Progressing.
+if obj.status ~= nil and obj.status.conditions ~= nil then
+  for _, condition in ipairs(obj.status.conditions) do
+    if condition.type == "Established" and condition.status == "True" then
+      return {status = "Healthy", message = "Established"}
+    end
+  end
+end
+return {status = "Progressing", message = "waiting for the CustomResourceDefinition to be Established"}
+"""
+"""argo-cd v2.14.21 has no CRD health (gitops-engine pkg/health/health.go: GetHealthCheckFunc, and no
+resource_customizations/apiextensions.k8s.io); v3.0.0 adds
+resource_customizations/apiextensions.k8s.io/CustomResourceDefinition/health.lua. An argocd-cm entry
+takes precedence over the built-in one (util/lua/lua.go: GetHealthScript)."""
+
 
 _CONDITIONS_LUA = """\
 -- Ready mirrors the {component} TigeraStatus's Available (status.UpdateStatusCondition).

@@ -67,7 +67,11 @@ def _bootstrap_then_engine(model: Model, tree: dict[str, str]) -> Outcome:
     if not steps.converged:
         return Outcome(f"bootstrap, then {engine}", False, cluster.now, steps.problems, cluster.log,
                        blocking(steps, cluster, tree))
-    outcome = _guarded(engine, model, tree, cluster, cluster.now + DEADLINE)
+    if len(model.engines) > 1:  # engine: both: the bootstrap hands over to both, which then run at once
+        engine = " and ".join(model.engines) + " together"
+        outcome = _guarded_both(model, tree, cluster, cluster.now + DEADLINE)
+    else:
+        outcome = _guarded(engine, model, tree, cluster, cluster.now + DEADLINE)
     return Outcome(f"bootstrap, then {engine}", outcome.converged, outcome.seconds, outcome.problems, outcome.log,
                    blocking(outcome, cluster, tree))
 
@@ -89,6 +93,13 @@ def _guarded(engine: str, model: Model, tree: dict[str, str], cluster: Cluster, 
         return ENGINES[engine](model, tree, cluster, deadline)
     except _BROKEN as exc:
         return _broken(engine, cluster, exc)
+
+
+def _guarded_both(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -> Outcome:
+    try:
+        return argocd.with_flux(model, tree, cluster, deadline, flux.run)
+    except _BROKEN as exc:
+        return _broken("argocd and flux", cluster, exc)
 
 
 def blocking(outcome: Outcome, cluster: Cluster, tree: dict[str, str]) -> tuple[str, str, str] | None:

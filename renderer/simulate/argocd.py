@@ -1,94 +1,36 @@
-"""Argo CD, played against the rendered app-of-apps (argo-cd v3.5.1 semantics, gitops-engine in-tree).
+"""Argo CD, played against the rendered app-of-apps under every supported version's defaults.
 
-- AppProject rules: a destination matches by glob, and an empty namespace matches only an empty
-  pattern (pkg/apis/application/v1alpha1/app_project_types.go: isDestinationMatched); cluster-scoped
-  kinds must be whitelisted, namespaced objects' own namespaces must be destinations
-  (controller/sync.go: validateSyncPermissions).
+Each version of renderer/simulate/engines.py (ARGOCD) plays from a copy of the same cluster; the
+rules every version shares are in renderer/simulate/argocd_rules.py. Per version:
+
 - The root app applies its children wave by wave; a wave is done when every child's health, read
-  through the rendered argocd-cm Lua, is Healthy; Degraded fails the operation, which is retried
-  from the first wave with the root's backoff; the last wave is not waited for
+  through the rendered argocd-cm Lua from the Application as that version writes it (resource
+  health persisted or not), is Healthy; Degraded fails the operation, which is retried from the
+  first wave with the root's backoff; the last wave is not waited for
   (gitops-engine/pkg/sync/sync_context.go: Sync); 2 s between waves (controller/sync.go).
-- A child syncs on its own, retried with its backoff (RetryStrategy.NextRetryAt); its health is
-  the worst of its objects' health (controller/health.go: setApplicationHealth).
+- A child syncs on its own, retried with its backoff (RetryStrategy.NextRetryAt); after a sync it is
+  compared with the live objects as Argo CD's diff does, and an object the server keeps in another
+  form leaves it OutOfSync; its health is the worst of its objects' (controller/health.go).
 - kustomize build refuses files outside the stage directory (LoadRestrictionsRootOnly).
 """
 
 from __future__ import annotations
 
-import fnmatch
-import re
+import copy
 from dataclasses import dataclass
 from typing import Any
 
 from renderer.model import Model
 from renderer.model.stages import Stage
 from renderer.simulate import content as content_
-from renderer.simulate import lua
+from renderer.simulate import engines, lua, opaque
 from renderer.simulate.cluster import ApplyError, Cluster, is_namespaced, key_of
+from renderer.simulate.engines import Project, Retry, crd_live, drift, last_applied_too_large, seconds, worse
 from renderer.simulate.outcome import Outcome
 
 WAVE_DELAY = 2
-ORDER = ["Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown"]
+_seconds = seconds  # renderer/simulate/flux.py reads durations the same way
 
-
-def _seconds(text: str) -> float:
-    total = 0.0
-    for number, unit in re.findall(r"(\d+)(h|m|s)", str(text)):
-        total += int(number) * {"h": 3600, "m": 60, "s": 1}[unit]
-    return total or float(str(text).rstrip("s") or 0)
-
-
-@dataclass
-class Retry:
-    limit: int
-    duration: float
-    factor: float
-    cap: float
-    attempts: int = 0
-
-    @classmethod
-    def of(cls, app: dict[str, Any]) -> Retry:
-        retry = ((app.get("spec") or {}).get("syncPolicy") or {}).get("retry")
-        if retry is None:  # automated sync default: Limit 5, backoff 5s x2 up to 3m (application_defaults.go)
-            return cls(5, 5, 2, 180)
-        backoff = retry.get("backoff") or {}
-        return cls(int(retry.get("limit", 5)), _seconds(backoff.get("duration", "5s")),
-                   float(backoff.get("factor", 2)), _seconds(backoff.get("maxDuration", "3m")))
-
-    def next_wait(self) -> float | None:
-        """Seconds before the next attempt, None once the limit is spent."""
-        if self.limit >= 0 and self.attempts >= self.limit:
-            return None
-        wait = self.duration * self.factor ** self.attempts
-        self.attempts += 1
-        return min(wait, self.cap) if self.cap > 0 else wait
-
-
-def _glob(pattern: str, value: str) -> bool:
-    if pattern == "*":
-        return True
-    if pattern == "":
-        return value == ""
-    return fnmatch.fnmatchcase(value, pattern)
-
-
-@dataclass
-class Project:
-    destinations: list[tuple[str, str]]
-    cluster_kinds: list[tuple[str, str]]
-
-    @classmethod
-    def of(cls, obj: dict[str, Any]) -> Project:
-        spec = obj.get("spec") or {}
-        destinations = [(str(d.get("server", "")), str(d.get("namespace", ""))) for d in spec.get("destinations", [])]
-        kinds = [(str(k.get("group", "")), str(k.get("kind", ""))) for k in spec.get("clusterResourceWhitelist", [])]
-        return cls(destinations, kinds)
-
-    def destination_ok(self, server: str, namespace: str) -> bool:
-        return any(_glob(s, server) and _glob(n, namespace) for s, n in self.destinations)
-
-    def kind_ok(self, group: str, kind: str) -> bool:
-        return any(fnmatch.fnmatchcase(group, g) and fnmatch.fnmatchcase(kind, k) for g, k in self.cluster_kinds)
 
 
 @dataclass
@@ -102,62 +44,101 @@ class Child:
     blocked: str = ""
     """Why it can never sync (spec error, build error, permissions); empty while it can."""
     last_error: str = ""
-    health_memo: tuple[tuple[int, bool, str, bool], tuple[str, str]] | None = None
+    out_of_sync: str = ""
+    """What the diff still finds after a successful sync (the app stays OutOfSync); empty when none."""
+    health_memo: tuple[tuple[Any, ...], tuple[str, str, str]] | None = None
 
     @property
     def name(self) -> str:
         return str(self.obj["metadata"]["name"])
 
 
-def _child_resources(cluster: Cluster, child: Child, built: content_.Content | None,
-                     scripts: dict[str, str]) -> list[dict[str, Any]]:
-    """Application.status.resources: kind, name and health of each managed object."""
-    resources: list[dict[str, Any]] = []
-    if built is None:
-        return resources
-    for obj in built.objects:
-        key = key_of(obj)
-        live = cluster.live(key)
-        entry: dict[str, Any] = {"group": key[0], "kind": key[1], "namespace": key[2], "name": key[3]}
-        if live is None:
-            entry["health"] = {"status": "Missing"}
-        elif f"{key[0]}/{key[1]}" in scripts:
-            memo = cluster.status_key(key[1]) if key[0] == "operator.tigera.io" else None
-            status, message = lua.health(scripts[f"{key[0]}/{key[1]}"], live, memo)
-            entry["health"] = {"status": status, "message": message}
-        elif key[1] == "ExternalSecret":  # resource_customizations/external-secrets.io/ExternalSecret/health.lua
-            entry["health"] = {"status": "Healthy" if cluster.external_secret_ready(key[2]) else "Progressing"}
-        resources.append(entry)
-    if built.opaque and child.stage is not None and child.synced:
-        for fact in child.stage.provides:
-            if fact.startswith("crds:"):
-                resources.append({"group": "apiextensions.k8s.io", "kind": "CustomResourceDefinition", "name": fact,
-                                  "health": {"status": "Healthy" if cluster.holds(fact) else "Progressing"}})
-    return resources
+@dataclass(frozen=True)
+class Setup:
+    """What one play reads from the tree: the project, the health scripts and the version's defaults."""
 
-
-def _aggregate(resources: list[dict[str, Any]]) -> str:
-    states = [resource["health"]["status"] for resource in resources if "health" in resource]
-    live = [state for state in states if state != "Missing"]
-    if resources and not live and states:
-        return "Missing"
-    return str(max(live or ["Healthy"], key=ORDER.index))
+    project: Project
+    scripts: dict[str, str]
+    app_script: str
+    version: engines.ArgoCD
 
 
 def run(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -> Outcome:
-    name = "argocd"
+    """Every supported Argo CD version, each from a copy of `cluster`; `cluster` ends as the first one stuck
+    left its copy (or as the last one left it), for the report to read."""
+    played = []
+    for version in engines.ARGOCD:
+        start = copy.deepcopy(cluster)
+        played.append((version, start, play_version(model, tree, start, deadline, version)))
+    failed = [(version, start, outcome) for version, start, outcome in played if not outcome.converged]
+    seconds_taken = max(outcome.seconds for _, _, outcome in played)
+    _, final, _ = failed[0] if failed else played[-1]
+    cluster.__dict__.update(final.__dict__)
+    if failed:
+        problems = _tagged([(version, outcome.problems) for version, _, outcome in failed])
+        return Outcome("argocd", False, seconds_taken, problems, failed[0][2].log)
+    return Outcome("argocd", True, seconds_taken, [], played[-1][2].log)
+
+
+def _tagged(failed: list[tuple[engines.ArgoCD, list[str]]]) -> list[str]:
+    """Each problem once, tagged with the versions it stops (`... [Argo CD 2.14, 3.0-3.3]`), the tag before a
+    closing `(file ...)` that renderer/simulate/verify.py reads."""
+    seen: dict[str, list[str]] = {}
+    for version, problems in failed:
+        for problem in problems:
+            seen.setdefault(problem, []).append(version.series)
+    tagged = []
+    for problem, series in seen.items():
+        tag = f"[Argo CD {', '.join(series)}]"
+        head, in_file = (problem[:problem.rindex(" (file ")], problem[problem.rindex(" (file "):]) if (
+            problem.endswith(")") and " (file " in problem) else (problem, "")
+        tagged.append(f"{head} {tag}{in_file}")
+    return tagged
+
+
+def with_flux(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float, flux_run: Any) -> Outcome:
+    """`engine: both` after the bootstrap: Argo CD (each version) and Flux watch the same tree on one cluster at
+    once (renderer/simulate/engines.py: together); done when both are."""
+    played = []
+    for version in engines.ARGOCD:
+        start = copy.deepcopy(cluster)
+
+        def argo(shared: Cluster, version: engines.ArgoCD = version) -> Outcome:
+            return play_version(model, tree, shared, deadline, version)
+
+        def flux(shared: Cluster) -> Outcome:
+            played_flux: Outcome = flux_run(model, tree, shared, deadline)
+            return played_flux
+
+        results = engines.together(start, {"argocd": argo, "flux": flux})
+        played.append((version, start, results["argocd"], results["flux"]))
+    failed = [(version, start, argo, flux) for version, start, argo, flux in played
+              if not (argo.converged and flux.converged)]
+    seconds_taken = max(max(argo.seconds, flux.seconds) for _, _, argo, flux in played)
+    _, final, _, _ = failed[0] if failed else played[-1]
+    cluster.__dict__.update(final.__dict__)
+    if failed:
+        problems = _tagged([(version, argo.problems) for version, _, argo, _ in failed])
+        problems += list(dict.fromkeys(problem for *_, flux in failed for problem in flux.problems))
+        return Outcome("argocd and flux", False, seconds_taken, problems, final.log)
+    return Outcome("argocd and flux", True, seconds_taken, [], final.log)
+
+
+def play_version(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float,
+                 version: engines.ArgoCD) -> Outcome:
+    name = f"argocd {version.series}"
     apps_files = content_.objects_of(tree, "argocd/apps/kustomization.yaml")[0].get("resources", [])
     objects = [obj for file in apps_files for obj in content_.objects_of(tree, f"argocd/apps/{file}")]
     projects = [Project.of(obj) for obj in objects if obj.get("kind") == "AppProject"]
     if len(projects) != 1:
         return Outcome(name, False, cluster.now, [f"expected one AppProject in argocd/apps, found {len(projects)}"])
-    project = projects[0]
     cm = content_.objects_of(tree, "argocd/argocd-cm-health.yaml")[0].get("data", {})
     prefix = "resource.customizations.health."
     scripts = {key[len(prefix):].replace("_", "/", 1): value for key, value in cm.items() if key.startswith(prefix)}
     app_script = scripts.get("argoproj.io/Application")
     if app_script is None:
         return Outcome(name, False, cluster.now, ["argocd-cm has no Application health check: waves order nothing"])
+    setup = Setup(projects[0], scripts, app_script, version)
     (root,) = content_.objects_of(tree, "argocd/root-application.yaml")
     stages = {stage.directory: stage for stage in model.stages}
     base = model.values.gitops.path.rstrip("/") + "/"
@@ -170,7 +151,7 @@ def run(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -
         directory = str(source.get("path", "")).removeprefix(base)
         stage = stages.get(directory) or next((s for s in model.stages if s.helm_chart and "chart" in source), None)
         children.append(Child(obj, wave, stage, Retry.of(obj)))
-    problems = _root_permissions(project, root, objects)
+    problems = _root_permissions(setup.project, root, objects)
     if problems:
         return Outcome(name, False, cluster.now, problems)
     waves = sorted({child.wave for child in children})
@@ -187,29 +168,29 @@ def run(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -
                     child.next_try = cluster.now
         for child in children:
             if child.name in created and not child.synced and not child.blocked and cluster.now >= child.next_try:
-                _sync(model, tree, cluster, project, child, built)
-        healths = {child.name: _health(cluster, child, built.get(child.name), scripts, app_script)
-                   for child in children if child.name in created}
+                _sync(model, tree, cluster, setup.project, child, built)
+        def healths(child: Child) -> tuple[str, str, str]:  # read only where the root looks
+            return _health(cluster, child, built.get(child.name), setup)
+
         if not root_done and cluster.now >= wave_ready_at:
             current = [child for child in children if child.wave == waves[wave_index]]
-            states = [healths[child.name][0] for child in current]
+            states = [healths(child)[0] for child in current]
             last = wave_index == len(waves) - 1
             if last:
                 root_done = True
             elif "Degraded" in states:
                 wait = root_retry.next_wait()
                 if wait is None:
-                    bad = [c.name for c in current if healths[c.name][0] == "Degraded"]
+                    bad = [c.name for c in current if healths(c)[0] == "Degraded"]
                     return Outcome(name, False, cluster.now, [f"root app failed for good at wave {waves[wave_index]}: "
                                                               f"{', '.join(bad)} Degraded (retries spent)"])
                 wave_index, wave_ready_at = 0, cluster.now + wait
             elif all(state == "Healthy" for state in states):
                 wave_index += 1
                 wave_ready_at = cluster.now + WAVE_DELAY
-        if root_done:
-            finished = all(child.synced and healths[child.name][1] == "Healthy" for child in children)
-            if finished and not cluster.converged():
-                return Outcome(name, True, cluster.now, [], cluster.log)
+        if root_done and not cluster.converged() and all(
+                child.synced and not child.out_of_sync and healths(child)[1] == "Healthy" for child in children):
+            return Outcome(name, True, cluster.now, [], cluster.log)
         upcoming = [t for t in (cluster.next_event(), wave_ready_at if not root_done else None,
                                 *(child.next_try for child in children
                                   if child.name in created and not child.synced and not child.blocked))
@@ -217,19 +198,37 @@ def run(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -
         if not upcoming:
             break
         cluster.advance(min(upcoming))
-    return Outcome(name, False, cluster.now, _stuck(children, created, built, cluster, scripts, app_script, waves,
-                                                      wave_index, root_done), cluster.log)
+    return Outcome(name, False, cluster.now, _stuck(children, created, built, cluster, setup, waves, wave_index,
+                                                      root_done), cluster.log)
 
 
 def _root_permissions(project: Project, root: dict[str, Any], objects: list[dict[str, Any]]) -> list[str]:
-    destination = (root.get("spec") or {}).get("destination") or {}
+    spec = root.get("spec") or {}
+    destination = spec.get("destination") or {}
+    root_name = str((root.get("metadata") or {}).get("name", "root app"))
     problems = []
+    repo = str((spec.get("source") or {}).get("repoURL", ""))
+    if not project.source_ok(repo):
+        problems.append(f"{root_name}: application repo {repo} is not permitted in project")
     for obj in objects:
-        _, kind, namespace, obj_name = key_of(obj)
+        group, kind, namespace, obj_name = key_of(obj)
         namespace = namespace or str(destination.get("namespace", ""))
         if not project.destination_ok(str(destination.get("server", "")), namespace):
-            problems.append(f"root app: namespace {namespace} is not permitted in the project ({kind} {obj_name})")
+            problems.append(f"{root_name}: namespace {namespace} is not permitted in the project ({kind} {obj_name})")
+        elif not project.kind_ok(group, kind, namespaced=True):
+            problems.append(f"{root_name}: resource {group}:{kind} is not permitted in project")
     return problems
+
+
+def _permission_problem(project: Project, server: str, namespace: str, objects: list[dict[str, Any]]) -> str:
+    for obj in objects:
+        group, kind, obj_namespace, obj_name = key_of(obj)
+        namespaced = is_namespaced(group, kind)
+        if not project.kind_ok(group, kind, namespaced):
+            return f"resource {group}:{kind} is not permitted in project"
+        if namespaced and not project.destination_ok(server, obj_namespace or namespace):
+            return f"namespace {obj_namespace or namespace} is not permitted in project ({kind} {obj_name})"
+    return ""
 
 
 def _sync(model: Model, tree: dict[str, str], cluster: Cluster, project: Project, child: Child,
@@ -242,9 +241,13 @@ def _sync(model: Model, tree: dict[str, str], cluster: Cluster, project: Project
                          "any of the allowed destinations in project")
         return
     source = spec.get("source") or {}
+    repo = str(source.get("repoURL", ""))
+    if not project.source_ok(repo):
+        child.blocked = f"application repo {repo} is not permitted in project"
+        return
     options = set(((spec.get("syncPolicy") or {}).get("syncOptions")) or [])
-    if "chart" in source:
-        result = content_.Content(child.stage, opaque=True)  # the chart, rendered by Argo CD itself
+    if "chart" in source:  # rendered by Argo CD itself, into the destination namespace
+        result = content_.chart(str(source["chart"]), namespace, child.stage)
     else:
         directory = str(source.get("path", "")).removeprefix(model.values.gitops.path.rstrip("/") + "/")
         try:
@@ -257,16 +260,16 @@ def _sync(model: Model, tree: dict[str, str], cluster: Cluster, project: Project
                              "below the kustomization root (Argo CD builds with LoadRestrictionsRootOnly)")
             return
     built[child.name] = result
-    for obj in result.objects:
-        group, kind, obj_namespace, obj_name = key_of(obj)
-        if is_namespaced(group, kind):
-            if not project.destination_ok(server, obj_namespace or namespace):
-                where = obj_namespace or namespace
-                child.blocked = f"namespace {where} is not permitted in project ({kind} {obj_name})"
-                return
-        elif not project.kind_ok(group, kind):
-            child.blocked = f"resource {group}:{kind} is not permitted in project"
-            return
+    try:
+        declared = content_.declared(result)
+    except ApplyError as exc:
+        child.blocked = str(exc)
+        return
+    child.blocked = _permission_problem(project, server, namespace, [*result.objects, *declared])
+    if "ServerSideApply=true" not in options and not child.blocked:
+        child.blocked = last_applied_too_large([*result.objects, *declared], opaque.JSON_BYTES)
+    if child.blocked:
+        return
     try:
         if "CreateNamespace=true" in options and namespace:
             cluster.grant(f"namespace:{namespace}")
@@ -284,34 +287,96 @@ def _sync(model: Model, tree: dict[str, str], cluster: Cluster, project: Project
         else:
             child.next_try = cluster.now + wait
         return
-    child.synced = True
+    child.synced, child.last_error = True, ""
+    child.out_of_sync = next(filter(None, (drift(obj, cluster.objects.get(key_of(obj)), child.obj)
+                                           for obj in result.objects)), "")
 
 
-def _health(cluster: Cluster, child: Child, built: content_.Content | None, scripts: dict[str, str],
-            app_script: str) -> tuple[str, str]:
-    """(what the parent's Lua says, the child's own health); read again only when the cluster changed."""
-    key = (cluster.version, child.synced, child.blocked, built is not None)
+def _health(cluster: Cluster, child: Child, built: content_.Content | None,
+            setup: Setup) -> tuple[str, str, str]:
+    """(what the parent's Lua says, the child's own health, the Lua's message); read again only when the
+    cluster changed."""
+    key = (cluster.version, child.synced, child.blocked, child.out_of_sync, built is not None)
     if child.health_memo is None or child.health_memo[0] != key:
-        child.health_memo = (key, _assess(cluster, child, built, scripts, app_script))
+        child.health_memo = (key, _assess(cluster, child, built, setup))
     return child.health_memo[1]
 
 
-def _assess(cluster: Cluster, child: Child, built: content_.Content | None, scripts: dict[str, str],
-            app_script: str) -> tuple[str, str]:
-    resources = _child_resources(cluster, child, built, scripts) if child.synced else []
-    own = "Unknown" if child.blocked else (_aggregate(resources) if child.synced else "Missing")
+@dataclass(frozen=True)
+class Assessed:
+    """One managed object as the application controller sees it."""
 
-    sync = "Synced" if child.synced else "OutOfSync"
-    app = {**child.obj, "status": {"sync": {"status": sync}, "health": {"status": own}, "resources": resources}}
+    entry: dict[str, Any]
+    health: str | None
+    """None: no health check for its kind."""
+    live: bool
+
+
+def _resources(cluster: Cluster, child: Child, built: content_.Content | None, setup: Setup) -> list[Assessed]:
+    found: list[Assessed] = []
+    if built is None:
+        return found
+    pairs = []
+    for obj in [*built.objects, *content_.declared(built)]:
+        live = cluster.live(key_of(obj))
+        if live is not None and obj.get("kind") == "CustomResourceDefinition":
+            group = (obj.get("spec") or {}).get("group") or key_of(obj)[3].split(".", 1)[-1]
+            live = crd_live(key_of(obj)[3], cluster.holds(f"crds:{group}"))
+        pairs.append((obj, live))
+    for obj, live in pairs:
+        key = key_of(obj)
+        script = setup.scripts.get(f"{key[0]}/{key[1]}")
+        health: str | None = None
+        if key[1] == "CustomResourceDefinition" and script is None:
+            if setup.version.crd_health_builtin and live is not None:
+                health = "Healthy" if live["status"]["conditions"] else "Progressing"
+        elif live is None:
+            health = "Missing"
+        elif script is not None:
+            memo = cluster.status_key(key[1]) if key[0] == "operator.tigera.io" else None
+            health = lua.health(script, live, memo)[0]
+        elif key[1] == "ExternalSecret":  # resource_customizations/external-secrets.io/ExternalSecret/health.lua
+            health = "Healthy" if cluster.external_secret_ready(key[2]) else "Progressing"
+        has_check = script is not None or key[1] == "ExternalSecret" or (
+            key[1] == "CustomResourceDefinition" and setup.version.crd_health_builtin)
+        entry = {"group": key[0], "kind": key[1], "namespace": key[2], "name": key[3],
+                 "status": "OutOfSync" if child.out_of_sync or live is None else "Synced"}
+        found.append(Assessed(entry, health if (health != "Missing" or has_check) else None, live is not None))
+    return found
+
+
+def _aggregate(resources: list[Assessed], version: engines.ArgoCD) -> str:
+    """controller/health.go: setApplicationHealth, as each version does it."""
+    status = "Healthy"
+    for resource in resources:
+        if resource.health is None or (resource.health == "Missing" and not version.missing_counts_in_app_health):
+            continue
+        status = worse(status, resource.health)
+    if not version.missing_counts_in_app_health and resources and not any(r.live for r in resources):
+        status = worse(status, "Missing")
+    return status
+
+
+def _assess(cluster: Cluster, child: Child, built: content_.Content | None,
+            setup: Setup) -> tuple[str, str, str]:
+    resources = _resources(cluster, child, built, setup) if child.synced else []
+    own = "Unknown" if child.blocked else (_aggregate(resources, setup.version) if child.synced else "Missing")
+    persist = setup.version.persists_resource_health
+    entries = [{**r.entry, **({"health": {"status": r.health}} if persist and r.health is not None else {})}
+               for r in resources]
+    sync = "Synced" if child.synced and not child.out_of_sync else "OutOfSync"
+    status: dict[str, Any] = {"sync": {"status": sync}, "health": {"status": own}, "resources": entries}
+    if not persist:
+        status["resourceHealthSource"] = "appTree"
     annotations = tuple(sorted(((child.obj.get("metadata") or {}).get("annotations") or {}).items()))
-    memo = (annotations, sync, own, tuple((r["kind"], r["name"], (r.get("health") or {}).get("status"))
-                                          for r in resources))
-    status, _ = lua.health(app_script, app, memo)
-    return status, own
+    memo = (annotations, sync, own, persist, tuple((e["kind"], e["name"], (e.get("health") or {}).get("status"))
+                                                   for e in entries))
+    parent_view, message = lua.health(setup.app_script, {**child.obj, "status": status}, memo)
+    return parent_view, own, message
 
 
 def _stuck(children: list[Child], created: set[str], built: dict[str, content_.Content | None], cluster: Cluster,
-           scripts: dict[str, str], app_script: str, waves: list[int], wave_index: int, root_done: bool) -> list[str]:
+           setup: Setup, waves: list[int], wave_index: int, root_done: bool) -> list[str]:
     problems = []
     if not root_done:
         problems.append(f"the root app never got past wave {waves[wave_index]}")
@@ -319,8 +384,13 @@ def _stuck(children: list[Child], created: set[str], built: dict[str, content_.C
         if child.name not in created:
             problems.append(f"{child.name}: never created (wave {child.wave})")
             continue
-        parent_view, own = _health(cluster, child, built.get(child.name), scripts, app_script)
-        if child.blocked or not child.synced or own != "Healthy":
-            reason = child.blocked or child.last_error or f"health {own}, parent sees {parent_view}"
+        parent_view, own, message = _health(cluster, child, built.get(child.name), setup)
+        if child.blocked or not child.synced or child.out_of_sync or own != "Healthy":
+            reason = (child.blocked or child.last_error
+                      or (f"OutOfSync after every sync: {child.out_of_sync}" if child.out_of_sync else "")
+                      or f"health {own}, parent sees {parent_view}")
             problems.append(f"{child.name}: {reason}")
+        elif parent_view != "Healthy" and not root_done and child.wave == waves[wave_index]:
+            problems.append(f"argocd/argocd-cm-health.yaml: the Application health check reads {child.name} "
+                            f"(synced, {own}) as {parent_view}: {message}")
     return problems + cluster.converged()

@@ -103,6 +103,22 @@ class Site:
     tigera_version: str = "v3.19.2"
 
 
+def _calico_stored_rules(policy: dict[str, Any]) -> None:
+    """What the Calico API server keeps of each rule: `source` and `destination` are non-pointer structs,
+    always written back (`{}` when empty), and a port given as a string of digits comes back a number
+    (projectcalico/calico v3.28.2 api/pkg/apis/projectcalico/v3/policy_common.go: Rule;
+    api/pkg/lib/numorstring/port.go: PortFromString, Port.MarshalJSON)."""
+    spec = policy.get("spec") or {}
+    for direction in ("ingress", "egress"):
+        for rule in spec.get(direction) or []:
+            for side in ("source", "destination"):
+                entity = rule[side] = rule.get(side) or {}
+                for ports in ("ports", "notPorts"):
+                    if isinstance(entity.get(ports), list):
+                        entity[ports] = [int(port) if isinstance(port, str) and port.isdigit() else port
+                                         for port in entity[ports]]
+
+
 @dataclass
 class Cluster:
     site: Site
@@ -181,6 +197,8 @@ class Cluster:
         self.refusals.pop(key, None)
         live = copy.deepcopy(obj)
         live.pop("status", None)
+        if group == "projectcalico.org" and kind in ("GlobalNetworkPolicy", "NetworkPolicy"):
+            _calico_stored_rules(live)
         self.objects[key] = live
         self.version += 1
         if group == "operator.tigera.io":

@@ -115,7 +115,7 @@ def chart(name: str, namespace: str, stage: Stage | None = None, origin: str = "
     return Content(stage, opaque=True, remote=[(f"chart:{name}", namespace)], origin=origin)
 
 
-def _declared(content: Content) -> list[dict[str, Any]]:
+def declared(content: Content) -> list[dict[str, Any]]:
     remote = list(content.remote)
     if content.opaque and not remote and content.stage is not None and content.stage.helm_chart:
         # Argo CD's chart source arrives without its reference (simulate/argocd.py builds Content(stage)).
@@ -139,7 +139,7 @@ def apply(cluster: Cluster, content: Content) -> None:
 
     kustomize's legacy order, Argo CD's sync phases and Flux's ApplyAllStaged all put Namespaces and
     CRDs first (sigs.k8s.io/kustomize api/resid/gvk.go orderFirst; fluxcd/pkg ssa/manager_apply.go)."""
-    everything = [*content.objects, *_declared(content)]
+    everything = [*content.objects, *declared(content)]
     ordered = sorted(everything, key=lambda obj: _FIRST.get(str(obj.get("kind", "")), 2))
     for obj in ordered:
         cluster.apply(obj, content.files.get(key_of(obj), content.origin))

@@ -72,12 +72,14 @@ def _seconds(text: Any) -> float:
 
 
 def _attempts(first: float, retry: Any) -> list[float]:
-    """Times of a sync and its retries (Argo CD's backoff: duration * factor^n, capped at maxDuration)."""
+    """Times of a sync and its retries (Argo CD's backoff: duration * factor^n, capped at maxDuration); a
+    negative limit retries without end (argo-cd v3.5.1 controller/appcontroller.go: Retry.Limit < 0), here up
+    to the horizon."""
     backoff = (retry or {}).get("backoff") or {}
     delay, factor = _seconds(backoff.get("duration", "5s")), float(backoff.get("factor", 2))
     cap, limit = _seconds(backoff.get("maxDuration", "3m")), int((retry or {}).get("limit", 5))
     times, at = [first], first
-    for _ in range(limit):
+    while (limit < 0 or len(times) <= limit) and at <= HORIZON:
         at += delay
         times.append(at)
         delay = min(delay * factor, cap)

@@ -73,6 +73,6 @@ def render(model: Model) -> dict[str, str]:
     tree["argocd/root-application.yaml"] = render_template(
         "argocd/root-application.yaml.j2", path=f"{model.values.gitops.path}/argocd/apps", **context)
     tree["argocd/argocd-cm-health.yaml"] = render_template(
-        "argocd/argocd-cm-health.yaml.j2", application_lua=health.APPLICATION_LUA,
+        "argocd/argocd-cm-health.yaml.j2", application_lua=health.APPLICATION_LUA, crd_lua=health.CRD_LUA,
         operator_lua={kind: health.operator_lua(kind) for kind in HEALTH}, **context)
     return tree
