@@ -15,13 +15,13 @@ looks, so one inside a key does not hide it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from renderer.cache.memo import Memo
 from renderer.leaks import tokens
 from renderer.leaks.rules import PATTERNS as _PATTERNS
 from renderer.leaks.rules import WORK, After, Anchored, Rule
-from renderer.leaks.tokens import TOKEN_MIN as _TOKEN_MIN
 from renderer.leaks.tokens import entropy
 
 __all__ = ["WORK", "After", "Anchored", "Rule", "entropy", "labels", "scan_object", "scan_text", "spans"]
@@ -50,8 +50,7 @@ def _rules(text: str) -> list[str]:
 
 def _inner(text: str) -> list[str]:
     """The rules on a base64-decoded text (one level: decoded text is not decoded again)."""
-    return _rules(text) + [label for line in text.split("\n") if len(line) >= _TOKEN_MIN
-                           for _start, _end, label in tokens.token_spans(line, _no_inner)]
+    return _rules(text) + [label for _start, _end, _kind, label in _token_spans(text, decode=False)]
 
 
 def _no_inner(_text: str) -> list[str]:
@@ -77,9 +76,7 @@ def labels(text: str, path: str = "") -> list[str]:
     text = _visible(text)
     found = _rules(text)
     if len(text) >= _LINE_MIN:
-        for line in text.split("\n"):
-            if len(line) >= _LINE_MIN:
-                found.extend(label for label, _length in _line_tokens(line, path.endswith(DIGEST_FILES)))
+        found += [label for _start, _end, _kind, label in _token_spans(text, path.endswith(DIGEST_FILES))]
     return list(dict.fromkeys(found))
 
 
@@ -91,25 +88,48 @@ def scan_text(path: str, text: str) -> list[str]:
     findings = [f"contains {label}" for label in _rules(text)]
     if len(text) < _LINE_MIN:
         return findings
-    digests = path.endswith(DIGEST_FILES)
-    for number, line in enumerate(text.split("\n"), start=1):  # a token never spans lines
-        if len(line) >= _LINE_MIN and (found := _line_tokens(line, digests)):
-            findings.extend(f"line {number}: contains {label} ({length} characters)" for label, length in found)
-    return findings
+    line, counted = 1, 0
+    located = []
+    for start, end, kind, label in _token_spans(text, path.endswith(DIGEST_FILES)):
+        line += text.count("\n", counted, start)  # spans come in order: forward only
+        counted = start
+        located.append((line, kind, start, f"line {line}: contains {label} ({end - start} characters)"))
+    located.sort(key=lambda item: item[:3])  # per line: tokens, then hex tokens (as they always were listed)
+    return findings + [finding for _line, _kind, _start, finding in located]
 
 
-_LINES: Memo[tuple[tuple[str, int], ...]] = Memo(max_entries=4096, max_chars=1_000_000)
+_LINES: Memo[tuple[tuple[int, int, int, str], ...]] = Memo(max_entries=4096, max_chars=1_000_000)
 """Token findings by the exact line: a fleet's bootstrap scripts share most of their lines."""
 
 
-def _line_tokens(line: str, digests: bool = False) -> tuple[tuple[str, int], ...]:
-    """(label, length) of each high-entropy, base64-hidden or 64-hex token in one line (no newline inside)."""
-    found = _LINES.get(line)
-    if found is None:
-        found = _LINES.put(line, tuple(
-            (label, end - start) for start, end, label in tokens.token_spans(line, _inner)), len(line))
-    if digests:
-        return tuple(item for item in found if item[0] != "a 64-character hex token")
+def _token_spans(text: str, digests: bool = False, decode: bool = True) -> list[tuple[int, int, int, str]]:
+    """(start, end, kind, label) of each high-entropy, base64-hidden (kind 0) or 64-hex (kind 1) token, in order;
+    line by line through the memo (a token never spans lines)."""
+    found: list[tuple[int, int, int, str]] = []
+    if not decode:
+        return _line_spans(text, _no_inner)
+    offset = 0
+    for line in text.split("\n"):
+        if len(line) >= _LINE_MIN:
+            spans_of = _LINES.get(line)
+            if spans_of is None:
+                spans_of = _LINES.put(line, tuple(_line_spans(line, _inner)), len(line))
+            found += [(offset + start, offset + end, kind, label) for start, end, kind, label in spans_of
+                      if not (digests and kind)]
+        offset += len(line) + 1
+    return found
+
+
+def _line_spans(text: str, inner: Callable[[str], list[str]]) -> list[tuple[int, int, int, str]]:
+    found: list[tuple[int, int, int, str]] = []
+    WORK[0] += len(text)
+    for match in tokens.RUN.finditer(text):
+        token = match.group(0)
+        if not tokens.worth_a_look(token):
+            continue
+        found += [(match.start(), match.end(), 0, label) for label in tokens.token_labels(token, inner)]
+        if len(token) >= 64:
+            found += [(start, end, 1, label) for start, end, label in tokens.hex_spans(text, match.start(), token)]
     return found
 
 
@@ -124,11 +144,8 @@ def spans(text: str) -> list[tuple[int, int, str]]:
     for literals, rule, label in _PATTERNS:
         if any(literal in visible for literal in literals):
             found += [(start, end, label) for start, end in rule.finditer(visible)]
-    offset = 0
-    for line in visible.split("\n"):
-        if len(line) >= _LINE_MIN:
-            found += [(offset + start, offset + end, label) for start, end, label in tokens.token_spans(line, _inner)]
-        offset += len(line) + 1
+    if len(visible) >= _LINE_MIN:
+        found += [(start, end, label) for start, end, _kind, label in _token_spans(visible)]
     if visible is not text:
         kept = [index for index, char in enumerate(text) if not _INVISIBLE.match(char)]
         found = [(kept[start], kept[end - 1] + 1 if end > start else kept[start], label) for start, end, label in found]

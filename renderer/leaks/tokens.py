@@ -1,7 +1,8 @@
-"""The token pass: high-entropy tokens, 64-hex tokens, and secrets hidden in base64, line by line.
+"""The token pass: high-entropy tokens, 64-hex tokens, and secrets hidden in base64.
 
-Runs of token characters are taken by one possessive pattern that starts only where a run starts (the
-lookbehind), so each character is looked at once; every check below costs time linear in its run.
+Runs of token characters are taken by one possessive pattern: a run of 12 or more is consumed whole, and a
+shorter one costs at most 12 steps per position, so the pass is linear; every check below costs time linear in
+its run. A token never spans lines (no newline is a token character).
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ from collections.abc import Callable
 
 from renderer.leaks.rules import WORK
 
-RUN = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{12,}+={0,2}")
-"""A maximal run of base64 (standard or URL-safe) characters: a token candidate. Possessive and anchored at a
-run's start: re never restarts inside a run it has passed over."""
+RUN = re.compile(r"[A-Za-z0-9+/_-]{12,}+={0,2}")
+"""A maximal run of base64 (standard or URL-safe) characters: a token candidate. Possessive: once a run of 12
+or more is found, re never restarts inside it (no lookbehind: re skips non-token characters by its first-character
+set, far faster than a lookbehind tried at every position)."""
 TOKEN_MIN = 40
 """The shortest run weighed as a high-entropy token; shorter ones are only decoded as base64."""
 BASE64_MIN = 12
@@ -103,20 +105,21 @@ def base64_labels(token: str, inner: Callable[[str], list[str]]) -> list[str]:
     return found
 
 
-def token_spans(line: str, inner: Callable[[str], list[str]]) -> list[tuple[int, int, str]]:
-    """High-entropy tokens, base64 of secrets, then 64-hex tokens (inside runs of 64+ characters: every hex run
-    bounded by non-alphanumerics lies inside one) in one line (no newline inside)."""
-    spans, hexes = [], []
-    WORK[0] += len(line)
-    for match in RUN.finditer(line):
-        token = match.group(0)
-        WORK[0] += len(token)
-        if len(token) >= TOKEN_MIN and looks_random(token):
-            spans.append((match.start(), match.end(), token_label(token)))
-        else:
-            spans += [(match.start(), match.end(), label) for label in base64_labels(token, inner)]
-        if len(token) >= 64:
-            hexes += [(match.start() + found.start(), match.start() + found.end(), "a 64-character hex token")
-                      for found in HEX64.finditer(token) if _is_hex_token(line, match.start() + found.start(),
-                                                                          found.group(0))]
-    return spans + hexes
+def worth_a_look(token: str) -> bool:
+    """A run long enough to weigh, or one that may be the base64 of text (see decoded_text): most are neither."""
+    return len(token) >= TOKEN_MIN or _TEXT_START.issuperset(token[:12:4])
+
+
+def token_labels(token: str, inner: Callable[[str], list[str]]) -> tuple[str, ...]:
+    """What one whole run is: a high-entropy token, or the base64 of secret material (empty when neither)."""
+    WORK[0] += len(token)
+    if len(token) >= TOKEN_MIN and looks_random(token):
+        return (token_label(token),)
+    return tuple(base64_labels(token, inner))
+
+
+def hex_spans(text: str, start: int, token: str) -> list[tuple[int, int, str]]:
+    """64-hex tokens inside the run `token` at `start` of `text` (every hex run bounded by non-alphanumerics lies
+    inside a run of 64+ characters)."""
+    return [(start + found.start(), start + found.end(), "a 64-character hex token") for found in HEX64.finditer(token)
+            if _is_hex_token(text, start + found.start(), found.group(0))]
