@@ -412,8 +412,8 @@ def test_diff_masks_a_secret_inside_a_list(edited: Path, fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown"])
-@pytest.mark.parametrize("name", ["exoscale-api-key", "url-userinfo", "hex-64-token", "pem-private-key", "age-secret-key",
-                                  "exoscale-key-zero-width", "docker-auth-bare", "kubeconfig-token"])
+@pytest.mark.parametrize("name", ["exoscale-api-key", "url-userinfo", "hex-64-token", "pem-private-key",
+                                  "age-secret-key", "exoscale-key-zero-width", "docker-auth-bare", "kubeconfig-token"])
 def test_diff_redacts_secret_shaped_lines_of_any_file(edited: Path, name: str, fmt: str) -> None:
     payload, needle = CATALOGUE[name]
     bootstrap = edited / "ceosks-poc" / "bootstrap.sh"
