@@ -55,3 +55,11 @@ def test_the_cache_never_stores_a_secret_file_name(tmp_path: Path, cache: Path,
     assert found is not None, "the record no longer answers"
     assert found.name_origin[0] == str(values)
     assert found.sources == (str(values),)  # the names mapped back
+
+
+def test_the_fix_command_of_a_stale_tree_does_not_print_the_name(tmp_path: Path, cache: Path) -> None:
+    values = tmp_path / f"ok-{KEY}.yaml"
+    values.write_text(PROD_VALUES.read_text("utf-8"), "utf-8")
+    run = run_cli("--check", values, "--out", tmp_path / "out", expect=1)
+    assert "is stale; to update it, run: render" in run.stderr
+    assert KEY[4:] not in run.stdout + run.stderr and "<redacted: looks like " in run.stderr
