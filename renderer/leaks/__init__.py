@@ -58,7 +58,7 @@ def _no_inner(_text: str) -> list[str]:
 
 
 SHORTEST_MATCH = 7
-"""No pattern above (nor _TOKEN) matches fewer characters (tests/test_perf_caches.py proves it):
+"""No rule (nor tokens.RUN) matches fewer characters (tests/test_perf_caches.py proves it):
 shorter strings need no search at all."""
 
 DIGEST_FILES = (".sks-gitops-owned.json",)
@@ -173,7 +173,7 @@ def scan_object(obj: dict[str, Any]) -> list[str]:
                 findings.extend(scan_object(item))
     strings = _string_values(obj)
     if strings:  # one pass over all of them; no rule matches across the separator (NUL ends every \s run)
-        findings.extend(f"contains {label}" for label in _rules(_SEPARATOR.join(strings)))
+        findings.extend(f"contains {label}" for label in _rules(_visible(_SEPARATOR.join(strings))))
     if kind == "Secret" and (obj.get("data") or obj.get("stringData")):
         findings.append("Secret with data/stringData: secrets must not be rendered into git")
     spec = obj.get("spec")
