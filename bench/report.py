@@ -70,6 +70,8 @@ def evaluate(results: dict[str, Result], fleet_sizes: tuple[int, ...]) -> tuple[
         Ratio("render --check --no-cache (full run) / interpreter floor", _div(median("check-full"), floor)),
         Ratio(f"fleet({big}) / fleet({prev})", _div(t_big, t_prev)),
         Ratio(f"fleet marginal cost ({prev}->{big})", marginal_ms, " ms/cluster"),
+        Ratio("1 MB values file / 500 KB values file, by CPU time (linear: under 2, start-up is fixed)",
+              _div(cpu("values-1mb"), cpu("values-500kb"))),
         Ratio("context, by CPU time (robust to other load):", None, ""),
         Ratio("  cold render / interpreter floor", _div(cpu("cold"), cpu("floor"))),
         Ratio("  no-op re-render / cold render", _div(cpu("noop"), cpu("cold"))),

@@ -45,10 +45,13 @@ class Plan:
     big_fleet_runs: int
     """The largest fleet takes about a minute per run: fewer runs, and no warm-up (caches are warm by then)."""
     import_runs: int
+    big_values_runs: int = 3
 
 
 FULL = Plan(runs=5, warmups=1, fleet_sizes=(1, 10, 100, 1000), big_fleet_runs=3, import_runs=5)
-QUICK = Plan(runs=3, warmups=1, fleet_sizes=(1, 10, 30), big_fleet_runs=2, import_runs=3)
+QUICK = Plan(runs=3, warmups=1, fleet_sizes=(1, 10, 30), big_fleet_runs=2, import_runs=3, big_values_runs=1)
+MAX_VALUES_BYTES = 1_000_000
+"""renderer/load: MAX_FILE_BYTES, the largest values file the renderer reads."""
 
 
 def _progress(message: str) -> None:
@@ -193,6 +196,25 @@ class Bench:
                              self.plan.runs, 0, notes=["answered by the no-op cache: every values file and every "
                                                        "file of every tree hashed by content"]))
 
+    def big_values(self) -> None:
+        """A values file at the 1 MB input limit (and one half its size), its comments full of the pattern that
+        made the old docker-config leak rule quadratic (issue 21: 8 minutes for 990 KB); time linear in size."""
+        base = (ROOT / PROD).read_text("utf-8")
+        line = "# " + '"auths":{"a":{' * 14 + "\n"
+        for label, size in (("values-500kb", MAX_VALUES_BYTES // 2), ("values-1mb", MAX_VALUES_BYTES)):
+            path = self.scratch / f"{label}.yaml"
+            path.write_text(base + line * ((size - 1000 - len(base)) // len(line)), "utf-8")
+
+            def once(path: Path = path) -> Sample:
+                out = self._fresh(path.stem)
+                sample = self._render(str(path), "--out", str(out), "--no-cache")
+                _discard(out.parent)
+                return sample
+
+            self._add(repeat(label, f"render a {path.stat().st_size / 1e6:.2f} MB values file (--no-cache)", once,
+                             self.plan.big_values_runs, 0, notes=["comments of repeated '\"auths\":{\"a\":{', "
+                                                                  "scanned by the leak rules (issue 21)"]))
+
     def _fits(self, seconds: float) -> bool:
         return time.perf_counter() - self.started + seconds < BUDGET_S
 
@@ -234,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             bench.floor()
             bench.cold()
+            bench.big_values()
             bench.steady()
             anchor_notes = bench.anchor()
             _progress("import times")

@@ -23,11 +23,12 @@ class Problem:
 
     def shown(self) -> Problem:
         """This problem as it may be printed: secret-shaped spans of key path, message and hint redacted
-        (renderer/leaks/redact.py); file:line:col stay (a --set location is already built redacted)."""
+        (renderer/leaks/redact.py), the file name too (it can hold one: issue 21); line:col stay (a --set location
+        is already built redacted)."""
         from renderer.leaks.redact import key_path, scrub  # the leak rules load only when a problem is printed
 
-        return replace(self, key_path=key_path(self.key_path), message=scrub(self.message), hint=scrub(self.hint),
-                       source=scrub(self.source))
+        return replace(self, file=scrub(self.file), key_path=key_path(self.key_path), message=scrub(self.message),
+                       hint=scrub(self.hint), source=scrub(self.source))
 
     def format(self) -> str:
         safe = self.shown()

@@ -20,6 +20,7 @@ import pytest
 
 from renderer import check, leaks, load, pipeline, validate, yamlio
 from renderer.errors import TemplateError
+from renderer.leaks import tokens as leak_tokens
 from tests.conftest import PROD_VALUES, REPO_ROOT, RenderCli, read_tree
 from tests.support.schema_walk import string_fields
 
@@ -219,6 +220,10 @@ NOT_SECRETS = {
     "externalsecret-template": '.dockerconfigjson: "{{ .dockerconfigjson }}"',
     "dockerconfig-without-credentials": json.dumps({"auths": {"registry.example.com": {}}}),
     "sops-path": "../../secrets/ceosks-poc/license.enc.yaml",
+    # issue 21: ordinary references once refused as high-entropy tokens
+    "external-secrets-remote-key": "Production/Tigera/PullSecretDockerConfigJson01",
+    "label-value": "ProductionTigeraPullSecretDockerConfigJson01",
+    "description-path": "Replicas live in /var/lib/Longhorn/ReplicaStorage/Production2024/VolumeData01",
 }
 
 
@@ -377,3 +382,31 @@ def test_pem_block_in_a_values_file_is_refused_or_dropped(tmp_path: Path, render
     files = read_tree(tmp_path / "out" / "ceosks-poc")
     assert all("PRIVATE KEY" not in body for body in files.values())
     assert _scan_tree(files) == []
+
+
+REFERENCES = [
+    pytest.param(["secrets.pullSecret.provider=external-secrets", "secrets.pullSecret.storeName=vault-backend",
+                  "secrets.pullSecret.remoteKey=Production/Tigera/PullSecretDockerConfigJson01"],
+                 id="external-secrets-remote-key"),
+    pytest.param(["nodepool.labels={role: ProductionTigeraPullSecretDockerConfigJson01}"], id="label-value"),
+    pytest.param(["cluster.description=Replicas in /var/lib/Longhorn/ReplicaStorage/Production2024/VolumeData01"],
+                 id="description-path"),
+]
+
+
+@pytest.mark.parametrize("sets", REFERENCES)
+def test_ordinary_references_render(sets: list[str], render_cli: RenderCli, tmp_path: Path) -> None:
+    """Issue 21: each was refused as 'a high-entropy token' (exit 2); names and paths written in words are not."""
+    args = [arg for item in sets for arg in ("--set", item)]
+    run = render_cli(PROD_VALUES, "--out", tmp_path, *args, expect=None)
+    assert run.exit_code == 0, run.stderr
+    assert _scan_tree(read_tree(tmp_path / "ceosks-poc")) == []
+
+
+def test_words_and_random_tokens_are_told_apart() -> None:
+    """The word test spares at most about 1 in 100,000 random tokens; none of 2,000 here."""
+    rng = random.Random(21)
+    alphabet = string.ascii_letters + string.digits + "+/"
+    tokens = ["".join(rng.choice(alphabet) for _ in range(43)) for _ in range(2000)]
+    assert not any(leak_tokens.reads_as_words(token) for token in tokens)
+    assert leak_tokens.reads_as_words(NOT_SECRETS["external-secrets-remote-key"])

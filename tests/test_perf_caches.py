@@ -26,6 +26,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString, LiteralScalarStri
 from renderer import check, leaks, pipeline, yamlio
 from renderer.cache import memo
 from renderer.errors import Problem, TemplateError
+from renderer.leaks import tokens as leak_tokens
 from renderer.write import lock
 from renderer.yamlio import output
 from tests.conftest import PROD_VALUES
@@ -60,34 +61,39 @@ def _findings(tree: dict[str, str], prepared: pipeline.Prepared) -> list[str]:
 
 
 def _reference_scan_text(text: str) -> list[str]:
-    """scan_text before the literal prefilters: every regex searched over the whole text."""
+    """scan_text without the literal prefilters, the anchoring and the line memo: every rule's pattern searched
+    over the whole text, every token run weighed where it stands."""
+    text = leaks._visible(text)
     findings = []
     for _literals, rule, label in leaks._PATTERNS:
-        if isinstance(rule, leaks._After):  # by definition: a match starting within a window after each literal
+        if isinstance(rule, leaks.After):  # by definition: a match starting within a window after each literal
             hit = any(found.start() < start + len(rule.literal) + rule.window
                       for start in (match.start() for match in re.finditer(re.escape(rule.literal), text))
                       for found in rule.pattern.finditer(text, start))
         else:
-            hit = bool((rule if isinstance(rule, re.Pattern) else rule.pattern).search(text))
+            hit = bool(rule.pattern.search(text))
         if hit:
             findings.append(f"contains {label}")
-    tokens = []
-    for match in leaks._TOKEN.finditer(text):
-        candidate = match.group(0)
+    found = []
+    for match in leak_tokens.RUN.finditer(text):
+        candidate, line = match.group(0), text.count("\n", 0, match.start()) + 1
         classes = sum(bool(re.search(p, candidate)) for p in ("[a-z]", "[A-Z]", "[0-9]"))
         counts = Counter(candidate)
         entropy = -sum(n / len(candidate) * math.log2(n / len(candidate)) for n in counts.values())
-        if classes >= 3 and entropy >= 4.2:
+        if len(candidate) >= 40 and classes >= 3 and entropy >= 4.2 and not leak_tokens.reads_as_words(candidate):
             exoscale = re.fullmatch(r"[A-Za-z0-9_-]{43}", candidate)
             label = "an Exoscale API secret" if exoscale else "a high-entropy token"
-            tokens.append((text.count("\n", 0, match.start()) + 1, 0, match.start(), label, len(candidate)))
+            found.append((line, 0, match.start(), label, len(candidate)))
+        else:
+            found += [(line, 0, match.start(), label, len(candidate))
+                      for label in leak_tokens.base64_labels(candidate, leaks._inner)]
     for match in re.finditer(r"(?<![0-9A-Za-z])[0-9a-fA-F]{64}(?![0-9A-Za-z])", text):
         token = match.group(0)
         mixed = re.search("[0-9]", token) and re.search("[a-fA-F]", token) and leaks.entropy(token) >= 3.0
         if mixed and text[max(0, match.start() - 7):match.start()].lower() not in ("sha256:", "sha256 ", "sha256="):
-            tokens.append((text.count("\n", 0, match.start()) + 1, 1, match.start(), "a 64-character hex token", 64))
+            found.append((text.count("\n", 0, match.start()) + 1, 1, match.start(), "a 64-character hex token", 64))
     findings += [f"line {line}: contains {label} ({length} characters)"
-                 for line, _kind, _at, label, length in sorted(tokens)]
+                 for line, _kind, _at, label, length in sorted(found, key=lambda item: item[:3])]
     return findings
 
 
@@ -122,8 +128,8 @@ _DOCKER_BITS = st.sampled_from(['"auths"', '\\"auths\\"', "auths", '"', "\\", ":
 @given(st.lists(_DOCKER_BITS, max_size=16).map("".join))
 def test_anchored_docker_config_search_matches_a_full_search(text: str) -> None:
     anchored = leaks._PATTERNS[2][1]
-    assert isinstance(anchored, leaks._Anchored)
-    assert anchored.search(text) == bool(leaks._DOCKERCONFIG.search(text))
+    assert isinstance(anchored, leaks.Anchored)
+    assert anchored.search(text) == bool(anchored.pattern.search(text))
 
 
 @pytest.mark.parametrize("name", sorted(SECRETS))
@@ -348,8 +354,8 @@ def test_the_deepest_allowed_document_loads() -> None:
 def test_no_leak_pattern_matches_fewer_characters_than_the_shortcut_skips() -> None:
     import re._parser as sre_parse  # the minimum width re itself computes for each pattern
 
-    patterns = [rule if isinstance(rule, re.Pattern) else rule.pattern for _lit, rule, _label in leaks._PATTERNS]
-    patterns += [leaks._TOKEN, leaks._HEX64]
+    patterns = [rule.pattern for _lit, rule, _label in leaks._PATTERNS]
+    patterns += [leak_tokens.RUN, leak_tokens.HEX64]
     assert min(sre_parse.parse(p.pattern).getwidth()[0] for p in patterns) == leaks.SHORTEST_MATCH
 
 

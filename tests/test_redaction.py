@@ -76,6 +76,14 @@ CATALOGUE: dict[str, tuple[str, str]] = {
     "kubeconfig-client-key": ("users:\n- name: admin\n  user:\n    client-" + "key-data: " + _CLIENT_KEY,
                               _CLIENT_KEY[:24]),
     "tigera-license": ("kind: LicenseKey\nmetadata:\n  name: default\nspec:\n  token: " + _JWT, _JWT_SIGNATURE),
+    # issue 21: the age key SOPS users hold, and the evasions that got past the rules
+    "age-secret-key": (_age := "AGE-" + "SECRET-KEY-1" + _pick("QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L", 58), _age[16:]),
+    "exoscale-key-zero-width": (_key[:9] + "\u200b" + _key[9:], _key[9:]),
+    "exoscale-key-glued": ("key_" + _key, _key[3:]),
+    "exoscale-key-base64": (_b64key := base64.b64encode(_key.encode()).decode(), _b64key),
+    "docker-auth-bare": (_AUTH, _AUTH),
+    "kubeconfig-token": ("users:\n- name: admin\n  user:\n    to" + "ken: " + (_kt := "kubeadm." + _pick(HEX, 16)),
+                         _kt[8:]),
 }
 
 
@@ -404,7 +412,8 @@ def test_diff_masks_a_secret_inside_a_list(edited: Path, fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["text", "markdown"])
-@pytest.mark.parametrize("name", ["exoscale-api-key", "url-userinfo", "hex-64-token", "pem-private-key"])
+@pytest.mark.parametrize("name", ["exoscale-api-key", "url-userinfo", "hex-64-token", "pem-private-key",
+                                  "age-secret-key", "exoscale-key-zero-width", "docker-auth-bare", "kubeconfig-token"])
 def test_diff_redacts_secret_shaped_lines_of_any_file(edited: Path, name: str, fmt: str) -> None:
     payload, needle = CATALOGUE[name]
     bootstrap = edited / "ceosks-poc" / "bootstrap.sh"

@@ -85,7 +85,10 @@ class Ledger:
                 record: dict[str, Any] = json.load(handle)
             if record.get("format") != FORMAT:
                 return None
-            found = Recorded(str(record["cluster"]), tuple(record["sources"]), tuple(record["name_origin"]),
+            names = {_stored(str(path)): str(path) for path in paths}  # the record keeps them redacted
+            file, line, column = record["name_origin"]
+            found = Recorded(str(record["cluster"]), tuple(names[source] for source in record["sources"]),
+                             (names[file], int(line), int(column)),
                              int(record["file_count"]), dict(record["kinds"]), dict(record["digests"]),
                              tuple(record["remote_urls"]), tuple(map(str, record["data_files"])))
             if record.get("inputs") != self._inputs.key(self._query(paths, found.data_files)):
@@ -141,5 +144,16 @@ class Ledger:
 
     def _write(self, paths: list[Path], key: str, found: Recorded) -> None:
         """`found.digests` are the rendered bytes; lookup() compares them with the disk, so no re-read here."""
-        body = json.dumps({"format": FORMAT, "inputs": key, **found.__dict__}, sort_keys=True)  # ASCII: \u escapes
+        file, line, column = found.name_origin
+        stored = {**found.__dict__, "sources": [_stored(source) for source in found.sources],
+                  "name_origin": [_stored(file), line, column]}
+        body = json.dumps({"format": FORMAT, "inputs": key, **stored}, sort_keys=True)  # ASCII: \u escapes
         directory.write_private(self._slot(paths), body.encode("ascii"))
+
+
+def _stored(path: str) -> str:
+    """A values file's path as a record keeps it: secret-shaped spans redacted (a file name can hold one, issue 21);
+    lookup() maps it back to the paths it was asked about."""
+    from renderer.leaks.redact import scrub  # the leak rules load only when a record is read or written
+
+    return scrub(path)

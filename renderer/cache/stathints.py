@@ -1,4 +1,5 @@
-"""The per-user hint table: real path -> (stat, sha256), so an unchanged input is not read again.
+"""The per-user hint table: sha256 of a real path -> (stat, sha256 of the content): an unchanged input is
+not read again.
 
 A stat match only spares a re-read; it never proves a content on its own. It is sound because
 nobody can set a ctime: any write gives the file a new one, even when the mtime is put back
@@ -30,7 +31,8 @@ RACY_NS = 2_000_000_000
 MAX_BYTES = 64_000_000
 """No input is this large; a file that is means no cached answer (the full run decides)."""
 MAX_HINTS = 50_000
-FORMAT = "sks-gitops content hints 1"
+FORMAT = "sks-gitops content hints 2"
+"""2: paths kept as their sha256 (a file name can hold a secret, issue 21)."""
 
 
 def hexdigest(data: bytes) -> str:
@@ -81,8 +83,9 @@ class Hints:
             raise OSError(f"{real} is not a regular file")
         self.newest_ns = max(self.newest_ns, info.st_ctime_ns)
         key = _stat_key(info)
-        self.used.add(real)
-        found = self.table.get(real)
+        slot = _path_key(real)
+        self.used.add(slot)
+        found = self.table.get(slot)
         if found is not None and found[0] == key:
             return found[1]
         now = time.time_ns()
@@ -99,10 +102,10 @@ class Hints:
         digest = hexdigest(data)
         settled = max(after.st_ctime_ns, after.st_mtime_ns) < now - RACY_NS
         if _stat_key(before) == _stat_key(after) == key and settled:
-            self.table[real] = (key, digest)
+            self.table[slot] = (key, digest)
             self.dirty = True
         else:
-            self.table.pop(real, None)
+            self.table.pop(slot, None)
         return digest
 
     def save(self) -> None:
@@ -117,6 +120,11 @@ class Hints:
         except OSError:
             return  # an optimisation only: an unwritable cache costs the next run a re-read
         self.dirty = False
+
+
+def _path_key(real: str) -> str:
+    """The table's key for a path: its sha256, so the table on disk holds no file name (one can hold a secret)."""
+    return hexdigest(real.encode("utf-8", "surrogateescape"))
 
 
 def _stat_key(info: os.stat_result) -> str:

@@ -7,6 +7,7 @@ in the rollout plan below it, renderer/model/upgrade.py).
 
 from __future__ import annotations
 
+from renderer.cli.mdsafe import cell, code, span
 from renderer.leaks import redact
 from renderer.pipeline import ClusterResult
 
@@ -22,12 +23,12 @@ def section(result: ClusterResult) -> list[str]:
                   f"> **Destructive changes, acknowledged in the values ({len(acknowledged)}):** the operator "
                   "deletes and recreates these; check the `acknowledge:` entries in the values diff.", "",
                   "| change | object | from (out/) | to | what happens |", "|---|---|---|---|---|"]
-        lines += [f"| `{change.change}` | {change.object} | `{change.old}` | `{change.new}` | {change.consequence} |"
-                  for change in acknowledged]
+        lines += [f"| {code(change.change)} | {cell(change.object)} | {code(change.old)} | {code(change.new)} "
+                  f"| {cell(change.consequence)} |" for change in acknowledged]
         lines.append("")
     if result.review.spent:
         lines += ["Acknowledgements whose change is already in out/ (remove them once merged): "
-                  + ", ".join(f"`{said}`" for said in result.review.spent), ""]
+                  + ", ".join(span(said) for said in result.review.spent), ""]
     while lines and not lines[-1]:
         lines.pop()
     return [redact.scrub(line) for line in lines]

@@ -184,10 +184,12 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | N
         color = diff_format == "text" and _color_wanted(sys.stdout)
         click.echo(diff.colorize(text) if color else text, nl=False, color=color)
     lines = _closing(report, request, out_text, quiet)
+    from renderer.leaks.redact import scrub  # the fix command names the values files: one can hold a secret
+
     for line in lines.stdout:
-        click.echo(line)
+        click.echo(scrub(line))
     for line in lines.stderr:
-        click.echo(line, err=True)
+        click.echo(scrub(line), err=True)
     pending = click.get_current_context().obj
     if isinstance(pending, noop.Pending) and not no_cache:
         _record_noop(pending, request, report, out_text, quiet)

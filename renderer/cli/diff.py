@@ -13,6 +13,7 @@ from typing import Any
 
 from renderer import yamlio
 from renderer.cli import approvals, review
+from renderer.cli.mdsafe import cell, code, fence
 from renderer.leaks import redact
 from renderer.pipeline import ClusterResult, Report
 from renderer.write import MANIFEST
@@ -143,9 +144,9 @@ def summary(report: Report) -> list[str]:
                 state = "added" if key not in before else "removed" if key not in after else (
                     "changed" if before[key] != after[key] else "")
                 if state:
-                    kind, namespace, name = key
-                    row = f"| `{path.split('/')[0]}` | {kind} | {namespace or '-'} | {name} | {state} |"
-                    rows.append(redact.scrub(row))
+                    kind, namespace, name = (redact.scrub(text) for text in key)  # escaped after: scrub sees raw text
+                    rows.append(f"| {code(redact.scrub(path.split('/')[0]))} | {cell(kind)} | {cell(namespace) or '-'} "
+                                f"| {cell(name)} | {state} |")
         counts = [len([path for path in paths if path != MANIFEST]) for paths in
                   (result.changes.added, result.changes.changed, result.changes.removed)]
         lines.append(f"### `{result.cluster}`: {counts[0]} added, {counts[1]} changed, {counts[2]} removed files")
@@ -157,8 +158,8 @@ def summary(report: Report) -> list[str]:
         lines += review.fields_section(result, _pairs(result), mask_doc)
         lines += review.rollout_section(result)
         if result.plan:  # what the reviewer approves: the order each delivery takes, and why
-            lines += ["<details><summary>Rollout plan (render --plan)</summary>", "", "```text",
-                      *redact.scrub(result.plan).splitlines(), "```", "</details>", ""]
+            lines += ["<details><summary>Rollout plan (render --plan)</summary>", "",
+                      *fence(redact.scrub(result.plan), "text").splitlines(), "</details>", ""]
     return lines
 
 
@@ -176,7 +177,7 @@ def markdown(report: Report, out_dir: Path) -> str:
                  for index, part in enumerate(summary_parts[1:], start=2)]
     total = len(diff_parts)
     for index, part in enumerate(diff_parts, start=1):
-        rendered.append(f"<!-- sks-gitops diff part {index}/{total} -->\n```diff\n{part}```\n")
+        rendered.append(f"<!-- sks-gitops diff part {index}/{total} -->\n{fence(part, 'diff')}")
     return "\n".join(rendered)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from renderer import yamlio
+from renderer.cli.mdsafe import fence, span
 from renderer.leaks import redact
 from renderer.pipeline import ClusterResult, Report
 
@@ -213,12 +214,8 @@ def changes(result: ClusterResult, pairs: list[tuple[str, bytes | None, bytes | 
 
 def cell(text: str) -> str:
     """A markdown table cell holding `text` as code: pipes escaped (GFM), a backtick fence longer than any run."""
-    text = redact.scrub(text).replace("|", "\\|")
-    if text == ABSENT:
-        return text
-    fence = "`" * (max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+    text = redact.scrub(text)
+    return text if text == ABSENT else span(text)
 
 
 def fields_section(result: ClusterResult, pairs: list[tuple[str, bytes | None, bytes | None]], mask_doc: Mask
@@ -243,7 +240,7 @@ def rollout_section(result: ClusterResult) -> list[str]:
     """The rollout graph (GitHub draws ```mermaid blocks); the text plan follows it (diff.summary)."""
     if not result.graph:
         return []
-    return ["#### Rollout", "", "```mermaid", *result.graph.splitlines(), "```", ""]
+    return ["#### Rollout", "", *fence(result.graph, "mermaid").splitlines(), ""]
 
 
 def plan_markdown(report: Report) -> str:
@@ -251,5 +248,5 @@ def plan_markdown(report: Report) -> str:
     lines: list[str] = []
     for result in report.results:
         lines += [f"## Rollout plan for `{result.cluster}`", "", *rollout_section(result),
-                  "```text", *redact.scrub(result.plan).splitlines(), "```", ""]
+                  *fence(redact.scrub(result.plan), "text").splitlines(), ""]
     return "\n".join(lines)

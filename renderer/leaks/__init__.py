@@ -6,132 +6,34 @@ into git fails the render. The same rules decide what the tool may print (render
 
 Hand-written rules, not detect-secrets: that library costs ~180 ms of imports and ~30 ms per
 rendered file here (the whole per-cluster budget is ~10 ms; README, Performance), and its
-entropy plugins flag every sha256 digest. Each rule below is one credential format of this
-stack, found by a literal every match must contain (a substring test) and then a regex.
+entropy plugins flag every sha256 digest. The rules that look for a literal are in
+renderer/leaks/rules.py, the token pass (entropy, hex, base64) in renderer/leaks/tokens.py; every one
+costs time linear in the text (rules.py says why). Zero-width characters are dropped before any rule
+looks, so one inside a key does not hide it.
 """
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
 from renderer.cache.memo import Memo
+from renderer.leaks import tokens
+from renderer.leaks.rules import PATTERNS as _PATTERNS
+from renderer.leaks.rules import WORK, After, Anchored, Rule
+from renderer.leaks.tokens import entropy
 
-_PEM = re.compile(r"-----BEGIN [A-Z0-9 ]*(PRIVATE KEY|CERTIFICATE|OPENSSH|PGP|ENCRYPTED)[A-Z0-9 ]*-----")
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
-_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{40,}={0,2}")
-_TOKEN_MIN = 40
-_HEX64 = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{64}(?![0-9A-Za-z])")
-_DOCKERCONFIG = re.compile(r'\\?"auths\\?"\s*:\s*\{\s*\\?"[^"\\]+\\?"\s*:\s*\{[^}]*\\?"(auth|password|identitytoken)'
-                           r'\\?"\s*:\s*\\?"[^"\\]+')
-_AWS_KEY = re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b")
-_EXOSCALE_KEY = re.compile(r"\bEXO[0-9a-fA-F]{24}\b")
-"""EXO + 24 hex (egoscale v2/client_test.go: testAPIKey "EXOxxxxxxxxxxxxxxxxxxxxxxxx"); the secret is 43
-base64url characters (testAPISecret), found as a high-entropy token below."""
-_URL_USERINFO = re.compile(r"://[^/\s:@'\"<>]+:[^/\s@'\"<>]+@")
-_GITLAB = re.compile(r"\bglpat-[0-9A-Za-z_-]{20,}")
-_GITHUB = re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})")
-_GOOGLE = re.compile(r"\bAIza[0-9A-Za-z_-]{35}")
-_STRIPE = re.compile(r"\b[rs]k_(?:live|test)_[0-9a-zA-Z]{20,}")
-_SLACK = re.compile(r"\bxox[abposr]-[0-9A-Za-z-]{10,}")
-_PASSWORD = re.compile(r"(?i)(?:(?<![A-Za-z0-9])pass(?:word|wd|phrase)|(?<=api)secret|(?<=api[_-])secret"
-                       r"|(?<=client)secret|(?<=client[_-])secret|(?<![A-Za-z0-9])secret[_-]key"
-                       r"|(?<![A-Za-z0-9])secret_access_key)[\"']?\s*[:=]\s*[\"']?(?![\"'$<{(%])[^\s\"']{3,}")
-_KUBECONFIG_KEY = re.compile(r"\bclient-(?:key|certificate)-data[\"']?\s*:\s*[\"']?[A-Za-z0-9+/=]{16,}")
-_LICENSE = re.compile(r"(?<![A-Za-z0-9_])(?:token|certificate)[\"']?\s*:\s*[\"']?[A-Za-z0-9+/=._-]{16,}")
-"""A license field with content, looked for in the 2000 characters after each `LicenseKey`."""
+__all__ = ["WORK", "After", "Anchored", "Rule", "entropy", "labels", "scan_object", "scan_text", "spans"]
+
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u2060-\u2064\ufeff]")
+"""Soft hyphen, zero-width spaces and joiners, direction marks, word joiner, invisible operators, BOM:
+they print as nothing, so `EXO12\u200b34...` reads as a key to whoever copies it."""
 
 
-class _Anchored:
-    """`pattern.search`, tried only where a match can start: `offsets` characters before each `literal`.
+def _visible(text: str) -> str:
+    return _INVISIBLE.sub("", text) if _INVISIBLE.search(text) else text
 
-    For a pattern without a literal prefix re tries every position of the text; a rendered script
-    that mentions the literal once would otherwise pay a full search."""
-
-    def __init__(self, pattern: re.Pattern[str], literal: str, offsets: tuple[int, ...]) -> None:
-        self.pattern, self.literal, self.offsets = pattern, literal, offsets
-
-    def search(self, text: str) -> bool:
-        found = text.find(self.literal)
-        while found >= 0:
-            if any(self.pattern.match(text, found - offset) for offset in self.offsets if found >= offset):
-                return True
-            found = text.find(self.literal, found + 1)
-        return False
-
-    def finditer(self, text: str) -> Iterator[re.Match[str]]:
-        return self.pattern.finditer(text)
-
-
-class _Keyword:
-    """`pattern.search`, tried only where one of `words` starts (case-insensitive): a pattern that starts with
-    a case-insensitive alternation has no literal prefix for re to skip ahead with."""
-
-    def __init__(self, pattern: re.Pattern[str], words: tuple[str, ...]) -> None:
-        self.pattern, self.words = pattern, words
-
-    def search(self, text: str) -> bool:
-        lowered = text.lower()
-        if len(lowered) != len(text):  # a few characters change length in lower case: offsets would drift
-            return bool(self.pattern.search(text))
-        for word in self.words:
-            found = lowered.find(word)
-            while found >= 0:
-                if self.pattern.match(text, found):
-                    return True
-                found = lowered.find(word, found + 1)
-        return False
-
-    def finditer(self, text: str) -> Iterator[re.Match[str]]:
-        return self.pattern.finditer(text)
-
-
-class _After:
-    """`pattern` matched where one of `words` starts within `window` characters after each `literal`."""
-
-    def __init__(self, literal: str, words: tuple[str, ...], pattern: re.Pattern[str], window: int) -> None:
-        self.literal, self.words, self.pattern, self.window = literal, words, pattern, window
-
-    def finditer(self, text: str) -> Iterator[re.Match[str]]:
-        start = text.find(self.literal)
-        while start >= 0:
-            end = start + len(self.literal) + self.window
-            for word in self.words:
-                found = text.find(word, start, end)
-                while found >= 0:
-                    match = self.pattern.match(text, found)
-                    if match:
-                        yield match
-                    found = text.find(word, found + 1, end)
-            start = text.find(self.literal, start + 1)
-
-    def search(self, text: str) -> bool:
-        return next(self.finditer(text), None) is not None
-
-
-_PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str] | _Anchored | _Keyword | _After, str], ...] = (
-    (("-----BEGIN ",), _PEM, "a PEM key or certificate block"),
-    ((".eyJ",), _JWT, "a JWT"),
-    (("auths",), _Anchored(_DOCKERCONFIG, "auths", (1,)), "a docker config with credentials"),
-    (("AKIA", "ASIA"), _AWS_KEY, "an AWS access key id"),
-    (("EXO",), _EXOSCALE_KEY, "an Exoscale API key"),
-    (("://",), _URL_USERINFO, "a URL with a password"),
-    (("glpat-",), _GITLAB, "a GitLab token"),
-    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), _GITHUB, "a GitHub token"),
-    (("AIza",), _GOOGLE, "a Google API key"),
-    (("k_live_", "k_test_"), _STRIPE, "a Stripe key"),
-    (("xox",), _SLACK, "a Slack token"),
-    (("ass", "ASS", "ecret", "ECRET"), _Keyword(_PASSWORD, ("pass", "secret")), "a password or secret assignment"),
-    (("client-key-data", "client-certificate-data"), _KUBECONFIG_KEY, "a kubeconfig client key"),
-    (("LicenseKey",), _After("LicenseKey", ("token", "certificate"), _LICENSE, 2000), "a Tigera license"),
-)
-"""Each pattern with literals that any match must contain: a substring test (far cheaper than a
-regex search, which re tries at every position) rules most texts out; the regex still decides.
-A docker config match can always start at the quote right before "auths" (its leading backslash is optional).
-The password rule's literals are the spellings its keywords share ("ass" in password/passwd/passphrase)."""
 
 _ANY_LITERAL = re.compile("|".join(re.escape(literal) for literals, _rule, _label in _PATTERNS for literal in literals))
 """One C-level search for any rule's literal: most short strings hold none, and then no rule needs a look."""
@@ -139,52 +41,42 @@ _ANY_LITERAL = re.compile("|".join(re.escape(literal) for literals, _rule, _labe
 
 def _rules(text: str) -> list[str]:
     """Labels of the rules that match `text` (the token pass aside)."""
+    WORK[0] += len(text)
     if not _ANY_LITERAL.search(text):
         return []
     contains = text.__contains__  # any(map(...)) stays in C: no generator frame per literal
-    return [label for literals, pattern, label in _PATTERNS if any(map(contains, literals)) and pattern.search(text)]
+    return [label for literals, rule, label in _PATTERNS if any(map(contains, literals)) and rule.search(text)]
+
+
+def _inner(text: str) -> list[str]:
+    """The rules on a base64-decoded text (one level: decoded text is not decoded again)."""
+    return _rules(text) + [label for _start, _end, _kind, label in _token_spans(text, decode=False)]
+
+
+def _no_inner(_text: str) -> list[str]:
+    return []
 
 
 SHORTEST_MATCH = 7
-"""No pattern above (nor _TOKEN) matches fewer characters (tests/test_perf_caches.py proves it):
+"""No rule (nor tokens.RUN) matches fewer characters (tests/test_perf_caches.py proves it):
 shorter strings need no search at all."""
 
 DIGEST_FILES = (".sks-gitops-owned.json",)
 """Files that are sha256 digests by construction (written by the renderer, never from input)."""
 
 
-def entropy(text: str) -> float:
-    """Shannon entropy in bits per character."""
-    counts = Counter(text)
-    return -sum(n / len(text) * math.log2(n / len(text)) for n in counts.values())
-
-
-def _looks_random(candidate: str) -> bool:
-    classes = sum(bool(re.search(pattern, candidate)) for pattern in ("[a-z]", "[A-Z]", "[0-9]"))
-    return classes >= 3 and entropy(candidate) >= 4.2
-
-
-def _token_label(token: str) -> str:
-    if len(token) == 43 and re.fullmatch(r"[A-Za-z0-9_-]+", token):
-        return "an Exoscale API secret"
-    return "a high-entropy token"
-
-
-def _is_hex_token(line: str, start: int, token: str) -> bool:
-    """Random hex (a token, or a digest that does not say so): digits and letters mixed, not `aaaa...`."""
-    labelled = line[max(0, start - 7):start].lower() in ("sha256:", "sha256 ", "sha256=")
-    return not labelled and not token.isdigit() and not token.isalpha() and entropy(token) >= 3.0
+_LINE_MIN = tokens.BASE64_MIN
+"""Lines shorter than the shortest base64 candidate hold no token."""
 
 
 def labels(text: str, path: str = "") -> list[str]:
     """What kinds of secret material `text` holds (empty when none), each named once."""
     if len(text) < SHORTEST_MATCH:
         return []
+    text = _visible(text)
     found = _rules(text)
-    if len(text) >= _TOKEN_MIN:
-        for line in text.split("\n"):
-            if len(line) >= _TOKEN_MIN:
-                found.extend(label for label, _length in _line_tokens(line, path.endswith(DIGEST_FILES)))
+    if len(text) >= _LINE_MIN:
+        found += [label for _start, _end, _kind, label in _token_spans(text, path.endswith(DIGEST_FILES))]
     return list(dict.fromkeys(found))
 
 
@@ -192,59 +84,71 @@ def scan_text(path: str, text: str) -> list[str]:
     """Findings in raw text (any file type), without quoting the material found."""
     if len(text) < SHORTEST_MATCH:
         return []
+    text = _visible(text)  # drops no newline: line numbers stay
     findings = [f"contains {label}" for label in _rules(text)]
-    if len(text) < _TOKEN_MIN:
+    if len(text) < _LINE_MIN:
         return findings
-    digests = path.endswith(DIGEST_FILES)
-    for number, line in enumerate(text.split("\n"), start=1):  # a token never spans lines
-        if len(line) >= _TOKEN_MIN and (tokens := _line_tokens(line, digests)):
-            findings.extend(f"line {number}: contains {label} ({length} characters)" for label, length in tokens)
-    return findings
+    line, counted = 1, 0
+    located = []
+    for start, end, kind, label in _token_spans(text, path.endswith(DIGEST_FILES)):
+        line += text.count("\n", counted, start)  # spans come in order: forward only
+        counted = start
+        located.append((line, kind, start, f"line {line}: contains {label} ({end - start} characters)"))
+    located.sort(key=lambda item: item[:3])  # per line: tokens, then hex tokens (as they always were listed)
+    return findings + [finding for _line, _kind, _start, finding in located]
 
 
-_LINES: Memo[tuple[tuple[str, int], ...]] = Memo(max_entries=4096, max_chars=1_000_000)
+_LINES: Memo[tuple[tuple[int, int, int, str], ...]] = Memo(max_entries=4096, max_chars=1_000_000)
 """Token findings by the exact line: a fleet's bootstrap scripts share most of their lines."""
 
 
-def _line_tokens(line: str, digests: bool = False) -> tuple[tuple[str, int], ...]:
-    """(label, length) of each high-entropy or 64-hex token in one line (no newline inside)."""
-    found = _LINES.get(line)
-    if found is None:
-        found = _LINES.put(line, tuple(
-            (label, end - start) for start, end, label in _token_spans(line)), len(line))
-    if digests:
-        return tuple(item for item in found if item[0] != "a 64-character hex token")
+def _token_spans(text: str, digests: bool = False, decode: bool = True) -> list[tuple[int, int, int, str]]:
+    """(start, end, kind, label) of each high-entropy, base64-hidden (kind 0) or 64-hex (kind 1) token, in order;
+    line by line through the memo (a token never spans lines)."""
+    found: list[tuple[int, int, int, str]] = []
+    if not decode:
+        return _line_spans(text, _no_inner)
+    offset = 0
+    for line in text.split("\n"):
+        if len(line) >= _LINE_MIN:
+            spans_of = _LINES.get(line)
+            if spans_of is None:
+                spans_of = _LINES.put(line, tuple(_line_spans(line, _inner)), len(line))
+            found += [(offset + start, offset + end, kind, label) for start, end, kind, label in spans_of
+                      if not (digests and kind)]
+        offset += len(line) + 1
     return found
 
 
-def _token_spans(line: str) -> list[tuple[int, int, str]]:
-    """High-entropy tokens, then 64-hex tokens (looked for only inside candidate tokens of 64+ characters:
-    every hex run bounded by non-alphanumerics lies inside one)."""
-    spans, hexes = [], []
-    for match in _TOKEN.finditer(line):
+def _line_spans(text: str, inner: Callable[[str], list[str]]) -> list[tuple[int, int, int, str]]:
+    found: list[tuple[int, int, int, str]] = []
+    WORK[0] += len(text)
+    for match in tokens.RUN.finditer(text):
         token = match.group(0)
-        if _looks_random(token):
-            spans.append((match.start(), match.end(), _token_label(token)))
+        if not tokens.worth_a_look(token):
+            continue
+        found += [(match.start(), match.end(), 0, label) for label in tokens.token_labels(token, inner)]
         if len(token) >= 64:
-            hexes += [(match.start() + found.start(), match.start() + found.end(), "a 64-character hex token")
-                      for found in _HEX64.finditer(token) if _is_hex_token(line, match.start() + found.start(),
-                                                                           found.group(0))]
-    return spans + hexes
+            found += [(start, end, 1, label) for start, end, label in tokens.hex_spans(text, match.start(), token)]
+    return found
 
 
 def spans(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, label) of every secret-shaped span: what redact.scrub replaces before printing."""
+    """(start, end, label) of every secret-shaped span: what redact.scrub replaces before printing.
+
+    Positions are in `text` as given: found in its visible characters, then mapped back."""
     found: list[tuple[int, int, str]] = []
     if len(text) < SHORTEST_MATCH:
         return found
-    for literals, pattern, label in _PATTERNS:
-        if any(literal in text for literal in literals):
-            found += [(match.start(), match.end(), label) for match in pattern.finditer(text)]
-    offset = 0
-    for line in text.split("\n"):
-        if len(line) >= _TOKEN_MIN:
-            found += [(offset + start, offset + end, label) for start, end, label in _token_spans(line)]
-        offset += len(line) + 1
+    visible = _visible(text)
+    for literals, rule, label in _PATTERNS:
+        if any(literal in visible for literal in literals):
+            found += [(start, end, label) for start, end in rule.finditer(visible)]
+    if len(visible) >= _LINE_MIN:
+        found += [(start, end, label) for start, end, _kind, label in _token_spans(visible)]
+    if visible is not text:
+        kept = [index for index, char in enumerate(text) if not _INVISIBLE.match(char)]
+        found = [(kept[start], kept[end - 1] + 1 if end > start else kept[start], label) for start, end, label in found]
     return sorted(found)
 
 
@@ -269,7 +173,7 @@ def scan_object(obj: dict[str, Any]) -> list[str]:
                 findings.extend(scan_object(item))
     strings = _string_values(obj)
     if strings:  # one pass over all of them; no rule matches across the separator (NUL ends every \s run)
-        findings.extend(f"contains {label}" for label in _rules(_SEPARATOR.join(strings)))
+        findings.extend(f"contains {label}" for label in _rules(_visible(_SEPARATOR.join(strings))))
     if kind == "Secret" and (obj.get("data") or obj.get("stringData")):
         findings.append("Secret with data/stringData: secrets must not be rendered into git")
     spec = obj.get("spec")

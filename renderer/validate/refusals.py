@@ -56,6 +56,10 @@ def text_problems(values: LocatedValues) -> list[Problem]:
     return sorted(set(problems))
 
 
+MAX_SOURCE_FINDINGS = 20
+"""Lines listed per values file: a file full of secrets is refused just the same, in a readable report."""
+
+
 def source_problems(values: LocatedValues) -> list[Problem]:
     """Secret material anywhere else in a values file's text (a comment): the file is committed to git too.
 
@@ -66,11 +70,24 @@ def source_problems(values: LocatedValues) -> list[Problem]:
             text = load.read_file(Path(source)).decode("utf-8", "replace")
         except ValuesError:
             continue  # loaded a moment ago; a file that vanished since is not this check's concern
+        line, line_start, shown = 1, 0, 0
         for start, _end, label in leaks.spans(text):
-            line = text.count("\n", 0, start) + 1
-            column = start - (text.rfind("\n", 0, start) + 1) + 1
-            problems.append(Problem(source, line, column, "", f"text looks like secret material ({label}); a values "
-                                    "file is committed to git, comments included",
+            if start < line_start:
+                continue  # one finding per line is enough to point at it
+            line += text.count("\n", line_start, start)  # forward only: a file full of findings stays linear
+            newline = text.rfind("\n", line_start, start)
+            line_start = newline + 1 if newline >= 0 else line_start
+            if shown == MAX_SOURCE_FINDINGS:
+                problems.append(Problem(source, line, start - line_start + 1, "", "more text looks like secret "
+                                        f"material from here on (only the first {MAX_SOURCE_FINDINGS} lines are "
+                                        "listed)", hint="remove it from the file (and from git history if it was "
+                                        "committed)"))
+                break
+            shown += 1
+            problems.append(Problem(source, line, start - line_start + 1, "", f"text looks like secret material "
+                                    f"({label}); a values file is committed to git, comments included",
                                     hint="remove it from the file (and from git history if it was committed)"))
+            line_start = text.find("\n", start) + 1 or len(text) + 1
+            line += 1
     return problems
 
