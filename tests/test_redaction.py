@@ -108,6 +108,16 @@ BASE["gitops"]["engine"] = "flux"  # sops delivers the license only with Flux (v
 
 SCHEMA = validate.values_schema()
 FIELDS = [*(".".join(path) for path in string_fields(SCHEMA, SCHEMA)), "nodepool.labels.<key>"]
+LIST_ITEMS: dict[str, dict[str, str]] = {
+    "nodepool.taints": {"key": "dedicated", "value": "tigera", "effect": "NoSchedule"},
+    "acknowledge": {"change": "ipPoolCIDR", "from": "192.168.0.0/16", "to": "10.244.0.0/16"},
+}
+"""A valid item of each list of mappings in the schema, into which one field's payload goes."""
+
+
+def test_every_list_of_mappings_has_a_valid_item() -> None:
+    owners = {field.rpartition(".<item>.")[0] for field in FIELDS if ".<item>." in field}
+    assert owners == set(LIST_ITEMS), "add a valid item for each new list of mappings to LIST_ITEMS"
 
 
 def _placed(field: str, payload: str) -> tuple[dict[str, Any], str]:
@@ -128,9 +138,9 @@ def _placed(field: str, payload: str) -> tuple[dict[str, Any], str]:
     if last == "<item>":
         node[parent] = [payload]
         return data, f"{'.'.join(keys[:-1])}=[{quoted}]"
-    if parent == "<item>":  # a field of a list of mappings (taints)
+    if parent == "<item>":  # a field of a list of mappings (taints, acknowledge)
         owner = keys[-3]
-        item = {"key": "dedicated", "value": "tigera", "effect": "NoSchedule", last: payload}
+        item = {**LIST_ITEMS[".".join(keys[:-2])], last: payload}
         node = data
         for key in keys[:-3]:
             node = node.setdefault(key, {})
@@ -204,9 +214,10 @@ def test_secret_in_any_field_is_refused_and_never_echoed(name: str, field: str, 
     assert "looks like secret material" in stderr, stderr
     top = field.split(".")[0]
     if channel == "file":
-        assert f"{tmp_path / 'values.yaml'}:" in stderr and f": error: {top}." in stderr, stderr
+        assert f"{tmp_path / 'values.yaml'}:" in stderr and (f": error: {top}." in stderr or
+                                                             f": error: {top}[" in stderr), stderr
     else:
-        assert f"--set {top}." in stderr and "<redacted: looks like " in stderr, stderr
+        assert (f"--set {top}." in stderr or f"--set {top}=" in stderr) and "<redacted: looks like " in stderr, stderr
 
 
 @pytest.mark.parametrize("mode", sorted(MODES))

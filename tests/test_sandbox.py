@@ -21,7 +21,7 @@ from renderer.errors import TemplateError, ValuesError
 from renderer.leaks import redact
 from renderer.model import records
 from renderer.render import jinja
-from tests.conftest import PROD_VALUES
+from tests.conftest import PROD_VALUES, REPO_ROOT
 from tests.support.budget import examples
 
 MARKER = "sks-gitops-sandbox-marker-7f3a"
@@ -200,8 +200,14 @@ def _free_text_paths() -> list[str]:
     return found
 
 
-def test_cluster_description_is_the_only_free_text_value() -> None:
-    assert _free_text_paths() == ["cluster.description"]
+def test_cluster_description_is_the_only_free_text_value_a_template_reads() -> None:
+    """The acknowledgements of destructive edits are free text too, but no template reads them: they reach
+    only the PR markdown (renderer/cli/approvals.py), through its escaping."""
+    assert _free_text_paths() == ["cluster.description", "acknowledge.*.from", "acknowledge.*.to",
+                                  "acknowledge.*.reason"]
+    templates = [path for path in (REPO_ROOT / "templates").rglob("*.j2")
+                 if "acknowledge" in path.read_text("utf-8")]
+    assert templates == []
 
 
 TRICKY = ["", " ", "line\nbreak", "a\nb: c", "a: b", "- x", "---", "...", "#", "a #b", "'", '"', "\\", "{{ x }}",

@@ -43,7 +43,8 @@ class Invocation:
 
 def parse(argv: list[str]) -> Invocation | None:
     """Read argv as click would for the supported subset; None for anything else (click then decides)."""
-    mode, strict, out, quiet = "write", False, "", False
+    mode, strict, quiet = "write", False, False
+    out: str | None = None
     overrides: list[str] = []
     values: list[str] = []
     tokens = iter(argv)
@@ -70,9 +71,9 @@ def parse(argv: list[str]) -> Invocation | None:
             return None
         else:
             values.append(token)
-    if not out:
+    if out is None:
         out = repository.default_out()  # as the command resolves it: out/ at the repository's root
-    if not values or not out.strip():
+    if not values or not out.strip():  # an explicit empty --out is the command's usage error
         return None
     return Invocation(mode, strict, out, tuple(overrides), tuple(values), quiet)
 
