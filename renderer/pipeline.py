@@ -285,4 +285,7 @@ def _change_warnings(cluster_dir: Path, changes: write.Changes, mode: str) -> li
         warnings.append(Problem(str(cluster_dir / path), 0, 0, "", f"was edited by hand; {verb}", "warning"))
     for path in changes.unowned:
         warnings.append(Problem(str(cluster_dir / path), 0, 0, "", "is not owned by sks-gitops; left alone", "warning"))
+    for stuck in changes.stuck:
+        warnings.append(Problem(str(stuck.path), 0, 0, "", f"a killed render's leftover cannot be removed "
+                                f"({stuck.reason}); remove it with: {stuck.command}", "warning"))
     return warnings

@@ -17,7 +17,6 @@ import errno
 import fcntl
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -407,6 +406,12 @@ def _lock_is_directory(env: Env, _mp: pytest.MonkeyPatch) -> None:
     lock.mkdir()
 
 
+def _lock_is_fifo(env: Env, _mp: pytest.MonkeyPatch) -> None:
+    lock = env.out / f".{CLUSTER}.lock"
+    lock.unlink(missing_ok=True)
+    os.mkfifo(lock)
+
+
 def _lock_symlink_outside(env: Env, _mp: pytest.MonkeyPatch) -> None:
     lock = env.out / f".{CLUSTER}.lock"
     lock.unlink(missing_ok=True)
@@ -426,6 +431,7 @@ def _stale_staging(env: Env, _mp: pytest.MonkeyPatch) -> None:
     leftover = env.out / f".{CLUSTER}.tmp-killed"
     leftover.mkdir()
     (leftover / "half-written.yaml").write_text("kind: Half\n")
+    (env.out / f".{CLUSTER}.lock").write_text(f"{leftover.name}\n")  # recorded by the killed render
 
 
 def _read_only(env: Env, mp: pytest.MonkeyPatch) -> None:
@@ -434,10 +440,12 @@ def _read_only(env: Env, mp: pytest.MonkeyPatch) -> None:
         env.tree.chmod(0o555)
         return
 
-    def denied(*_a: Any, **_k: Any) -> str:  # root ignores modes: inject what a read-only directory does
+    def denied(*_a: Any, **_k: Any) -> None:  # root ignores modes: inject what a read-only directory does
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(env.out))
 
-    mp.setattr(tempfile, "mkdtemp", denied)
+    from renderer import write
+
+    mp.setattr(write, "_new_dir", denied)
 
 
 def _disk_full_fsync(_env: Env, mp: pytest.MonkeyPatch) -> None:
@@ -501,7 +509,12 @@ FS_CASES = [
     fs_case("manifest-claims-outside-files", _manifest_claims_outside, 0, extra=CHANGE, same=False),
     fs_case("manifest-not-json", _manifest_garbage, 0, extra=CHANGE, same=False),
     fs_case("fifo-in-tree", _fifo_in_tree, 2, "a-fifo", "cannot write the tree", extra=CHANGE),
-    fs_case("lock-is-a-directory", _lock_is_directory, 2, "error: cannot write the tree"),
+    fs_case("lock-is-a-directory", _lock_is_directory, 2, ".hostile.lock: error: the lock is not a regular file"),
+    fs_case("lock-is-a-fifo", _lock_is_fifo, 2, ".hostile.lock: error: the lock is not a regular file"),
+    cli_case("lock-is-a-fifo-check", ("--check", "{good}", "--out", "{out}"), 2,
+             ".hostile.lock: error: the lock is not a regular file", setup=_lock_is_fifo),
+    cli_case("lock-is-a-fifo-diff", ("--diff", "{good}", "--out", "{out}"), 2,
+             ".hostile.lock: error: the lock is not a regular file", setup=_lock_is_fifo),
     fs_case("lock-symlink-outside", _lock_symlink_outside, 2, ".hostile.lock", extra=CHANGE),
     fs_case("lock-held", _lock_held, 2, "another render of hostile is running", extra=CHANGE),
     fs_case("stale-staging-dir-cleaned", _stale_staging, 0, extra=CHANGE, same=False),
