@@ -93,6 +93,24 @@ def _files_on_disk(cluster_dir: Path) -> Iterator[str]:
             yield Path(root, name).relative_to(cluster_dir).as_posix()
 
 
+def _refuse_linked_dirs(cluster_dir: Path, files: dict[str, bytes], on_disk: set[str]) -> None:
+    """A directory the tree renders into must be a real one: a symlinked stage directory was once carried
+    into the new tree as an unowned file, beside the files rendered "into" it (exit 0, tree changed)."""
+    for path in sorted({parent for name in files for parent in _parents(name)} & on_disk):
+        if (cluster_dir / path).is_symlink():
+            raise OutputError(Problem(str(cluster_dir / path), 0, 0, "",
+                                      "is a symbolic link to a directory the tree renders into; refusing to write "
+                                      "through it (make it a real directory or remove it)"))
+        raise OutputError(Problem(str(cluster_dir / path), 0, 0, "",
+                                  "is a file where the tree renders a directory; remove it"))
+
+
+def _parents(path: str) -> Iterator[str]:
+    parts = path.split("/")[:-1]
+    for end in range(1, len(parts) + 1):
+        yield "/".join(parts[:end])
+
+
 def compare(cluster_dir: Path, files: dict[str, bytes]) -> Changes:
     """Added/changed/removed owned files, hand edits and unowned files; reads only."""
     changes = Changes()
@@ -101,6 +119,7 @@ def compare(cluster_dir: Path, files: dict[str, bytes]) -> Changes:
         return changes
     owned = _owned_on_disk(cluster_dir)
     on_disk = set(_files_on_disk(cluster_dir))
+    _refuse_linked_dirs(cluster_dir, files, on_disk)
     for path, data in sorted(files.items()):
         target = cluster_dir / path
         if path not in on_disk:
