@@ -133,9 +133,10 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
     too_long = names.derived_name_problems(values, cluster_model)
     if too_long:
         raise ValuesError(too_long)
-    tree = render.render(cluster_model, vendor.references(paths, cluster_model))
-    kinds = check.check(tree, cluster_model)
-    outcomes = simulate.prove(cluster_model, tree, check.parsed(tree, cluster_model))
+    vendored = vendor.references(paths, cluster_model)
+    tree = render.render(cluster_model, vendored)
+    kinds = check.check(tree, cluster_model, vendored.values())
+    outcomes = simulate.prove(cluster_model, tree, check.parsed(tree, cluster_model, vendored.values()))
     plan = rollout_plan.describe(cluster_model, [outcome.summary() for outcome in outcomes])
     return Prepared(cluster_model, tree, kinds, values.sources, values.origin(("cluster", "name")), tuple(paths),
                     bool(found), plan)

@@ -162,3 +162,24 @@ def test_the_no_op_cache_sees_a_changed_vendored_copy(repo: Path, render_cli: Re
     copy = next(Path("values/vendor").glob("tigera-operator-*/tigera-operator.yaml"))
     copy.write_bytes(copy.read_bytes() + b" ")
     assert inputs.Inputs().key(query) != before
+
+
+def test_a_vendored_lock_under_a_mixed_case_directory_renders(repo: Path, render_cli: RenderCli) -> None:
+    """`../../../clusters/EU-West/vendor/tigera-operator-<sha>` once read as a high-entropy token in the tree's
+    leak scan: schema-valid input, exit 3 "internal error". The renderer composed that path; it is no secret."""
+    cluster = Path("clusters/EU-West")
+    cluster.mkdir(parents=True)
+    shutil.move(VALUES, cluster / "prod.yaml")
+    render_cli(cluster / "prod.yaml", "--lock", "--vendor")
+    kustomization = (TREE / "03-tigera-operator" / "kustomization.yaml").read_text("utf-8")
+    assert "  - ../../../clusters/EU-West/vendor/tigera-operator-" in kustomization
+    render_cli("--check", cluster / "prod.yaml", "--no-cache")
+
+
+@pytest.mark.parametrize("path", ["Clusters/Production2024/ceosks-poc", "clusters/EU-West2/Prod-Zone1/ceosks-poc"])
+def test_a_mixed_case_gitops_path_renders(repo: Path, render_cli: RenderCli, path: str) -> None:
+    """`Clusters/Production2024/ceosks-poc/03-tigera-operator` in Argo CD's Applications read as a high-entropy
+    token: schema-valid input, exit 3. Composed from a value already scanned where it was set."""
+    run = render_cli(VALUES, "--no-cache", "--set", f"gitops.path={path}")
+    assert "internal error" not in run.stderr
+    assert f"path: {path}/03-tigera-operator" in (TREE / "argocd" / "apps" / "03-tigera-operator.yaml").read_text()
