@@ -299,8 +299,8 @@ def _documents(text: str, filename: str) -> list[Any]:
     except _TooDeep:
         raise _YamlProblem(_problem(filename, 1, 1, _TOO_DEEP)) from None
     except _Directive as exc:
-        found = re.search(r"^%YAML", text, re.MULTILINE)
-        line = text.count("\n", 0, found.start()) + 1 if found else 1
+        directive = re.search(r"^%YAML", text, re.MULTILINE)
+        line = text.count("\n", 0, directive.start()) + 1 if directive else 1
         raise _YamlProblem(_problem(filename, line, 1, f"%YAML {exc.args[0]} directive: values are read as "
                                     "YAML 1.2 only (README \"Loading rules\"); remove the directive")) from None
     except ReusedAnchorWarning as exc:
