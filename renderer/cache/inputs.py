@@ -83,8 +83,8 @@ def _executed(path: str) -> list[Part]:
     if written.st_mtime_ns < source.st_ctime_ns:
         try:
             os.unlink(compiled)
-        except OSError:
-            pass  # a read-only installation: every run goes in full until the .pyc is gone
+        except OSError as exc:  # a read-only installation: every run goes in full until the .pyc is gone
+            raise OSError(f"{compiled} may be stale and cannot be removed: {exc.strerror}") from None
         raise OSError(f"{compiled} may be stale: {path} changed after it was written")
     return [stathints.table().sha(compiled)]
 
