@@ -3,7 +3,7 @@
 Semantics are decided here on purpose: duplicate keys, several documents, tabs in
 indentation, invalid UTF-8 and runaway alias expansion are errors; strings that a
 YAML 1.1 reader would take for a bool, null, number or date are always written quoted.
-Values files and `--set` flow values are read by the same loader, as YAML 1.2 core: no
+Values files and `--set` flow values are read by the same loader, as YAML 1.2: no
 timestamps (`2024-01-01` is a string), no `%YAML 1.1` directive, no tags beyond the core ones.
 """
 

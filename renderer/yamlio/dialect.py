@@ -1,4 +1,4 @@
-"""The YAML dialect of values files and `--set` values: YAML 1.2 core, decided here on purpose.
+"""The YAML dialect of values files and `--set` values: YAML 1.2, decided here on purpose.
 
 ruamel.yaml's round-trip loader reads YAML 1.2 with extras the 1.2 core schema does not have
 (timestamps: `description: 2024-01-01` became a date and was refused) and switches to YAML 1.1 on a
@@ -21,7 +21,7 @@ resolved so that _plain can refuse a merge key wherever it is written."""
 
 
 class CoreResolver(VersionedResolver):
-    """YAML 1.2 core scalars whatever the document says (a `%YAML 1.1` directive is refused anyway)."""
+    """YAML 1.2 scalars whatever the document says (a `%YAML 1.1` directive is refused anyway)."""
 
     @property
     def processing_version(self) -> Any:
