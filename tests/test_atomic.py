@@ -269,6 +269,9 @@ def test_a_leftover_that_cannot_be_removed_is_reported_not_waited_for(
         run = render_cli(*mode, PROD_VALUES, "--out", out)
         assert run.stderr.count(warning) == 1, run.stderr
         assert "held" not in run.stderr
+    render_cli(PROD_VALUES, "--out", out, "--set", "nodepool.size=3")  # a render writing beside it
+    assert (out / f".{CLUSTER}.lock").read_text("utf-8") == f"stuck {stuck.name}\n"
+    render_cli(PROD_VALUES, "--out", out)
     monkeypatch.setattr(os, "unlink", real_unlink)
     run = render_cli(*mode, PROD_VALUES, "--out", out)
     assert "warning" not in run.stderr and not stuck.exists()

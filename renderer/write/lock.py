@@ -60,11 +60,11 @@ class Held:
     stuck: list[Stuck] = field(default_factory=list)
 
     def note(self, name: str) -> None:
-        """Record a tree this render is about to create (exclusive holders only)."""
-        _write_record(self.handle, [*_read_record(self.handle, self.cluster), name])
+        """Record a tree this render is about to create (exclusive holders only; stuck entries stay stuck)."""
+        _write_record(self.handle, [*_lines(self.handle), name])
 
     def forget(self, name: str) -> None:
-        _write_record(self.handle, [line for line in _read_record(self.handle, self.cluster) if line != name])
+        _write_record(self.handle, [line for line in _lines(self.handle) if line != name])
 
 
 def lock_path(out_root: Path, cluster: str) -> Path:
