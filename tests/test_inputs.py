@@ -10,6 +10,7 @@ back, as `touch -r`, `cp -p`, `rsync -t` and tar do.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -416,6 +417,19 @@ def test_a_same_size_code_edit_with_its_stale_pyc_kept_is_seen(tmp_path: Path) -
     answers = [render("--check") for _ in range(3)]
     assert [answer.stderr for answer in answers] == ["out/ceosks-poc: Up to date\n"] * 3
     assert render("--check", "--no-cache").stderr == "out/ceosks-poc: Up to date\n"
+    # A change of the source's metadata only (its ctime moves, its code does not) keeps the .pyc and the cache.
+    (fresh,) = compiled
+    kept = fresh.read_bytes()
+    source.chmod(0o600)
+    source.chmod(0o644)
+    time.sleep(2.1)
+    assert render("--check").stderr == "out/ceosks-poc: Up to date\n"  # compared; the .pyc's mtime moves on
+    assert fresh.read_bytes() == kept
+    time.sleep(2.1)
+    assert render("--check").stderr == "out/ceosks-poc: Up to date\n"  # recorded
+    env["PYTHONPROFILEIMPORTTIME"] = "1"  # the answer came from the record: click was never imported
+    answered = render("--check").stderr
+    assert answered.endswith("out/ceosks-poc: Up to date\n") and not re.search(r"\|\s+click$", answered, re.M)
 
 
 def test_the_import_path_is_part_of_the_key(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ path runs this before anything heavy is imported.
 
 from __future__ import annotations
 
+import marshal
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -68,9 +69,11 @@ def _executed(path: str) -> list[Part]:
     """The bytecode Python runs for the source at `path` (as imported), by content: the bytes actually executed.
 
     Python trusts a timestamp .pyc whose recorded source mtime and size match; a same-size edit that puts the
-    mtime back leaves it stale, and both the full run and the answer it records ran the old code. The source's
-    ctime tells: changed after the .pyc was written, the .pyc is removed (so the imports of this run compile
-    the source) and there is no key (OSError): no answer is given or recorded by a run that may have run it."""
+    mtime back leaves it stale, and both the full run and the answer it records ran the old code. A source
+    whose ctime is newer than its .pyc may be such an edit: its code is compiled and compared with the .pyc.
+    The same code (a chmod, a copy or an unpacked image moved the ctime): the .pyc's mtime is brought forward
+    so the comparison is not repeated. Other code: the .pyc is removed (this run's imports compile the source)
+    and there is no key (OSError), so no run that may have executed it answers or records."""
     bootstrap = sys.modules.get("_frozen_importlib_external")  # CPython's import system, always loaded
     cache_from_source = getattr(bootstrap, "cache_from_source", None)
     if cache_from_source is None:
@@ -81,12 +84,29 @@ def _executed(path: str) -> list[Part]:
     except (FileNotFoundError, NotImplementedError, ValueError):
         return [None]  # compiled from the source, which is keyed
     if written.st_mtime_ns < source.st_ctime_ns:
+        if not _same_code(path, compiled):
+            try:
+                os.unlink(compiled)
+            except OSError as exc:  # a read-only installation: every run goes in full until the .pyc is gone
+                raise OSError(f"{compiled} is stale and cannot be removed: {exc.strerror}") from None
+            raise OSError(f"{compiled} was stale: {path} changed after it was written")
         try:
-            os.unlink(compiled)
-        except OSError as exc:  # a read-only installation: every run goes in full until the .pyc is gone
-            raise OSError(f"{compiled} may be stale and cannot be removed: {exc.strerror}") from None
-        raise OSError(f"{compiled} may be stale: {path} changed after it was written")
+            os.utime(compiled)
+        except OSError:
+            return [stathints.table().sha(compiled)]  # read-only: compared again next time, at a compile's cost
     return [stathints.table().sha(compiled)]
+
+
+def _same_code(path: str, compiled: str) -> bool:
+    """Whether the .pyc holds the code the source compiles to now (header: 16 bytes, then the marshalled code)."""
+    try:
+        with open(compiled, "rb") as handle:
+            data = handle.read()
+        with open(path, "rb") as handle:
+            code = compile(handle.read(), path, "exec", dont_inherit=True)
+        return bool(marshal.loads(data[16:]) == code)
+    except (OSError, ValueError, EOFError, TypeError, SyntaxError):
+        return False
 
 
 class Query:
