@@ -145,9 +145,10 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
     too_long = names.derived_name_problems(values, cluster_model)
     if too_long:
         raise ValuesError(too_long)
-    tree = render.render(cluster_model, vendor.references(paths, cluster_model))
-    kinds = check.check(tree, cluster_model)
-    objects = check.parsed(tree, cluster_model)
+    vendored = vendor.references(paths, cluster_model)
+    tree = render.render(cluster_model, vendored)
+    kinds = check.check(tree, cluster_model, vendored.values())
+    objects = check.parsed(tree, cluster_model, vendored.values())
     on_disk = committed.read(request.out_dir, cluster_model.cluster)  # what --check compares with
     review = destructive.review(values, data, on_disk, objects)
     upgrade = upgrade_plan.plan(values, on_disk, cluster_model, objects)
@@ -365,4 +366,7 @@ def _change_warnings(cluster_dir: Path, changes: write.Changes, mode: str) -> li
         warnings.append(Problem(str(cluster_dir / path), 0, 0, "", f"was edited by hand; {verb}", "warning"))
     for path in changes.unowned:
         warnings.append(Problem(str(cluster_dir / path), 0, 0, "", "is not owned by sks-gitops; left alone", "warning"))
+    for stuck in changes.stuck:
+        warnings.append(Problem(str(stuck.path), 0, 0, "", f"a killed render's leftover cannot be removed "
+                                f"({stuck.reason}); remove it with: {stuck.command}", "warning"))
     return warnings

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -224,6 +225,57 @@ def test_other_clusters_do_not_share_the_lock(tmp_path: Path, render_cli: Render
         render_cli(other, "--out", out)
         render_cli(PROD_VALUES, "--out", out, expect=2)
     render_cli(PROD_VALUES, "--out", out)
+
+
+# --- what recovery may remove ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", [(), ("--check",), ("--diff",)])
+def test_only_recorded_leftovers_are_removed(tmp_path: Path, render_cli: RenderCli, mode: tuple[str, ...]) -> None:
+    """`render --check` once deleted or renamed user folders named like leftovers; only the lock's record counts."""
+    out = tmp_path / "out"
+    render_cli(PROD_VALUES, "--out", out)
+    mine = [out / f".{CLUSTER}.old-notes", out / f".{CLUSTER}.tmp-backup", out / f".{CLUSTER}.old-1"]
+    for folder in mine:
+        folder.mkdir()
+        (folder / "keep.txt").write_text("mine\n", "utf-8")
+    shutil.rmtree(out / CLUSTER)  # a parked tree would be restored here, were it one
+    render_cli(*mode, PROD_VALUES, "--out", out, expect=0 if not mode else 1)
+    assert all((folder / "keep.txt").read_text("utf-8") == "mine\n" for folder in mine)
+    assert (out / f".{CLUSTER}.lock").read_text("utf-8") == ""
+
+
+@pytest.mark.parametrize("mode", [(), ("--check",)])
+def test_a_leftover_that_cannot_be_removed_is_reported_not_waited_for(
+        tmp_path: Path, render_cli: RenderCli, monkeypatch: pytest.MonkeyPatch, mode: tuple[str, ...]) -> None:
+    """It once made every later `--check` wait 30 s and fail with a false "lock held"."""
+    out = tmp_path / "out"
+    render_cli(PROD_VALUES, "--out", out)
+    stuck = out / f".{CLUSTER}.tmp-k1ll3d"
+    (stuck / "sub").mkdir(parents=True)
+    (stuck / "sub" / "half.yaml").write_text("kind: Half\n", "utf-8")
+    (out / f".{CLUSTER}.lock").write_text(f"{stuck.name}\n", "utf-8")
+    real_unlink = os.unlink
+
+    def denied(path: Any, *args: Any, **kwargs: Any) -> None:
+        if "half.yaml" in str(path):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        real_unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "unlink", denied)
+    monkeypatch.setattr(write.lock, "LOCK_WAIT_S", 0.5)
+    warning = (f"{stuck}: warning: a killed render's leftover cannot be removed (Permission denied); "
+               f"remove it with: chmod -R u+w {stuck} && rm -rf {stuck}\n")
+    for _ in range(2):
+        run = render_cli(*mode, PROD_VALUES, "--out", out)
+        assert run.stderr.count(warning) == 1, run.stderr
+        assert "held" not in run.stderr
+    render_cli(PROD_VALUES, "--out", out, "--set", "nodepool.size=3")  # a render writing beside it
+    assert (out / f".{CLUSTER}.lock").read_text("utf-8") == f"stuck {stuck.name}\n"
+    render_cli(PROD_VALUES, "--out", out)
+    monkeypatch.setattr(os, "unlink", real_unlink)
+    run = render_cli(*mode, PROD_VALUES, "--out", out)
+    assert "warning" not in run.stderr and not stuck.exists()
+    assert (out / f".{CLUSTER}.lock").read_text("utf-8") == ""
 
 
 # --- bad output locations -----------------------------------------------------------------------

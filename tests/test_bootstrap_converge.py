@@ -140,6 +140,22 @@ def test_each_step_fails_then_is_interrupted_then_resumes_and_converges(prod: Bo
     assert leftovers(prod) == []
 
 
+@pytest.mark.parametrize(("step", "removing"), [("kubeconfig", ".ceosks-poc.kubeconfig."),
+                                              ("05-pull-secrets", "sks-bootstrap.")])
+def test_a_second_ctrl_c_during_the_cleanup_leaves_no_credential(prod: Bootstrap, step: str, removing: str) -> None:
+    """Ctrl-C, then Ctrl-C again while the exit trap removes the temporary kubeconfig or $WORK (`timeout`
+    forwarding SIGINT did it in 2 of 39 runs): the second one once killed that rm and ended the trap early."""
+    resume: tuple[str, ...] = ()
+    if step != "kubeconfig":  # the steps before it done, as a first run that failed there leaves them
+        prod.run(expect=1, FAKE_FAIL=INTERRUPTS[step])
+        resume = ("--from", step)
+    interrupted = prod.run(*resume, expect=130, FAKE_INTERRUPT=INTERRUPTS[step], FAKE_SECOND_INTERRUPT=removing)
+    assert (prod.state / "second-interrupt").exists(), "the cleanup never removed the file it was to"
+    assert "bootstrap: interrupted" in interrupted.stderr
+    assert leftovers(prod) == []
+    assert not list((prod.root / "tmp").iterdir())
+
+
 # ---- issue 13, "Why" ---------------------------------------------------------------------------
 
 def test_1_a_component_degraded_without_an_available_condition_fails_the_health_gate(prod: Bootstrap) -> None:

@@ -17,7 +17,6 @@ import errno
 import fcntl
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,9 +144,9 @@ VALUES_CASES = [
     values_case("sexagesimal-is-a-string", edit("endpointPort: 30925", "endpointPort: 8:35:25"), 2,
                 'v.yaml:6:17: error: apiServer.endpointPort: expected an integer, got a string "8:35:25"'),
     values_case("date", edit('kubernetesVersion: "1.31.1"', "kubernetesVersion: 2024-01-01"), 2,
-                "v.yaml:4:22: error: cluster.kubernetesVersion: unsupported YAML value of type date"),
+                "v.yaml:4:22: error: cluster.kubernetesVersion: \"2024-01-01\" is not valid"),  # YAML 1.2: a string
     values_case("timestamp", edit('kubernetesVersion: "1.31.1"', "kubernetesVersion: 2001-12-14t21:59:43.10-05:00"),
-                2, "v.yaml:4:22: error: cluster.kubernetesVersion: unsupported YAML value"),
+                2, "v.yaml:4:22: error: cluster.kubernetesVersion: \"2001-12-14t21:59:43.10-05:00\" is not valid"),
 ]
 
 # --------------------------------------------------------------------------- values: unicode and sizes
@@ -216,8 +215,19 @@ VALUES_CASES += [
                 "v.yaml:2:9: error: cluster.name: unsupported YAML tag !!python/name:os.system"),
     values_case("binary-tag", edit("name: hostile", "name: !!binary aG9zdGlsZQ=="), 2,
                 "v.yaml:2:9: error: cluster.name: unsupported YAML value of type bytes"),
-    values_case("omap-tag", append("x: !!omap [a: 1]\n"), 2, "v.yaml:16:1: error: "),
+    values_case("omap-tag", append("x: !!omap [a: 1]\n"), 2, "v.yaml:16:4: error: x: unsupported YAML tag !!omap"),
     values_case("set-tag", append("x: !!set {a, b}\n"), 2, "v.yaml:16:4: error: x: unsupported YAML value"),
+    # one dialect (README "Loading rules"): YAML 1.2 core, in files as in --set
+    values_case("omap-tag-on-known-key", edit("  instanceType: standard.large\n",
+                                              "  instanceType: standard.large\n  labels: !!omap [{role: a}]\n"), 2,
+                "v.yaml:10:11: error: nodepool.labels: unsupported YAML tag !!omap"),
+    values_case("yaml-1-1-directive", b"%YAML 1.1\n---\n" + edit("endpointPort: 30925", "endpointPort: 030"), 2,
+                "v.yaml:1:1: error: %YAML 1.1 directive: values are read as YAML 1.2 only"),
+    values_case("yaml-1-2-directive", b"%YAML 1.2\n---\n" + BASE.encode("utf-8"), 0),
+    values_case("date-shaped-description-is-a-string",
+                edit("  name: hostile\n", "  name: hostile\n  description: 2024-01-01\n"), 0, same=False),
+    values_case("integer-of-5000-digits", edit("size: 2", "size: " + "9" * 5000), 2,
+                "v.yaml:8:9: error: nodepool.size: integer of 5000 digits is too long (at most 4300)"),
     values_case("local-tag-directive", b"%TAG !e! tag:example.com,2000:\n---\n" + edit("name: hostile",
                                                                                      "name: !e!thing hostile"), 2,
                 "v.yaml:4:9: error: cluster.name: unsupported YAML tag tag:example.com,2000:thing"),
@@ -228,7 +238,8 @@ VALUES_CASES += [
     values_case("null-key", append("~: x\n"), 2, "v.yaml:16:1: error: key None must be a string"),
     values_case("value-indicator-equals", edit("name: hostile", "name: ="), 2,
                 "v.yaml:2:9: error: cluster.name: "),
-    values_case("yaml-1.1-directive", b"%YAML 1.1\n---\n" + BASE.encode(), 0),
+    values_case("yaml-1.1-directive", b"%YAML 1.1\n---\n" + BASE.encode(), 2,
+                "v.yaml:1:1: error: %YAML 1.1 directive: values are read as YAML 1.2 only"),
     values_case("yaml-9.9-directive", b"%YAML 9.9\n---\n" + BASE.encode(), 2, "v.yaml:1:1: error: "),
     values_case("byte-order-mark", b"\xef\xbb\xbf" + BASE.encode(), 0),
     values_case("crlf-line-endings", BASE.replace("\n", "\r\n").encode(), 0),
@@ -304,6 +315,12 @@ CLI_CASES = [
              "error: gitops.engineInstalled: expected true or false, got 'yes'"),
     cli_case("set-unclosed-list", ("{good}", "--out", "{out}", "--set", "bypass.namespaces=[a, b"), 2,
              "error: bypass.namespaces: expected a YAML flow array"),
+    cli_case("set-merge-key", ("{good}", "--out", "{out}", "--set", "nodepool.labels={<<: {role: a}, b: c}"), 2,
+             "error: nodepool.labels: expected a YAML flow object: merge keys (<<) are not supported"),
+    cli_case("set-omap-tag", ("{good}", "--out", "{out}", "--set", "nodepool.labels=!!omap [{role: a}]"), 2,
+             "error: nodepool.labels: expected a YAML flow object: unsupported YAML tag !!omap"),
+    cli_case("set-date-shaped-label-is-a-string", ("{good}", "--out", "{out}", "--set",
+                                                   "nodepool.labels={role: 2024-01-01}"), 0, same=False),
     cli_case("set-python-tag", ("{good}", "--out", "{out}", "--set",
                                 "bypass.namespaces=[!!python/object/apply:os.system [id]]"), 2,
              "error: bypass.namespaces: expected a YAML flow array"),
@@ -408,6 +425,12 @@ def _lock_is_directory(env: Env, _mp: pytest.MonkeyPatch) -> None:
     lock.mkdir()
 
 
+def _lock_is_fifo(env: Env, _mp: pytest.MonkeyPatch) -> None:
+    lock = env.out / f".{CLUSTER}.lock"
+    lock.unlink(missing_ok=True)
+    os.mkfifo(lock)
+
+
 def _lock_symlink_outside(env: Env, _mp: pytest.MonkeyPatch) -> None:
     lock = env.out / f".{CLUSTER}.lock"
     lock.unlink(missing_ok=True)
@@ -427,6 +450,7 @@ def _stale_staging(env: Env, _mp: pytest.MonkeyPatch) -> None:
     leftover = env.out / f".{CLUSTER}.tmp-killed"
     leftover.mkdir()
     (leftover / "half-written.yaml").write_text("kind: Half\n")
+    (env.out / f".{CLUSTER}.lock").write_text(f"{leftover.name}\n")  # recorded by the killed render
 
 
 def _read_only(env: Env, mp: pytest.MonkeyPatch) -> None:
@@ -435,10 +459,12 @@ def _read_only(env: Env, mp: pytest.MonkeyPatch) -> None:
         env.tree.chmod(0o555)
         return
 
-    def denied(*_a: Any, **_k: Any) -> str:  # root ignores modes: inject what a read-only directory does
+    def denied(*_a: Any, **_k: Any) -> None:  # root ignores modes: inject what a read-only directory does
         raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(env.out))
 
-    mp.setattr(tempfile, "mkdtemp", denied)
+    from renderer import write
+
+    mp.setattr(write, "_new_dir", denied)
 
 
 def _disk_full_fsync(_env: Env, mp: pytest.MonkeyPatch) -> None:
@@ -496,13 +522,24 @@ FS_CASES = [
     fs_case("out-root-symlink", _out_root_symlink, 2, "out: error: output root is a symbolic link", extra=CHANGE),
     fs_case("owned-file-symlink-outside", _file_symlink_outside, 2,
             "globalnetworkpolicy.yaml: error: is a symbolic link; refusing to write through it", extra=CHANGE),
-    fs_case("stage-dir-symlink-outside", _dir_symlink_outside, 0, extra=CHANGE, same=False),
+    fs_case("stage-dir-symlink-outside", _dir_symlink_outside, 2,
+            "08-bypass-policies: error: is a symbolic link to a directory the tree renders into", extra=CHANGE),
+    fs_case("stage-dir-symlink-outside-check", _dir_symlink_outside, 2,
+            "08-bypass-policies: error: is a symbolic link to a directory the tree renders into",
+            extra=("--check",)),
+    fs_case("stage-dir-symlink-outside-unchanged", _dir_symlink_outside, 2,
+            "08-bypass-policies: error: is a symbolic link to a directory the tree renders into"),
     fs_case("unowned-symlink-outside-kept", _unowned_symlink_outside, 0,
             "notes: warning: is not owned by sks-gitops; left alone", extra=CHANGE, same=False),
     fs_case("manifest-claims-outside-files", _manifest_claims_outside, 0, extra=CHANGE, same=False),
     fs_case("manifest-not-json", _manifest_garbage, 0, extra=CHANGE, same=False),
     fs_case("fifo-in-tree", _fifo_in_tree, 2, "a-fifo", "cannot write the tree", extra=CHANGE),
-    fs_case("lock-is-a-directory", _lock_is_directory, 2, "error: cannot write the tree"),
+    fs_case("lock-is-a-directory", _lock_is_directory, 2, ".hostile.lock: error: the lock is not a regular file"),
+    fs_case("lock-is-a-fifo", _lock_is_fifo, 2, ".hostile.lock: error: the lock is not a regular file"),
+    cli_case("lock-is-a-fifo-check", ("--check", "{good}", "--out", "{out}"), 2,
+             ".hostile.lock: error: the lock is not a regular file", setup=_lock_is_fifo),
+    cli_case("lock-is-a-fifo-diff", ("--diff", "{good}", "--out", "{out}"), 2,
+             ".hostile.lock: error: the lock is not a regular file", setup=_lock_is_fifo),
     fs_case("lock-symlink-outside", _lock_symlink_outside, 2, ".hostile.lock", extra=CHANGE),
     fs_case("lock-held", _lock_held, 2, "another render of hostile is running", extra=CHANGE),
     fs_case("stale-staging-dir-cleaned", _stale_staging, 0, extra=CHANGE, same=False),

@@ -10,6 +10,7 @@ back, as `touch -r`, `cp -p`, `rsync -t` and tar do.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -383,6 +384,67 @@ def test_a_same_size_code_edit_with_its_pyc_gone_is_seen(tmp_path: Path) -> None
     answer, reference = render("--check"), render("--check", "--no-cache")
     assert (answer.returncode, answer.stderr) == (reference.returncode, reference.stderr)
     assert answer.stderr == "out/ceosks-poc: Up to date\n"
+
+
+@pytest.mark.slow
+def test_a_same_size_code_edit_with_its_stale_pyc_kept_is_seen(tmp_path: Path) -> None:
+    """Python trusts a .pyc whose recorded mtime and size match the edited source: the stale bytecode ran and
+    its answer was recorded under the new source's key. The bytes executed are keyed; a stale .pyc is dropped."""
+    checkout = tmp_path / "checkout"
+    shutil.copytree(REPO_ROOT / "renderer", checkout / "renderer", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("templates", "schemas"):
+        (checkout / name).symlink_to(REPO_ROOT / name)
+    work = tmp_path / "work"
+    (work / "values").mkdir(parents=True)
+    shutil.copy(PROD_VALUES, work / "values" / "prod.yaml")
+    env = {**os.environ, "PYTHONPATH": str(checkout), directory.CACHE_ENV: str(tmp_path / "cache")}
+    env.pop(directory.NO_CACHE_ENV, None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its .pyc files (pip compiles them)
+
+    def render(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "renderer", *args, "values/prod.yaml"], cwd=work, env=env,
+                              capture_output=True, text=True, check=False)
+
+    assert render().returncode == 0
+    time.sleep(2.1)  # past trees.RACY_NS: the copies were written just now
+    assert render("--check").returncode == 0
+    assert render("--check").stderr == "out/ceosks-poc: up to date\n"  # answered from the record
+    source = checkout / "renderer" / "cli" / "fleet.py"
+    compiled = list((checkout / "renderer" / "cli" / "__pycache__").glob("fleet.*.pyc"))
+    assert compiled, "the first runs compiled fleet.py"
+    same_size(source, '"{where}: up to date"', '"{where}: Up to date"')
+    time.sleep(2.1)  # the edit is settled: only the stale .pyc could hide it
+    answers = [render("--check") for _ in range(3)]
+    assert [answer.stderr for answer in answers] == ["out/ceosks-poc: Up to date\n"] * 3
+    assert render("--check", "--no-cache").stderr == "out/ceosks-poc: Up to date\n"
+    # A change of the source's metadata only (its ctime moves, its code does not) keeps the .pyc and the cache.
+    (fresh,) = compiled
+    kept = fresh.read_bytes()
+    source.chmod(0o600)
+    source.chmod(0o644)
+    time.sleep(2.1)
+    assert render("--check").stderr == "out/ceosks-poc: Up to date\n"  # compared; the .pyc's mtime moves on
+    assert fresh.read_bytes() == kept
+    time.sleep(2.1)
+    assert render("--check").stderr == "out/ceosks-poc: Up to date\n"  # recorded
+    env["PYTHONPROFILEIMPORTTIME"] = "1"  # the answer came from the record: click was never imported
+    answered = render("--check").stderr
+    assert answered.endswith("out/ceosks-poc: Up to date\n") and not re.search(r"\|\s+click$", answered, re.M)
+
+
+def test_the_import_path_is_part_of_the_key(tmp_path: Path) -> None:
+    """PYTHONPATH decides which modules a run imports: a key blind to it answered for another interpreter setup."""
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    script = "from renderer.cache import inputs; print(inputs.Inputs().shared)"
+
+    def shared(extra: dict[str, str]) -> str:
+        env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+        return subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env={**env, **extra},
+                              capture_output=True, text=True, check=True).stdout
+
+    assert shared({}) == shared({})
+    assert shared({"PYTHONPATH": str(shadow)}) != shared({})
 
 
 # --- the property: the cached answer is the full run's answer, whatever changed ----------------

@@ -32,12 +32,12 @@ parallel._parallel = lambda items: used.append(real(items)) or used[-1]
 failure = sys.argv[1]
 real_check = check.check
 
-def failing(tree, model):
+def failing(tree, model, *args):
     if model.cluster == "c07" and failure == "template":
         raise errors.TemplateError(errors.Problem("x.yaml", 0, 0, "Kind name", "a template bug"))
     if model.cluster == "c07" and failure == "bug":
         raise ZeroDivisionError("an unexpected bug")
-    return real_check(tree, model)
+    return real_check(tree, model, *args)
 
 check.check = failing
 try:

@@ -376,14 +376,18 @@ def test_double_quoted_edge_cases(text: str) -> None:
     assert output._double_quoted(text) == _reference_double_quoted(text)
 
 
-def test_leftovers_of_a_killed_write_are_recovered_with_one_listing(tmp_path: Path) -> None:
+def test_leftovers_of_a_killed_write_are_recovered_from_the_record_only(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    for name in (".c1.old-2", ".c1.old-1", ".c1.tmp-9", ".c10.old-1", ".c10.tmp-1", "c2"):
+    for name in (".c1.old-2", ".c1.old-1", ".c1.tmp-9", ".c1.tmp-mine", ".c10.old-1", ".c10.tmp-1", "c2"):
         (out / name).mkdir(parents=True)
         (out / name / "marker").write_text(name, "utf-8")
-    lock.recover(out, "c1")
-    assert sorted(path.name for path in out.iterdir()) == [".c10.old-1", ".c10.tmp-1", "c1", "c2"]
+    (out / ".c1.lock").write_text(".c1.old-1\n.c1.old-2\n.c1.tmp-9\n.c10.tmp-1\n../c2\n")
+    with lock.exclusive(out, "c1") as held:
+        assert held.stuck == []
+    assert sorted(path.name for path in out.iterdir()) == [".c1.lock", ".c1.tmp-mine", ".c10.old-1", ".c10.tmp-1",
+                                                           "c1", "c2"]
     assert (out / "c1" / "marker").read_text("utf-8") == ".c1.old-1"
+    assert (out / ".c1.lock").read_text() == ""
 
 
 # --------------------------------------------------------------------------- parse-back duplicate keys

@@ -135,6 +135,7 @@ def test_a_cluster_with_a_killed_renders_leftover_is_rendered_and_recovered(flee
     render()
     leftover = fleet / "out" / ".bravo.tmp-k1ll3d"
     leftover.mkdir()
+    (fleet / "out" / ".bravo.lock").write_text(f"{leftover.name}\n")  # what the killed render recorded
     (fleet / "out" / ".bravo-2.tmp-other").mkdir()  # another cluster's name that merely starts the same
     prepared.clear()
     assert render("--check") == f"{len(NAMES)} clusters: 0 differ, {len(NAMES)} up to date\n"

@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from renderer import remote
-from renderer.cache import inputs
+from renderer.cache import directory, inputs, noop, trees
+from renderer.cli import command
 from renderer.remote import vendor
 from tests.conftest import PROD_VALUES, RenderCli, read_tree
 from tests.support.servers import FIXTURES, TigeraManifestsServer
@@ -162,3 +164,46 @@ def test_the_no_op_cache_sees_a_changed_vendored_copy(repo: Path, render_cli: Re
     copy = next(Path("values/vendor").glob("tigera-operator-*/tigera-operator.yaml"))
     copy.write_bytes(copy.read_bytes() + b" ")
     assert inputs.Inputs().key(query) != before
+
+
+def test_a_vendored_lock_under_a_mixed_case_directory_renders(repo: Path, render_cli: RenderCli) -> None:
+    """`../../../clusters/EU-West/vendor/tigera-operator-<sha>` once read as a high-entropy token in the tree's
+    leak scan: schema-valid input, exit 3 "internal error". The renderer composed that path; it is no secret."""
+    cluster = Path("clusters/EU-West")
+    cluster.mkdir(parents=True)
+    shutil.move(VALUES, cluster / "prod.yaml")
+    render_cli(cluster / "prod.yaml", "--lock", "--vendor")
+    kustomization = (TREE / "03-tigera-operator" / "kustomization.yaml").read_text("utf-8")
+    assert "  - ../../../clusters/EU-West/vendor/tigera-operator-" in kustomization
+    render_cli("--check", cluster / "prod.yaml", "--no-cache")
+
+
+@pytest.mark.parametrize("path", ["Clusters/Production2024/ceosks-poc", "clusters/EU-West2/Prod-Zone1/ceosks-poc"])
+def test_a_mixed_case_gitops_path_renders(repo: Path, render_cli: RenderCli, path: str) -> None:
+    """`Clusters/Production2024/ceosks-poc/03-tigera-operator` in Argo CD's Applications read as a high-entropy
+    token: schema-valid input, exit 3. Composed from a value already scanned where it was set."""
+    run = render_cli(VALUES, "--no-cache", "--set", f"gitops.path={path}")
+    assert "internal error" not in run.stderr
+    assert f"path: {path}/03-tigera-operator" in (TREE / "argocd" / "apps" / "03-tigera-operator.yaml").read_text()
+
+
+def test_retargeting_the_vendor_symlink_to_an_identical_copy_is_seen(
+        repo: Path, render_cli: RenderCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tree names each vendored folder by its real path: a cached `--check` once answered 0 where the full
+    run answers 1, because the key saw the same bytes."""
+    monkeypatch.delenv(directory.NO_CACHE_ENV, raising=False)
+    monkeypatch.setenv(directory.CACHE_ENV, str(tmp_path / "cache"))
+    monkeypatch.setattr(trees, "RACY_NS", 0)
+    render_cli(VALUES, "--lock", "--vendor")
+    shutil.move("values/vendor", "vendor-a")
+    Path("values/vendor").symlink_to(Path("vendor-a").resolve())
+    render_cli(VALUES, "--no-cache")
+    argv = ["--check", str(VALUES)]
+    assert noop.lookup(argv)[0] is None
+    assert CliRunner().invoke(command.main, argv, obj=noop.lookup(argv)[1]).exit_code == 0
+    assert noop.lookup(argv)[0] is not None  # recorded
+    shutil.copytree("vendor-a", "vendor-b")
+    Path("values/vendor").unlink()
+    Path("values/vendor").symlink_to(Path("vendor-b").resolve())
+    assert render_cli("--check", VALUES, "--no-cache", expect=1).exit_code == 1
+    assert noop.lookup(argv)[0] is None

@@ -522,7 +522,7 @@ cluster_not_running() {
 
 # Step 4: kubeconfig: admin kubeconfig, mode 0600, outside the repository.
 # The kubeconfig is written to a temporary file beside its destination, then moved into place;
-# the exit trap removes the temporary file whatever ends the run (EXIT, INT, TERM).
+# the exit trap removes the temporary file whatever ends the run (EXIT, INT, TERM, HUP).
 step_kubeconfig() {
   local endpoint server dir
   endpoint=$(query exo compute sks show "$CLUSTER" --zone "$ZONE" -O json | json_get 'jsonpath={.data.endpoint}')
@@ -812,9 +812,12 @@ parse_args() {
   done
 }
 
-# Runs on every exit, INT and TERM included: nothing that may hold a credential stays behind.
+# Runs on every exit, INT, TERM and HUP included: nothing that may hold a credential stays behind. A second
+# Ctrl-C (or `timeout` forwarding SIGINT) during the cleanup is ignored, by it and by the rm it starts (an
+# ignored signal stays ignored in a child), so the cleanup always finishes.
 on_exit() {
   local status=$?
+  trap '' INT TERM HUP PIPE
   if [[ -n $KUBECONFIG_TMP ]]; then rm -f -- "$KUBECONFIG_TMP"; fi
   if [[ -n $WORK && $WORK != "$ORIGINAL_TMPDIR/sks-bootstrap-dry-run" ]]; then rm -rf -- "$WORK"; fi
   if (( status != 0 && ! DELIBERATE_EXIT )); then
@@ -822,6 +825,14 @@ on_exit() {
       say "bootstrap: step $CURRENT_STEP failed. Fix the cause, then resume with the same options and --from $CURRENT_STEP"
     exit "$EXIT_FAILED"
   fi
+}
+
+# The first INT, TERM or HUP: from here on they are ignored, so the exit trap cannot be cut short.
+interrupted() {
+  trap '' INT TERM HUP PIPE
+  DELIBERATE_EXIT=1
+  say "bootstrap: interrupted"
+  exit "$1"
 }
 
 main() {
@@ -837,7 +848,8 @@ main() {
     reached=0
   fi
   trap on_exit EXIT
-  trap 'DELIBERATE_EXIT=1; say "bootstrap: interrupted"; exit 130' INT TERM
+  trap 'interrupted 130' INT TERM
+  trap 'interrupted 129' HUP
   if (( DRY_RUN )); then
     exec 3>&1
     WORK=$ORIGINAL_TMPDIR/sks-bootstrap-dry-run

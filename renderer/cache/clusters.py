@@ -56,7 +56,6 @@ class Ledger:
         self._options = [f"strict={strict}", self.out_dir, *(f"set {item}" for item in overrides)]
         self._start: dict[tuple[str, ...], str] = {}
         self._clean: list[tuple[list[Path], str, Recorded]] = []
-        self._leftovers: list[str] | None = None
         if self.directory is not None:
             try:
                 self._inputs = inputs.Inputs()
@@ -93,7 +92,7 @@ class Ledger:
                              tuple(record["remote_urls"]), tuple(map(str, record["data_files"])))
             if record.get("inputs") != self._inputs.key(self._query(paths, found.data_files)):
                 return None
-            if self._left_over(found.cluster) or not self._tree_matches(found):
+            if not self._tree_matches(found):
                 return None
         except (OSError, ValueError, KeyError, TypeError):
             return None
@@ -127,17 +126,6 @@ class Ledger:
             directory.prune(os.path.join(self.directory, "clusters"))
         except OSError:
             return  # an optimisation only: an unwritable cache costs the next run time, never correctness
-
-    def _left_over(self, cluster: str) -> bool:
-        """A killed render's temporary or parked tree of `cluster` (one listing of OUT per run)."""
-        if self._leftovers is None:
-            try:
-                with os.scandir(self.out_dir) as entries:
-                    self._leftovers = [entry.name for entry in entries if entry.name.startswith(".")
-                                       and (".tmp-" in entry.name or ".old-" in entry.name)]
-            except FileNotFoundError:
-                self._leftovers = []
-        return any(name.startswith((f".{cluster}.tmp-", f".{cluster}.old-")) for name in self._leftovers)
 
     def _tree_matches(self, found: Recorded) -> bool:
         return trees.locked_tree_digest(os.path.join(self.out_dir, found.cluster)) == expected_tree(found.digests)

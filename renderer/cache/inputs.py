@@ -9,6 +9,7 @@ path runs this before anything heavy is imported.
 
 from __future__ import annotations
 
+import marshal
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -17,7 +18,7 @@ from renderer import datafiles
 from renderer.cache import stathints
 from renderer.cache.directory import CACHE_ENV, NO_CACHE_ENV
 
-FORMAT = "sks-gitops inputs 2"
+FORMAT = "sks-gitops inputs 3"
 LOCK_NAME = "remote-manifests.lock.json"
 """renderer.remote's lock file; a test keeps the two names equal."""
 VENDOR_DIR = "vendor"
@@ -25,6 +26,11 @@ VENDOR_DIR = "vendor"
 
 Part = str | None
 """One part of a key: text, or None for an absent file (so absent and empty differ)."""
+
+IMPORT_PATH = tuple(sys.path)
+"""The interpreter's import path as the process started (PYTHONPATH, .pth files, -I, the script's folder):
+which modules `import` finds is decided by it, so it is an input. Taken at import, before anything could
+append to it."""
 
 
 def _files(top: str, code: bool = False) -> list[tuple[str, str]]:
@@ -52,9 +58,55 @@ def _walk(real: str, prefix: str, found: list[tuple[str, str]], code: bool, pare
             found.append((prefix + name, target))
 
 
-def _tree_parts(top: str, code: bool = False) -> list[Part]:
+def _tree_parts(top: str, code: bool = False, where: bool = False) -> list[Part]:
+    """Each file by name and content; with `where`, also by the real folder it is in (vendored manifests are
+    named in the tree by their real path)."""
     known = stathints.table()
-    return [f"{name}\0{known.sha(real)}" for name, real in _files(top, code)]
+    return [f"{name}\0{os.path.dirname(real) if where else ''}\0{known.sha(real)}" for name, real in _files(top, code)]
+
+
+def _executed(path: str) -> list[Part]:
+    """The bytecode Python runs for the source at `path` (as imported), by content: the bytes actually executed.
+
+    Python trusts a timestamp .pyc whose recorded source mtime and size match; a same-size edit that puts the
+    mtime back leaves it stale, and both the full run and the answer it records ran the old code. A source
+    whose ctime is newer than its .pyc may be such an edit: its code is compiled and compared with the .pyc.
+    The same code (a chmod, a copy or an unpacked image moved the ctime): the .pyc's mtime is brought forward
+    so the comparison is not repeated. Other code: the .pyc is removed (this run's imports compile the source)
+    and there is no key (OSError), so no run that may have executed it answers or records."""
+    bootstrap = sys.modules.get("_frozen_importlib_external")  # CPython's import system, always loaded
+    cache_from_source = getattr(bootstrap, "cache_from_source", None)
+    if cache_from_source is None:
+        return []
+    try:
+        compiled = str(cache_from_source(path))
+        written, source = os.stat(compiled), os.stat(path)
+    except (FileNotFoundError, NotImplementedError, ValueError):
+        return [None]  # compiled from the source, which is keyed
+    if written.st_mtime_ns < source.st_ctime_ns:
+        if not _same_code(path, compiled):
+            try:
+                os.unlink(compiled)
+            except OSError as exc:  # a read-only installation: every run goes in full until the .pyc is gone
+                raise OSError(f"{compiled} is stale and cannot be removed: {exc.strerror}") from None
+            raise OSError(f"{compiled} was stale: {path} changed after it was written")
+        try:
+            os.utime(compiled)
+        except OSError:
+            return [stathints.table().sha(compiled)]  # read-only: compared again next time, at a compile's cost
+    return [stathints.table().sha(compiled)]
+
+
+def _same_code(path: str, compiled: str) -> bool:
+    """Whether the .pyc holds the code the source compiles to now (header: 16 bytes, then the marshalled code)."""
+    try:
+        with open(compiled, "rb") as handle:
+            data = handle.read()
+        with open(path, "rb") as handle:
+            code = compile(handle.read(), path, "exec", dont_inherit=True)
+        return bool(marshal.loads(data[16:]) == code)
+    except (OSError, ValueError, EOFError, TypeError, SyntaxError):
+        return False
 
 
 class Query:
@@ -68,11 +120,18 @@ class Query:
 
 
 def _python() -> list[Part]:
-    return [sys.version, sys.prefix, sys.executable, os.getcwd()]
+    return [sys.version, sys.prefix, sys.executable, os.getcwd(), repr(sys.flags), *IMPORT_PATH]
 
 
 def _code() -> list[Part]:
-    return _tree_parts(datafiles.PACKAGE, code=True)
+    """The package's sources by content, and the bytecode run for each (_executed)."""
+    known = stathints.table()
+    parts: list[Part] = []
+    for name, real in _files(datafiles.PACKAGE, code=True):
+        parts.append(f"{name}\0\0{known.sha(real)}")
+        if name.endswith(".py"):
+            parts += _executed(os.path.join(datafiles.PACKAGE, name))
+    return parts
 
 
 def _templates() -> list[Part]:
@@ -156,9 +215,10 @@ def _locks(query: Query) -> list[Part]:
 
 def _vendored(query: Query) -> list[Part]:
     """The vendored manifests beside each values file (renderer/remote/vendor.py): a render checks their sha256,
-    so their content is an input like the lock's."""
+    so their content is an input like the lock's, and names their real folder in the tree (`values/vendor`
+    retargeted to an identical copy elsewhere changes the tree, not the bytes)."""
     folders = sorted({_real_folder(value) for value in query.values})
-    return [part for folder in folders for part in (folder, *_tree_parts(f"{folder}/{VENDOR_DIR}"))]
+    return [part for folder in folders for part in (folder, *_tree_parts(f"{folder}/{VENDOR_DIR}", where=True))]
 
 
 def _package_data(query: Query) -> list[Part]:

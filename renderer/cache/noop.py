@@ -129,13 +129,7 @@ def lookup(argv: list[str]) -> tuple[str | None, Pending | None]:
     try:
         if found is None or current.key(query(invocation, found[1])) != found[0]:
             return None, pending
-        expected_trees = found[2]
-        by_root: dict[str, list[str]] = {}
-        for _expected, cluster_dir in expected_trees:
-            by_root.setdefault(os.path.dirname(cluster_dir), []).append(os.path.basename(cluster_dir))
-        if any(trees.leftovers(root, clusters) for root, clusters in by_root.items()):
-            return None, pending
-        for expected, cluster_dir in expected_trees:
+        for expected, cluster_dir in found[2]:
             if trees.locked_tree_digest(cluster_dir) != expected:
                 return None, pending
     except OSError:

@@ -62,23 +62,20 @@ def digest_of_files(lines: list[str]) -> str:
     return stathints.hexdigest("\n".join(sorted(lines)).encode("utf-8", "surrogateescape"))
 
 
-def leftovers(out_root: str, clusters: list[str]) -> bool:
-    """True when a killed render left a temporary or parked tree of one of `clusters`: the full run recovers
-    it (renderer.write._recover), so no recorded answer may stand in for that run."""
-    prefixes = tuple(f".{cluster}.{kind}-" for cluster in clusters for kind in ("tmp", "old"))
-    with os.scandir(out_root) as entries:
-        return any(entry.name.startswith(prefixes) for entry in entries)
-
-
 def locked_tree_digest(cluster_dir: str) -> str:
     """tree_digest() under the cluster's output lock, shared as `render --check` takes it (renderer.write.lock):
-    a render holding it is swapping the tree, so there is no answer (OSError) until it is done."""
+    a render holding it is swapping the tree, so there is no answer (OSError) until it is done. A lock that
+    is not empty records trees a killed render left (or that could not be removed): the full run recovers
+    or reports them, so no recorded answer may stand in for it. O_NONBLOCK: a FIFO never blocks the open."""
     out_root, cluster = os.path.split(cluster_dir)
-    descriptor = os.open(os.path.join(out_root, f".{cluster}.lock"), os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+    descriptor = os.open(os.path.join(out_root, f".{cluster}.lock"), flags)
     try:
         if not stat.S_ISREG(os.fstat(descriptor).st_mode):
             raise OSError(f"the lock of {cluster_dir} is not a regular file")  # the full run refuses it
         fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        if os.fstat(descriptor).st_size:
+            raise OSError(f"the lock of {cluster_dir} records leftovers of a killed render")
         return tree_digest(cluster_dir)
     finally:
         os.close(descriptor)

@@ -71,17 +71,35 @@ _MEMO: Memo[FileCheck] = Memo()
 The schemas are the process's own, read once, as kube.validator and crds._validator assume."""
 
 
-def check_file(text: str, is_yaml: bool, kubernetes_minor: str, tigera_version: str) -> FileCheck:
+def check_file(text: str, is_yaml: bool, kubernetes_minor: str, tigera_version: str,
+               paths: tuple[str, ...] = ()) -> FileCheck:
     """Leak-scan one file and, for YAML, parse it back and validate every object (memoised)."""
-    key = (text, is_yaml, kubernetes_minor, tigera_version)
+    key = (text, is_yaml, kubernetes_minor, tigera_version, paths)
     found = _MEMO.get(key)
     if found is None:
-        found = _MEMO.put(key, _check_file(text, is_yaml, kubernetes_minor, tigera_version), len(text))
+        found = _MEMO.put(key, _check_file(text, is_yaml, kubernetes_minor, tigera_version, paths), len(text))
     return found
 
 
-def _check_file(text: str, is_yaml: bool, kubernetes_minor: str, tigera_version: str) -> FileCheck:
-    findings = [("", finding) for finding in leaks.scan_text("", text)]
+def _without_paths(text: str, paths: tuple[str, ...]) -> str:
+    """`text` with each repository path the renderer composed (see repository_paths) cut to one character, for
+    the leak scan: `Clusters/Production2024/ceosks-poc/03-tigera-operator` or a vendored directory under
+    `clusters/EU-West/` reads as one 50-character mixed-case token, and a valid value then ended in an
+    internal error. The values in them were scanned where set (renderer/validate/refusals.py)."""
+    for path in sorted(paths, key=len, reverse=True):
+        text = text.replace(path, "p")
+    return text
+
+
+def repository_paths(model: Model, vendored: Iterable[str] = ()) -> tuple[str, ...]:
+    """The repository paths a tree names that come from values or the values' location, not from templates:
+    gitops.path (Argo CD and Flux paths start with it) and the vendored directories stages name."""
+    return tuple(sorted({path for path in (model.values.gitops.path, *vendored) if path}))
+
+
+def _check_file(text: str, is_yaml: bool, kubernetes_minor: str, tigera_version: str,
+                paths: tuple[str, ...] = ()) -> FileCheck:
+    findings = [("", finding) for finding in leaks.scan_text("", _without_paths(text, paths))]
     kinds: list[str] = []
     objects: list[dict[str, Any]] = []
     if is_yaml:
@@ -108,13 +126,15 @@ def data_files(kubernetes_minor: str, kinds: Iterable[str]) -> tuple[str, ...]:
     return tuple(str(path) for path in paths)
 
 
-def check(tree: Tree, model: Model) -> Counter[str]:
-    """Validate the tree; return how many objects of each kind were checked."""
+def check(tree: Tree, model: Model, vendored: Iterable[str] = ()) -> Counter[str]:
+    """Validate the tree; return how many objects of each kind were checked. `vendored`: the directories
+    the stages name instead of remote URLs (renderer/remote/vendor.py)."""
     problems: list[Problem] = []
     counts: Counter[str] = Counter()
     tigera_version = model.values.tigera.version
+    paths = repository_paths(model, vendored)
     for path, text in tree.items():
-        result = check_file(text, path.endswith((".yaml", ".yml")), model.kubernetes_minor, tigera_version)
+        result = check_file(text, path.endswith((".yaml", ".yml")), model.kubernetes_minor, tigera_version, paths)
         if result.error:
             raise TemplateError(Problem(path, 0, 0, "", result.error))
         problems.extend(Problem(path, 0, 0, subject, finding) for subject, finding in result.findings)
@@ -124,8 +144,9 @@ def check(tree: Tree, model: Model) -> Counter[str]:
     return counts
 
 
-def parsed(tree: Tree, model: Model) -> dict[str, tuple[dict[str, Any], ...]]:
-    """The objects of every YAML file of a checked tree, from the memo check() filled."""
+def parsed(tree: Tree, model: Model, vendored: Iterable[str] = ()) -> dict[str, tuple[dict[str, Any], ...]]:
+    """The objects of every YAML file of a checked tree, from the memo check() filled (same arguments)."""
     tigera_version = model.values.tigera.version
-    return {path: check_file(text, True, model.kubernetes_minor, tigera_version).objects
+    paths = repository_paths(model, vendored)
+    return {path: check_file(text, True, model.kubernetes_minor, tigera_version, paths).objects
             for path, text in tree.items() if path.endswith((".yaml", ".yml"))}

@@ -63,11 +63,10 @@ def _convert(text: str, node: dict[str, Any]) -> Any:
         if too_many:
             raise ValueError(too_many)
         try:
-            parsed = yamlio.load_all_plain(text)
-        except Exception as exc:  # noqa: BLE001 - any parse failure is the user's input
-            detail = redact.why_hidden(text) or str(exc).splitlines()[0]  # the parser's message may quote the text
+            value = yamlio.load_flow(text, "--set")  # the rules of a values file (README "Loading rules")
+        except yamlio.LoadProblem as exc:
+            detail = redact.why_hidden(text) or exc.problem.message  # the parser's message may quote the text
             raise ValueError(f"expected a YAML flow {kind}: {detail}") from None
-        value = parsed[0] if len(parsed) == 1 else None
         expected = list if kind == "array" else dict
         if not isinstance(value, expected):
             raise ValueError(f"expected a YAML flow {kind} such as {'[a, b]' if kind == 'array' else '{a: b}'}")

@@ -13,9 +13,9 @@ import errno
 import hashlib
 import json
 import os
+import secrets
 import shutil
 import stat
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +36,7 @@ class Changes:
     removed: list[str] = field(default_factory=list)
     hand_edited: list[str] = field(default_factory=list)
     unowned: list[str] = field(default_factory=list)
+    stuck: list[lock.Stuck] = field(default_factory=list)
 
     @property
     def differs(self) -> bool:
@@ -92,6 +93,24 @@ def _files_on_disk(cluster_dir: Path) -> Iterator[str]:
             yield Path(root, name).relative_to(cluster_dir).as_posix()
 
 
+def _refuse_linked_dirs(cluster_dir: Path, files: dict[str, bytes], on_disk: set[str]) -> None:
+    """A directory the tree renders into must be a real one: a symlinked stage directory was once carried
+    into the new tree as an unowned file, beside the files rendered "into" it (exit 0, tree changed)."""
+    for path in sorted({parent for name in files for parent in _parents(name)} & on_disk):
+        if (cluster_dir / path).is_symlink():
+            raise OutputError(Problem(str(cluster_dir / path), 0, 0, "",
+                                      "is a symbolic link to a directory the tree renders into; refusing to write "
+                                      "through it (make it a real directory or remove it)"))
+        raise OutputError(Problem(str(cluster_dir / path), 0, 0, "",
+                                  "is a file where the tree renders a directory; remove it"))
+
+
+def _parents(path: str) -> Iterator[str]:
+    parts = path.split("/")[:-1]
+    for end in range(1, len(parts) + 1):
+        yield "/".join(parts[:end])
+
+
 def compare(cluster_dir: Path, files: dict[str, bytes]) -> Changes:
     """Added/changed/removed owned files, hand edits and unowned files; reads only."""
     changes = Changes()
@@ -100,6 +119,7 @@ def compare(cluster_dir: Path, files: dict[str, bytes]) -> Changes:
         return changes
     owned = _owned_on_disk(cluster_dir)
     on_disk = set(_files_on_disk(cluster_dir))
+    _refuse_linked_dirs(cluster_dir, files, on_disk)
     for path, data in sorted(files.items()):
         target = cluster_dir / path
         if path not in on_disk:
@@ -132,9 +152,10 @@ def read_tree(out_root: Path, cluster: str, files: dict[str, bytes],
     try:
         if not safe_dir(out_root, "output root"):
             return compare(out_root / cluster, files), {}
-        with lock.shared(out_root, cluster):
+        with lock.shared(out_root, cluster) as held:
             cluster_dir = out_root / cluster
             changes = compare(cluster_dir, files)
+            changes.stuck = held.stuck if held else []
             old = {path: (cluster_dir / path).read_bytes()
                    for path in [*changes.changed, *changes.removed]} if keep_old else {}
             return changes, old
@@ -226,8 +247,29 @@ def _assemble(staging: Path, cluster_dir: Path, files: dict[str, bytes], changes
     _sync_tree(staging)
 
 
-def _swap(out_root: Path, cluster: str, staging: Path) -> Path | None:
+def _new_dir(path: Path) -> None:
+    os.mkdir(path, 0o700)
+
+
+def _staging(held: lock.Held) -> Path:
+    """A new temporary tree beside the old one, on the lock's record before it exists (lock.py)."""
+    while True:
+        name = f".{held.cluster}.tmp-{secrets.token_hex(6)}"
+        held.note(name)
+        try:
+            _new_dir(held.out_root / name)
+        except FileExistsError:
+            held.forget(name)  # someone else's folder of that name: never ours to remove
+            continue
+        except OSError:
+            held.forget(name)
+            raise
+        return held.out_root / name
+
+
+def _swap(held: lock.Held, staging: Path) -> Path | None:
     """Put `staging` at out_root/cluster; return the old tree's directory, now to be removed."""
+    out_root, cluster = held.out_root, held.cluster
     cluster_dir = out_root / cluster
     if not cluster_dir.exists():
         os.rename(staging, cluster_dir)
@@ -235,16 +277,21 @@ def _swap(out_root: Path, cluster: str, staging: Path) -> Path | None:
     if _exchange(staging, cluster_dir):
         return staging
     parked = out_root / f".{cluster}.old-{os.getpid()}"
+    if os.path.lexists(parked):
+        raise OSError(errno.EEXIST, "a folder of the name this render parks the old tree under exists", str(parked))
+    held.note(parked.name)
     os.rename(cluster_dir, parked)
     os.rename(staging, cluster_dir)
     return parked
 
 
-def _cleanup(out_root: Path, old_tree: Path | None) -> None:
+def _cleanup(held: lock.Held, old_tree: Path | None) -> None:
     """After the swap the new tree is in place: a failure here must not claim otherwise."""
+    out_root = held.out_root
     try:
         if old_tree is not None:
             shutil.rmtree(old_tree)
+            held.forget(old_tree.name)
         _fsync_dir(out_root)
     except OSError as exc:
         raise OutputError(Problem(str(exc.filename or out_root), 0, 0, "",
@@ -259,23 +306,27 @@ def write(out_root: Path, cluster: str, files: dict[str, bytes]) -> Changes:
     try:
         if not safe_dir(out_root, "output root"):
             out_root.mkdir(parents=True)
-        with lock.exclusive(out_root, cluster):
-            lock.recover(out_root, cluster)
+        with lock.exclusive(out_root, cluster) as held:
             cluster_dir = out_root / cluster
             changes = compare(cluster_dir, files)
+            changes.stuck = held.stuck
             if not changes.differs:
                 return changes
-            staging = Path(tempfile.mkdtemp(prefix=f".{cluster}.tmp-", dir=out_root))
+            staging = _staging(held)
             swapped = False
             try:
                 _assemble(staging, cluster_dir, files, changes)
                 staging.chmod(0o755)
-                leftover = _swap(out_root, cluster, staging)
+                leftover = _swap(held, staging)
                 swapped = True
             finally:
                 if not swapped:
                     shutil.rmtree(staging, ignore_errors=True)
-            _cleanup(out_root, leftover)
+                    if not os.path.lexists(staging):
+                        held.forget(staging.name)
+            if not os.path.lexists(staging):
+                held.forget(staging.name)
+            _cleanup(held, leftover)
             return changes
     except OSError as exc:
         where = exc.filename or str(out_root)

@@ -3,6 +3,8 @@
 Semantics are decided here on purpose: duplicate keys, several documents, tabs in
 indentation, invalid UTF-8 and runaway alias expansion are errors; strings that a
 YAML 1.1 reader would take for a bool, null, number or date are always written quoted.
+Values files and `--set` flow values are read by the same loader, as YAML 1.2: no
+timestamps (`2024-01-01` is a string), no `%YAML 1.1` directive, no tags beyond the core ones.
 """
 
 from __future__ import annotations
@@ -15,14 +17,20 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq, TaggedScalar
 from ruamel.yaml.error import MarkedYAMLError, ReusedAnchorWarning, YAMLError
-from ruamel.yaml.events import MappingEndEvent, MappingStartEvent, SequenceEndEvent, SequenceStartEvent
+from ruamel.yaml.events import (
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
 from ruamel.yaml.parser import RoundTripParser
 from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from renderer import hints
 from renderer.errors import Problem
-from renderer.yamlio import limits
+from renderer.yamlio import dialect, limits
 from renderer.yamlio.output import dump, load_all_plain, parse_output, scalar
 
 Path = tuple[str | int, ...]
@@ -93,13 +101,20 @@ class _TooDeep(Exception):
     """The guarded parser saw more than MAX_DEPTH open collections."""
 
 
+class _Directive(Exception):
+    """A `%YAML` directive for another version than 1.2."""
+
+
 class _DepthGuardParser(RoundTripParser):
-    """Counts nesting as the composer consumes events, so the composer never recurses past MAX_DEPTH."""
+    """Counts nesting as the composer consumes events, so the composer never recurses past MAX_DEPTH;
+    refuses a `%YAML` directive other than 1.2 (ruamel would switch to YAML 1.1: `030` would read 24)."""
 
     depth = 0
 
     def get_event(self) -> Any:
         event = super().get_event()
+        if isinstance(event, DocumentStartEvent) and event.version not in (None, (1, 2)):
+            raise _Directive(".".join(map(str, event.version)))
         if isinstance(event, (MappingStartEvent, SequenceStartEvent)):
             self.depth += 1
             if self.depth > MAX_DEPTH:
@@ -112,6 +127,8 @@ class _DepthGuardParser(RoundTripParser):
 def _loader(guarded: bool = False) -> YAML:
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
+    yaml.Resolver = dialect.CoreResolver
+    yaml.Constructor = dialect.CoreConstructor
     if guarded:
         yaml.Parser = _DepthGuardParser
     return yaml
@@ -123,6 +140,9 @@ def _plain(node: Any, filename: str, path: Path, positions: Positions, budget: l
     if budget[0] < 0:
         raise _TooMany(*positions.get(path, (1, 1)))
     _check_tag(node, filename, path, positions)
+    if isinstance(node, CommentedMap) and type(node) is not CommentedMap:  # !!omap: ordered pairs, not core
+        line, column = _value_position(path, positions)
+        raise _YamlProblem(_problem(filename, line, column, "unsupported YAML tag !!omap", _dotted(path)))
     if isinstance(node, CommentedMap):
         if getattr(node, "merge", None):
             line, column = positions.get(path, (1, 1))
@@ -272,58 +292,69 @@ def _load_documents(text: str, filename: str) -> list[Any]:
         raise
 
 
+def _documents(text: str, filename: str) -> list[Any]:
+    """Every document of `text` by the one set of loading rules (files and `--set` alike), errors located."""
+    _check_tabs(text, filename)
+    too_many = limits.too_many_entries(text)
+    if too_many:
+        raise _YamlProblem(_problem(filename, 1, 1, too_many))
+    _prescan_flow_depth(text, filename)
+    try:
+        documents = _load_documents(text, filename)
+    except _TooDeep:
+        raise _YamlProblem(_problem(filename, 1, 1, _TOO_DEEP)) from None
+    except _Directive as exc:
+        directive = re.search(r"^%YAML", text, re.MULTILINE)
+        line = text.count("\n", 0, directive.start()) + 1 if directive else 1
+        raise _YamlProblem(_problem(filename, line, 1, f"%YAML {exc.args[0]} directive: values are read as "
+                                    "YAML 1.2 only (README \"Loading rules\"); remove the directive")) from None
+    except ReusedAnchorWarning as exc:
+        found = re.findall(r"line (\d+), column (\d+)", str(exc))
+        anchor = re.search(r"duplicate anchor '([^']*)'", str(exc))
+        line, column = (int(found[-1][0]), int(found[-1][1])) if found else (1, 1)
+        name = anchor.group(1) if anchor else "?"
+        raise _YamlProblem(_problem(filename, line, column,
+                                    f"duplicate anchor {name!r}; each anchor may be defined once")) from None
+    except ReaderError as exc:
+        before = text[: exc.position]
+        line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+        message = f"unacceptable character #x{code:04x}: special characters are not allowed"
+        raise _YamlProblem(_problem(filename, line, column, message)) from None
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        message = message.split("\n")[0] or "invalid YAML"
+        if "duplicate key" in message and '"' in str(exc.problem):
+            key = str(exc.problem).split('"')[1]
+            message = f"duplicate key {key!r}; each key may appear once in a mapping"
+        lines = text.splitlines()
+        source = lines[line - 1] if 0 < line <= len(lines) else ""
+        hint = ""
+        if source[column - 1: column] == "\t":  # ruamel: "found character '\t' that cannot start any token"
+            message, hint = hints.tab_separator(source, column)
+            lines = [entry.replace("\t", " ") for entry in lines]  # so the key on this line is found
+        reading = str(exc.context or "")  # inside a scalar or flow collection: its start names the key
+        inside = exc.context_mark if ("scanning" in reading and not hint) or "flow" in reading else mark
+        key_path = hints.key_path_at(lines, inside.line if inside else line - 1)
+        raise _YamlProblem(Problem(filename, line, column, key_path, message, hint=hint, source=source)) from None
+    except (YAMLError, ValueError) as exc:
+        raise _YamlProblem(_problem(filename, 1, 1, f"invalid YAML: {str(exc).splitlines()[0]}")) from None
+    except RecursionError:
+        raise _YamlProblem(_problem(filename, 1, 1, "document is nested too deeply")) from None
+    except (AssertionError, AttributeError, IndexError, KeyError, TypeError) as exc:
+        # ruamel.yaml has internal asserts that some malformed inputs reach.
+        message = f"invalid YAML: the parser failed ({type(exc).__name__})"
+        raise _YamlProblem(_problem(filename, 1, 1, message)) from None
+    return documents
+
+
 def load_one(raw: bytes, filename: str) -> Document:
     """Load exactly one YAML document from bytes; raise ValuesError-ready problems otherwise."""
     try:
         text = _decode(raw, filename)
-        _check_tabs(text, filename)
-        too_many = limits.too_many_entries(text)
-        if too_many:
-            raise _YamlProblem(_problem(filename, 1, 1, too_many))
-        _prescan_flow_depth(text, filename)
-        try:
-            documents = _load_documents(text, filename)
-        except _TooDeep:
-            raise _YamlProblem(_problem(filename, 1, 1, _TOO_DEEP)) from None
-        except ReusedAnchorWarning as exc:
-            found = re.findall(r"line (\d+), column (\d+)", str(exc))
-            anchor = re.search(r"duplicate anchor '([^']*)'", str(exc))
-            line, column = (int(found[-1][0]), int(found[-1][1])) if found else (1, 1)
-            name = anchor.group(1) if anchor else "?"
-            raise _YamlProblem(_problem(filename, line, column,
-                                        f"duplicate anchor {name!r}; each anchor may be defined once")) from None
-        except ReaderError as exc:
-            before = text[: exc.position]
-            line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
-            code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
-            message = f"unacceptable character #x{code:04x}: special characters are not allowed"
-            raise _YamlProblem(_problem(filename, line, column, message)) from None
-        except MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-            message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
-            message = message.split("\n")[0] or "invalid YAML"
-            if "duplicate key" in message and '"' in str(exc.problem):
-                key = str(exc.problem).split('"')[1]
-                message = f"duplicate key {key!r}; each key may appear once in a mapping"
-            lines = text.splitlines()
-            source = lines[line - 1] if 0 < line <= len(lines) else ""
-            hint = ""
-            if source[column - 1: column] == "\t":  # ruamel: "found character '\t' that cannot start any token"
-                message, hint = hints.tab_separator(source, column)
-                lines = [entry.replace("\t", " ") for entry in lines]  # so the key on this line is found
-            reading = str(exc.context or "")  # inside a scalar or flow collection: its start names the key
-            inside = exc.context_mark if ("scanning" in reading and not hint) or "flow" in reading else mark
-            key_path = hints.key_path_at(lines, inside.line if inside else line - 1)
-            raise _YamlProblem(Problem(filename, line, column, key_path, message, hint=hint, source=source)) from None
-        except (YAMLError, ValueError) as exc:
-            raise _YamlProblem(_problem(filename, 1, 1, f"invalid YAML: {str(exc).splitlines()[0]}")) from None
-        except RecursionError:
-            raise _YamlProblem(_problem(filename, 1, 1, "document is nested too deeply")) from None
-        except (AssertionError, AttributeError, IndexError, KeyError, TypeError) as exc:
-            # ruamel.yaml has internal asserts that some malformed inputs reach.
-            message = f"invalid YAML: the parser failed ({type(exc).__name__})"
-            raise _YamlProblem(_problem(filename, 1, 1, message)) from None
+        documents = _documents(text, filename)
         if not documents or (len(documents) == 1 and documents[0] is None):
             raise _YamlProblem(_problem(filename, 1, 1, "file is empty; expected a mapping of values"))
         if len(documents) > 1:
@@ -347,6 +378,24 @@ def load_one(raw: bytes, filename: str) -> Document:
         raise LoadProblem(exc.problem) from None
 
 
+def load_flow(text: str, filename: str) -> Any:
+    """One `--set` value (a YAML flow list or mapping) as plain data, by the same rules as a values file:
+    a merge key, a non-core tag or a timestamp reads as it would there."""
+    try:
+        documents = _documents(text, filename)
+        if len(documents) != 1:
+            raise _YamlProblem(_problem(filename, 1, 1, f"holds {len(documents)} YAML documents; expected one"))
+        try:
+            return _plain(documents[0], filename, (), {(): (1, 1)}, [MAX_NODES])
+        except _TooMany as exc:
+            line, column = exc.args
+            raise _YamlProblem(_problem(filename, line, column, f"expands to more than {MAX_NODES} nodes")) from None
+        except RecursionError:
+            raise _YamlProblem(_problem(filename, 1, 1, "document is nested too deeply")) from None
+    except _YamlProblem as exc:
+        raise LoadProblem(exc.problem) from None
+
+
 class LoadProblem(Exception):
     """A single located loading problem; renderer/load wraps it into ValuesError."""
 
@@ -355,5 +404,6 @@ class LoadProblem(Exception):
         super().__init__(problem.format())
 
 
-__all__ = ["MAX_DEPTH", "MAX_NODES", "Document", "LoadProblem", "dotted", "dump", "load_all_plain", "load_one",
+__all__ = ["MAX_DEPTH", "MAX_NODES", "Document", "LoadProblem", "dotted", "dump", "load_all_plain", "load_flow",
+           "load_one",
            "parse_output", "scalar"]

@@ -22,6 +22,8 @@ def snapshot(root: Path) -> Snapshot:
                 found[rel] = ("link", os.readlink(path), info.st_mtime_ns)
             elif stat.S_ISDIR(info.st_mode):
                 found[rel] = ("dir", None, 0)  # a directory's mtime moves when a staging dir comes and goes
+            elif stat.S_ISREG(info.st_mode) and name.startswith(".") and name.endswith(".lock"):
+                found[rel] = ("file", path.read_bytes(), 0)  # an output lock records a render's trees as it goes
             elif stat.S_ISREG(info.st_mode):
                 found[rel] = ("file", path.read_bytes(), info.st_mtime_ns)
             else:
