@@ -37,6 +37,8 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tigera: TigeraManifest
     """A repository root (the working directory) with values/prod.yaml pointing at the loopback server."""
     (tmp_path / "values").mkdir()
     text = PROD_VALUES.read_text("utf-8").replace("https://downloads.tigera.io/ee", tigera.base_url)
+    assert text.rstrip().endswith("revision: main")  # gitops is the last section
+    text += f"  argocdManifestsBaseURL: {tigera.argocd_base_url}\n"
     (tmp_path / "values" / "prod.yaml").write_text(text, "utf-8")
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -126,7 +128,7 @@ def test_a_version_bump_vendors_a_new_directory_and_drops_the_old(repo: Path, ti
     tigera.override("/ee/v3.19.3/manifests/tigera-operator.yaml", (FIXTURES / NAMES[0]).read_bytes() + b"# v3.19.3\n")
     render_cli(VALUES, "--lock", "--set", "tigera.version=v3.19.3")
     new = sorted(path.name for path in Path("values/vendor").iterdir())
-    assert new != old and len(new) == 3  # the prometheus operator's bytes did not change: one directory serves both
+    assert new != old and len(new) == 4  # the prometheus operator and Argo CD did not change: one directory serves both
     kustomization = (TREE / "03-tigera-operator" / "kustomization.yaml").read_text("utf-8")
     assert next(name for name in new if name not in old) in kustomization
 
