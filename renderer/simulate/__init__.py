@@ -13,7 +13,7 @@ from typing import Any
 
 from renderer.errors import Problem, TemplateError
 from renderer.model import Model, facts
-from renderer.simulate import argocd, bootstrap, content, flux
+from renderer.simulate import argocd, bootstrap, content, flux, selfmanaged
 from renderer.simulate.cluster import Cluster, Site
 from renderer.simulate.outcome import Outcome
 
@@ -75,4 +75,7 @@ def prove(model: Model, tree: dict[str, str],
     if failed:
         raise TemplateError([Problem(f"rollout ({outcome.delivery})", 0, 0, "", problem)
                              for outcome in failed for problem in outcome.problems[:8]])
+    cut = selfmanaged.problems(model, tree)
+    if cut:
+        raise TemplateError([Problem("rollout (engine upgrade)", 0, 0, "", problem) for problem in cut])
     return outcomes
