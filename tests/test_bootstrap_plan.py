@@ -97,9 +97,9 @@ def test_a_dropped_need_moves_the_step(monkeypatch: pytest.MonkeyPatch) -> None:
     """The order is derived: without its need of the API server, the license would be applied before nodes."""
     real = stages.plan
 
-    def license_without_needs(values: Any, engines: tuple[str, ...] = ()) -> tuple[Stage, ...]:
+    def license_without_needs(values: dict[str, Any]) -> tuple[Stage, ...]:
         return tuple(dataclasses.replace(stage, needs=()) if stage.slug == "license" else stage
-                     for stage in real(values, engines))
+                     for stage in real(values))
 
     monkeypatch.setattr(stages, "plan", license_without_needs)
     order = names(bootstrap.plan(cluster_model()).steps)

@@ -72,9 +72,8 @@ def derive_defaults(data: dict[str, Any]) -> dict[str, Any]:
 def build(data: dict[str, Any]) -> Model:
     """The model of validated values (validate.validate's data): records built once, facts derived from them."""
     values = Values.from_data(derive_defaults(data))
-    engine = values.gitops.engine
-    engines = ("argocd", "flux") if engine == "both" else (engine,)
-    stages = stages_.plan(values, engines)
+    engines = stages_.engines(values)
+    stages = stages_.plan(values)
     git_stages = stages_.in_git(stages)
     handed_over = tuple(fact for stage in stages if stage.delivery == "bootstrap" for fact in stage.provides)
     environment = (*order.ENGINE_ENVIRONMENT, *handed_over)

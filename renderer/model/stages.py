@@ -102,7 +102,7 @@ def manifest_url(values: Values, name: str) -> str:
     return f"{tigera.manifestsBaseURL.rstrip('/')}/{tigera.version}/manifests/{name}"
 
 
-def plan(values: Values, engines: tuple[str, ...] = ()) -> tuple[Stage, ...]:
+def plan(values: Values) -> tuple[Stage, ...]:
     """The stages for one cluster by position (directory numbers never shift); order.py orders them."""
     longhorn = values.longhorn
     secrets = values.secrets
@@ -163,7 +163,7 @@ def plan(values: Values, engines: tuple[str, ...] = ()) -> tuple[Stage, ...]:
                             kinds=licensed, templates=(
                                 "intrusiondetection.yaml", "logcollector.yaml", "logstorage.yaml", "manager.yaml",
                                 "monitor.yaml", "compliance.yaml", "policyrecommendation.yaml")))
-    stages += engine_stages(values, engines)
+    stages += engine_stages(values)
     return tuple(stages)
 
 
@@ -189,20 +189,26 @@ def engine_url(values: Values, engine: str) -> str:
     return f"{gitops.fluxManifestsBaseURL.rstrip('/')}/{gitops.fluxVersion}/install.yaml"
 
 
-def engine_stages(values: Values, engines: tuple[str, ...]) -> list[Stage]:
+def engines(values: Values) -> tuple[str, ...]:
+    """The engines that deliver the tree (gitops.engine; `both` is Argo CD and Flux)."""
+    engine = values.gitops.engine
+    return ("argocd", "flux") if engine == "both" else (engine,)
+
+
+def engine_stages(values: Values) -> list[Stage]:
     """The engines the tree installs (none with gitops.engineInstalled: true). Their pods need the pod
     network; the CRDs exceed the client-side apply annotation limit (argo-cd docs/getting_started.md)."""
     if values.gitops.engineInstalled:
         return []
     stages = []
-    if "argocd" in engines:
+    if "argocd" in engines(values):
         namespace = values.gitops.argocdNamespace
         stages.append(Stage(ENGINE_POSITIONS["argocd"], "argocd", f"Argo CD {values.gitops.argocdVersion}", "git",
                             namespaces=(namespace,), server_side=True, needs=("calico",),
                             provides=("crds:argoproj.io", "engine:argocd"), templates=("namespace.yaml",),
                             remote=(engine_url(values, "argocd"),), patches=(ARGOCD_CM_PATCH,), engine="argocd",
                             namespace=namespace))
-    if "flux" in engines:
+    if "flux" in engines(values):
         stages.append(Stage(ENGINE_POSITIONS["flux"], "flux", f"Flux {values.gitops.fluxVersion}", "git",
                             namespaces=(values.gitops.fluxNamespace,), server_side=True, needs=("calico",),
                             provides=("crds:source.toolkit.fluxcd.io", "crds:kustomize.toolkit.fluxcd.io",
