@@ -62,13 +62,27 @@ def test_one_run_from_exo_to_a_synced_root(tmp_path: Path, engine: str) -> None:
     assert [call.line for call in run.run().calls if call.changes] == []
 
 
-def test_without_the_credential_the_engine_cannot_read_the_repository(tmp_path: Path) -> None:
-    """The fake repository is private: a root applied without the Secret never syncs (the test's control)."""
+def test_without_the_credential_the_handover_stops_where_the_engine_cannot_read_the_repository(
+        tmp_path: Path) -> None:
+    """The fake repository is private: without the Secret the root never compares, and the run says so."""
     run = Bootstrap(tmp_path, ["secrets.gitCredentials.provider=none"])
-    run.run()
+    result = run.run(expect=1)
+    assert headers(result)[-1] == "handover"
+    assert ("Argo CD cannot read https://git.example.com/platform/sks-gitops.git (a private repository needs "
+            "secrets.gitCredentials.provider: bootstrap); fix it, then resume with --from handover") in result.stderr
     sync = kubectl(run, "get", "applications.argoproj.io", "ceosks-poc-root", "--namespace", "argocd",
                    "--output", "jsonpath={.status.sync.status}")
-    assert sync != "Synced"
+    assert sync == "Unknown"
+
+
+@pytest.mark.parametrize("engine", ["argocd", "flux"])
+def test_a_wrong_token_stops_the_handover(tmp_path: Path, engine: str) -> None:
+    run = Bootstrap(tmp_path, FLUX if engine == "flux" else [])
+    run.git_credential.write_text("not-the-token\n", "utf-8")
+    result = run.run(expect=1)
+    assert headers(result)[-1] == "handover"
+    assert f"cannot read https://git.example.com/platform/sks-gitops.git with the credential from {run.git_credential}" \
+        in result.stderr
 
 
 def test_engine_waits_for_the_pod_network_and_the_handover_for_the_engine(tmp_path: Path) -> None:

@@ -792,6 +792,16 @@ step_health() {
 }
 
 # Step 18: handover: repository credential from a file, then hand the applied stages over to Argo CD.
+readonly REPO=https://git.example.com/platform/sks-gitops.git
+# The handover is done once the engine has read the repository: a wrong or missing credential
+# stops here, not silently later.
+wait_repository() {
+  print_line '?' "wait up to ${WAIT_TIMEOUT}s until $1 reads $REPO"
+  (( ! DRY_RUN )) || return 0
+  poll_until "$1" "$WAIT_TIMEOUT" "$2" ||
+    die "$1 cannot read $REPO with the credential from $GIT_CREDENTIAL_FILE; fix it, then resume with --from handover"
+}
+
 step_handover() {
   handover_argocd
 }
@@ -837,6 +847,15 @@ handover_argocd() {
   apply_git_credential argocd
   apply_objects "Argo CD AppProject" --filename "$TREE/argocd/apps/project.yaml"
   apply_objects "Argo CD root Application" --filename "$TREE/argocd/root-application.yaml"
+  wait_repository "Argo CD" root_compared
+}
+
+# Argo CD compared the root with Git: it read the repository (sync status Unknown: it could not).
+root_compared() {
+  local status
+  status=$(kubectl get applications.argoproj.io "$CLUSTER-root" --namespace argocd     --output 'jsonpath={.status.sync.status}' 2> /dev/null) || status=""
+  [[ $status == Synced || $status == OutOfSync ]] ||
+    printf 'the root Application compared with %s (sync status now: %s)' "$REPO" "${status:-none}"
 }
 
 # ---- Main ----------------------------------------------------------------------------------
