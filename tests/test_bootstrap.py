@@ -342,8 +342,9 @@ def test_flux_external_secrets_ipip_service_variant(tmp_path: Path) -> None:
     handover = lines.index(f"kubectl apply {SSA} --kustomize $TREE/flux")
     assert lines[handover - 3:handover] == [f"kubectl diff {SSA} --filename=-", f"kubectl apply {SSA} --filename=-",
                                             f"kubectl diff {SSA} --kustomize $TREE/flux"]
-    assert lines[handover + 1:] == ["kubectl get gitrepositories.source.toolkit.fluxcd.io ceosks-poc --namespace"
-                                    " flux-system --output 'jsonpath={.status.conditions[?(@.type==\"Ready\")].status}'"]
+    ready = "'jsonpath={.status.conditions[?(@.type==\"Ready\")].status}'"
+    assert lines[handover + 1:] == [
+        f"kubectl get gitrepositories.source.toolkit.fluxcd.io ceosks-poc --namespace flux-system --output {ready}"]
     assert "endpoint 194.182.185.29:31555 (bypass.mode: service follows the Service" in result.stderr
     assert not any("argocd" in line for line in lines)
     assert run.run("--pull-secret", str(run.pull_secret), expect=2).remote == []

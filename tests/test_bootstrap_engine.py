@@ -81,8 +81,8 @@ def test_a_wrong_token_stops_the_handover(tmp_path: Path, engine: str) -> None:
     run.git_credential.write_text("not-the-token\n", "utf-8")
     result = run.run(expect=1)
     assert headers(result)[-1] == "handover"
-    assert f"cannot read https://git.example.com/platform/sks-gitops.git with the credential from {run.git_credential}" \
-        in result.stderr
+    repo = "https://git.example.com/platform/sks-gitops.git"
+    assert f"cannot read {repo} with the credential from {run.git_credential}" in result.stderr
 
 
 def test_engine_waits_for_the_pod_network_and_the_handover_for_the_engine(tmp_path: Path) -> None:
