@@ -8,6 +8,7 @@ must not be readable by others.
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -135,3 +136,32 @@ def test_engine_installed_elsewhere_keeps_the_checks(tmp_path: Path) -> None:
     assert ("kubectl apply --server-side --field-manager=sks-gitops --filename $TREE/argocd/argocd-cm-health.yaml"
             in lines)
     assert not (run.tree / "10-argocd").exists()
+
+
+DEPLOY_KEY = ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAfixture-deploy-key-7c41\n"
+              "-----END OPENSSH PRIVATE KEY-----\n")
+
+
+def test_an_ssh_repository_gets_the_deploy_key(tmp_path: Path) -> None:
+    """Argo CD over ssh: the file is a deploy key, stored as sshPrivateKey byte for byte (never in argv or a log)."""
+    scp = "git@git.example.com:platform/sks-gitops.git"
+    run = Bootstrap(tmp_path, [f"gitops.repoURL={scp}"])
+    run.git_credential.write_text(DEPLOY_KEY, "utf-8")
+    result = run.run(FAKE_GIT_TOKEN=DEPLOY_KEY)
+    assert "fixture-deploy-key-7c41" not in result.stdout + result.stderr + "".join(
+        "\0".join(call.argv) for call in result.calls)
+    secret = run.cluster()["objects"]["|Secret|argocd|ceosks-poc-repository"]
+    assert base64.b64decode(secret["data"]["sshPrivateKey"]).decode() == DEPLOY_KEY
+    assert base64.b64decode(secret["data"]["url"]).decode() == scp
+    assert "password" not in secret["data"]
+    run.git_credential.write_text("a token, not a key\n", "utf-8")
+    refused = run.run(expect=2)
+    assert "is not a private key (gitops.repoURL is ssh: a deploy key)" in refused.stderr
+
+
+def test_flux_over_ssh_is_refused_until_the_bootstrap_reads_known_hosts(tmp_path: Path) -> None:
+    from renderer.errors import ValuesError
+    from tests.bootstrap_support import cluster_model
+
+    with pytest.raises(ValuesError, match="Flux's ssh credential only with known_hosts"):
+        cluster_model(["gitops.engine=flux", "gitops.repoURL=ssh://git@git.example.com/platform/sks.git"])

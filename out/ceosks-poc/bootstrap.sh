@@ -63,7 +63,7 @@ readonly STEPS=(
   '08-bypass-policies|stage_08_bypass_policies|stage 8: API server endpoint bypass policy|api:projectcalico.org/v3 tier:operator'
   '09-tigera-enterprise-resources|stage_09_tigera_enterprise_resources|stage 9: Tigera custom resources that need the license|crds:operator.tigera.io'
   'health|step_health|wait until every tigerastatus is Available|'
-  'handover|step_handover|repository credential from a file, then hand the applied stages over to Argo CD|nodes engine:argocd'
+  'handover|step_handover|repository credential from a file, then hand the applied stages over to Argo CD|nodes crds:argoproj.io engine:argocd'
 )
 
 readonly EXIT_FAILED=1 EXIT_USAGE=2 EXIT_STOPPED=3
@@ -300,6 +300,7 @@ need() {
     calico) wait_fact "$1" "$APISERVER_TIMEOUT" 'tigerastatus calico is Available (the pod network runs)' wait_pod_network ;;
     tier:operator) wait_fact "$1" "$WAIT_TIMEOUT" 'Tier allow-tigera exists (the operator creates it once the license is processed)' wait_tier allow-tigera ;;
     nodes) wait_fact "$1" "$APISERVER_TIMEOUT" '2 nodes of nodepool ceosks-poc-worker are Ready' wait_nodes 2 ;;
+    crds:argoproj.io) wait_fact "$1" "$WAIT_TIMEOUT" 'the CustomResourceDefinitions of argoproj.io are Established' wait_crds argoproj.io ;;
     engine:argocd) wait_fact "$1" "$WAIT_TIMEOUT" 'the Deployments and StatefulSets of argocd in namespace argocd are Available' wait_workloads argocd ;;
     *) die "no wait for the fact $1 (a bug in renderer/render/bootstrap.py)" ;;
   esac

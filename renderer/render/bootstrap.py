@@ -199,7 +199,8 @@ def plan(model: Model) -> Plan:
     applied = {placed.stage.position for placed in model.bootstrap}
     left = [stage for stage in model.stages if stage.position not in applied]
     health = Step("health", "health", "wait until every tigerastatus is Available")
-    installed = tuple(f"engine:{stage.engine}" for stage in model.stages if stage.engine)
+    # The engine's CRDs Established (its objects are refused before) and its workloads Available.
+    installed = tuple(fact for stage in model.stages if stage.engine for fact in stage.provides)
     credential = values.secrets.gitCredentials.provider == "bootstrap"
     handover = Step("handover", "handover", f"{'repository credential from a file, then ' if credential else ''}"
                     f"hand the applied stages over to {engine_label}"

@@ -254,7 +254,8 @@ def settled(state: dict[str, Any], name: str) -> bool:
 # ---- GitOps engines ------------------------------------------------------------------------
 # An engine installed by the bootstrap runs once its pods have the pod network (Calico: the nodes
 # Ready); one in FAKE_PREINSTALLED runs from the start. The fake Git server is private when
-# FAKE_GIT_TOKEN is set: an engine reads the repository only with a Secret holding that token.
+# FAKE_GIT_TOKEN is set: an engine reads the repository only with a Secret holding that token (or that
+# deploy key, for an ssh URL).
 
 ENGINE_NAMESPACES = {"argocd": ("argocd", "argocd-server"), "flux": ("flux-system", "kustomize-controller")}
 
@@ -278,7 +279,8 @@ def repository_readable(state: dict[str, Any], engine: str, obj: dict[str, Any])
     ns = obj["metadata"].get("namespace", "")
     if engine == "argocd":
         url = obj["spec"]["source"]["repoURL"]
-        return any(_field(secret, "password") == token and _field(secret, "url") == url
+        return any(token in (_field(secret, "password"), _field(secret, "sshPrivateKey"))
+                   and _field(secret, "url") == url
                    and secret["metadata"].get("labels", {}).get("argocd.argoproj.io/secret-type") == "repository"
                    for key, secret in state["objects"].items() if key.startswith(f"|Secret|{ns}|"))
     name = (obj["spec"].get("secretRef") or {}).get("name", "")
