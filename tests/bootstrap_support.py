@@ -184,6 +184,8 @@ class Bootstrap:
         self.git_credential = self.secrets / "git-token"
         self.git_credential.write_text(GIT_TOKEN + "\n", "utf-8")  # as `echo TOKEN > file` leaves it
         self.git_credential.chmod(0o600)
+        self.known_hosts = self.secrets / "known_hosts"
+        self.known_hosts.write_text("git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFixtureHostKey\n", "utf-8")
         self.kubeconfig = self.home / ".kube" / "ceosks-poc.config"
         self.preinstalled = preinstalled
         self._seen = 0
@@ -197,6 +199,7 @@ class Bootstrap:
                 "FAKE_SERVER": fake_server(), "FAKE_KUBECTL_CACHE": str(Path(fake_server()).parent / "kubectl-cache"),
                 "BOOTSTRAP_PULL_SECRET": str(self.pull_secret), "BOOTSTRAP_LICENSE": str(self.license),
                 "BOOTSTRAP_GIT_CREDENTIAL": str(self.git_credential), "FAKE_GIT_TOKEN": GIT_TOKEN,
+                "BOOTSTRAP_GIT_KNOWN_HOSTS": str(self.known_hosts),
                 "BOOTSTRAP_POLL_INTERVAL": "0", "BOOTSTRAP_WAIT_TIMEOUT": "5", "BOOTSTRAP_APISERVER_TIMEOUT": "5",
                 "BOOTSTRAP_HEALTH_TIMEOUT": "5", **extra}
 

@@ -111,7 +111,8 @@ def test_prod_script_is_the_prod_case_script(tmp_path: Path) -> None:
     ["gitops.engine=flux", "secrets.license.provider=sops",
      "secrets.license.encryptedFile=secrets/ceosks-poc/license.enc.yaml", "tigera.encapsulation=VXLANCrossSubnet"],
     ["gitops.repoURL=git@git.example.com:platform/sks-gitops.git", "gitops.engineInstalled=true"],
-], ids=["flux-eso-ipip-service", "both-uninstalled-none", "flux-sops", "argocd-ssh-installed"])
+    ["gitops.repoURL=git@git.example.com:platform/sks-gitops.git", "gitops.engine=both"],
+], ids=["flux-eso-ipip-service", "both-uninstalled-none", "flux-sops", "argocd-ssh-installed", "both-ssh"])
 def test_script_is_clean_under_shellcheck(tmp_path: Path, overrides: list[str]) -> None:
     script = render_tree(tmp_path, overrides)
     assert stat.S_IMODE(script.stat().st_mode) == 0o755

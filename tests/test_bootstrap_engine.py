@@ -159,9 +159,14 @@ def test_an_ssh_repository_gets_the_deploy_key(tmp_path: Path) -> None:
     assert "is not a private key (gitops.repoURL is ssh: a deploy key)" in refused.stderr
 
 
-def test_flux_over_ssh_is_refused_until_the_bootstrap_reads_known_hosts(tmp_path: Path) -> None:
-    from renderer.errors import ValuesError
-    from tests.bootstrap_support import cluster_model
-
-    with pytest.raises(ValuesError, match="Flux's ssh credential only with known_hosts"):
-        cluster_model(["gitops.engine=flux", "gitops.repoURL=ssh://git@git.example.com/platform/sks.git"])
+def test_flux_over_ssh_gets_the_deploy_key_and_known_hosts(tmp_path: Path) -> None:
+    """Flux over ssh: identity and known_hosts (fluxcd/source-controller v1.9.1), from two files."""
+    run = Bootstrap(tmp_path, ["gitops.engine=flux", "gitops.repoURL=ssh://git@git.example.com/platform/sks.git"])
+    run.git_credential.write_text(DEPLOY_KEY, "utf-8")
+    assert "--git-known-hosts FILE" in run.run("--help").stdout
+    run.run(FAKE_GIT_TOKEN=DEPLOY_KEY)
+    secret = run.cluster()["objects"]["|Secret|flux-system|flux-system"]
+    assert base64.b64decode(secret["data"]["identity"]).decode() == DEPLOY_KEY
+    assert base64.b64decode(secret["data"]["known_hosts"]) == run.known_hosts.read_bytes()
+    run.known_hosts.write_text("", "utf-8")
+    assert f"the known_hosts file {run.known_hosts} is empty" in run.run(expect=2).stderr

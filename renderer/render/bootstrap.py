@@ -84,6 +84,8 @@ class Plan:
     """(engine, namespace, name) of each repository Secret the bootstrap creates."""
     git_ssh: bool = False
     """The repository URL is ssh (the file is a deploy key), else https (the file is a token)."""
+    git_known_hosts: bool = False
+    """Flux over ssh: the Secret also needs the server's known_hosts, from a second file."""
     installs_engine: bool = False
     """The engine is a stage of the tree (gitops.engineInstalled: false): the handover waits for it."""
 
@@ -222,7 +224,9 @@ def plan(model: Model) -> Plan:
                 tigerastatus=tuple(name for kind in tigera_kinds(values) for name in TIGERASTATUS.get(kind, ())),
                 git_by_bootstrap=credential, installs_engine=bool(installed),
                 git_secrets=git_secrets(model) if credential else (),
-                git_ssh=not values.gitops.repoURL.startswith("https://"))
+                git_ssh=not values.gitops.repoURL.startswith("https://"),
+                git_known_hosts=credential and "flux" in model.engines and not values.gitops.repoURL.startswith(
+                    "https://"))
 
 
 def git_secrets(model: Model) -> tuple[tuple[str, str, str], ...]:

@@ -284,15 +284,6 @@ def engine_problems(values: LocatedValues, data: dict[str, Any]) -> list[Problem
                 f"the {engine} install manifest runs in namespace {namespace} only (its ClusterRoleBindings name "
                 f"ServiceAccounts there)", hint=f"remove gitops.{key}, or install the engine yourself and set "
                 "gitops.engineInstalled: true"))
-    url = gitops["repoURL"]
-    if data["secrets"]["gitCredentials"]["provider"] == "bootstrap" and "flux" in engines and not url.startswith(
-            "https://"):
-        problems.append(_problem(
-            values, ("secrets", "gitCredentials", "provider"),
-            "the bootstrap creates Flux's ssh credential only with known_hosts, which it does not read yet "
-            "(fluxcd/source-controller v1.9.1 needs identity and known_hosts for ssh://)",
-            hint="use an https:// gitops.repoURL with a token, or create the Secret named by gitops.fluxSecretName "
-                 "yourself (flux create secret git) and set secrets.gitCredentials.provider: none"))
     return problems
 
 

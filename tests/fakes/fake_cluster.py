@@ -284,7 +284,9 @@ def repository_readable(state: dict[str, Any], engine: str, obj: dict[str, Any])
                    and secret["metadata"].get("labels", {}).get("argocd.argoproj.io/secret-type") == "repository"
                    for key, secret in state["objects"].items() if key.startswith(f"|Secret|{ns}|"))
     name = (obj["spec"].get("secretRef") or {}).get("name", "")
-    return bool(name) and _field(state["objects"].get(f"|Secret|{ns}|{name}"), "password") == token
+    secret = state["objects"].get(f"|Secret|{ns}|{name}")
+    by_ssh = _field(secret, "identity") == token and bool(_field(secret, "known_hosts"))
+    return bool(name) and (_field(secret, "password") == token or by_ssh)
 
 
 def with_workload_status(state: dict[str, Any], obj: dict[str, Any]) -> dict[str, Any]:
