@@ -70,6 +70,14 @@ def test_lock_vendor_stores_the_served_bytes_and_the_stages_name_them(repo: Path
         kustomization = (TREE / stage / "kustomization.yaml").read_text("utf-8")
         assert f"  - ../../../{folder.as_posix()}\n" in kustomization
         assert tigera.base_url not in kustomization
+    served = (FIXTURES / "argo-cd" / "install.yaml").read_bytes()  # the engine stage, like the operator's
+    entry = manifests[f"{tigera.argocd_base_url}/v3.5.1/manifests/install.yaml"]
+    folder = Path("values/vendor") / f"install-{entry['sha256'][:12]}"
+    assert (folder / "install.yaml").read_bytes() == served
+    kustomization = (TREE / "10-argocd" / "kustomization.yaml").read_text("utf-8")
+    assert f"  - ../../../{folder.as_posix()}\n" in kustomization and "namespace: argocd\n" in kustomization
+    built = kustomize_build(TREE / "10-argocd")
+    assert "name: argocd-application-controller\n  namespace: argocd\n" in built
 
 
 def test_vendored_stages_build_offline(repo: Path, tigera: TigeraManifestsServer, render_cli: RenderCli) -> None:
