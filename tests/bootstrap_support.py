@@ -51,7 +51,10 @@ spec:
     {LICENSE_CERTIFICATE}
     -----END CERTIFICATE-----
 """
-SECRET_MARKERS = (REGISTRY_CREDENTIALS, base64.b64encode(REGISTRY_CREDENTIALS.encode()).decode(),
+GIT_TOKEN = "git-token-fixture-0e7f5a19c3"
+"""The read-only token of the fake private Git repository (fake_cluster.repository_readable)."""
+SECRET_MARKERS = (GIT_TOKEN, base64.b64encode(GIT_TOKEN.encode()).decode(), REGISTRY_CREDENTIALS,
+                  base64.b64encode(REGISTRY_CREDENTIALS.encode()).decode(),
                   base64.b64encode(PULL_SECRET.encode()).decode(), "pull-secret-password-4c1d",
                   LICENSE_TOKEN, LICENSE_CERTIFICATE)
 
@@ -166,7 +169,7 @@ def fake_server() -> str:
 class Bootstrap:
     """One rendered script, its secret files, its fake cloud, and a way to run it."""
 
-    def __init__(self, root: Path, overrides: Sequence[str] = (), preinstalled: str = "argocd,flux") -> None:
+    def __init__(self, root: Path, overrides: Sequence[str] = (), preinstalled: str = "") -> None:
         self.real_kubectl = require_tool("kubectl")
         self.root = root
         self.repo, self.home, self.state, self.secrets = (root / name for name in ("repo", "home", "state", "secrets"))
@@ -178,6 +181,11 @@ class Bootstrap:
         self.license = self.secrets / "license.yaml"
         self.pull_secret.write_text(PULL_SECRET, "utf-8")
         self.license.write_text(LICENSE, "utf-8")
+        self.git_credential = self.secrets / "git-token"
+        self.git_credential.write_text(GIT_TOKEN + "\n", "utf-8")  # as `echo TOKEN > file` leaves it
+        self.git_credential.chmod(0o600)
+        self.known_hosts = self.secrets / "known_hosts"
+        self.known_hosts.write_text("git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFixtureHostKey\n", "utf-8")
         self.kubeconfig = self.home / ".kube" / "ceosks-poc.config"
         self.preinstalled = preinstalled
         self._seen = 0
@@ -190,6 +198,8 @@ class Bootstrap:
                 "FAKE_REAL_KUBECTL": self.real_kubectl, "FAKE_PREINSTALLED": self.preinstalled,
                 "FAKE_SERVER": fake_server(), "FAKE_KUBECTL_CACHE": str(Path(fake_server()).parent / "kubectl-cache"),
                 "BOOTSTRAP_PULL_SECRET": str(self.pull_secret), "BOOTSTRAP_LICENSE": str(self.license),
+                "BOOTSTRAP_GIT_CREDENTIAL": str(self.git_credential), "FAKE_GIT_TOKEN": GIT_TOKEN,
+                "BOOTSTRAP_GIT_KNOWN_HOSTS": str(self.known_hosts),
                 "BOOTSTRAP_POLL_INTERVAL": "0", "BOOTSTRAP_WAIT_TIMEOUT": "5", "BOOTSTRAP_APISERVER_TIMEOUT": "5",
                 "BOOTSTRAP_HEALTH_TIMEOUT": "5", **extra}
 

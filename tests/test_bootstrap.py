@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.bootstrap_support import (
+    GIT_TOKEN,
     PULL_SECRET,
     REPO_ROOT,
     Bootstrap,
@@ -65,12 +66,15 @@ FRESH_CHANGES = [
     f"kubectl apply {SSA} --filename $WORK/06-tigera-custom-resources.yaml",
     # 07-license, once the Tigera API server is Available
     f"kubectl apply {SSA} --filename $SECRETS/license.yaml",
+    # 10-argocd: the pinned Argo CD release (argocd-cm health checks included), once the pod network runs
+    f"kubectl apply {SSA} --filename $WORK/10-argocd.yaml",
     # 08-bypass-policies, once the operator has made the allow-tigera tier
     f"kubectl apply {SSA} --filename $WORK/08-bypass-policies.yaml",
     # 09-tigera-enterprise-resources: the custom resources that need the license
     f"kubectl apply {SSA} --filename $WORK/09-tigera-enterprise-resources.yaml",
-    # handover, after every tigerastatus is Available
-    "kubectl apply --server-side --field-manager=sks-gitops --filename $TREE/argocd/argocd-cm-health.yaml",
+    # handover, after every tigerastatus is Available and Argo CD runs: the repository Secret, built by a
+    # local kubectl from the token file and piped in, then the AppProject and the root Application
+    f"kubectl apply {SSA} --filename=-",
     f"kubectl apply {SSA} --filename $TREE/argocd/apps/project.yaml",
     f"kubectl apply {SSA} --filename $TREE/argocd/root-application.yaml",
 ]
@@ -106,7 +110,9 @@ def test_prod_script_is_the_prod_case_script(tmp_path: Path) -> None:
      "nodepool.labels={role: worker}", "nodepool.taints=[{key: dedicated, value: tigera, effect: NoSchedule}]"],
     ["gitops.engine=flux", "secrets.license.provider=sops",
      "secrets.license.encryptedFile=secrets/ceosks-poc/license.enc.yaml", "tigera.encapsulation=VXLANCrossSubnet"],
-], ids=["flux-eso-ipip-service", "both-uninstalled-none", "flux-sops"])
+    ["gitops.repoURL=git@git.example.com:platform/sks-gitops.git", "gitops.engineInstalled=true"],
+    ["gitops.repoURL=git@git.example.com:platform/sks-gitops.git", "gitops.engine=both"],
+], ids=["flux-eso-ipip-service", "both-uninstalled-none", "flux-sops", "argocd-ssh-installed", "both-ssh"])
 def test_script_is_clean_under_shellcheck(tmp_path: Path, overrides: list[str]) -> None:
     script = render_tree(tmp_path, overrides)
     assert stat.S_IMODE(script.stat().st_mode) == 0o755
@@ -142,7 +148,7 @@ def test_fresh_run_makes_exactly_the_seed_deployment(prod: Bootstrap) -> None:
     assert [prod.normalize(call.line) for call in result.calls if call.changes] == FRESH_CHANGES
     assert headers(result) == STEPS
     secret_calls = [call for call in result.calls if call.argv[-1:] == ("--filename=-",)]
-    assert len(secret_calls) == 4 and all(call.stdin for call in secret_calls)
+    assert len(secret_calls) == 6 and all(call.stdin for call in secret_calls)  # 2 pull secrets, 1 repository
     assert stat.S_IMODE(prod.kubeconfig.stat().st_mode) == 0o600
     cloud = prod.cloud()
     (cluster,) = cloud["clusters"]
@@ -151,6 +157,11 @@ def test_fresh_run_makes_exactly_the_seed_deployment(prod: Bootstrap) -> None:
     secret = objects["|Secret|tigera-prometheus|tigera-pull-secret"]
     assert secret["type"] == "kubernetes.io/dockerconfigjson"
     assert json.loads(base64.b64decode(secret["data"][".dockerconfigjson"])) == json.loads(PULL_SECRET)
+    repository = objects["|Secret|argocd|ceosks-poc-repository"]
+    assert repository["metadata"]["labels"]["argocd.argoproj.io/secret-type"] == "repository"
+    assert {key: base64.b64decode(value).decode() for key, value in repository["data"].items()} == {
+        "type": "git", "url": "https://git.example.com/platform/sks-gitops.git", "username": "git",
+        "password": GIT_TOKEN}  # the token without the file's line end
     assert "projectcalico.org|LicenseKey||default" in objects
     assert "argoproj.io|Application|argocd|ceosks-poc-root" in objects
 
@@ -179,7 +190,7 @@ def test_dry_run_prints_the_fresh_run_and_touches_nothing(prod: Bootstrap) -> No
 # ---- failures -------------------------------------------------------------------------------
 # A failure at each step, then a Ctrl-C, then the resume: tests/test_bootstrap_converge.py.
 
-UP_TO_DATE = 13  # ": up to date" lines of a run with nothing left to do
+UP_TO_DATE = 14  # ": up to date" lines of a run with nothing left to do
 
 
 def test_health_timeout_names_the_degraded_components(prod: Bootstrap) -> None:
@@ -263,17 +274,10 @@ def test_kubeconfig_path_is_checked_before_any_cloud_call(prod: Bootstrap, where
     assert result.remote == []
 
 
-def test_engine_not_installed_stops_at_handover(tmp_path: Path) -> None:
-    run = Bootstrap(tmp_path, ["gitops.engineInstalled=false"])
+def test_engine_missing_from_the_cluster_stops_at_handover(tmp_path: Path) -> None:
+    run = Bootstrap(tmp_path, ["gitops.engineInstalled=true"], preinstalled="")
     result = run.run(expect=3)
     assert headers(result)[-1] == "handover"
-    assert "Install Argo CD in the cluster, set gitops.engineInstalled: true" in result.stderr
-    assert not any("argocd" in line for line in result.remote)
-
-
-def test_engine_missing_from_the_cluster_stops_at_handover(tmp_path: Path) -> None:
-    run = Bootstrap(tmp_path, preinstalled="")
-    result = run.run(expect=3)
     assert "Argo CD (gitops.engineInstalled: true) is not installed" in result.stderr
 
 
@@ -321,7 +325,7 @@ def test_secret_file_flags_override_the_environment(prod: Bootstrap) -> None:
 # ---- a values variant: Flux, External Secrets, IP-in-IP, service bypass -----------------------
 
 def test_flux_external_secrets_ipip_service_variant(tmp_path: Path) -> None:
-    run = Bootstrap(tmp_path, FLUX_ESO_IPIP_SERVICE, preinstalled="flux,external-secrets")
+    run = Bootstrap(tmp_path, FLUX_ESO_IPIP_SERVICE, preinstalled="external-secrets")
     result = run.run(FAKE_API_ENDPOINT="194.182.185.29:31555")
     lines = [run.normalize(line) for line in result.remote]
     rules = [line.split(" --description ")[0].removeprefix("exo compute security-group rule add ceosks-poc ")
@@ -331,19 +335,25 @@ def test_flux_external_secrets_ipip_service_variant(tmp_path: Path) -> None:
                      "--flow ingress --protocol ipip --security-group ceosks-poc",
                      "--flow ingress --protocol tcp --port 179 --security-group ceosks-poc",
                      "--flow ingress --protocol tcp --port 30000-32767 --network 0.0.0.0/0"]
-    assert not [call for call in result.calls if call.argv[:2] == ("create", "secret")]
+    # The only Secret the script builds is Flux's repository credential (the pull secret comes from ESO).
+    assert [call.argv[:4] for call in result.calls if call.argv[:2] == ("create", "secret")] == [
+        ("create", "secret", "generic", "flux-system")] * 2
     assert "kubectl get crd externalsecrets.external-secrets.io --output=name" in lines
     assert "kubectl kustomize $TREE/05-pull-secrets" in lines
-    assert lines[-3:] == ["kubectl get crd kustomizations.kustomize.toolkit.fluxcd.io --output=name",
-                          f"kubectl diff {SSA} --kustomize $TREE/flux",
-                          f"kubectl apply {SSA} --kustomize $TREE/flux"]
+    assert f"kubectl apply {SSA} --filename $WORK/11-flux.yaml" in lines
+    handover = lines.index(f"kubectl apply {SSA} --kustomize $TREE/flux")
+    assert lines[handover - 3:handover] == [f"kubectl diff {SSA} --filename=-", f"kubectl apply {SSA} --filename=-",
+                                            f"kubectl diff {SSA} --kustomize $TREE/flux"]
+    ready = "'jsonpath={.status.conditions[?(@.type==\"Ready\")].status}'"
+    assert lines[handover + 1:] == [
+        f"kubectl get gitrepositories.source.toolkit.fluxcd.io ceosks-poc --namespace flux-system --output {ready}"]
     assert "endpoint 194.182.185.29:31555 (bypass.mode: service follows the Service" in result.stderr
     assert not any("argocd" in line for line in lines)
     assert run.run("--pull-secret", str(run.pull_secret), expect=2).remote == []
 
 
 def test_external_secrets_operator_missing_stops_at_its_stage(tmp_path: Path) -> None:
-    run = Bootstrap(tmp_path, FLUX_ESO_IPIP_SERVICE, preinstalled="flux")
+    run = Bootstrap(tmp_path, FLUX_ESO_IPIP_SERVICE)
     result = run.run(expect=3)
     assert headers(result)[-1] == "05-pull-secrets"
     assert "the External Secrets Operator (secrets.pullSecret.provider: external-secrets) is not installed" in (

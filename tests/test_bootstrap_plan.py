@@ -22,7 +22,7 @@ from tests.bootstrap_support import REPO_ROOT, Bootstrap, cluster_model
 from tests.support.tools import require_tool
 
 CASES = Path(__file__).resolve().parent / "cases" / "valid"
-README_FLAGS = "--dry-run --pull-secret ~/tigera-pull.json --license ~/license.yaml"
+README_FLAGS = "--dry-run --pull-secret ~/tigera-pull.json --license ~/license.yaml --git-credential ~/git-token"
 SOPS = ["gitops.engine=flux", "secrets.license.provider=sops",
         "secrets.license.encryptedFile=secrets/ceosks-poc/license.enc.yaml"]
 VARIANTS = {"prod": [], "sops": SOPS, "eso": ["secrets.pullSecret.provider=external-secrets",
@@ -140,7 +140,7 @@ def test_readme_shows_the_current_dry_run_plan_for_prod(tmp_path: Path) -> None:
     run = Bootstrap(tmp_path)
     env = run.env(BOOTSTRAP_POLL_INTERVAL="15", BOOTSTRAP_WAIT_TIMEOUT="300", BOOTSTRAP_APISERVER_TIMEOUT="1800",
                   BOOTSTRAP_HEALTH_TIMEOUT="2700", TMPDIR="/tmp")
-    del env["BOOTSTRAP_PULL_SECRET"], env["BOOTSTRAP_LICENSE"]
+    del env["BOOTSTRAP_PULL_SECRET"], env["BOOTSTRAP_LICENSE"], env["BOOTSTRAP_GIT_CREDENTIAL"]
     command = f"out/ceosks-poc/bootstrap.sh {README_FLAGS} 2>&1"
     done = subprocess.run([str(run.script), *README_FLAGS.replace("~", str(run.home)).split()], env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=True)

@@ -60,9 +60,9 @@ def full_run(*argv: str, expect: int | None = 0) -> tuple[str | None, str, int]:
 
 def test_second_identical_run_is_answered_with_the_full_runs_words(cache: Path, work: Path) -> None:
     first, full = run("values/prod.yaml")
-    assert first is None and "31 added" in full
+    assert first is None and "35 added" in full
     second, _ = run("values/prod.yaml")
-    assert second == "out/ceosks-poc: 31 files, 22 objects validated; unchanged\n"
+    assert second == "out/ceosks-poc: 35 files, 25 objects validated; unchanged\n"
     assert run("values/prod.yaml", "--no-cache")[1] == second
     assert run("--check", "values/prod.yaml")[0] is None
     checked, _ = run("--check", "values/prod.yaml")
@@ -73,7 +73,7 @@ def test_quiet_runs_are_answered_quietly_and_apart(cache: Path, work: Path) -> N
     assert run("--quiet", "values/prod.yaml") == (None, "")
     assert run("--quiet", "values/prod.yaml") == ("", "")  # answered: nothing to say, as the full run said
     assert run("values/prod.yaml")[0] is None  # another command line, another record
-    assert run("values/prod.yaml")[0] == "out/ceosks-poc: 31 files, 22 objects validated; unchanged\n"
+    assert run("values/prod.yaml")[0] == "out/ceosks-poc: 35 files, 25 objects validated; unchanged\n"
     assert run("-q", "--check", "values/prod.yaml") == (None, "")
     assert run("-q", "--check", "values/prod.yaml") == ("", "")
 

@@ -57,11 +57,11 @@ def test_a_cluster_file_problem_stays_per_cluster(fleet: list[str]) -> None:
 def test_write_prints_the_changed_clusters_and_a_summary(fleet: list[str]) -> None:
     code, _out, err = cli(*fleet)
     assert code == 0
-    assert err.splitlines() == [*(f"out/{name}: 31 files, 22 objects validated; 31 added, 0 changed, 0 removed"
+    assert err.splitlines() == [*(f"out/{name}: 35 files, 25 objects validated; 35 added, 0 changed, 0 removed"
                                   for name in NAMES), "3 clusters: 3 changed, 0 unchanged"]
     Path("bravo.yaml").write_text(Path("bravo.yaml").read_text("utf-8").replace("size: 2", "size: 3"))
     code, _out, err = cli(*fleet)
-    assert (code, err.splitlines()) == (0, ["out/bravo: 31 files, 22 objects validated; 0 added, 1 changed, 0 removed",
+    assert (code, err.splitlines()) == (0, ["out/bravo: 35 files, 25 objects validated; 0 added, 1 changed, 0 removed",
                                             "3 clusters: 1 changed, 2 unchanged"])
 
 

@@ -198,7 +198,7 @@ VALUES_CASES += [
                 "v.yaml:16:1: error: x-zone: unknown key"),
     values_case("anchored-integer-reused", edit("  size: 2", "  size: &two 2").replace(b"  replicas: 2",
                                                                                     b"  replicas: *two"), 0),
-    values_case("anchored-boolean", append("  engineInstalled: &yes true\n"), 0),
+    values_case("anchored-boolean", append("  engineInstalled: &no false\n"), 0),
     values_case("undefined-alias", append("x: *nope\n"), 2, "v.yaml:16:4: error: x: found undefined alias 'nope'"),
     values_case("alias-bomb", append("".join(
         f"l{i}: &l{i} [{', '.join([f'*l{i - 1}' if i else 'x'] * 10)}]\n" for i in range(7))), 2,

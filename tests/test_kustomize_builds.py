@@ -22,7 +22,9 @@ ENGINES = {"argocd": ["argocd/apps"], "flux": ["flux", "flux/longhorn"],
 def _render(render_cli: RenderCli, repo: Path, tigera: TigeraManifestsServer, helm: HelmRepoServer,
             *extra: str) -> Path:
     render_cli(PROD_VALUES, "--out", repo / "out", "--set", f"tigera.manifestsBaseURL={tigera.base_url}",
-               "--set", f"longhorn.chartRepository={helm.url}", *extra)
+               "--set", f"longhorn.chartRepository={helm.url}",
+               "--set", f"gitops.argocdManifestsBaseURL={tigera.argocd_base_url}",
+               "--set", f"gitops.fluxManifestsBaseURL={tigera.flux_base_url}", *extra)
     return repo / "out" / "ceosks-poc"
 
 
@@ -70,7 +72,16 @@ def test_every_stage_and_engine_root_builds(engine: str, tmp_path: Path, render_
     if engine != "flux":
         apps = _kinds(built["argocd/apps"])
         assert ("AppProject", "argocd", "ceosks-poc") in apps
-        assert len([kind for kind in apps if kind[0] == "Application"]) == 8  # 01-04, 05, 06, 08, 09
+        # 01-04, 05, 06, 08, 09 and the engine stages (10-argocd; 11-flux with both)
+        assert len([kind for kind in apps if kind[0] == "Application"]) == (10 if engine == "both" else 9)
+        argocd = yamlio.load_all_plain(built["10-argocd"])
+        (cm,) = [doc for doc in argocd if doc and doc["kind"] == "ConfigMap"]
+        assert cm["metadata"]["namespace"] == "argocd" and cm["metadata"]["labels"]  # the install's argocd-cm,
+        assert "resource.customizations.health.argoproj.io_Application" in cm["data"]  # with the health checks
+        assert ("StatefulSet", "argocd", "argocd-application-controller") in _kinds(built["10-argocd"])
+        assert ("ClusterRoleBinding", "", "argocd-application-controller") in _kinds(built["10-argocd"])
+    if engine != "argocd":
+        assert ("Deployment", "flux-system", "kustomize-controller") in _kinds(built["11-flux"])
 
 
 @pytest.mark.slow

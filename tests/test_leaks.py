@@ -277,10 +277,10 @@ SMUGGLE = {"jwt": JWT_SHORT, "aws-key-id": AWS_KEY_ID, "entropy-token": TOKEN48_
 WHOLE_VALUE_CHANNELS = {
     "cluster.description", "kubeconfig.user", "kubeconfig.group", "nodepool.labels.<any>", "nodepool.taints.<item>.key",
     "nodepool.taints.<item>.value", "secrets.pullSecret.remoteKey", "secrets.pullSecret.remoteProperty",
-    "gitops.revision", "gitops.path"}
+    "gitops.revision", "gitops.path", "secrets.gitCredentials.username"}
 """String values that admit a JWT, an access key id or an alphanumeric token as their whole value."""
 URL_OR_PATH_CHANNELS = {"gitops.repoURL", "longhorn.chartRepository", "tigera.manifestsBaseURL",
-                        "secrets.license.encryptedFile"}
+                        "secrets.license.encryptedFile", "gitops.argocdManifestsBaseURL", "gitops.fluxManifestsBaseURL"}
 """String values that admit one inside a URL path or a file name."""
 
 
@@ -292,6 +292,8 @@ def _carriers(sample: str) -> set[str]:
         wrapped = {"gitops.repoURL": f"https://git.example.com/{sample}/x.git",
                    "longhorn.chartRepository": f"https://charts.example.com/{sample}",
                    "tigera.manifestsBaseURL": f"https://mirror.example.com/{sample}",
+                   "gitops.argocdManifestsBaseURL": f"https://mirror.example.com/{sample}",
+                   "gitops.fluxManifestsBaseURL": f"https://mirror.example.com/{sample}",
                    "secrets.license.encryptedFile": f"secrets/{sample}.yaml"}.get(key, sample)
         if _admitted(path, wrapped):
             found.add(key)
@@ -329,6 +331,10 @@ CHANNELS = [
      "longhorn.chartRepository", AWS_KEY_ID),
     ("manifests-base-url-entropy", [f"tigera.manifestsBaseURL=https://mirror.example.com/{TOKEN48_URLSAFE}"],
      "tigera.manifestsBaseURL", TOKEN48_URLSAFE),
+    ("argocd-base-url-entropy", [f"gitops.argocdManifestsBaseURL=https://mirror.example.com/{TOKEN48_URLSAFE}"],
+     "gitops.argocdManifestsBaseURL", TOKEN48_URLSAFE),
+    ("git-username-aws", [f"secrets.gitCredentials.username={AWS_KEY_ID}"], "secrets.gitCredentials.username",
+     AWS_KEY_ID),
     ("remote-key-entropy", ["secrets.pullSecret.provider=external-secrets", "secrets.pullSecret.storeName=vault",
                             f"secrets.pullSecret.remoteKey={TOKEN48_URLSAFE}"],
      "secrets.pullSecret.remoteKey", TOKEN48_URLSAFE),

@@ -258,6 +258,7 @@ PROJECT_VARIANTS: dict[str, tuple[list[str], list[str], set[str], str]] = {
         [GITOPS_REPO, LONGHORN_REPO], {*STAGE_NAMESPACES, "argocd"}, "argocd"),
     "mirror-scp-repo-custom-argocd-namespace": (
         ["longhorn.chartRepository=https://charts.mirror.example.com/longhorn", "gitops.argocdNamespace=gitops",
+         "gitops.engineInstalled=true", "secrets.gitCredentials.provider=none",
          "gitops.engine=both", "gitops.repoURL=git@git.example.com:platform/sks.git"],
         ["git@git.example.com:platform/sks.git", "https://charts.mirror.example.com/longhorn"],
         {*STAGE_NAMESPACES, "gitops"}, "gitops"),

@@ -31,15 +31,16 @@ def values(tmp_path: Path) -> Path:
 
 
 def _args(values: Path, tmp_path: Path, tigera: TigeraManifestsServer) -> list[str | Path]:
-    return [values, "--out", tmp_path / "out", "--set", f"tigera.manifestsBaseURL={tigera.base_url}"]
+    return [values, "--out", tmp_path / "out", "--set", f"tigera.manifestsBaseURL={tigera.base_url}",
+            "--set", f"gitops.argocdManifestsBaseURL={tigera.argocd_base_url}"]
 
 
 def test_lock_records_every_remote_manifest(values: Path, tmp_path: Path, tigera: TigeraManifestsServer,
                                             render_cli: RenderCli) -> None:
     render_cli(*_args(values, tmp_path, tigera), "--lock")
     lock = json.loads((values.parent / remote.LOCK_NAME).read_text("utf-8"))["manifests"]
-    assert sorted(lock) == [tigera.manifest_url("v3.19.2", name)
-                            for name in ("tigera-operator.yaml", "tigera-prometheus-operator.yaml")]
+    assert sorted(lock) == sorted([f"{tigera.argocd_base_url}/v3.5.1/manifests/install.yaml"] + [
+        tigera.manifest_url("v3.19.2", name) for name in ("tigera-operator.yaml", "tigera-prometheus-operator.yaml")])
     served = (Path(__file__).parent / "fixtures" / "remote" / "tigera-operator.yaml").read_bytes()
     entry = lock[tigera.manifest_url("v3.19.2", "tigera-operator.yaml")]
     assert entry == {"sha256": remote.entry_for(served).sha256, "size": len(served)}

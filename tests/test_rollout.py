@@ -174,7 +174,8 @@ def test_item8_the_installation_lists_what_the_operator_defaults() -> None:
 
 
 def test_item9_an_ssh_repository_has_a_secret_ref() -> None:
-    cluster_model, tree = build("gitops.engine=flux", "gitops.repoURL=git@git.example.com:platform/sks.git")
+    cluster_model, tree = build("gitops.engine=flux", "gitops.repoURL=git@git.example.com:platform/sks.git",
+                                "secrets.gitCredentials.provider=none")
     (repository,) = [doc for doc in yamlio.load_all_plain(tree["flux/gitrepository.yaml"]) if doc]
     assert repository["spec"]["url"].startswith("ssh://") and repository["spec"]["secretRef"] == {"name": "flux-system"}
     assert failures(play(cluster_model, tree)) == []

@@ -88,13 +88,15 @@ def test_engines_deploy_the_same_stages_in_the_rollout_models_order(tmp_path: Pa
     """Both engines deliver every stage directory; a Flux dependency is always in an earlier Argo CD wave."""
     tree = render_variant(render_cli, tmp_path, "both-external-secrets")
     stage_dirs = sorted({path.split("/")[0] for path in tree if path[:2].isdigit()})
-    argo = {app["metadata"]["name"]: app for path in sorted(tree) if path.startswith("argocd/apps/0")
+    argo = {app["metadata"]["name"]: app for path in sorted(tree)
+            if path.startswith("argocd/apps/") and path.split("/")[-1][:2].isdigit()
             for app in _objects(tree[path])}
     waves = {name: int(app["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]) for name, app in argo.items()}
     argo_targets = sorted(app["spec"]["source"].get("path", "").rsplit("/", 1)[-1] or "01-longhorn"
                           for app in argo.values())
     assert argo_targets == stage_dirs
-    flux = {ks["metadata"]["name"]: ks for path in sorted(tree) if path.startswith("flux/0")
+    flux = {ks["metadata"]["name"]: ks for path in sorted(tree)
+            if path.startswith("flux/") and path.split("/")[-1][:2].isdigit()
             for ks in _objects(tree[path])}
     flux_targets = sorted(ks["spec"]["path"].rsplit("/", 1)[-1] for ks in flux.values())
     assert sorted(target if target != "longhorn" else "01-longhorn" for target in flux_targets) == stage_dirs

@@ -39,6 +39,8 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tigera: TigeraManifest
     """A repository root (the working directory) with values/prod.yaml pointing at the loopback server."""
     (tmp_path / "values").mkdir()
     text = PROD_VALUES.read_text("utf-8").replace("https://downloads.tigera.io/ee", tigera.base_url)
+    assert text.rstrip().endswith("revision: main")  # gitops is the last section
+    text += f"  argocdManifestsBaseURL: {tigera.argocd_base_url}\n"
     (tmp_path / "values" / "prod.yaml").write_text(text, "utf-8")
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -70,6 +72,14 @@ def test_lock_vendor_stores_the_served_bytes_and_the_stages_name_them(repo: Path
         kustomization = (TREE / stage / "kustomization.yaml").read_text("utf-8")
         assert f"  - ../../../{folder.as_posix()}\n" in kustomization
         assert tigera.base_url not in kustomization
+    served = (FIXTURES / "argo-cd" / "install.yaml").read_bytes()  # the engine stage, like the operator's
+    entry = manifests[f"{tigera.argocd_base_url}/v3.5.1/manifests/install.yaml"]
+    folder = Path("values/vendor") / f"install-{entry['sha256'][:12]}"
+    assert (folder / "install.yaml").read_bytes() == served
+    kustomization = (TREE / "10-argocd" / "kustomization.yaml").read_text("utf-8")
+    assert f"  - ../../../{folder.as_posix()}\n" in kustomization and "namespace: argocd\n" in kustomization
+    built = kustomize_build(TREE / "10-argocd")
+    assert "name: argocd-application-controller\n  namespace: argocd\n" in built
 
 
 def test_vendored_stages_build_offline(repo: Path, tigera: TigeraManifestsServer, render_cli: RenderCli) -> None:
@@ -128,7 +138,7 @@ def test_a_version_bump_vendors_a_new_directory_and_drops_the_old(repo: Path, ti
     tigera.override("/ee/v3.19.3/manifests/tigera-operator.yaml", (FIXTURES / NAMES[0]).read_bytes() + b"# v3.19.3\n")
     render_cli(VALUES, "--lock", "--set", "tigera.version=v3.19.3")
     new = sorted(path.name for path in Path("values/vendor").iterdir())
-    assert new != old and len(new) == 3  # the prometheus operator's bytes did not change: one directory serves both
+    assert new != old and len(new) == 4  # the prometheus operator and Argo CD did not change: one directory serves both
     kustomization = (TREE / "03-tigera-operator" / "kustomization.yaml").read_text("utf-8")
     assert next(name for name in new if name not in old) in kustomization
 

@@ -59,10 +59,11 @@ readonly STEPS=(
   '05-pull-secrets|stage_05_pull_secrets|stage 5: Pull secret tigera-pull-secret|namespace:tigera-operator'
   '06-tigera-custom-resources|stage_06_tigera_custom_resources|stage 6: Tigera custom resources (no license needed)|crds:operator.tigera.io'
   '07-license|stage_07_license|stage 7: Calico Enterprise license|api:projectcalico.org/v3'
+  '10-argocd|stage_10_argocd|stage 10: Argo CD v3.5.1|calico'
   '08-bypass-policies|stage_08_bypass_policies|stage 8: API server endpoint bypass policy|api:projectcalico.org/v3 tier:operator'
   '09-tigera-enterprise-resources|stage_09_tigera_enterprise_resources|stage 9: Tigera custom resources that need the license|crds:operator.tigera.io'
   'health|step_health|wait until every tigerastatus is Available|'
-  'handover|step_handover|hand the applied stages over to Argo CD|nodes'
+  'handover|step_handover|repository credential from a file, then hand the applied stages over to Argo CD|nodes crds:argoproj.io engine:argocd'
 )
 
 readonly EXIT_FAILED=1 EXIT_USAGE=2 EXIT_STOPPED=3
@@ -79,12 +80,26 @@ readonly STATUS_ROWS='jsonpath={range .items[*]}{.metadata.name}|{.status.condit
 
 # Prints only the Go type of .auths (never a value): a docker config has a non-empty object.
 readonly AUTHS_TYPE='go-template={{if eq (printf "%T" .data) "map[string]interface {}"}}{{with index .data "auths"}}{{printf "%T" .}}{{end}}{{end}}'
+# The repository Secret of each engine (renderer/render/bootstrap.py git_secrets): namespace, name, labels.
+readonly REPO_URL=https://git.example.com/platform/sks-gitops.git
+readonly GIT_USERNAME=git
+declare -rA GIT_SECRET_NAMESPACE=( [argocd]=argocd )
+declare -rA GIT_SECRET_NAME=( [argocd]=ceosks-poc-repository )
+declare -rA GIT_SECRET_LABELS=(
+  [argocd]='{"metadata":{"labels":{"argocd.argoproj.io/secret-type":"repository","app.kubernetes.io/managed-by":"sks-gitops"}}}'
+  [flux]='{"metadata":{"labels":{"app.kubernetes.io/managed-by":"sks-gitops"}}}'
+)
+
+# Workloads of an engine stage: kind/name|Available (Deployments)|ready/wanted replicas (StatefulSets).
+readonly WORKLOADS='jsonpath={range .items[*]}{.kind}/{.metadata.name}|{.status.conditions[?(@.type=="Available")].status}|{.status.readyReplicas}/{.spec.replicas}{"\n"}{end}'
+
 # Prints kind, name and whether token and certificate are set (never their values).
 readonly LICENSE_SHAPE='go-template={{.apiVersion}}|{{.kind}}|{{with .metadata}}{{.name}}{{end}}|{{with .spec}}{{if and .token .certificate}}signed{{end}}{{end}}'
 TREE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 readonly TREE SELF="${BASH_SOURCE[0]}"
 PULL_SECRET_FILE=${BOOTSTRAP_PULL_SECRET:-}
 LICENSE_FILE=${BOOTSTRAP_LICENSE:-}
+GIT_CREDENTIAL_FILE=${BOOTSTRAP_GIT_CREDENTIAL:-}
 KUBECONFIG_FILE=${KUBECONFIG:-${HOME:?}/.kube/$CLUSTER.config}
 NODEPORT_SOURCE=${BOOTSTRAP_NODEPORT_SOURCE:-0.0.0.0/0}
 WAIT_TIMEOUT=${BOOTSTRAP_WAIT_TIMEOUT:-300}
@@ -282,8 +297,11 @@ need() {
     crds:operator.tigera.io) wait_fact "$1" "$WAIT_TIMEOUT" 'the CustomResourceDefinitions of operator.tigera.io are Established' wait_crds operator.tigera.io ;;
     namespace:tigera-operator) wait_fact "$1" "$WAIT_TIMEOUT" 'namespace tigera-operator exists' wait_namespace tigera-operator ;;
     api:projectcalico.org/v3) wait_fact "$1" "$APISERVER_TIMEOUT" 'the Tigera API server is Available (tigerastatus apiserver): it serves projectcalico.org/v3' wait_tigera_api projectcalico.org/v3 ;;
+    calico) wait_fact "$1" "$APISERVER_TIMEOUT" 'tigerastatus calico is Available (the pod network runs)' wait_pod_network ;;
     tier:operator) wait_fact "$1" "$WAIT_TIMEOUT" 'Tier allow-tigera exists (the operator creates it once the license is processed)' wait_tier allow-tigera ;;
     nodes) wait_fact "$1" "$APISERVER_TIMEOUT" '2 nodes of nodepool ceosks-poc-worker are Ready' wait_nodes 2 ;;
+    crds:argoproj.io) wait_fact "$1" "$WAIT_TIMEOUT" 'the CustomResourceDefinitions of argoproj.io are Established' wait_crds argoproj.io ;;
+    engine:argocd) wait_fact "$1" "$WAIT_TIMEOUT" 'the Deployments and StatefulSets of argocd in namespace argocd are Available' wait_workloads argocd ;;
     *) die "no wait for the fact $1 (a bug in renderer/render/bootstrap.py)" ;;
   esac
   READY[$1]=1
@@ -352,6 +370,34 @@ wait_stage_objects() {
   kubectl get --filename "$WORK/$1.yaml" --output=name > /dev/null 2>&1 || printf 'the objects of stage %s' "$1"
 }
 
+wait_pod_network() {
+  local available
+  available=$(kubectl get tigerastatus calico --output "$AVAILABLE" 2> /dev/null) || available=""
+  [[ $available == True ]] || printf 'tigerastatus calico Available (now: %s)' "${available:-absent}"
+}
+
+# Every Deployment Available (the deployment controller's minimum-availability condition) and every
+# StatefulSet with all its replicas ready, in the engine's namespace.
+wait_workloads() {
+  local rows line name available replicas out=()
+  rows=$(kubectl get deployments --namespace "$1" --output "$WORKLOADS" 2> /dev/null) || rows=""
+  if [[ -z $rows ]]; then
+    printf 'Deployments in namespace %s (none yet)' "$1"
+    return 0
+  fi
+  rows+=$'\n'$(kubectl get statefulsets --namespace "$1" --output "$WORKLOADS" 2> /dev/null) || true
+  while IFS= read -r line; do
+    [[ -n $line ]] || continue
+    name=${line%%|*} line=${line#*|}
+    available=${line%%|*} replicas=${line#*|}
+    case $name in
+      Deployment/*) [[ $available == True ]] || out+=("$name") ;;
+      *) [[ ${replicas%/*} == "${replicas#*/}" && -n ${replicas%/*} ]] || out+=("$name") ;;
+    esac
+  done <<< "$rows"
+  [[ -z ${out[*]} ]] || printf '%s Available' "${out[*]}"
+}
+
 # ---- Steps, in the order of renderer/render/bootstrap.py ------------------------------------------
 
 # Step 1: preflight: tools, flags, rendered tree and secret files (no cloud call).
@@ -371,6 +417,7 @@ step_preflight() {
   check_kubeconfig_path
   if check_secret_path "pull secret" --pull-secret "$PULL_SECRET_FILE" ",=\""; then check_pull_secret_file; fi
   if check_secret_path license --license "$LICENSE_FILE" ",\""; then check_license_file; fi
+  if check_secret_path "git credential" --git-credential "$GIT_CREDENTIAL_FILE" ",=\""; then check_git_credential_file; fi
   say "preflight: ok"
 }
 
@@ -393,6 +440,7 @@ check_tree() {
     06-tigera-custom-resources/kustomization.yaml \
     08-bypass-policies/kustomization.yaml \
     09-tigera-enterprise-resources/kustomization.yaml \
+    10-argocd/kustomization.yaml \
     argocd/argocd-cm-health.yaml argocd/apps/project.yaml argocd/root-application.yaml \
     ; do
     [[ -f $TREE/$file ]] || missing+=("$file")
@@ -454,6 +502,17 @@ check_license_file() {
     --output="$LICENSE_SHAPE" 2> /dev/null) || shape=""
   [[ $shape == "projectcalico.org/v3|LicenseKey|default|signed" ]] ||
     usage_error "the license file $LICENSE_FILE is not a projectcalico.org/v3 LicenseKey named default with a token and a certificate"
+}
+
+# Like ssh with a private key: a credential others can read is refused. Only its shape is read.
+check_git_credential_file() {
+  local mode lines
+  mode=$(stat -c %a -- "$GIT_CREDENTIAL_FILE" 2> /dev/null || stat -f %Lp -- "$GIT_CREDENTIAL_FILE")
+  (( (8#$mode & 8#077) == 0 )) ||
+    usage_error "the git credential file $GIT_CREDENTIAL_FILE can be read by others (mode $mode): chmod 600 it"
+  lines=$(tr -d '\r' < "$GIT_CREDENTIAL_FILE" | grep -c -v -e '^$' || true)
+  [[ $lines == 1 ]] ||
+    usage_error "the git credential file $GIT_CREDENTIAL_FILE must hold one token on one line (gitops.repoURL is https)"
 }
 
 # Step 2: security-group: security group ceosks-poc and the ingress rules the nodes need.
@@ -651,19 +710,25 @@ stage_07_license() {
   apply_objects "LicenseKey default" --filename "$LICENSE_FILE"
 }
 
-# Step 14: 08-bypass-policies: stage 8: API server endpoint bypass policy.
+# Step 14: 10-argocd: stage 10: Argo CD v3.5.1.
+# Runs after 06-tigera-custom-resources (calico).
+stage_10_argocd() {
+  apply_stage 10-argocd
+}
+
+# Step 15: 08-bypass-policies: stage 8: API server endpoint bypass policy.
 # Runs after 07-license (api:projectcalico.org/v3, tier:operator).
 stage_08_bypass_policies() {
   apply_stage 08-bypass-policies
 }
 
-# Step 15: 09-tigera-enterprise-resources: stage 9: Tigera custom resources that need the license.
+# Step 16: 09-tigera-enterprise-resources: stage 9: Tigera custom resources that need the license.
 # Runs after 01-longhorn, 02-storageclass, 04-tigera-prometheus-operator, 08-bypass-policies (crds:operator.tigera.io).
 stage_09_tigera_enterprise_resources() {
   apply_stage 09-tigera-enterprise-resources
 }
 
-# Step 16: health: wait until every tigerastatus is Available.
+# Step 17: health: wait until every tigerastatus is Available.
 # ---- Health: every tigerastatus Available --------------------------------------------------
 
 # The components not Available: each tigerastatus whose Available condition is not "True"
@@ -727,18 +792,71 @@ step_health() {
   say "every tigerastatus is Available"
 }
 
-# Step 17: handover: hand the applied stages over to Argo CD.
+# Step 18: handover: repository credential from a file, then hand the applied stages over to Argo CD.
+readonly REPO=https://git.example.com/platform/sks-gitops.git
+# The handover is done once the engine has read the repository: a wrong or missing credential
+# stops here, not silently later.
+wait_repository() {
+  print_line '?' "wait up to ${WAIT_TIMEOUT}s until $1 reads $REPO"
+  (( ! DRY_RUN )) || return 0
+  poll_until "$1" "$WAIT_TIMEOUT" "$2" ||
+    die "$1 cannot read $REPO with the credential from $GIT_CREDENTIAL_FILE; fix it, then resume with --from handover"
+}
+
 step_handover() {
   handover_argocd
 }
 
-# Health checks first (a partial argocd-cm: conflicts on keys another manager owns stop it),
-# then the AppProject the root Application belongs to, then the root Application.
+# The engine's repository Secret, built by kubectl from the credential file and piped to kubectl:
+# the credential never reaches an argument, the terminal or a log. A token loses its line ends
+# (`echo TOKEN > file` adds one, which git would send as part of the password).
+readonly TOKEN_INPUT=/dev/stdin
+
+# git_secret_commands ENGINE: sets CREATE and LABEL, the two kubectl commands that build the Secret.
+git_secret_commands() {
+  local engine=$1
+  CREATE=(kubectl create secret generic "${GIT_SECRET_NAME[$engine]}" --kubeconfig=/dev/null
+    --namespace "${GIT_SECRET_NAMESPACE[$engine]}")
+  CREATE+=("--from-literal=username=$GIT_USERNAME" "--from-file=password=$TOKEN_INPUT")
+  [[ $engine != argocd ]] || CREATE+=(--from-literal=type=git "--from-literal=url=$REPO_URL")
+  CREATE+=(--dry-run=client --output=yaml)
+  LABEL=(kubectl patch --kubeconfig=/dev/null --local --type=merge "--patch=${GIT_SECRET_LABELS[$engine]}"
+    --filename=- --output=yaml)
+}
+
+git_secret() {
+  tr -d '\r\n' < "$GIT_CREDENTIAL_FILE" | "${CREATE[@]}" | "${LABEL[@]}"
+}
+
+apply_git_credential() {
+  local CREATE LABEL shown
+  git_secret_commands "$1"
+  shown="tr -d '\r\n' < $(shell_words "$GIT_CREDENTIAL_FILE") | $(shell_words "${CREATE[@]}") | $(shell_words "${LABEL[@]}")"
+  print_line '?' "$shown | $(shell_words kubectl diff "${SSA[@]}" --filename=-)"
+  if (( ! DRY_RUN )) && git_secret | kubectl diff "${SSA[@]}" --filename=- > /dev/null 2>&1; then
+    say "repository Secret ${GIT_SECRET_NAMESPACE[$1]}/${GIT_SECRET_NAME[$1]}: up to date"
+    return 0
+  fi
+  print_line + "$shown | $(shell_words kubectl apply "${SSA[@]}" --filename=-)"
+  if (( ! DRY_RUN )); then git_secret | kubectl apply "${SSA[@]}" --filename=-; fi
+}
+
+# Argo CD runs from its stage, argocd-cm health checks included; then the repository credential,
+# the AppProject the root Application belongs to, and the root Application (the root syncs the
+# engine's own Application too, so Argo CD manages itself from here on).
 handover_argocd() {
-  require_crd applications.argoproj.io "Argo CD (gitops.engineInstalled: true)"
-  apply_objects --no-force "Argo CD health checks in argocd-cm" --filename "$TREE/argocd/argocd-cm-health.yaml"
+  apply_git_credential argocd
   apply_objects "Argo CD AppProject" --filename "$TREE/argocd/apps/project.yaml"
   apply_objects "Argo CD root Application" --filename "$TREE/argocd/root-application.yaml"
+  wait_repository "Argo CD" root_compared
+}
+
+# Argo CD compared the root with Git: it read the repository (sync status Unknown: it could not).
+root_compared() {
+  local status
+  status=$(kubectl get applications.argoproj.io "$CLUSTER-root" --namespace argocd     --output 'jsonpath={.status.sync.status}' 2> /dev/null) || status=""
+  [[ $status == Synced || $status == OutOfSync ]] ||
+    printf 'the root Application compared with %s (sync status now: %s)' "$REPO" "${status:-none}"
 }
 
 # ---- Main ----------------------------------------------------------------------------------
@@ -766,6 +884,8 @@ EOF
 Options (environment variable in brackets):
   --pull-secret FILE      docker config JSON for tigera-pull-secret  [BOOTSTRAP_PULL_SECRET]
   --license FILE          LicenseKey named default (YAML or JSON)    [BOOTSTRAP_LICENSE]
+  --git-credential FILE   token the engine reads the Git repository with, mode 0600
+                          [BOOTSTRAP_GIT_CREDENTIAL]
   --kubeconfig FILE       admin kubeconfig, written with mode 0600 outside the repository
                           [KUBECONFIG; default ~/.kube/$CLUSTER.config]
   --nodeport-source CIDR  source allowed to NodePorts 30000-32767    [BOOTSTRAP_NODEPORT_SOURCE; 0.0.0.0/0]
@@ -798,6 +918,7 @@ parse_args() {
     case $option in
       --pull-secret) PULL_SECRET_FILE=$value ;;
       --license) LICENSE_FILE=$value ;;
+      --git-credential) GIT_CREDENTIAL_FILE=$value ;;
       --kubeconfig) KUBECONFIG_FILE=$value ;;
       --nodeport-source) NODEPORT_SOURCE=$value ;;
       --wait-timeout) WAIT_TIMEOUT=$value ;;

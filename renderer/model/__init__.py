@@ -72,11 +72,18 @@ def build(data: dict[str, Any]) -> Model:
     values = Values.from_data(derive_defaults(data))
     tigera = series.row(values.tigera.version)
     components = tigera.components_for(tigera_kinds(values))
-    engine = values.gitops.engine
-    engines = ("argocd", "flux") if engine == "both" else (engine,)
+    engines = stages_.engines(values)
     stages = stages_.plan(values)
     git_stages = stages_.in_git(stages)
     handed_over = tuple(fact for stage in stages if stage.delivery == "bootstrap" for fact in stage.provides)
+    environment = (*order.ENGINE_ENVIRONMENT, *handed_over)
+    # An engine's own stage needs nothing another stage brings where that engine runs: it comes first, so an
+    # engine upgrade never waits for the stages it delivers (order.ENGINE_RUNS).
+    own = tuple(stage for stage in git_stages if stage.engine)
+    rollout = sorted((*order.place(own, components, (*environment, *order.ENGINE_RUNS)),
+                      *order.place(tuple(stage for stage in git_stages if not stage.engine), components,
+                                   environment)),
+                     key=lambda placed: (placed.wave, placed.stage.position))
     return Model(
         values=values,
         stages=stages,
@@ -85,7 +92,7 @@ def build(data: dict[str, Any]) -> Model:
         policy_tier=values.bypass.tier,
         kubernetes_minor=versions.minor(values.cluster.kubernetesVersion),
         bgp=not values.tigera.encapsulation.startswith("VXLAN"),
-        rollout=order.place(git_stages, components, (*order.ENGINE_ENVIRONMENT, *handed_over)),
+        rollout=tuple(rollout),
         bootstrap=order.place((*(stage for stage in stages if not stage.sops), stages_.NODEPOOL), components,
                               order.BOOTSTRAP_ENVIRONMENT, partial=True),
         tigera_series=versions.series(values.tigera.version),

@@ -197,6 +197,7 @@ WHY = {
                      "license (pkg/controller/tiers/tiers_controller.go)",
     "license": "the enterprise controllers stay Degraded 'License not found' without it (utils.FetchLicenseKey)",
     "pull-secret": "the operator pulls Calico Enterprise images with tigera-pull-secret",
+    "calico": "the engine's pods need the pod network (tigerastatus calico Available)",
 }
 
 

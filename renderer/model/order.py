@@ -20,6 +20,10 @@ ENGINE_ENVIRONMENT = ("nodes", "crds:external-secrets.io")
 secret comes from External Secrets, the ESO CRDs (the bootstrap refuses to hand over without ESO)."""
 
 
+ENGINE_RUNS = ("calico",)
+"""Where an engine runs, the pod network runs (its pods need Calico): what its own stage may count on."""
+
+
 BOOTSTRAP_ENVIRONMENT = ("crds:external-secrets.io",)
 """The bootstrap starts from a cluster with no nodes; it adds them in its `nodepool` step."""
 

@@ -197,9 +197,16 @@ class License(Record):
 
 
 @dataclasses.dataclass(frozen=True)
+class GitCredentials(Record):
+    provider: str
+    username: str
+
+
+@dataclasses.dataclass(frozen=True)
 class Secrets(Record):
     pullSecret: PullSecret
     license: License
+    gitCredentials: GitCredentials
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,6 +233,10 @@ class Gitops(Record):
     """Defaults to out/<cluster.name> (model.derive_defaults)."""
     automated: Automated
     engineInstalled: bool
+    argocdVersion: str
+    argocdManifestsBaseURL: str
+    fluxVersion: str
+    fluxManifestsBaseURL: str
     argocdNamespace: str
     fluxNamespace: str
     interval: str

@@ -49,6 +49,10 @@ class Stage:
     extra_resources: tuple[str, ...] = ()
     """Repository files outside the tree (a SOPS-encrypted license), relative to the stage directory."""
     sops: bool = False
+    engine: str = ""
+    """`argocd` or `flux` for the stage that installs that engine (it then manages itself)."""
+    namespace: str = ""
+    """The kustomization's `namespace:` (manifests that name none, as Argo CD's install.yaml)."""
 
     @property
     def directory(self) -> str:
@@ -162,7 +166,58 @@ def plan(values: Values) -> tuple[Stage, ...]:
                             kinds=licensed, templates=(
                                 "intrusiondetection.yaml", "logcollector.yaml", "logstorage.yaml", "manager.yaml",
                                 "monitor.yaml", "compliance.yaml", "policyrecommendation.yaml")))
+    stages += engine_stages(values)
     return tuple(stages)
+
+
+ENGINE_POSITIONS = {"argocd": 10, "flux": 11}
+
+ENGINE_WORKLOADS = {"argocd": "argocd", "flux": "flux-system"}
+"""Namespace whose Deployments and StatefulSets must be Available before the handover (argo-cd v3.5.1
+manifests/install.yaml: six Deployments and the argocd-application-controller StatefulSet; flux2 v2.9.4
+manifests/install: one Deployment per controller)."""
+
+ARGOCD_CM_PATCH: dict[str, Any] = {"path": "argocd-cm.yaml", "target": {"version": "v1", "kind": "ConfigMap",
+                                                                        "name": "argocd-cm"}}
+"""Merges the health checks the tree relies on into the install manifest's argocd-cm (a `target`
+selector, so it matches before and after the namespace is set)."""
+
+
+def engine_url(values: Values, engine: str) -> str:
+    """The release's install manifest: argo-cd `manifests/install.yaml` at the tag (docs/getting_started.md);
+    flux2's release asset, `kustomize build ./manifests/install` (.github/workflows/release.yaml at v2.9.4)."""
+    gitops = values.gitops
+    if engine == "argocd":
+        return f"{gitops.argocdManifestsBaseURL.rstrip('/')}/{gitops.argocdVersion}/manifests/install.yaml"
+    return f"{gitops.fluxManifestsBaseURL.rstrip('/')}/{gitops.fluxVersion}/install.yaml"
+
+
+def engines(values: Values) -> tuple[str, ...]:
+    """The engines that deliver the tree (gitops.engine; `both` is Argo CD and Flux)."""
+    engine = values.gitops.engine
+    return ("argocd", "flux") if engine == "both" else (engine,)
+
+
+def engine_stages(values: Values) -> list[Stage]:
+    """The engines the tree installs (none with gitops.engineInstalled: true). Their pods need the pod
+    network; the CRDs exceed the client-side apply annotation limit (argo-cd docs/getting_started.md)."""
+    if values.gitops.engineInstalled:
+        return []
+    stages = []
+    if "argocd" in engines(values):
+        namespace = values.gitops.argocdNamespace
+        stages.append(Stage(ENGINE_POSITIONS["argocd"], "argocd", f"Argo CD {values.gitops.argocdVersion}", "git",
+                            namespaces=(namespace,), server_side=True, needs=("calico",),
+                            provides=("crds:argoproj.io", "engine:argocd"), templates=("namespace.yaml",),
+                            remote=(engine_url(values, "argocd"),), patches=(ARGOCD_CM_PATCH,), engine="argocd",
+                            namespace=namespace))
+    if "flux" in engines(values):
+        stages.append(Stage(ENGINE_POSITIONS["flux"], "flux", f"Flux {values.gitops.fluxVersion}", "git",
+                            namespaces=(values.gitops.fluxNamespace,), server_side=True, needs=("calico",),
+                            provides=("crds:source.toolkit.fluxcd.io", "crds:kustomize.toolkit.fluxcd.io",
+                                      "crds:helm.toolkit.fluxcd.io", "engine:flux"),
+                            remote=(engine_url(values, "flux"),), engine="flux"))
+    return stages
 
 
 NODEPOOL = Stage(0, "nodepool", "Worker nodes", "bootstrap", needs=("crds:operator.tigera.io",),

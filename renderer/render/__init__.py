@@ -13,13 +13,15 @@ from renderer import resources, yamlio
 from renderer.model import Model
 from renderer.model.stages import Stage
 from renderer.render import bootstrap
-from renderer.render.engines import ENGINES
+from renderer.render.engines import ENGINES, argocd
 from renderer.render.jinja import render_template
 from renderer.render.tree import Tree
 
 
 def _kustomization(stage: Stage, resources_: list[str], vendored: Mapping[str, str]) -> str:
     body: dict[str, Any] = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization"}
+    if stage.namespace:
+        body["namespace"] = stage.namespace
     listed = [*resources_, *(vendored.get(url, url) for url in stage.remote), *stage.extra_resources]
     if listed:
         body["resources"] = listed
@@ -41,6 +43,8 @@ def render_stages(model: Model, vendored: Mapping[str, str] | None = None) -> Tr
             if text.strip():
                 tree[f"{stage.directory}/{template}"] = text
                 files.append(template)
+        if stage.engine == "argocd":  # the health checks the tree relies on, merged into the engine's argocd-cm
+            tree[f"{stage.directory}/argocd-cm.yaml"] = argocd.health_configmap(model, in_stage=True)
         tree[f"{stage.directory}/kustomization.yaml"] = _kustomization(stage, files, vendored or {})
     return tree
 

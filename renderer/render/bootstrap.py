@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from renderer.model.order import BOOTSTRAP_ENVIRONMENT, Placed
-from renderer.model.stages import Stage, tigera_kinds
+from renderer.model.stages import ENGINE_WORKLOADS, Stage, tigera_kinds
+from renderer.render.engines import flux
 
 if TYPE_CHECKING:
     from renderer.model import Model
@@ -77,6 +78,16 @@ class Plan:
     tigerastatus: tuple[str, ...]
     """TigeraStatus names the rendered custom resources make the operator report."""
     pull_secret_namespaces: tuple[str, ...] = PULL_SECRET_NAMESPACES
+    git_by_bootstrap: bool = False
+    """The bootstrap creates the engine's repository Secret from a local file (secrets.gitCredentials)."""
+    git_secrets: tuple[tuple[str, str, str], ...] = ()
+    """(engine, namespace, name) of each repository Secret the bootstrap creates."""
+    git_ssh: bool = False
+    """The repository URL is ssh (the file is a deploy key), else https (the file is a token)."""
+    git_known_hosts: bool = False
+    """Flux over ssh: the Secret also needs the server's known_hosts, from a second file."""
+    installs_engine: bool = False
+    """The engine is a stage of the tree (gitops.engineInstalled: false): the handover waits for it."""
 
 
 # One shell function per kind of fact (templates/bootstrap/waits.sh.j2 defines them).
@@ -90,6 +101,9 @@ WAITS: dict[str, tuple[str, str, str]] = {
     "namespace": ("wait_namespace", "WAIT_TIMEOUT", "namespace {arg} exists"),
     "pull-secret": ("wait_pull_secret", "WAIT_TIMEOUT", "Secret tigera-pull-secret exists in {namespaces}"),
     "bypass": ("wait_stage_objects", "WAIT_TIMEOUT", "the objects of stage {directory} exist"),
+    "calico": ("wait_pod_network", "APISERVER_TIMEOUT", "tigerastatus calico is Available (the pod network runs)"),
+    "engine": ("wait_workloads", "WAIT_TIMEOUT",
+               "the Deployments and StatefulSets of {arg} in namespace {namespace} are Available"),
 }
 
 # Objects the operator accepts only once, by name `default`: another name (the seed's APIServer
@@ -124,8 +138,10 @@ def wait_for(fact: str, model: Model) -> Wait:
     elif kind == "bypass":
         directory = next((s.directory for s in model.stages if fact in s.provides), "")
         args = (directory,)
+    elif kind == "engine":
+        args = (ENGINE_WORKLOADS[arg],)
     text = text.format(arg=arg, size=pools.size, nodepool=pools.name, namespaces=" and ".join(namespaces),
-                       directory=directory)
+                       directory=directory, namespace=ENGINE_WORKLOADS.get(arg, ""))
     return Wait(fact, function, args, timeout, text)
 
 
@@ -177,8 +193,12 @@ def plan(model: Model) -> Plan:
     applied = {placed.stage.position for placed in model.bootstrap}
     left = [stage for stage in model.stages if stage.position not in applied]
     health = Step("health", "health", "wait until every tigerastatus is Available")
-    handover = Step("handover", "handover", f"hand the applied stages over to {engine_label}"
-                    + (" (it applies what only it can)" if left else ""), needs=("nodes",))
+    # The engine's CRDs Established (its objects are refused before) and its workloads Available.
+    installed = tuple(fact for stage in model.stages if stage.engine for fact in stage.provides)
+    credential = values.secrets.gitCredentials.provider == "bootstrap"
+    handover = Step("handover", "handover", f"{'repository credential from a file, then ' if credential else ''}"
+                    f"hand the applied stages over to {engine_label}"
+                    + (" (it applies what only it can)" if left else ""), needs=("nodes", *installed))
     if left:
         steps.append(handover)
         steps += [Step(stage.directory, "stage-engine", f"stage {stage.position}: {stage.title} "
@@ -193,7 +213,25 @@ def plan(model: Model) -> Plan:
     return Plan(steps=tuple(steps), waits={fact: wait_for(fact, model) for fact in facts},
                 pull_by_bootstrap=pull, license_by_bootstrap=license_,
                 helm=any(stage.helm_chart for stage in model.stages), engine_label=engine_label,
-                tigerastatus=tuple(component.name for component in model.tigera.components_for(tigera_kinds(values))))
+                tigerastatus=tuple(component.name for component in model.tigera.components_for(tigera_kinds(values))),
+                git_by_bootstrap=credential, installs_engine=bool(installed),
+                git_secrets=git_secrets(model) if credential else (),
+                git_ssh=not values.gitops.repoURL.startswith("https://"),
+                git_known_hosts=credential and "flux" in model.engines and not values.gitops.repoURL.startswith(
+                    "https://"))
+
+
+def git_secrets(model: Model) -> tuple[tuple[str, str, str], ...]:
+    """The repository Secret of each engine: Argo CD finds it by its label argocd.argoproj.io/secret-type:
+    repository (argo-cd v3.5.1 common/common.go LabelValueSecretTypeRepository; fields url, type, username,
+    password, sshPrivateKey: util/db/repository_secrets.go); Flux by the GitRepository's secretRef."""
+    gitops = model.values.gitops
+    found = []
+    if "argocd" in model.engines:
+        found.append(("argocd", gitops.argocdNamespace, f"{model.cluster}-repository"))
+    if "flux" in model.engines:
+        found.append(("flux", gitops.fluxNamespace, flux.git_secret(model, flux.flux_url(gitops.repoURL))))
+    return tuple(found)
 
 
 def helm_values_json(stage: Stage) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from renderer.errors import Problem, TemplateError
 from renderer.model import Model
-from renderer.simulate import argocd, bootstrap, content, flux
+from renderer.simulate import argocd, bootstrap, content, flux, selfmanaged
 from renderer.simulate.cluster import ApplyError, Cluster, Site
 from renderer.simulate.outcome import Outcome
 
@@ -126,4 +126,7 @@ def prove(model: Model, tree: dict[str, str],
     if failed:
         raise TemplateError([Problem(f"rollout ({outcome.delivery})", 0, 0, "", problem)
                              for outcome in failed for problem in outcome.problems[:8]])
+    cut = selfmanaged.problems(model, tree)
+    if cut:
+        raise TemplateError([Problem("rollout (engine upgrade)", 0, 0, "", problem) for problem in cut])
     return outcomes

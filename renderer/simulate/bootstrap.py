@@ -7,6 +7,7 @@ stops the script (exit 1). Default timeouts are the script's (--wait-timeout, --
 from __future__ import annotations
 
 from renderer.model import Model
+from renderer.render.bootstrap import WAITS
 from renderer.simulate import content as content_
 from renderer.simulate.cluster import NODES_JOIN_SECONDS, ApplyError, Cluster
 from renderer.simulate.outcome import Outcome
@@ -19,7 +20,8 @@ POLL = 15
 def _wait(cluster: Cluster, fact: str) -> bool:
     if fact == "crds:external-secrets.io":
         return cluster.holds(fact)  # require_crd: checked, never waited for
-    limit = cluster.now + (APISERVER_TIMEOUT if fact.startswith("api:") else WAIT_TIMEOUT)
+    timeout = WAITS.get(fact.split(":", 1)[0], ("", "WAIT_TIMEOUT", ""))[1]  # the script's own wait table
+    limit = cluster.now + (APISERVER_TIMEOUT if timeout == "APISERVER_TIMEOUT" else WAIT_TIMEOUT)
     while not cluster.holds(fact):
         if cluster.now >= limit:
             return False

@@ -69,9 +69,9 @@ def build(tree: dict[str, str], directory: str, stage: Stage | None) -> Content:
         raise ApplyError(f"kustomize build {directory}: kustomization.yaml is not one YAML mapping: "
                          f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__} (file {root})") from None
     for resource in kustomization.get("resources", []):
-        if "://" in resource:
+        if "://" in resource:  # its namespace-less objects land in the kustomization's namespace
             content.opaque = True
-            content.remote.append((resource, ""))
+            content.remote.append((resource, str(kustomization.get("namespace", ""))))
             continue
         path = posixpath.normpath(posixpath.join(directory, resource))
         if path.startswith("..") or not path.startswith(directory):
@@ -80,7 +80,7 @@ def build(tree: dict[str, str], directory: str, stage: Stage | None) -> Content:
                 # allows those (api/internal/loader/fileloader.go: FileLoader.New); its content is the
                 # stage's declared content, as for a remote URL.
                 content.opaque = True
-                content.remote.append((resource, ""))
+                content.remote.append((resource, str(kustomization.get("namespace", ""))))
                 continue
             content.outside_root.append(resource)
             if path not in tree:  # a repository file outside the tree: a SOPS file (stage 07-license)

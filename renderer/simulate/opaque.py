@@ -70,6 +70,30 @@ DECLARED: tuple[Declared, ...] = (
          _obj("apps/v1", "DaemonSet", "longhorn-manager", RELEASE_NAMESPACE),
          _obj("apps/v1", "Deployment", "longhorn-driver-deployer", RELEASE_NAMESPACE))),
     Declared(
+        "Argo CD install.yaml", r"/manifests/install\.yaml$|@argocd:(^|.*/)install-[0-9a-f]+/?$",
+        "argoproj/argo-cd v3.5.1 manifests/install.yaml: the argoproj.io CRDs (Application, AppProject, "
+        "ApplicationSet) and, without a namespace of their own (the stage's kustomization sets it), ConfigMap "
+        "argocd-cm, the argocd-server, argocd-repo-server and argocd-redis Deployments and the "
+        "argocd-application-controller StatefulSet",
+        (_crd("applications.argoproj.io"), _crd("appprojects.argoproj.io"), _crd("applicationsets.argoproj.io"),
+         _obj("v1", "ConfigMap", "argocd-cm", RELEASE_NAMESPACE),
+         _obj("apps/v1", "Deployment", "argocd-server", RELEASE_NAMESPACE),
+         _obj("apps/v1", "Deployment", "argocd-repo-server", RELEASE_NAMESPACE),
+         _obj("apps/v1", "Deployment", "argocd-redis", RELEASE_NAMESPACE),
+         _obj("apps/v1", "StatefulSet", "argocd-application-controller", RELEASE_NAMESPACE))),
+    Declared(
+        "Flux install.yaml", r"/v[0-9][^/]*/install\.yaml$|@:(^|.*/)install-[0-9a-f]+/?$",
+        "fluxcd/flux2 v2.9.4 manifests/install/kustomization.yaml (the release asset install.yaml is its "
+        "kustomize build): Namespace flux-system, the source, kustomize and helm toolkit CRDs, and the "
+        "source-, kustomize-, helm- and notification-controller Deployments in flux-system",
+        (_obj("v1", "Namespace", "flux-system"),
+         _crd("gitrepositories.source.toolkit.fluxcd.io"), _crd("helmrepositories.source.toolkit.fluxcd.io"),
+         _crd("kustomizations.kustomize.toolkit.fluxcd.io"), _crd("helmreleases.helm.toolkit.fluxcd.io"),
+         _obj("apps/v1", "Deployment", "source-controller", "flux-system"),
+         _obj("apps/v1", "Deployment", "kustomize-controller", "flux-system"),
+         _obj("apps/v1", "Deployment", "helm-controller", "flux-system"),
+         _obj("apps/v1", "Deployment", "notification-controller", "flux-system"))),
+    Declared(
         "SOPS license", r"\.enc\.ya?ml$|license",
         "stage 07-license's only resource is the SOPS-encrypted LicenseKey named default "
         "(README, Secrets; bootstrap.sh refuses any other shape)",
@@ -81,9 +105,12 @@ class Unknown(Exception):
     """Remote content nothing here declares."""
 
 
-def declared(reference: str) -> Declared:
+def declared(reference: str, namespace: str = "") -> Declared:
+    """The entry for a URL, a chart or a vendored directory. Both engines' manifests are named install.yaml,
+    so their vendored directories (remote/vendor.py: install-<sha256 prefix>) are told apart by the namespace
+    their stage's kustomization sets (`@argocd:` for Argo CD's, whose objects carry none; `@:` for Flux's)."""
     for entry in DECLARED:
-        if re.search(entry.pattern, reference):
+        if re.search(entry.pattern, reference) or re.search(entry.pattern, f"@{namespace}:{reference}"):
             return entry
     raise Unknown(reference)
 
@@ -91,7 +118,7 @@ def declared(reference: str) -> Declared:
 def objects(reference: str, release_namespace: str = "") -> list[dict[str, Any]]:
     """The declared objects of `reference`, chart objects placed in `release_namespace`."""
     found = []
-    for obj in declared(reference).objects:
+    for obj in declared(reference, release_namespace).objects:
         metadata = dict(obj["metadata"])
         if metadata.get("namespace") == RELEASE_NAMESPACE:
             metadata["namespace"] = release_namespace

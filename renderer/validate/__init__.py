@@ -208,7 +208,8 @@ def semantic_problems(values: LocatedValues, data: dict[str, Any]) -> list[Probl
     if license_["provider"] == "sops" and "encryptedFile" not in license_:
         problems.append(_problem(values, ("secrets", "license", "encryptedFile"),
                                  "required when secrets.license.provider is sops", at_key=True))
-    for path in (("tigera", "manifestsBaseURL"), ("longhorn", "chartRepository")):
+    for path in (("tigera", "manifestsBaseURL"), ("longhorn", "chartRepository"),
+                 ("gitops", "argocdManifestsBaseURL"), ("gitops", "fluxManifestsBaseURL")):
         url = data[path[0]][path[1]]
         if url.startswith("http://") and not is_loopback(url):
             problems.append(_problem(values, path, f"{redact.why_hidden(url) or repr(url)} uses plain http; use https "
@@ -243,6 +244,7 @@ def rollout_problems(values: LocatedValues, data: dict[str, Any]) -> list[Proble
             "sops cannot deliver the license with Argo CD: Argo CD has no SOPS support and its kustomize build "
             "refuses files outside the stage directory (argo-cd v3.5.1, default LoadRestrictionsRootOnly)",
             hint="use secrets.license.provider: bootstrap with Argo CD, or gitops.engine: flux"))
+    problems += engine_problems(values, data)
     tigera = series.row(data["tigera"]["version"])
     operator_tier = tigera.tier
     tier = data["bypass"].get("tier", operator_tier)
@@ -269,6 +271,26 @@ def rollout_problems(values: LocatedValues, data: dict[str, Any]) -> list[Proble
             f"on {', '.join(map(str, tigera.api_ports))} only, not on apiServer.endpointPort "
             f"(tigera/operator {tigera.operator})",
             hint=f"add {namespace} to bypass.namespaces (the default list has it)"))
+    return problems
+
+
+def engine_problems(values: LocatedValues, data: dict[str, Any]) -> list[Problem]:
+    """What the engine stage (gitops.engineInstalled: false) and the bootstrap's repository credential cannot do."""
+    problems = []
+    gitops = data["gitops"]
+    engines = ("argocd", "flux") if gitops["engine"] == "both" else (gitops["engine"],)
+    # The install manifests bind their ClusterRoles to ServiceAccounts of a fixed namespace
+    # (argo-cd v3.5.1 manifests/install.yaml: subjects namespace argocd; flux2 v2.9.4
+    # manifests/install/kustomization.yaml: namespace flux-system).
+    fixed = {"argocd": ("argocdNamespace", "argocd"), "flux": ("fluxNamespace", "flux-system")}
+    for engine in engines if not gitops["engineInstalled"] else ():
+        key, namespace = fixed[engine]
+        if gitops[key] != namespace:
+            problems.append(_problem(
+                values, ("gitops", key),
+                f"the {engine} install manifest runs in namespace {namespace} only (its ClusterRoleBindings name "
+                f"ServiceAccounts there)", hint=f"remove gitops.{key}, or install the engine yourself and set "
+                "gitops.engineInstalled: true"))
     return problems
 
 

@@ -19,6 +19,7 @@ later" and a test never sleeps. The rules follow the controllers the bootstrap w
 
 from __future__ import annotations
 
+import base64
 import os
 from typing import Any
 
@@ -249,3 +250,61 @@ def settled(state: dict[str, Any], name: str) -> bool:
         ticks += [state.get("born", {}).get(key) for key in bypass_keys(state)] or [None]
     return all(tick is not None for tick in ticks) and now() >= max(t for t in ticks if t is not None) + delay(
         "LICENSED")
+
+
+# ---- GitOps engines ------------------------------------------------------------------------
+# An engine installed by the bootstrap runs once its pods have the pod network (Calico: the nodes
+# Ready); one in FAKE_PREINSTALLED runs from the start. The fake Git server is private when
+# FAKE_GIT_TOKEN is set: an engine reads the repository only with a Secret holding that token (or that
+# deploy key, for an ssh URL).
+
+ENGINE_NAMESPACES = {"argocd": ("argocd", "argocd-server"), "flux": ("flux-system", "kustomize-controller")}
+
+
+def engine_runs(state: dict[str, Any], engine: str) -> bool:
+    if engine in env_list("FAKE_PREINSTALLED"):
+        return True
+    ns, deployment = ENGINE_NAMESPACES[engine]
+    return has(state, "apps", "Deployment", deployment, ns) and nodes_ready(state)
+
+
+def _field(secret: dict[str, Any] | None, name: str) -> str:
+    data = (secret or {}).get("data") or {}
+    return base64.b64decode(data.get(name, "")).decode("utf-8", "replace")
+
+
+def repository_readable(state: dict[str, Any], engine: str, obj: dict[str, Any]) -> bool:
+    token = os.environ.get("FAKE_GIT_TOKEN", "")
+    if not token:
+        return True
+    ns = obj["metadata"].get("namespace", "")
+    if engine == "argocd":
+        url = obj["spec"]["source"]["repoURL"]
+        return any(token in (_field(secret, "password"), _field(secret, "sshPrivateKey"))
+                   and _field(secret, "url") == url
+                   and secret["metadata"].get("labels", {}).get("argocd.argoproj.io/secret-type") == "repository"
+                   for key, secret in state["objects"].items() if key.startswith(f"|Secret|{ns}|"))
+    name = (obj["spec"].get("secretRef") or {}).get("name", "")
+    secret = state["objects"].get(f"|Secret|{ns}|{name}")
+    by_ssh = _field(secret, "identity") == token and bool(_field(secret, "known_hosts"))
+    return bool(name) and (_field(secret, "password") == token or by_ssh)
+
+
+def with_workload_status(state: dict[str, Any], obj: dict[str, Any]) -> dict[str, Any]:
+    """Deployments and StatefulSets ready once the pod network runs; an Application Synced, a GitRepository
+    Ready, once its engine runs and can read the repository."""
+    kind = obj["kind"]
+    if kind in ("Deployment", "StatefulSet"):
+        ready = nodes_ready(state) or obj["metadata"]["name"] == "tigera-operator"
+        replicas = (obj.get("spec") or {}).get("replicas", 1)
+        if kind == "Deployment":
+            status: dict[str, Any] = {"conditions": [{"type": "Available", "status": "True" if ready else "False"}]}
+        else:
+            status = {"replicas": replicas, "readyReplicas": replicas if ready else 0}
+        return {**obj, "status": status}
+    engine = "argocd" if kind == "Application" else "flux"
+    done = engine_runs(state, engine) and repository_readable(state, engine, obj)
+    if kind == "Application":
+        return {**obj, "status": {"sync": {"status": "Synced" if done else "Unknown"},
+                                  "health": {"status": "Healthy" if done else "Missing"}}}
+    return {**obj, "status": {"conditions": [{"type": "Ready", "status": "True" if done else "False"}]}}

@@ -46,7 +46,8 @@ RESOURCES = {"endpoints": ("", "Endpoints"), "ep": ("", "Endpoints"), "namespace
              "secrets": ("", "Secret"), "crd": ("apiextensions.k8s.io", "CustomResourceDefinition"),
              "crds": ("apiextensions.k8s.io", "CustomResourceDefinition"),
              "customresourcedefinition": ("apiextensions.k8s.io", "CustomResourceDefinition"),
-             "customresourcedefinitions": ("apiextensions.k8s.io", "CustomResourceDefinition")}
+             "customresourcedefinitions": ("apiextensions.k8s.io", "CustomResourceDefinition"),
+             "deployments": ("apps", "Deployment"), "statefulsets": ("apps", "StatefulSet")}
 # projectcalico.org/v3, served by the Tigera API server (not CRDs): plural -> kind.
 CALICO_V3 = {"licensekeys": "LicenseKey", "tiers": "Tier", "networkpolicies": "NetworkPolicy",
              "globalnetworkpolicies": "GlobalNetworkPolicy"}
@@ -253,8 +254,39 @@ def remote_stand_in(url: str) -> list[dict[str, Any]]:
                  "data": {".dockerconfigjson": "e30="}},
                 {"apiVersion": "apps/v1", "kind": "Deployment",
                  "metadata": {"name": "calico-prometheus-operator", "namespace": "tigera-prometheus"}}]
+    if name == "install.yaml":
+        return engine_stand_in(url)
     return [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name.replace(".", "-"),
                                                                    "namespace": "default"}}]
+
+
+ENGINE_INSTALL = {
+    # argo-cd manifests/install.yaml: namespace-less objects (applied with -n argocd), CRDs, argocd-cm,
+    # six Deployments and the application controller's StatefulSet; two of the Deployments stand in.
+    "argocd": ("", [("argoproj.io", "Application", "applications", True),
+                    ("argoproj.io", "AppProject", "appprojects", True),
+                    ("argoproj.io", "ApplicationSet", "applicationsets", True)],
+               ["argocd-server", "argocd-repo-server"], ["argocd-application-controller"]),
+    # flux2's release install.yaml: the flux-system namespace, the controllers' CRDs and Deployments.
+    "flux": ("flux-system", PREINSTALLED["flux"][1],
+             ["source-controller", "kustomize-controller", "helm-controller", "notification-controller"], []),
+}
+
+
+def engine_stand_in(url: str) -> list[dict[str, Any]]:
+    """A small stand-in of an engine's install manifest (Argo CD's or Flux's, told apart by the URL)."""
+    engine = "flux" if "flux" in url else "argocd"
+    ns, crds, deployments, statefulsets = ENGINE_INSTALL[engine]
+    objects = [namespace(ns)] if ns else []
+    objects += [crd(*spec) for spec in crds]
+    meta = {"namespace": ns} if ns else {}
+    if engine == "argocd":
+        objects.append({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "argocd-cm", **meta}})
+    objects += [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, **meta},
+                 "spec": {"replicas": 1}} for name in deployments]
+    objects += [{"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name, **meta},
+                 "spec": {"replicas": 1}} for name in statefulsets]
+    return objects
 
 
 def _deleted_by(patch: dict[str, Any], obj: dict[str, Any]) -> bool:
@@ -285,6 +317,10 @@ def kustomize_build(directory: Path, enable_helm: bool) -> list[dict[str, Any]]:
         fail("Error: trouble configuring builtin HelmChartInflationGenerator with config: must specify --enable-helm")
     for patch in spec.get("patches", []):
         objects = [obj for obj in objects if not _deleted_by(patch, obj)]
+    if spec.get("namespace"):  # kustomize's namespace transformer: every namespaced object
+        for obj in objects:
+            if obj.get("kind") not in CLUSTER_SCOPED:
+                obj.setdefault("metadata", {})["namespace"] = spec["namespace"]
     return objects
 
 
@@ -310,6 +346,8 @@ def resolve(state: dict[str, Any], resource: str) -> tuple[str, str]:
 
 
 def with_status(state: dict[str, Any], key: str, obj: dict[str, Any]) -> dict[str, Any]:
+    if obj["kind"] in ("Deployment", "StatefulSet", "Application", "GitRepository"):
+        return sim.with_workload_status(state, obj)
     if obj["kind"] != "CustomResourceDefinition":
         return obj
     status = "True" if sim.established(state, key) else "False"

@@ -1,4 +1,4 @@
-"""Loopback HTTP stand-ins for the Tigera manifest host and the Longhorn Helm repo.
+"""Loopback HTTP stand-ins for the Tigera manifest host (and the engines' install manifests) and the Longhorn Helm repo.
 
 Why: stage directories point kustomize at remote manifests and charts, and the
 tests must prove those builds work (and that supply-chain checks notice
@@ -35,6 +35,9 @@ REQUEST_TIMEOUT = 10.0
 SHUTDOWN_TIMEOUT = 5.0
 
 TIGERA_MANIFESTS = ("tigera-operator.yaml", "tigera-prometheus-operator.yaml")
+ENGINE_MANIFESTS = {"argo-cd": re.compile(r"^/argo-cd/(?P<version>v[^/]+)/manifests/install\.yaml$"),
+                    "flux2": re.compile(r"^/flux2/(?P<version>v[^/]+)/install\.yaml$")}
+"""The engines' install manifests, served from tests/fixtures/remote/<name>/install.yaml (any version)."""
 LONGHORN_VERSIONS = ("1.7.0", "1.7.1")
 
 
@@ -145,6 +148,7 @@ class TigeraManifestsServer:
         self._files = {
             name: (fixtures / name).read_bytes() for name in TIGERA_MANIFESTS
         }
+        self._engines = {name: (fixtures / name / "install.yaml").read_bytes() for name in ENGINE_MANIFESTS}
         self._overrides: dict[str, bytes | None] = {}
         self._lock = threading.Lock()
         self._http = LoopbackServer(self._route)
@@ -158,6 +162,16 @@ class TigeraManifestsServer:
     def requests(self) -> list[str]:
         """Request paths received so far (including answered 404s), oldest first."""
         return self._http.requests
+
+    @property
+    def argocd_base_url(self) -> str:
+        """Like `https://raw.githubusercontent.com/argoproj/argo-cd` (gitops.argocdManifestsBaseURL)."""
+        return f"{self._http.origin}/argo-cd"
+
+    @property
+    def flux_base_url(self) -> str:
+        """Like `https://github.com/fluxcd/flux2/releases/download` (gitops.fluxManifestsBaseURL)."""
+        return f"{self._http.origin}/flux2"
 
     def manifest_url(self, version: str, name: str) -> str:
         return f"{self.base_url}/{version}/manifests/{name}"
@@ -177,6 +191,9 @@ class TigeraManifestsServer:
             if path in self._overrides:
                 body = self._overrides[path]
                 return NOT_FOUND if body is None else Reply(200, body, "text/yaml")
+        for name, pattern in ENGINE_MANIFESTS.items():
+            if pattern.match(path):
+                return Reply(200, self._engines[name], "text/yaml")
         match = self._PATH.match(path)
         if match is None or match["name"] not in self._files:
             return NOT_FOUND

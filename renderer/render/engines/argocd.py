@@ -72,7 +72,15 @@ def render(model: Model) -> dict[str, str]:
     tree["argocd/apps/kustomization.yaml"] = kustomization(child_files)
     tree["argocd/root-application.yaml"] = render_template(
         "argocd/root-application.yaml.j2", path=f"{model.values.gitops.path}/argocd/apps", **context)
-    tree["argocd/argocd-cm-health.yaml"] = render_template(
-        "argocd/argocd-cm-health.yaml.j2", application_lua=health.APPLICATION_LUA, crd_lua=health.CRD_LUA,
-        operator_lua={kind: health.operator_lua(kind) for kind in HEALTH}, **context)
+    tree["argocd/argocd-cm-health.yaml"] = health_configmap(model)
     return tree
+
+
+def health_configmap(model: Model, in_stage: bool = False) -> str:
+    """argocd-cm's health checks: applied by the handover onto an engine installed elsewhere, or (`in_stage`)
+    a patch of the engine stage's argocd-cm, the same keys."""
+    owned = any(stage.engine == "argocd" for stage in model.git_stages)
+    return render_template(
+        "argocd/argocd-cm-health.yaml.j2", application_lua=health.APPLICATION_LUA, crd_lua=health.CRD_LUA,
+        in_stage=in_stage, owned=owned,
+        operator_lua={kind: health.operator_lua(kind) for kind in HEALTH}, v=model.values, m=model)

@@ -52,9 +52,10 @@ def render(model: Model) -> dict[str, str]:
 def git_secret(model: Model, url: str) -> str:
     """Secret the GitRepository authenticates with: ssh:// always needs `identity` and `known_hosts`
     (fluxcd/source-controller v1.9.1 internal/controller/gitrepository_controller.go); a private
-    https repository names one in values."""
+    https repository names one in values, or gets `flux-system` when the bootstrap creates it."""
     configured = model.values.gitops.fluxSecretName or ""
-    if configured or not url.startswith("ssh://"):
+    by_bootstrap = model.values.secrets.gitCredentials.provider == "bootstrap"
+    if configured or not (url.startswith("ssh://") or by_bootstrap):
         return configured
     return "flux-system"
 
