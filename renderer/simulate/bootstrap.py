@@ -1,10 +1,14 @@
-"""The bootstrap script, played step by step: its waits (from the rollout model) and what it applies.
+"""The bootstrap script, played step by step as the script on disk orders them: its STEPS table (each
+step's name and the facts it waits for, as bootstrap.sh runs them) and what each stage step applies.
 
 It runs once, without retries: a step that finds what it needs missing when its wait times out
 stops the script (exit 1). Default timeouts are the script's (--wait-timeout, --apiserver-timeout).
+A hand-edited script whose table swaps two steps or drops a wait is played as it stands.
 """
 
 from __future__ import annotations
+
+import re
 
 from renderer.model import Model
 from renderer.render.bootstrap import WAITS
@@ -29,11 +33,41 @@ def _wait(cluster: Cluster, fact: str) -> bool:
     return True
 
 
+_STEPS = re.compile(r"^readonly STEPS=\(\n(?P<rows>(?:  '[^'\n]*'\n)*)\)$", re.MULTILINE)
+
+
+def steps_on_disk(script: str) -> list[tuple[str, tuple[str, ...]]] | None:
+    """(step name, facts it waits for) in the order bootstrap.sh's STEPS table runs them; None without one."""
+    found = _STEPS.search(script)
+    if found is None:
+        return None
+    steps = []
+    for row in found["rows"].splitlines():
+        name, _function, _description, facts = [*row.strip().strip("'").split("|"), "", "", ""][:4]
+        steps.append((name, tuple(facts.split())))
+    return steps
+
+
 def run(model: Model, tree: dict[str, str], cluster: Cluster) -> Outcome:
-    """Apply what the bootstrap applies; the Outcome says whether those steps all succeeded."""
-    for placed in model.bootstrap:
-        stage = placed.stage
-        for fact in stage.needs:
+    """Apply what the bootstrap applies, in its script's order with its script's waits; the Outcome says
+    whether those steps all succeeded."""
+    steps = steps_on_disk(tree.get("bootstrap.sh", ""))
+    if steps is None:
+        return Outcome("bootstrap", False, cluster.now,
+                       ["bootstrap.sh: no STEPS table (the script runs nothing it does not list) (file bootstrap.sh)"],
+                       cluster.log)
+    by_name = {name: placed.stage for placed in model.bootstrap
+               for name in (placed.stage.directory, placed.stage.slug)}
+    for name, waits in steps:
+        stage = by_name.get(name)
+        if stage is None:
+            continue  # preflight, cluster, kubeconfig, endpoint, health, handover: no stage of the tree
+        unknown = [fact for fact in waits if fact.split(":", 1)[0] not in WAITS]
+        if unknown:
+            return Outcome("bootstrap", False, cluster.now,
+                           [f"step {name}: bootstrap.sh has no wait for {', '.join(unknown)} (file bootstrap.sh)"],
+                           cluster.log)
+        for fact in waits:
             if not _wait(cluster, fact):
                 return Outcome("bootstrap", False, cluster.now,
                                [f"step {stage.directory}: timed out waiting for {fact}"], cluster.log)
