@@ -131,3 +131,15 @@ def test_a_prune_that_takes_away_what_the_new_release_needs_is_refused() -> None
                                           {"09/logstorage.yaml": (logs,), **{k: v for k, v in moved.items()
                                                                              if k != "02/sc.yaml"}}) == [
         "storageclass:tigera-elasticsearch (needed by TigeraStatus log-storage-elastic)"]
+
+
+def test_a_bootstrap_rerun_applies_the_new_bypass_once_the_tier_exists_and_prunes_nothing() -> None:
+    """bootstrap.sh on an existing cluster waits for the new tier, then applies; it never deletes, so the old
+    bypass (alone in the old tier) keeps dropping those pods' other egress until the engine prunes it."""
+    rename = upgrade.Upgrade("v3.22.7", "v3.23.1", (), "allow-tigera", "calico-system")
+    played = simulate_upgrade.play(rename, {}, (), "c")
+    assert [item.delivery.split(" (")[0] for item in played] == ["bootstrap rerun"]
+    (rerun,) = played
+    assert rerun.api_lost == 0 and rerun.applied == 60
+    assert rerun.pruned == simulate_upgrade.HORIZON and rerun.egress_cut == simulate_upgrade.HORIZON - 60
+    assert "old not pruned within 3600 s, bypass uninterrupted" in rerun.summary()

@@ -53,8 +53,9 @@ class Played:
         verdict = "bypass uninterrupted" if not self.api_lost else f"BYPASS LOST for {self.api_lost:.0f} s"
         cut = (f"; their other egress dropped for {self.egress_cut:.0f} s by the old bypass alone in the old tier "
                "(a tier that selects a pod and takes no action drops it)") if self.egress_cut else ""
-        return (f"{self.delivery}: new bypass applied at {self.applied:.0f} s, old pruned at {self.pruned:.0f} s, "
-                f"{verdict}{cut}")
+        pruned = (f"old pruned at {self.pruned:.0f} s" if self.pruned < HORIZON else
+                  f"old not pruned within {HORIZON} s")
+        return f"{self.delivery}: new bypass applied at {self.applied:.0f} s, {pruned}, {verdict}{cut}"
 
 
 def _named(objects: Objects, kind: str, suffix: str) -> dict[str, Any]:
@@ -100,7 +101,8 @@ def _windows(tier_at: float, applied: float, pruned: float) -> tuple[float, floa
 
 
 def play(upgrade: Upgrade, objects: Objects, engines: tuple[str, ...], cluster: str) -> list[Played]:
-    """Each engine's delivery of the tier rename (nothing when the tier does not change)."""
+    """Each engine's delivery of the tier rename, then a bootstrap rerun's (nothing when the tier does not
+    change)."""
     if upgrade.old_tier == upgrade.new_tier:
         return []
     tiers = next(component.seconds for component in series.row(upgrade.new).components if component.name == "tiers")
@@ -125,7 +127,21 @@ def play(upgrade: Upgrade, objects: Objects, engines: tuple[str, ...], cluster: 
             delivery = "Flux (dependsOn at the new revision)"
         lost, cut = _windows(tier_at, applied, pruned)
         played.append(Played(delivery, applied, pruned, lost, cut))
+    played.append(_bootstrap_rerun(tier_at))
     return played
+
+
+def _bootstrap_rerun(tier_at: float) -> Played:
+    """bootstrap.sh run again on the cluster: its bypass step polls for the new tier (tier:operator, within
+    --wait-timeout) and applies the new bypass once it exists; the script never deletes anything, so the old
+    bypass stays until the engine prunes it after the handover (templates/bootstrap/: apply --server-side only)."""
+    from renderer.simulate.bootstrap import POLL, WAIT_TIMEOUT
+
+    polls = -(-tier_at // POLL)
+    applied = polls * POLL if tier_at <= WAIT_TIMEOUT else float(HORIZON)
+    lost, cut = _windows(tier_at, applied, float(HORIZON))
+    return Played("bootstrap rerun (it never prunes: the engine prunes the old bypass after the handover)", applied,
+                  float(HORIZON), lost, cut)
 
 
 def _provides(objects: Objects, tier: str) -> set[str]:
