@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,39 @@ def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     for name in NAMES:
         (tmp_path / f"{name}.yaml").write_text(seed.replace("ceosks-poc", name), "utf-8")
     return ["base.yaml", *(f"{name}.yaml" for name in NAMES)]
+
+
+FORTY = tuple(f"c{number:02d}" for number in range(1, 41))
+
+
+def _write_fleet(folder: Path, names: tuple[str, ...]) -> list[str]:
+    """base.yaml plus one seed-derived cluster file per name; the values arguments, base first."""
+    (folder / "base.yaml").write_text("tigera:\n  version: v3.19.2\n", "utf-8")
+    seed = PROD_VALUES.read_text("utf-8")
+    for name in names:
+        (folder / f"{name}.yaml").write_text(seed.replace("ceosks-poc", name), "utf-8")
+    return ["base.yaml", *(f"{name}.yaml" for name in names)]
+
+
+@pytest.fixture(scope="module")
+def forty_written(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fleet of 40 clusters rendered once for the module: values in <dir>/values, trees in <dir>/out."""
+    root = tmp_path_factory.mktemp("forty")
+    (root / "values").mkdir()
+    arguments = _write_fleet(root / "values", FORTY)
+    run_cli("--out", root / "out", *(root / "values" / name for name in arguments), expect=0)
+    return root
+
+
+@pytest.fixture
+def forty(forty_written: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], str]:
+    """A scratch copy of the 40 values files (the working directory) and the shared rendered tree (--out):
+    a test edits its copy and compares against the shared trees, which only a write would change."""
+    shutil.copytree(forty_written / "values", tmp_path / "values")
+    monkeypatch.chdir(tmp_path / "values")
+    for variable in ("GITHUB_ACTIONS", "NO_COLOR", "FORCE_COLOR"):
+        monkeypatch.delenv(variable, raising=False)
+    return ["base.yaml", *(f"{name}.yaml" for name in FORTY)], str(forty_written / "out")
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
@@ -80,13 +114,27 @@ def test_check_lists_the_stale_files_then_the_command_that_fixes_them(fleet: lis
     assert cli("--check", *fixed)[0] == 0
 
 
+def test_the_fix_command_names_the_layers_and_only_the_stale_clusters(forty: tuple[list[str], str]) -> None:
+    arguments, out = forty
+    Path("_region.yaml").write_text("{}\n", "utf-8")  # a second layer, kept in the command where it was given
+    Path("c07.yaml").write_text(Path("c07.yaml").read_text("utf-8").replace("size: 2", "size: 3"))
+    code, stdout, err = cli("--check", "--out", out, "--strict", "_region.yaml", *arguments)
+    assert code == 1
+    assert stdout == f"changed: {out}/c07/bootstrap.sh\n"
+    assert err.splitlines()[-1] == (f"{out}/ is stale; to update it, run: render --out {out} --strict _region.yaml "
+                                    "base.yaml c07.yaml")
+    Path("c31.yaml").write_text(Path("c31.yaml").read_text("utf-8").replace("size: 2", "size: 4"))
+    err = cli("--check", "--quiet", "--out", out, *arguments)[2]
+    assert err == f"{out}/ is stale; to update it, run: render --out {out} base.yaml c07.yaml c31.yaml\n"
+
+
 def test_quiet_prints_only_answers_and_problems(fleet: list[str]) -> None:
     assert cli("--quiet", *fleet) == (0, "", "")
     assert cli("-q", "--check", *fleet) == (0, "", "")
     Path("bravo.yaml").write_text(Path("bravo.yaml").read_text("utf-8").replace("size: 2", "size: 3"))
     code, out, err = cli("--check", "--quiet", *fleet)
     assert (code, out) == (1, "changed: out/bravo/bootstrap.sh\n")
-    assert err == "out/ is stale; to update it, run: render base.yaml alpha.yaml bravo.yaml charlie.yaml\n"
+    assert err == "out/ is stale; to update it, run: render base.yaml bravo.yaml\n"
     Path("alpha.yaml").write_text("cluster: {}\n")
     assert cli("--quiet", *fleet)[2].startswith("alpha.yaml:1:1: error: cluster.kubernetesVersion: required")
 
