@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
 
 from tests.conftest import PROD_VALUES, REPO_ROOT
@@ -188,3 +191,65 @@ def test_progress_is_drawn_on_a_terminal_only(fleet: list[str], tmp_path: Path) 
     assert piped.returncode == 0 and "\r" not in piped.stderr and "clusters" in piped.stderr
     quiet = _stderr_on_a_terminal(["--quiet", "--check", *fleet], tmp_path)
     assert quiet.strip() == ""
+
+
+# --- --output json: one document on stdout, checked against schemas/output.schema.json ---------
+
+def _document(*args: str) -> tuple[int, dict[str, Any]]:
+    """Run with --output json; the whole of stdout is one document that matches the schema."""
+    code, out, _err = cli("--output", "json", *args)
+    document = json.loads(out)
+    schema = json.loads((REPO_ROOT / "schemas" / "output.schema.json").read_text("utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(document)
+    assert document["exit_code"] == code
+    return code, document
+
+
+def test_json_output_of_a_render_a_check_a_diff_and_a_plan_matches_its_schema(fleet: list[str]) -> None:
+    code, written = _document(*fleet)
+    assert code == 0 and written["mode"] == "write" and written["fix_command"] is None
+    assert written["summary"] == {"clusters": 3, "changed": 3, "unchanged": 0}
+    assert [(entry["name"], entry["status"], entry["values"]) for entry in written["clusters"]] == [
+        (name, "changed", ["base.yaml", f"{name}.yaml"]) for name in NAMES]
+    assert len(written["clusters"][0]["files"]["added"]) == 35
+    Path("bravo.yaml").write_text(Path("bravo.yaml").read_text("utf-8").replace("size: 2", "size: 3"))
+    for mode in ("--check", "--diff"):
+        code, checked = _document(mode, *fleet)
+        assert code == 1 and checked["mode"] == mode[2:]
+        assert [entry["status"] for entry in checked["clusters"]] == ["unchanged", "changed", "unchanged"]
+        assert checked["clusters"][1]["files"] == {"added": [], "changed": ["bootstrap.sh"], "removed": []}
+        assert checked["fix_command"] == "render base.yaml bravo.yaml"
+    code, planned = _document("--plan", "base.yaml", "alpha.yaml")
+    assert code == 0 and planned["clusters"][0]["status"] == "planned"
+    steps = planned["clusters"][0]["plan"]
+    assert steps[0] == {"delivery": "bootstrap (out/alpha/bootstrap.sh), in this order",
+                        "step": "01-longhorn: Longhorn storage (helm upgrade --install)", "waits": []}
+    assert any(step["waits"] for step in steps) and any(step["delivery"].startswith("Argo CD") for step in steps)
+
+
+def test_json_output_of_a_refused_run_names_each_problem(fleet: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    Path("alpha.yaml").write_text(Path("alpha.yaml").read_text("utf-8").replace("size: 2", "size: 0"))
+    code, refused = _document("--check", *fleet)
+    assert code == 2 and refused["clusters"] == []
+    assert [(p["file"], p["line"], p["column"], p["key"], p["level"]) for p in refused["problems"]] == [
+        ("alpha.yaml", 20, 9, "nodepool.size", "error")]
+    assert refused["problems"][0]["message"]
+    code, usage = _document("--check", "--plan", *fleet)
+    assert code == 2 and usage["mode"] is None and "exclude each other" in usage["problems"][0]["message"]
+    assert _document("--output=json", "--no-such-option", *fleet)[1]["problems"][0]["message"].startswith("No such")
+    assert _document("--format", "markdown", "--diff", *fleet)[0] == 2
+
+    def broken(_request: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("renderer.cli.command.execute", broken)
+    code, internal = _document(*fleet)
+    assert code == 3 and internal["problems"][0]["message"].startswith("internal error")
+
+
+def test_without_output_json_the_text_output_is_unchanged(fleet: list[str]) -> None:
+    cli(*fleet)
+    text = cli("--check", "--set", "nodepool.size=3", *fleet)
+    assert text[1].startswith("changed: out/alpha/bootstrap.sh\n") and "{" not in text[1]
+    assert cli("--output", "text", "--check", "--set", "nodepool.size=3", *fleet) == text

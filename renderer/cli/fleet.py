@@ -102,7 +102,13 @@ def closing_lines(results: Sequence[ClusterResult], mode: str, out_dir: Path, in
         same = len(results) - changed
         stderr.append(f"{len(results)} clusters: {changed} changed, {same} unchanged" if mode == "write" else
                       f"{len(results)} clusters: {changed} differ, {same} up to date")
-    if mode == "check" and changed:
-        fix = invocation.only(stale).write_command()
+    fix = fix_command(stale, invocation)
+    if mode == "check" and fix:
         stderr.append(f"{out_dir.as_posix().rstrip('/')}/ is stale; to update it, run: {fix}")
     return Lines(stdout, stderr)
+
+
+def fix_command(results: Sequence[ClusterResult], invocation: Invocation) -> str | None:
+    """The render that brings the stale trees among `results` up to date (None when none is stale)."""
+    stale = [result for result in results if result.changes.differs]
+    return invocation.only(stale).write_command() if stale else None
