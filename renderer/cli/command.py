@@ -126,6 +126,9 @@ class _Command(click.Command):
 @click.option("--diff", "show_diff", is_flag=True, help="Show a unified diff against OUT/; write nothing.")
 @click.option("--format", "diff_format", type=click.Choice(["text", "markdown"]),
               help="With --diff or --plan: plain text (the default) or a PR-comment markdown body.")
+@click.option("--markdown-overflow", "overflow", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="With --format markdown: keep stdout under GitHub's 65,536-character comment limit and write "
+                   "what does not fit to FILE (the comment names it).")
 @click.option("--output", "output", type=click.Choice(["text", "json"]),
               help="text (the default) or json: the whole answer of a render, --check, --diff or --plan as one JSON "
                    "document on stdout (schemas/output.schema.json), errors included.")
@@ -149,7 +152,8 @@ class _Command(click.Command):
               help="Write the values JSON Schema to stdout (for editors: render --print-schema > values.schema.json).")
 @click.version_option(__version__, prog_name="render")
 def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | None, check_only: bool,
-         show_diff: bool, diff_format: str | None, output: str | None, show_plan: bool, verify_tree: bool, strict: bool,
+         show_diff: bool, diff_format: str | None, overflow: Path | None, output: str | None, show_plan: bool,
+         verify_tree: bool, strict: bool,
          remote: str | None, vendor: bool, quiet: bool, no_cache: bool) -> None:
     if check_only + show_diff + show_plan + verify_tree > 1:
         raise click.UsageError("--check, --diff, --plan and --verify exclude each other "
@@ -166,6 +170,8 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | N
         raise click.UsageError("--output json is the answer of a render, --check, --diff or --plan; it goes with "
                                "neither --verify nor --format")
     json_out = output == "json"
+    if overflow is not None and diff_format != "markdown":
+        raise click.UsageError("--markdown-overflow FILE goes with --format markdown (--diff or --plan)")
     diff_format = diff_format or "text"
     values = values or _default_values()
     if out_text is not None and not out_text.strip():
@@ -223,16 +229,19 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | N
         if diff_format == "markdown":
             from renderer.cli import review
 
-            click.echo(redact.scrub(review.plan_markdown(report)), nl=False)
+            _print_markdown([redact.scrub(part) for part in review.plan_parts(report)], overflow, "")
             sys.exit(exitcodes.OK)
         click.echo(redact.scrub("\n".join(result.plan for result in report.results)), nl=False)
         sys.exit(exitcodes.OK)
     if request.mode == "diff":
         from renderer.cli import diff  # only --diff needs it; keeps the common paths' start-up short
 
-        text = diff.render_report(report, out_dir, diff_format)
-        color = diff_format == "text" and _color_wanted(sys.stdout)
-        click.echo(diff.colorize(text) if color else text, nl=False, color=color)
+        if diff_format == "markdown" and overflow is not None:
+            _print_markdown(diff.markdown_parts(report, out_dir), overflow, "")
+        else:
+            text = diff.render_report(report, out_dir, diff_format)
+            color = diff_format == "text" and _color_wanted(sys.stdout)
+            click.echo(diff.colorize(text) if color else text, nl=False, color=color)
     lines = _closing(report, request, out_text, quiet)
     from renderer.leaks.redact import scrub  # the fix command names the values files: one can hold a secret
 
@@ -244,6 +253,22 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | N
     if isinstance(pending, noop.Pending) and not no_cache:
         _record_noop(pending, request, report, out_text, quiet)
     sys.exit(code)
+
+
+def _print_markdown(parts: list[str], overflow: Path | None, ending: str) -> None:
+    """The markdown on stdout; with --markdown-overflow, cut under the comment limit, the rest in that file."""
+    from renderer.cli import fleetmd
+    from renderer.leaks import redact
+
+    if overflow is None:
+        click.echo("\n".join(parts) + ending, nl=False)
+        return
+    comment, rest = fleetmd.cut(parts, redact.scrub(str(overflow)))
+    try:
+        overflow.write_text(rest or "Everything fit in the comment.\n", "utf-8")
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write: {exc.strerror or exc}", param_hint="--markdown-overflow") from None
+    click.echo(comment + ending, nl=False)
 
 
 def _print_json(mode: str, code: int, out_dir: Path, results: list[ClusterResult] | None = None,
