@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from renderer.cli import fleetmd
 from tests.conftest import PROD_VALUES, REPO_ROOT
 from tests.support.cli import run_cli
 
@@ -253,3 +254,67 @@ def test_without_output_json_the_text_output_is_unchanged(fleet: list[str]) -> N
     text = cli("--check", "--set", "nodepool.size=3", *fleet)
     assert text[1].startswith("changed: out/alpha/bootstrap.sh\n") and "{" not in text[1]
     assert cli("--output", "text", "--check", "--set", "nodepool.size=3", *fleet) == text
+
+
+# --- the PR markdown at fleet scale: identical changes once, under GitHub's comment limit -------
+
+def test_a_same_change_over_40_clusters_is_one_block_under_the_comment_limit(forty: tuple[list[str], str]) -> None:
+    arguments, out = forty
+    code, markdown, _err = cli("--diff", "--format", "markdown", "--out", out, "--set", "nodepool.size=4", *arguments)
+    assert code == 1
+    assert len(markdown) < fleetmd.COMMENT_LIMIT
+    assert all(f"`{name}`" in markdown for name in FORTY)
+    assert markdown.count("\n### ") == 1 and "\n### 40 clusters: 0 added, 1 changed, 0 removed files each\n" in markdown
+    assert f"`{fleetmd.PLACEHOLDER}` below stands for it): `c01`, `c02`," in markdown
+    assert markdown.count("diff --git ") == 1 and f"/{fleetmd.PLACEHOLDER}/bootstrap.sh" in markdown
+    assert f"nodepool {fleetmd.PLACEHOLDER}-worker (4 nodes)" in markdown
+    code, plans, _err = cli("--plan", "--format", "markdown", "--out", out, *arguments)
+    assert code == 0 and len(plans) < fleetmd.COMMENT_LIMIT
+    assert plans.count("## Rollout plan for ") == 1 and all(f"`{name}`" in plans for name in FORTY)
+
+
+def test_only_identical_sections_are_grouped(forty: tuple[list[str], str]) -> None:
+    arguments, out = forty
+    Path("c07.yaml").write_text(Path("c07.yaml").read_text("utf-8").replace("size: 2", "size: 3"))
+    markdown = cli("--diff", "--format", "markdown", "--out", out, *arguments)[1]
+    headings = [line for line in markdown.splitlines() if line.startswith("### ")]
+    assert headings == ["### 39 clusters: 0 added, 0 changed, 0 removed files each",  # in the order first seen
+                        "### `c07`: 0 added, 1 changed, 0 removed files"]
+    assert markdown.startswith("## sks-gitops render diff\n\n40 clusters, 1 changed: `c07`\n")
+    assert "`c01`, `c02`, `c03`, `c04`, `c05`, `c06`, `c08`," in markdown
+    assert "diff --git a/" in markdown and fleetmd.PLACEHOLDER not in markdown.split("```diff", 1)[1]
+
+
+def test_a_name_inside_a_longer_word_or_number_is_not_set_aside() -> None:
+    groups = fleetmd.group([("c1", "c1 c1-worker c10"), ("c2", "c2 c2-worker c10"), ("c3", "c3 c3-worker c30")])
+    assert [(group.clusters, group.text) for group in groups] == [
+        (["c1", "c2"], "CLUSTER-NAME CLUSTER-NAME-worker c10"), (["c3"], "c3 c3-worker c30")]
+
+
+def test_the_comment_is_cut_at_a_part_and_names_the_file_holding_the_rest() -> None:
+    parts = [f"part {index} " + "x" * 100 for index in range(10)]
+    assert fleetmd.cut(parts, "rest.md") == ("\n".join(parts), "")
+    comment, rest = fleetmd.cut(parts, "odd `name`|.md", limit=600)
+    assert len(comment) < 600 and comment.startswith("part 0 ") and "\\`name\\`\\|.md" in comment
+    kept = comment.count("\npart ") + 1
+    assert f"the remaining {10 - kept} part(s)" in comment
+    assert "\n".join(parts) == "\n".join([*parts[:kept], rest])
+
+
+def test_markdown_overflow_writes_what_does_not_fit_to_the_file_it_names(fleet: list[str]) -> None:
+    cli(*fleet)
+    whole = cli("--diff", "--format", "markdown", "--set", "nodepool.size=3", *fleet)[1]
+    code, comment, _err = cli("--diff", "--format", "markdown", "--markdown-overflow", "rest.md",
+                              "--set", "nodepool.size=3", *fleet)
+    assert (code, comment) == (1, whole) and Path("rest.md").read_text("utf-8") == "Everything fit in the comment.\n"
+    for name in ("alpha", "charlie"):  # hand edits: a diff far over the limit
+        Path(f"out/{name}/argocd/apps/project.yaml").write_text(
+            "".join(f"# junk line {i:06d} {'x' * 90}\n" for i in range(3000)), "utf-8")
+    whole = cli("--diff", "--format", "markdown", *fleet)[1]
+    assert len(whole) > 2 * fleetmd.COMMENT_LIMIT
+    code, comment, _err = cli("--diff", "--format", "markdown", "--markdown-overflow", "rest.md", *fleet)
+    assert code == 1 and len(comment) < fleetmd.COMMENT_LIMIT and "are in `rest.md`" in comment
+    assert all(f"`{name}`" in comment for name in NAMES)
+    rest = Path("rest.md").read_text("utf-8")
+    assert whole.startswith(comment.rsplit("\n**Cut at", 1)[0]) and whole.endswith(rest)
+    assert cli("--diff", "--markdown-overflow", "rest.md", *fleet)[0] == 2
