@@ -278,8 +278,8 @@ def test_only_identical_sections_are_grouped(forty: tuple[list[str], str]) -> No
     Path("c07.yaml").write_text(Path("c07.yaml").read_text("utf-8").replace("size: 2", "size: 3"))
     markdown = cli("--diff", "--format", "markdown", "--out", out, *arguments)[1]
     headings = [line for line in markdown.splitlines() if line.startswith("### ")]
-    assert headings == ["### 39 clusters: 0 added, 0 changed, 0 removed files each",  # in the order first seen
-                        "### `c07`: 0 added, 1 changed, 0 removed files"]
+    assert headings == ["### `c07`: 0 added, 1 changed, 0 removed files",  # the changed clusters first
+                        "### 39 clusters: 0 added, 0 changed, 0 removed files each"]
     assert markdown.startswith("## sks-gitops render diff\n\n40 clusters, 1 changed: `c07`\n")
     assert "`c01`, `c02`, `c03`, `c04`, `c05`, `c06`, `c08`," in markdown
     assert "diff --git a/" in markdown and fleetmd.PLACEHOLDER not in markdown.split("```diff", 1)[1]
@@ -318,3 +318,6 @@ def test_markdown_overflow_writes_what_does_not_fit_to_the_file_it_names(fleet: 
     rest = Path("rest.md").read_text("utf-8")
     assert whole.startswith(comment.rsplit("\n**Cut at", 1)[0]) and whole.endswith(rest)
     assert cli("--diff", "--markdown-overflow", "rest.md", *fleet)[0] == 2
+    plans = cli("--plan", "--format", "markdown", *fleet)[1]
+    assert plans.count("## Rollout plan for ") == 1 and "for 3 clusters" in plans
+    assert cli("--plan", "--format", "markdown", "--markdown-overflow", "plans.md", *fleet)[1] == plans

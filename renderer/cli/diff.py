@@ -149,7 +149,8 @@ def summary(report: Report) -> list[str]:
     if len(report.results) > 1:
         changed = [result.cluster for result in report.results if result.changes.differs]
         lines += [f"{len(report.results)} clusters, {len(changed)} changed: {fleetmd.names(changed)}", ""]
-    for group in fleetmd.group([(result.cluster, "\n".join(_section(result))) for result in report.results]):
+    first = sorted(report.results, key=lambda result: not result.changes.differs)  # changed clusters first
+    for group in fleetmd.group([(result.cluster, "\n".join(_section(result))) for result in first]):
         heading, _, body = group.text.partition("\n")
         if len(group.clusters) > 1:
             counts = heading.split(": ", 1)[1]
