@@ -321,3 +321,13 @@ def test_markdown_overflow_writes_what_does_not_fit_to_the_file_it_names(fleet: 
     plans = cli("--plan", "--format", "markdown", *fleet)[1]
     assert plans.count("## Rollout plan for ") == 1 and "for 3 clusters" in plans
     assert cli("--plan", "--format", "markdown", "--markdown-overflow", "plans.md", *fleet)[1] == plans
+
+
+def test_json_output_shows_no_secret_shaped_value(fleet: list[str]) -> None:
+    token = "gh" + "p_" + "A1b2C3d4" * 4 + "E5f6"  # a GitHub token's shape: refused where set, never echoed
+    code, out, _err = cli("--output", "json", "--set", f"cluster.zone={token}", *fleet)
+    assert code == 2 and json.loads(out)["problems"]
+    assert token[4:] not in out
+    Path(f"{token}.yaml").write_text(Path("alpha.yaml").read_text("utf-8").replace("alpha", "delta"), "utf-8")
+    code, out, _err = cli("--output", "json", "--check", *fleet, f"{token}.yaml")
+    assert code == 1 and token[4:] not in out and len(json.loads(out)["clusters"]) == 4
