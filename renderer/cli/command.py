@@ -7,17 +7,15 @@ recorded here (renderer/cache/noop.py).
 
 from __future__ import annotations
 
-import itertools
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from renderer import __version__, exitcodes, repository
 from renderer.cache import clusters, noop
-from renderer.cli import fleet
+from renderer.cli import fleet, jsonout
 from renderer.errors import Problem, RenderError
 from renderer.pipeline import ClusterResult, Report, Request, execute
 
@@ -90,32 +88,7 @@ class _Progress:
             self.shown = False
 
 
-def _wants_json(args: list[str]) -> bool:
-    """`--output json` (or `--output=json`) among the options, before a `--`."""
-    words = args[: args.index("--")] if "--" in args else args
-    return "--output=json" in words or any(pair == ("--output", "json") for pair in itertools.pairwise(words))
-
-
-class _Command(click.Command):
-    """With `--output json`, a refused command line is a JSON document on stdout too (exit 2)."""
-
-    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
-        words = list(sys.argv[1:] if args is None else args)
-        if not _wants_json(words) or not standalone_mode:
-            return super().main(words, prog_name, complete_var, standalone_mode, **extra)
-        from renderer.cli import jsonout
-
-        try:
-            return super().main(words, prog_name, complete_var, False, **extra)
-        except click.ClickException as exc:
-            exc.show()
-            message = exc.format_message()
-            click.echo(jsonout.document(None, exc.exit_code, problems=[Problem("", 0, 0, "", message)]), nl=False)
-            sys.exit(exc.exit_code)
-
-
-@click.command(cls=_Command, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=jsonout.Command, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("values", nargs=-1, type=click.Path(path_type=Path, dir_okay=True))
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
               help="Override one value, typed by the schema (repeatable).")
@@ -273,8 +246,6 @@ def _print_markdown(parts: list[str], overflow: Path | None, ending: str) -> Non
 
 def _print_json(mode: str, code: int, out_dir: Path, results: list[ClusterResult] | None = None,
                 problems: list[Problem] | None = None, fix: str | None = None) -> None:
-    from renderer.cli import jsonout
-
     click.echo(jsonout.document(mode, code, out_dir, results or [], problems or [], fix), nl=False)
 
 

@@ -3,16 +3,20 @@
 For a CI bot or a dashboard: the clusters with their status and changed files, every problem located
 (file, line, column, message, hint), the fix command, the rollout plan's steps. Its contract is
 schemas/output.schema.json (tests/test_fleet_output.py validates real documents against it). Pure
-functions; the command (command.py) prints the document. Every string passes the secret scan's redaction,
-as the text output does.
+functions but for `Command`, which makes a refused command line a document too; the command (command.py)
+prints the document. Every string passes the secret scan's redaction, as the text output does.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import click
 
 from renderer.errors import Problem
 from renderer.pipeline import ClusterResult
@@ -86,3 +90,26 @@ def document(mode: str | None, exit_code: int, out_dir: Path | None = None,
             "summary": {"clusters": len(clusters), "changed": changed, "unchanged": len(clusters) - changed},
             "clusters": clusters, "problems": [problem(found) for found in problems], "fix_command": fix_command}
     return json.dumps(_scrubbed(body), ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def wants_json(args: list[str]) -> bool:
+    """`--output json` (or `--output=json`) among the options, before a `--`."""
+    words = args[: args.index("--")] if "--" in args else args
+    return "--output=json" in words or any(pair == ("--output", "json") for pair in itertools.pairwise(words))
+
+
+class Command(click.Command):
+    """With `--output json`, a refused command line is a JSON document on stdout too (exit 2)."""
+
+    def main(self, args: Any = None, prog_name: str | None = None, complete_var: str | None = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        words = list(sys.argv[1:] if args is None else args)
+        if not wants_json(words) or not standalone_mode:
+            return super().main(words, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            return super().main(words, prog_name, complete_var, False, **extra)
+        except click.ClickException as exc:
+            exc.show()
+            message = exc.format_message()
+            click.echo(document(None, exc.exit_code, problems=[Problem("", 0, 0, "", message)]), nl=False)
+            sys.exit(exc.exit_code)
