@@ -245,7 +245,7 @@ def test_names_shared_with_the_full_path_agree() -> None:
 
 _TOKENS = st.sampled_from(["--check", "--strict", "--quiet", "-q", "--out", "--set", "--out=o", "--set=a=1", "--out=",
                            "--diff", "--no-cache", "--chec", "-h", "--", "-", "values/prod.yaml", "./values//prod.yaml",
-                           "a.yaml", "x=1", " ", "--format", "text"])
+                           "a.yaml", "x=1", " ", "--format", "text", "--output", "json", "--output=json"])
 
 
 @settings(max_examples=examples(400), deadline=None)
@@ -258,11 +258,24 @@ def test_the_argv_subset_it_answers_is_read_exactly_as_click_reads_it(argv: list
     context = command.main.make_context("render", list(argv))
     params = context.params
     assert not params["show_diff"] and not params["no_cache"] and params["remote"] is None
+    assert params["output"] in (None, "text")  # a JSON answer is never the recorded text
     out = params["out_text"] if params["out_text"] is not None else repository.default_out()  # as command.main
     clicked = noop.Invocation("check" if params["check_only"] else "write", params["strict"], out,
                                   tuple(params["overrides"]), tuple(str(path) for path in params["values"]),
                                   params["quiet"])
     assert clicked.text() == invocation.text()
+
+
+def test_output_json_is_never_answered_from_the_record(cache: Path, work: Path) -> None:
+    """The record holds the text answer: a run asking for JSON runs in full and prints the document."""
+    run("values/prod.yaml")
+    assert run("values/prod.yaml")[0] is not None
+    for argv in (["--output", "json", "values/prod.yaml"], ["--output=json", "values/prod.yaml"],
+                 ["--check", "--output", "text", "values/prod.yaml"]):
+        assert noop.parse(argv) is None
+        message, _pending = noop.lookup(argv)
+        assert message is None
+    assert noop.lookup(["values/prod.yaml"])[0] is not None
 
 
 # --- what a cached run owes the tree: recovery, the lock, file modes ----------------------------

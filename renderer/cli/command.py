@@ -15,9 +15,9 @@ import click
 
 from renderer import __version__, exitcodes, repository
 from renderer.cache import clusters, noop
-from renderer.cli import fleet
+from renderer.cli import fleet, jsonout
 from renderer.errors import Problem, RenderError
-from renderer.pipeline import Report, Request, execute
+from renderer.pipeline import ClusterResult, Report, Request, execute
 
 HELP = """Render Calico Enterprise on Exoscale SKS into a GitOps tree under OUT/<cluster>/.
 
@@ -33,6 +33,7 @@ Examples:
   render values/prod.yaml
   render values/base.yaml values/prod.yaml --set nodepool.size=3
   render --check values/*.yaml
+  render --check --output json values/*.yaml
   render --diff --format markdown values/prod.yaml > pr-comment.md
   render --plan values/prod.yaml
   render --plan --format markdown values/prod.yaml
@@ -87,7 +88,7 @@ class _Progress:
             self.shown = False
 
 
-@click.command(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command(cls=jsonout.Command, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("values", nargs=-1, type=click.Path(path_type=Path, dir_okay=True))
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
               help="Override one value, typed by the schema (repeatable).")
@@ -98,6 +99,12 @@ class _Progress:
 @click.option("--diff", "show_diff", is_flag=True, help="Show a unified diff against OUT/; write nothing.")
 @click.option("--format", "diff_format", type=click.Choice(["text", "markdown"]),
               help="With --diff or --plan: plain text (the default) or a PR-comment markdown body.")
+@click.option("--markdown-overflow", "overflow", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE",
+              help="With --format markdown: keep stdout under GitHub's 65,536-character comment limit and write "
+                   "what does not fit to FILE (the comment names it).")
+@click.option("--output", "output", type=click.Choice(["text", "json"]),
+              help="text (the default) or json: the whole answer of a render, --check, --diff or --plan as one JSON "
+                   "document on stdout (schemas/output.schema.json), errors included.")
 @click.option("--plan", "show_plan", is_flag=True,
               help="Print the rollout plan (per delivery: order, what each step waits for and why); write nothing.")
 @click.option("--verify", "verify_tree", is_flag=True,
@@ -118,7 +125,8 @@ class _Progress:
               help="Write the values JSON Schema to stdout (for editors: render --print-schema > values.schema.json).")
 @click.version_option(__version__, prog_name="render")
 def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | None, check_only: bool,
-         show_diff: bool, diff_format: str | None, show_plan: bool, verify_tree: bool, strict: bool,
+         show_diff: bool, diff_format: str | None, overflow: Path | None, output: str | None, show_plan: bool,
+         verify_tree: bool, strict: bool,
          remote: str | None, vendor: bool, quiet: bool, no_cache: bool) -> None:
     if check_only + show_diff + show_plan + verify_tree > 1:
         raise click.UsageError("--check, --diff, --plan and --verify exclude each other "
@@ -131,6 +139,12 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | N
     if diff_format and not (show_diff or show_plan):
         raise click.UsageError(f"--format {diff_format} shapes the output of --diff or --plan; add one of them "
                                f"(render --diff --format {diff_format} VALUES...)")
+    if output == "json" and (verify_tree or diff_format):
+        raise click.UsageError("--output json is the answer of a render, --check, --diff or --plan; it goes with "
+                               "neither --verify nor --format")
+    json_out = output == "json"
+    if overflow is not None and diff_format != "markdown":
+        raise click.UsageError("--markdown-overflow FILE goes with --format markdown (--diff or --plan)")
     diff_format = diff_format or "text"
     values = values or _default_values()
     if out_text is not None and not out_text.strip():
@@ -155,6 +169,8 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | N
             _emit(problem)
         if exc.exit_code == exitcodes.INTERNAL:
             click.echo("internal error: a template rendered an invalid tree; nothing was written", err=True)
+        if json_out:
+            _print_json(mode, exc.exit_code, out_dir, problems=exc.problems)
         sys.exit(exc.exit_code)
     except Exception:  # noqa: BLE001 - the one boundary: an unexpected error is a bug, shown once
         import traceback
@@ -164,25 +180,41 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | N
 
         click.echo("internal error (a bug in sks-gitops; please report it):", err=True)
         click.echo("\n".join(printable(scrub(line)) for line in traceback.format_exc().splitlines()), err=True)
+        if json_out:
+            _print_json(mode, exitcodes.INTERNAL, out_dir, problems=[Problem(
+                "", 0, 0, "", "internal error (a bug in sks-gitops; please report it)", level="error",
+                hint="the traceback is on stderr")])
         sys.exit(exitcodes.INTERNAL)
     for warning in report.warnings:
         _emit(warning)
+    code = exitcodes.DIFFERS if request.mode in ("check", "diff") and report.differs else exitcodes.OK
+    if json_out:
+        from renderer.leaks.redact import scrub
+
+        for line in _closing(report, request, out_text, quiet).stderr:  # the status lines stay on stderr
+            click.echo(scrub(line), err=True)
+        _print_json(mode, code, out_dir, report.results, report.warnings,
+                    fleet.fix_command(report.results, _asked_fleet(request, out_text)) if mode != "write" else None)
+        sys.exit(code)
     if request.mode == "plan":
         from renderer.leaks import redact  # the plan names values: shown only as the secret scan allows
 
         if diff_format == "markdown":
             from renderer.cli import review
 
-            click.echo(redact.scrub(review.plan_markdown(report)), nl=False)
+            _print_markdown([redact.scrub(part) for part in review.plan_parts(report)], overflow, "")
             sys.exit(exitcodes.OK)
         click.echo(redact.scrub("\n".join(result.plan for result in report.results)), nl=False)
         sys.exit(exitcodes.OK)
     if request.mode == "diff":
         from renderer.cli import diff  # only --diff needs it; keeps the common paths' start-up short
 
-        text = diff.render_report(report, out_dir, diff_format)
-        color = diff_format == "text" and _color_wanted(sys.stdout)
-        click.echo(diff.colorize(text) if color else text, nl=False, color=color)
+        if diff_format == "markdown" and overflow is not None:
+            _print_markdown(diff.markdown_parts(report, out_dir), overflow, "")
+        else:
+            text = diff.render_report(report, out_dir, diff_format)
+            color = diff_format == "text" and _color_wanted(sys.stdout)
+            click.echo(diff.colorize(text) if color else text, nl=False, color=color)
     lines = _closing(report, request, out_text, quiet)
     from renderer.leaks.redact import scrub  # the fix command names the values files: one can hold a secret
 
@@ -193,7 +225,28 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | N
     pending = click.get_current_context().obj
     if isinstance(pending, noop.Pending) and not no_cache:
         _record_noop(pending, request, report, out_text, quiet)
-    sys.exit(exitcodes.DIFFERS if request.mode != "write" and report.differs else exitcodes.OK)
+    sys.exit(code)
+
+
+def _print_markdown(parts: list[str], overflow: Path | None, ending: str) -> None:
+    """The markdown on stdout; with --markdown-overflow, cut under the comment limit, the rest in that file."""
+    from renderer.cli import fleetmd
+    from renderer.leaks import redact
+
+    if overflow is None:
+        click.echo("\n".join(parts) + ending, nl=False)
+        return
+    comment, rest = fleetmd.cut(parts, redact.scrub(str(overflow)))
+    try:
+        overflow.write_text(rest or "Everything fit in the comment.\n", "utf-8")
+    except OSError as exc:
+        raise click.BadParameter(f"cannot write: {exc.strerror or exc}", param_hint="--markdown-overflow") from None
+    click.echo(comment + ending, nl=False)
+
+
+def _print_json(mode: str, code: int, out_dir: Path, results: list[ClusterResult] | None = None,
+                problems: list[Problem] | None = None, fix: str | None = None) -> None:
+    click.echo(jsonout.document(mode, code, out_dir, results or [], problems or [], fix), nl=False)
 
 
 def _verify(values: tuple[Path, ...], overrides: tuple[str, ...], out_dir: Path, strict: bool, quiet: bool) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from renderer import yamlio
-from renderer.cli import approvals, review
+from renderer.cli import approvals, fleetmd, review
 from renderer.cli.mdsafe import cell, code, fence
 from renderer.leaks import redact
 from renderer.pipeline import ClusterResult, Report
@@ -110,12 +110,20 @@ def _pairs(result: ClusterResult) -> list[tuple[str, bytes | None, bytes | None]
     return sorted(pair for pair in pairs if pair[0] != MANIFEST)
 
 
+def _cluster_diff(result: ClusterResult, out_dir: Path) -> str:
+    return "".join(_file_diff(old, new, (out_dir / result.cluster / path).as_posix().lstrip("/"))
+                   for path, old, new in _pairs(result))
+
+
 def unified(report: Report, out_dir: Path) -> str:
-    chunks = []
-    for result in report.results:
-        for path, old, new in _pairs(result):
-            chunks.append(_file_diff(old, new, (out_dir / result.cluster / path).as_posix().lstrip("/")))
-    return "".join(chunks)
+    return "".join(_cluster_diff(result, out_dir) for result in report.results)
+
+
+def grouped_diff(report: Report, out_dir: Path) -> str:
+    """The unified diff with the diffs that are identical across clusters (own name set aside) shown once,
+    their paths under `out/CLUSTER-NAME/` (fleetmd.py); the clusters each covers are named in the summary."""
+    return "".join(group.text for group in fleetmd.group(
+        [(result.cluster, _cluster_diff(result, out_dir)) for result in report.results]))
 
 
 def _objects(data: bytes | None) -> dict[ObjectKey, Any]:
@@ -134,43 +142,65 @@ def _objects(data: bytes | None) -> dict[ObjectKey, Any]:
 
 
 def summary(report: Report) -> list[str]:
-    """Per cluster and stage, the objects a render adds, changes or removes, the changed fields, the rollout."""
+    """Per cluster and stage, the objects a render adds, changes or removes, the changed fields, the rollout;
+    the sections that are the same in several clusters once each one's own name is set aside, once
+    (fleetmd.py), under a heading that names every cluster they cover."""
     lines = []
-    for result in report.results:
-        rows = []
-        for path, old, new in _pairs(result):
-            before, after = _objects(old), _objects(new)
-            for key in sorted(set(before) | set(after)):
-                state = "added" if key not in before else "removed" if key not in after else (
-                    "changed" if before[key] != after[key] else "")
-                if state:
-                    kind, namespace, name = (redact.scrub(text) for text in key)  # escaped after: scrub sees raw text
-                    rows.append(f"| {code(redact.scrub(path.split('/')[0]))} | {cell(kind)} | {cell(namespace) or '-'} "
-                                f"| {cell(name)} | {state} |")
-        counts = [len([path for path in paths if path != MANIFEST]) for paths in
-                  (result.changes.added, result.changes.changed, result.changes.removed)]
-        lines.append(f"### `{result.cluster}`: {counts[0]} added, {counts[1]} changed, {counts[2]} removed files")
-        reviewed = approvals.section(result)  # what to approve beyond the diff: its own section (approvals.py)
-        lines += ["", *reviewed] if reviewed else []
-        if rows:
-            lines += ["", "| stage | kind | namespace | name | change |", "|---|---|---|---|---|", *rows]
-        lines.append("")
-        lines += review.fields_section(result, _pairs(result), mask_doc)
-        lines += review.rollout_section(result)
-        if result.plan:  # what the reviewer approves: the order each delivery takes, and why
-            lines += ["<details><summary>Rollout plan (render --plan)</summary>", "",
-                      *fence(redact.scrub(result.plan), "text").splitlines(), "</details>", ""]
+    if len(report.results) > 1:
+        changed = [result.cluster for result in report.results if result.changes.differs]
+        lines += [f"{len(report.results)} clusters, {len(changed)} changed: {fleetmd.names(changed)}", ""]
+    first = sorted(report.results, key=lambda result: not result.changes.differs)  # changed clusters first
+    for group in fleetmd.group([(result.cluster, "\n".join(_section(result))) for result in first]):
+        heading, _, body = group.text.partition("\n")
+        if len(group.clusters) > 1:
+            counts = heading.split(": ", 1)[1]
+            heading = f"### {len(group.clusters)} clusters: {counts} each\n\n{fleetmd.covers(group.clusters)}"
+        lines += [heading, *body.split("\n")]
+    return lines
+
+
+def _section(result: ClusterResult) -> list[str]:
+    """One cluster's section, its heading first."""
+    lines = []
+    rows = []
+    for path, old, new in _pairs(result):
+        before, after = _objects(old), _objects(new)
+        for key in sorted(set(before) | set(after)):
+            state = "added" if key not in before else "removed" if key not in after else (
+                "changed" if before[key] != after[key] else "")
+            if state:
+                kind, namespace, name = (redact.scrub(text) for text in key)  # escaped after: scrub sees raw text
+                rows.append(f"| {code(redact.scrub(path.split('/')[0]))} | {cell(kind)} | {cell(namespace) or '-'} "
+                            f"| {cell(name)} | {state} |")
+    counts = [len([path for path in paths if path != MANIFEST]) for paths in
+              (result.changes.added, result.changes.changed, result.changes.removed)]
+    lines.append(f"### `{result.cluster}`: {counts[0]} added, {counts[1]} changed, {counts[2]} removed files")
+    reviewed = approvals.section(result)  # what to approve beyond the diff: its own section (approvals.py)
+    lines += ["", *reviewed] if reviewed else []
+    if rows:
+        lines += ["", "| stage | kind | namespace | name | change |", "|---|---|---|---|---|", *rows]
+    lines.append("")
+    lines += review.fields_section(result, _pairs(result), mask_doc)
+    lines += review.rollout_section(result)
+    if result.plan:  # what the reviewer approves: the order each delivery takes, and why
+        lines += ["<details><summary>Rollout plan (render --plan)</summary>", "",
+                  *fence(redact.scrub(result.plan), "text").splitlines(), "</details>", ""]
     return lines
 
 
 def markdown(report: Report, out_dir: Path) -> str:
     """A PR-comment body, cut into parts that each stay under PART_LIMIT characters."""
+    return "\n".join(markdown_parts(report, out_dir))
+
+
+def markdown_parts(report: Report, out_dir: Path) -> list[str]:
+    """The PR-comment body's parts (joined by newlines): the summary's, then the diff's."""
     head = ["## sks-gitops render diff", ""]
     if not report.differs:
-        return "\n".join([*head, "No change: `out/` is current.", ""])
+        return ["\n".join([*head, "No change: `out/` is current.", ""])]
     overhead = 200
     summary_parts = _cut([line + "\n" for line in [*head, *summary(report)]], PART_LIMIT - overhead)
-    diff_parts = _cut(unified(report, out_dir).splitlines(keepends=True), PART_LIMIT - overhead)
+    diff_parts = _cut(grouped_diff(report, out_dir).splitlines(keepends=True), PART_LIMIT - overhead)
     summary_parts = [part.removesuffix("\n") for part in summary_parts]
     rendered = summary_parts[:1]
     rendered += [f"<!-- sks-gitops summary part {index}/{len(summary_parts)} -->\n{part}"
@@ -178,7 +208,7 @@ def markdown(report: Report, out_dir: Path) -> str:
     total = len(diff_parts)
     for index, part in enumerate(diff_parts, start=1):
         rendered.append(f"<!-- sks-gitops diff part {index}/{total} -->\n{fence(part, 'diff')}")
-    return "\n".join(rendered)
+    return rendered
 
 
 def _cut(lines: list[str], limit: int) -> list[str]:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from renderer.pipeline import ClusterResult
+from renderer.pipeline import ClusterResult, is_base_layer
 from renderer.write import MANIFEST, Changes
 
 
@@ -33,6 +33,16 @@ class Invocation:
         for override in self.overrides:
             words += ["--set", override]
         return shlex.join([*words, *self.values])
+
+    def only(self, stale: Sequence[ClusterResult]) -> Invocation:
+        """The same command for the stale clusters alone: every layer (base.yaml, `_*.yaml`) and the cluster
+        files of `stale`, in the order given. Writing never touches the other clusters' trees, so the
+        shorter command fixes the same staleness; a run without cluster files keeps every file."""
+        wanted = {source for result in stale for source in result.sources if not is_base_layer(Path(source))}
+        if not wanted:
+            return self
+        kept = tuple(value for value in self.values if is_base_layer(Path(value)) or value in wanted)
+        return Invocation(kept, self.overrides, self.out, self.strict)
 
 
 @dataclass(frozen=True)
@@ -71,9 +81,12 @@ def closing_lines(results: Sequence[ClusterResult], mode: str, out_dir: Path, in
     stderr: list[str] = []
     fleet = len(results) > 1
     changed = 0
+    stale: list[ClusterResult] = []
     for result in results:
         changes = _UNCHANGED if as_unchanged else result.changes
         changed += bool(changes.differs)
+        if changes.differs:
+            stale.append(result)
         if mode == "write":
             added, edited, removed = ([path for path in paths if path != MANIFEST]
                                       for paths in (changes.added, changes.changed, changes.removed))
@@ -89,6 +102,13 @@ def closing_lines(results: Sequence[ClusterResult], mode: str, out_dir: Path, in
         same = len(results) - changed
         stderr.append(f"{len(results)} clusters: {changed} changed, {same} unchanged" if mode == "write" else
                       f"{len(results)} clusters: {changed} differ, {same} up to date")
-    if mode == "check" and changed:
-        stderr.append(f"{out_dir.as_posix().rstrip('/')}/ is stale; to update it, run: {invocation.write_command()}")
+    fix = fix_command(stale, invocation)
+    if mode == "check" and fix:
+        stderr.append(f"{out_dir.as_posix().rstrip('/')}/ is stale; to update it, run: {fix}")
     return Lines(stdout, stderr)
+
+
+def fix_command(results: Sequence[ClusterResult], invocation: Invocation) -> str | None:
+    """The render that brings the stale trees among `results` up to date (None when none is stale)."""
+    stale = [result for result in results if result.changes.differs]
+    return invocation.only(stale).write_command() if stale else None

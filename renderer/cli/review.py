@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from renderer import yamlio
+from renderer.cli import fleetmd
 from renderer.cli.mdsafe import fence, span
 from renderer.leaks import redact
 from renderer.pipeline import ClusterResult, Report
@@ -244,9 +245,21 @@ def rollout_section(result: ClusterResult) -> list[str]:
 
 
 def plan_markdown(report: Report) -> str:
-    """`render --plan --format markdown`: per cluster the graph, then the text plan."""
-    lines: list[str] = []
-    for result in report.results:
-        lines += [f"## Rollout plan for `{result.cluster}`", "", *rollout_section(result),
-                  *fence(redact.scrub(result.plan), "text").splitlines(), ""]
-    return "\n".join(lines)
+    """`render --plan --format markdown`: per cluster the graph, then the text plan; plans that are the same in
+    several clusters once each one's own name is set aside, once, naming every cluster (fleetmd.py)."""
+    return "\n".join(plan_parts(report))
+
+
+def plan_parts(report: Report) -> list[str]:
+    """plan_markdown's blocks, one per group of clusters (where a comment may be cut)."""
+    blocks = [(result.cluster, "\n".join([*rollout_section(result),
+                                          *fence(redact.scrub(result.plan), "text").splitlines()]))
+              for result in report.results]
+    parts = []
+    for group in fleetmd.group(blocks):
+        if len(group.clusters) == 1:
+            head = [f"## Rollout plan for `{group.clusters[0]}`", ""]
+        else:
+            head = [f"## Rollout plan for {len(group.clusters)} clusters", "", fleetmd.covers(group.clusters), ""]
+        parts.append("\n".join([*head, group.text, ""]))
+    return parts
