@@ -331,3 +331,19 @@ def test_json_output_shows_no_secret_shaped_value(fleet: list[str]) -> None:
     Path(f"{token}.yaml").write_text(Path("alpha.yaml").read_text("utf-8").replace("alpha", "delta"), "utf-8")
     code, out, _err = cli("--output", "json", "--check", *fleet, f"{token}.yaml")
     assert code == 1 and token[4:] not in out and len(json.loads(out)["clusters"]) == 4
+
+
+def test_ctrl_c_during_a_json_run_says_aborted_without_a_traceback(monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """click's standalone mode turns Ctrl-C into "Aborted!" (exit 1); the JSON mode runs click non-standalone."""
+    from renderer.cli import command
+
+    def interrupted(_request: Request) -> Report:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(command, "execute", interrupted)
+    with pytest.raises(SystemExit) as exited:
+        command.main.main(["--no-cache", "--output", "json", str(PROD_VALUES)])
+    assert exited.value.code == 1
+    captured = capsys.readouterr()
+    assert captured.err.endswith("Aborted!\n") and "Traceback" not in captured.err

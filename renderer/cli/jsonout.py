@@ -108,6 +108,9 @@ class Command(click.Command):
             return super().main(words, prog_name, complete_var, standalone_mode, **extra)
         try:
             return super().main(words, prog_name, complete_var, False, **extra)
+        except click.Abort:  # Ctrl-C: what click's standalone mode prints, no traceback
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
         except click.ClickException as exc:
             exc.show()
             message = exc.format_message()
