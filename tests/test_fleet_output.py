@@ -338,7 +338,7 @@ def test_ctrl_c_during_a_json_run_says_aborted_without_a_traceback(monkeypatch: 
     """click's standalone mode turns Ctrl-C into "Aborted!" (exit 1); the JSON mode runs click non-standalone."""
     from renderer.cli import command
 
-    def interrupted(_request: Request) -> Report:
+    def interrupted(_request: object) -> object:
         raise KeyboardInterrupt
 
     monkeypatch.setattr(command, "execute", interrupted)
