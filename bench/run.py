@@ -122,7 +122,9 @@ class Bench:
         with remote_server() as remote:
             out = self._fresh("anchor")
             charts = ["--set", f"longhorn.chartRepository={remote.charts_url}"] if remote.charts_url else []
-            self._render(PROD, "--out", str(out), "--set", f"tigera.manifestsBaseURL={remote.manifests_url}", *charts)
+            engine = ["--set", f"gitops.argocdManifestsBaseURL={remote.origin}/argo-cd"]
+            self._render(PROD, "--out", str(out), "--set", f"tigera.manifestsBaseURL={remote.manifests_url}", *charts,
+                         *engine)
             stages = stage_dirs(out / CLUSTER)
             if helm is None or not charts:
                 stages = [s for s in stages if not s.name.endswith("-longhorn")]
@@ -130,7 +132,7 @@ class Bench:
                                                         "tests/support/charts.py is missing"))
             else:
                 notes.append(f"01-longhorn built with --enable-helm ({helm}) from a loopback chart repository")
-            notes.append("03/04 fetch the fixture manifests from a loopback http.server")
+            notes.append("03/04 and 10-argocd fetch the fixture manifests from a loopback http.server")
 
             def once() -> dict[str, Sample]:
                 samples = {}

@@ -73,6 +73,10 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: the benchmark prints only its table."""
 
 
+ENGINE_ROUTES = {"argo-cd": r"/argo-cd/v[^/]+/manifests/install\.yaml", "flux2": r"/flux2/v[^/]+/install\.yaml"}
+"""The engines' install manifests (stage 10/11), served from the test fixtures made for them."""
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -81,10 +85,14 @@ class _Server(ThreadingHTTPServer):
         self._manifests, self._charts = manifests, charts
 
     def routes(self, path: str) -> bytes | None:
-        """`/ee/<any version>/manifests/<name>` and `/charts/<file>`; everything else 404."""
+        """`/ee/<any version>/manifests/<name>`, `/argo-cd/<version>/manifests/install.yaml`,
+        `/flux2/<version>/install.yaml` and `/charts/<file>`; everything else 404."""
         match = re.fullmatch(r"/ee/[^/]+/manifests/([^/?]+)", path)
         if match:
             return self._manifests.get(match[1])
+        for engine, pattern in ENGINE_ROUTES.items():
+            if re.fullmatch(pattern, path):
+                return (FIXTURES / engine / "install.yaml").read_bytes()
         match = re.fullmatch(r"/charts/([^/?]+)", path)
         return self._charts.get(match[1]) if match else None
 
@@ -104,6 +112,7 @@ def _chart_repository() -> dict[str, bytes]:
 class Remote:
     manifests_url: str
     charts_url: str | None
+    origin: str = ""
 
 
 @contextmanager
@@ -117,7 +126,8 @@ def remote_server() -> Iterator[Remote]:
     thread.start()
     try:
         host, port = server.server_address[:2]
-        yield Remote(f"http://{host!s}:{port}/ee", f"http://{host!s}:{port}/charts" if charts else None)
+        yield Remote(f"http://{host!s}:{port}/ee", f"http://{host!s}:{port}/charts" if charts else None,
+                     f"http://{host!s}:{port}")
     finally:
         server.shutdown()
         server.server_close()

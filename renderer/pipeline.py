@@ -191,10 +191,28 @@ def verify(request: Request) -> list[tuple[str, list[str]]]:
             line = verify_.line_of(tree.get(file, ""), obj) if file else 0
             subject = "" if obj == "-" else f"{obj}: "
             stuck.append(Problem(where, line, 1 if line else 0, "", f"{outcome.delivery} is stuck: {subject}{reason}"))
+        stuck += _engine_upgrade_cut(cluster_model, tree, cluster_dir)
         done.append((str(cluster_dir), [outcome.summary() for outcome in outcomes]))
     if stuck:
         raise NotConverging(stuck)
     return done
+
+
+def _engine_upgrade_cut(cluster_model: Model, tree: dict[str, str], cluster_dir: Path) -> list[Problem]:
+    """The engine's own stage as the tree on disk delivers it: nothing that would cut the branch it sits on
+    (renderer/simulate/selfmanaged.py), or a stuck report naming the object's file."""
+    from renderer.simulate import selfmanaged
+
+    try:
+        cut = selfmanaged.problems(cluster_model, tree)
+    except Exception as exc:  # noqa: BLE001 - a missing file, a file that is not one document: whatever it is
+        return [Problem(str(cluster_dir), 0, 0, "", f"engine upgrade is stuck: the engine's own object cannot be "
+                        f"read ({type(exc).__name__}: {exc})")]
+    found = []
+    for problem in cut:
+        file, _, reason = problem.partition(": ")
+        found.append(Problem(str(cluster_dir / file), 1, 1, "", f"engine upgrade is stuck: {reason}"))
+    return found
 
 
 def _disk_tree(out_root: Path, cluster: str) -> dict[str, bytes] | None:
