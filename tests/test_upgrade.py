@@ -143,3 +143,23 @@ def test_a_bootstrap_rerun_applies_the_new_bypass_once_the_tier_exists_and_prune
     assert rerun.api_lost == 0 and rerun.applied == 60
     assert rerun.pruned == simulate_upgrade.HORIZON and rerun.egress_cut == simulate_upgrade.HORIZON - 60
     assert "old not pruned within 3600 s, bypass uninterrupted" in rerun.summary()
+
+
+STEPS = [("v3.19.2", "v3.19.8"), ("v3.19.8", "v3.20.7"), ("v3.20.7", "v3.21.9"), ("v3.21.9", "v3.22.7"),
+         ("v3.22.7", "v3.23.1")]
+"""One pull request at a time, as a team moves from the seed's release to the newest series."""
+
+
+@pytest.mark.parametrize(("old", "new"), STEPS, ids=[f"{old}->{new}" for old, new in STEPS])
+def test_each_step_of_the_upgrade_path_is_planned_written_and_converges(old: str, new: str, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch,
+                                                                        render_cli: RenderCli) -> None:
+    """From a tree committed at `old`: the plan names both releases, the render writes the new tree, and
+    that tree as it is on disk converges in every delivery (render --verify)."""
+    monkeypatch.chdir(tmp_path)
+    render_cli(PROD_VALUES, "--set", f"tigera.version={old}")
+    plan = render_cli("--plan", PROD_VALUES, "--set", f"tigera.version={new}").stdout
+    assert plan.startswith(f"Upgrade of ceosks-poc: {old} (out/ceosks-poc/, committed) -> {new} (these values)\n")
+    render_cli(PROD_VALUES, "--set", f"tigera.version={new}")
+    verified = render_cli("--verify", PROD_VALUES, "--set", f"tigera.version={new}").stdout
+    assert "every tigerastatus Available" in verified and "stuck" not in verified

@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from renderer import exitcodes
 from renderer.errors import Problem
 from renderer.pipeline import ClusterResult
 from renderer.write import MANIFEST
@@ -108,9 +109,9 @@ class Command(click.Command):
             return super().main(words, prog_name, complete_var, standalone_mode, **extra)
         try:
             return super().main(words, prog_name, complete_var, False, **extra)
-        except click.Abort:  # Ctrl-C: what click's standalone mode prints, no traceback
+        except click.Abort:  # Ctrl-C: what click's standalone mode prints, and its exit status 1
             click.echo("Aborted!", err=True)
-            sys.exit(1)
+            sys.exit(exitcodes.DIFFERS)
         except click.ClickException as exc:
             exc.show()
             message = exc.format_message()
