@@ -386,6 +386,6 @@ def test_fleet_exit_codes_for_check(workdir: Path) -> None:
     assert "changed: out/staging/08-bypass-policies/globalnetworkpolicy.yaml" in listed, shows(stale)
     assert all(line.startswith("changed: out/staging/") for line in listed), shows(stale)
     assert stale.stderr.splitlines() == ["2 clusters: 1 differ, 1 up to date",
-                                         "out/ is stale; to update it, run: render base.yaml prod.yaml staging.yaml"]
+                                         "out/ is stale; to update it, run: render base.yaml staging.yaml"]
     bad = run_cli("--check", *files, "--set", "nodepool.size=0")
     assert bad.exit_code == 2, shows(bad)
