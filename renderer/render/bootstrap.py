@@ -120,7 +120,7 @@ def kind_of(fact: str) -> str:
 
 def wait_for(fact: str, model: Model) -> Wait:
     kind, _, arg = fact.partition(":")
-    if fact == "tier:operator":  # the tier holding the operator's policies (model/facts.py operator_tier)
+    if fact == "tier:operator":  # the tier holding the operator's policies (Series.tier, renderer/model/series.py)
         arg = model.policy_tier
     if kind not in WAITS:
         raise ValueError(f"no wait for the fact {fact!r} (renderer/render/bootstrap.py WAITS)")

@@ -25,11 +25,10 @@ from renderer.model.stages import Stage
 from renderer.simulate import content as content_
 from renderer.simulate import engines, lua, opaque
 from renderer.simulate.cluster import ApplyError, Cluster, is_namespaced, key_of
-from renderer.simulate.engines import Project, Retry, crd_live, drift, last_applied_too_large, seconds, worse
+from renderer.simulate.engines import Project, Retry, crd_live, drift, last_applied_too_large, worse
 from renderer.simulate.outcome import Outcome
 
 WAVE_DELAY = 2
-_seconds = seconds  # renderer/simulate/flux.py reads durations the same way
 
 
 

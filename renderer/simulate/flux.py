@@ -28,8 +28,8 @@ from typing import Any
 
 from renderer.model import Model
 from renderer.simulate import content as content_
-from renderer.simulate.argocd import _seconds
 from renderer.simulate.cluster import ApplyError, Cluster, key_of
+from renderer.simulate.engines import seconds
 from renderer.simulate.outcome import Outcome
 
 REQUEUE_DEPENDENCY = 30
@@ -156,7 +156,7 @@ def run(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -
 def _reconcile(tree: dict[str, str], cluster: Cluster, state: _State, by_name: dict[str, _State],
                stages: dict[str, Any], base: str) -> None:
     spec = state.spec
-    retry = _seconds(spec.get("retryInterval") or spec.get("interval", "10m"))
+    retry = seconds(spec.get("retryInterval") or spec.get("interval", "10m"))
     unknown = [dep.get("name") for dep in spec.get("dependsOn") or [] if dep.get("name") not in by_name]
     if unknown:
         state.error = f"unable to get '{state.obj['metadata'].get('namespace', '')}/{unknown[0]}' dependency: not found"
@@ -183,7 +183,7 @@ def _reconcile(tree: dict[str, str], cluster: Cluster, state: _State, by_name: d
         return
     state.built = built
     if spec.get("wait"):
-        state.waiting_until = cluster.now + _seconds(spec.get("timeout") or "5m")
+        state.waiting_until = cluster.now + seconds(spec.get("timeout") or "5m")
     else:
         state.ready = True
 
@@ -215,4 +215,4 @@ def _check_health(cluster: Cluster, state: _State) -> None:
     elif cluster.now >= state.waiting_until:
         state.error = f"health check failed: timeout waiting for {', '.join(pending)}"
         state.waiting_until = None
-        state.next_try = cluster.now + _seconds(state.spec.get("retryInterval") or "1m")
+        state.next_try = cluster.now + seconds(state.spec.get("retryInterval") or "1m")

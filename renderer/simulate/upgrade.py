@@ -30,6 +30,7 @@ from typing import Any
 from renderer.errors import Problem, TemplateError
 from renderer.model import facts, series
 from renderer.model.upgrade import Upgrade
+from renderer.simulate.engines import Retry, seconds
 from renderer.simulate.felix import selected_namespaces
 
 Objects = dict[str, tuple[dict[str, Any], ...]]
@@ -66,24 +67,14 @@ def _named(objects: Objects, kind: str, suffix: str) -> dict[str, Any]:
     return {}
 
 
-def _seconds(text: Any) -> float:
-    text = str(text)
-    units = {"s": 1, "m": 60, "h": 3600}
-    return float(text[:-1]) * units[text[-1]] if text and text[-1] in units else float(text or 0)
-
-
-def _attempts(first: float, retry: Any) -> list[float]:
-    """Times of a sync and its retries (Argo CD's backoff: duration * factor^n, capped at maxDuration); a
-    negative limit retries without end (argo-cd v3.5.1 controller/appcontroller.go: Retry.Limit < 0), here up
-    to the horizon."""
-    backoff = (retry or {}).get("backoff") or {}
-    delay, factor = _seconds(backoff.get("duration", "5s")), float(backoff.get("factor", 2))
-    cap, limit = _seconds(backoff.get("maxDuration", "3m")), int((retry or {}).get("limit", 5))
+def _attempts(first: float, app: dict[str, Any]) -> list[float]:
+    """Times of a sync and its retries, by the app's rendered retry policy (engines.Retry: Argo CD's backoff; a
+    negative limit retries without end, here up to the horizon)."""
+    retry = Retry.of(app)
     times, at = [first], first
-    while (limit < 0 or len(times) <= limit) and at <= HORIZON:
-        at += delay
+    while at <= HORIZON and (wait := retry.next_wait()) is not None:
+        at += wait
         times.append(at)
-        delay = min(delay * factor, cap)
     return times
 
 
@@ -112,14 +103,14 @@ def play(upgrade: Upgrade, objects: Objects, engines: tuple[str, ...], cluster: 
         if engine == "argocd":
             app = _named(objects, "Application", f"{cluster}-08-bypass-policies")
             policy = (app.get("spec") or {}).get("syncPolicy") or {}
-            attempts = _attempts(0.0, policy.get("retry"))
+            attempts = _attempts(0.0, app)
             applied = next((at for at in attempts if at >= tier_at), float(HORIZON))
             prune_last = "PruneLast=true" in (policy.get("syncOptions") or [])
             pruned = applied if prune_last else 0.0
             delivery = "Argo CD (every child app syncs the new commit at once)"
         else:
             kustomization = _named(objects, "Kustomization", f"{cluster}-08-bypass-policies")
-            retry = _seconds((kustomization.get("spec") or {}).get("retryInterval", "1m"))
+            retry = seconds((kustomization.get("spec") or {}).get("retryInterval", "1m"))
             attempt = 0.0
             while attempt < tier_at:
                 attempt += retry
