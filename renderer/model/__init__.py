@@ -63,6 +63,8 @@ def derive_defaults(data: dict[str, Any]) -> dict[str, Any]:
     values["nodepool"].setdefault("securityGroups", [name])
     values["storageClass"].setdefault("numberOfReplicas", values["longhorn"]["replicas"])
     values["gitops"].setdefault("path", f"out/{name}")
+    if "hub" in values["gitops"]:
+        values["gitops"]["hub"] = {"clusterName": name, **values["gitops"]["hub"]}
     values["bypass"].setdefault("tier", series.row(values["tigera"]["version"]).tier)
     return values
 

@@ -20,6 +20,7 @@ records were built from, for a template or a caller that needs a subtree as data
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, Self
@@ -75,6 +76,9 @@ def _hints(cls: type[Record]) -> dict[str, Any]:
 def _record(hint: Any, value: Any) -> Any:
     """One value in its field's type: a section as its record, a list as a tuple, a map as a FrozenMap."""
     origin = typing.get_origin(hint)
+    if origin is types.UnionType:  # `Hub | None`: an optional section, present here
+        (hint,) = (arg for arg in typing.get_args(hint) if arg is not type(None))
+        origin = typing.get_origin(hint)
     if isinstance(hint, type) and issubclass(hint, Record):
         return hint.from_data(value)
     if origin is tuple:
@@ -225,6 +229,14 @@ class Automated(Record):
 
 
 @dataclasses.dataclass(frozen=True)
+class Hub(Record):
+    name: str
+    namespace: str
+    clusterName: str
+    """Defaults to cluster.name (model.derive_defaults)."""
+
+
+@dataclasses.dataclass(frozen=True)
 class Gitops(Record):
     engine: str
     repoURL: str
@@ -242,6 +254,8 @@ class Gitops(Record):
     interval: str
     timeout: str
     fluxSecretName: str | None = None
+    hub: Hub | None = None
+    """Hub mode (one Argo CD on a hub delivers the cluster); None: the cluster runs its own engine."""
 
 
 @dataclasses.dataclass(frozen=True)
