@@ -199,9 +199,10 @@ def engines(values: Values) -> tuple[str, ...]:
 
 
 def engine_stages(values: Values) -> list[Stage]:
-    """The engines the tree installs (none with gitops.engineInstalled: true). Their pods need the pod
-    network; the CRDs exceed the client-side apply annotation limit (argo-cd docs/getting_started.md)."""
-    if values.gitops.engineInstalled:
+    """The engines the tree installs (none with gitops.engineInstalled: true, nor in hub mode, where the hub's
+    Argo CD delivers the cluster). Their pods need the pod network; the CRDs exceed the client-side apply
+    annotation limit (argo-cd docs/getting_started.md)."""
+    if values.gitops.engineInstalled or values.gitops.hub is not None:
         return []
     stages = []
     if "argocd" in engines(values):
