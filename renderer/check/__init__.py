@@ -73,22 +73,33 @@ The schemas are the process's own, read once, as kube.validator and crds._valida
 
 def check_file(text: str, is_yaml: bool, kubernetes_minor: str, tigera_version: str,
                paths: tuple[str, ...] = ()) -> FileCheck:
-    """Leak-scan one file and, for YAML, parse it back and validate every object (memoised)."""
-    key = (text, is_yaml, kubernetes_minor, tigera_version, paths)
+    """Leak-scan one file and, for YAML, parse it back and validate every object (memoised).
+
+    Keyed by the paths that `_without_paths` really cuts from this text, not by all of them: the
+    cluster's own gitops.path is in every cluster's list, so a file that does not name it (a health
+    check, a kustomization) is checked once per fleet instead of once per cluster."""
+    _, cut = _without_paths(text, paths)
+    key = (text, is_yaml, kubernetes_minor, tigera_version, cut)
     found = _MEMO.get(key)
     if found is None:
-        found = _MEMO.put(key, _check_file(text, is_yaml, kubernetes_minor, tigera_version, paths), len(text))
+        found = _MEMO.put(key, _check_file(text, is_yaml, kubernetes_minor, tigera_version, cut), len(text))
     return found
 
 
-def _without_paths(text: str, paths: tuple[str, ...]) -> str:
+def _without_paths(text: str, paths: tuple[str, ...]) -> tuple[str, tuple[str, ...]]:
     """`text` with each repository path the renderer composed (see repository_paths) cut to one character, for
     the leak scan: `Clusters/Production2024/ceosks-poc/03-tigera-operator` or a vendored directory under
     `clusters/EU-West/` reads as one 50-character mixed-case token, and a valid value then ended in an
-    internal error. The values in them were scanned where set (renderer/validate/refusals.py)."""
+    internal error. The values in them were scanned where set (renderer/validate/refusals.py).
+
+    Also returns the paths that cut something, longest first: cutting only those gives the same text (a
+    path absent at its turn changes nothing, so dropping it changes no later turn)."""
+    cut = []
     for path in sorted(paths, key=len, reverse=True):
-        text = text.replace(path, "p")
-    return text
+        if path in text:
+            text = text.replace(path, "p")
+            cut.append(path)
+    return text, tuple(cut)
 
 
 def repository_paths(model: Model, vendored: Iterable[str] = ()) -> tuple[str, ...]:
@@ -99,7 +110,7 @@ def repository_paths(model: Model, vendored: Iterable[str] = ()) -> tuple[str, .
 
 def _check_file(text: str, is_yaml: bool, kubernetes_minor: str, tigera_version: str,
                 paths: tuple[str, ...] = ()) -> FileCheck:
-    findings = [("", finding) for finding in leaks.scan_text("", _without_paths(text, paths))]
+    findings = [("", finding) for finding in leaks.scan_text("", _without_paths(text, paths)[0])]
     kinds: list[str] = []
     objects: list[dict[str, Any]] = []
     if is_yaml:

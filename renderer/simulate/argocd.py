@@ -17,8 +17,8 @@ rules every version shares are in renderer/simulate/argocd_rules.py. Per version
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 
 from renderer.model import Model
 from renderer.model.stages import Stage
@@ -64,11 +64,16 @@ class Setup:
 
 def run(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -> Outcome:
     """Every supported Argo CD version, each from a copy of `cluster`; `cluster` ends as the first one stuck
-    left its copy (or as the last one left it), for the report to read."""
-    played = []
+    left its copy (or as the last one left it), for the report to read. A version is played only when a
+    default in which it differs from one already played decided something in that play (see _twin)."""
+    played: list[tuple[engines.ArgoCD, Cluster, Outcome]] = []
     for version in engines.ARGOCD:
-        start = copy.deepcopy(cluster)
-        played.append((version, start, play_version(model, tree, start, deadline, version)))
+        twin = _twin(version, [(probe, (start, outcome)) for probe, start, outcome in played])
+        if twin is not None:
+            played.append((version, *twin))
+            continue
+        start, probe = copy.deepcopy(cluster), Probe.of(version)
+        played.append((probe, start, play_version(model, tree, start, deadline, probe)))
     failed = [(version, start, outcome) for version, start, outcome in played if not outcome.converged]
     seconds_taken = max(outcome.seconds for _, _, outcome in played)
     _, final, _ = failed[0] if failed else played[-1]
@@ -77,6 +82,52 @@ def run(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -
         problems = _tagged([(version, outcome.problems) for version, _, outcome in failed])
         return Outcome("argocd", False, seconds_taken, problems, failed[0][2].log)
     return Outcome("argocd", True, seconds_taken, [], played[-1][2].log)
+
+
+@dataclass(frozen=True)
+class Probe(engines.ArgoCD):
+    """A version as it is played, noting each default whose value decided something (the flags that
+    `_resources`, `_aggregate` and `_assess` read), so that a version differing only in defaults that
+    decided nothing need not be played again."""
+
+    decided: set[str] = field(default_factory=set, compare=False, hash=False)
+
+    @staticmethod
+    def of(version: engines.ArgoCD) -> Probe:
+        return Probe(**{f.name: getattr(version, f.name) for f in fields(engines.ArgoCD)})
+
+
+SENSED = frozenset({"persists_resource_health", "crd_health_builtin", "missing_counts_in_app_health"})
+"""The defaults whose every read in this module notes, on a Probe, whether flipping it would change what is
+computed there (`_decided`). A new default of engines.ArgoCD is not here until its reads note it: until then
+versions that differ in it are always played apart."""
+
+PLAYS = [0]
+"""play_version calls since the process started (tests count them)."""
+
+Played = TypeVar("Played")
+
+
+def _twin(version: engines.ArgoCD, played: list[tuple[engines.ArgoCD, Played]]) -> Played | None:
+    """What an earlier play gave when it is what playing `version` would give.
+
+    Sound because a play is deterministic and reads the version only through the SENSED defaults (and
+    `series`, for the delivery's name): when the played version and `version` differ only in defaults
+    that decided nothing in that play (at every read, the other value would have computed the same), every
+    step of playing `version` computes what the played one did, so it ends in the same state and outcome."""
+    for probe, result in played:
+        if not isinstance(probe, Probe):
+            continue
+        differing = {f.name for f in fields(engines.ArgoCD) if getattr(probe, f.name) != getattr(version, f.name)}
+        differing -= {"series", "tag"}
+        if differing <= SENSED and not differing & probe.decided:
+            return result
+    return None
+
+
+def _decided(version: engines.ArgoCD, default: str, if_flipped_differs: bool) -> None:
+    if if_flipped_differs and isinstance(version, Probe):
+        version.decided.add(default)
 
 
 def _tagged(failed: list[tuple[engines.ArgoCD, list[str]]]) -> list[str]:
@@ -97,12 +148,16 @@ def _tagged(failed: list[tuple[engines.ArgoCD, list[str]]]) -> list[str]:
 
 def with_flux(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float, flux_run: Any) -> Outcome:
     """`engine: both` after the bootstrap: Argo CD (each version) and Flux watch the same tree on one cluster at
-    once (renderer/simulate/engines.py: together); done when both are."""
-    played = []
+    once (renderer/simulate/engines.py: together); done when both are. Versions share plays as in run()."""
+    played: list[tuple[engines.ArgoCD, Cluster, Outcome, Outcome]] = []
     for version in engines.ARGOCD:
-        start = copy.deepcopy(cluster)
+        twin = _twin(version, [(probe, (start, argo, flux)) for probe, start, argo, flux in played])
+        if twin is not None:
+            played.append((version, *twin))
+            continue
+        start, probe = copy.deepcopy(cluster), Probe.of(version)
 
-        def argo(shared: Cluster, version: engines.ArgoCD = version) -> Outcome:
+        def argo(shared: Cluster, version: engines.ArgoCD = probe) -> Outcome:
             return play_version(model, tree, shared, deadline, version)
 
         def flux(shared: Cluster) -> Outcome:
@@ -110,7 +165,7 @@ def with_flux(model: Model, tree: dict[str, str], cluster: Cluster, deadline: fl
             return played_flux
 
         results = engines.together(start, {"argocd": argo, "flux": flux})
-        played.append((version, start, results["argocd"], results["flux"]))
+        played.append((probe, start, results["argocd"], results["flux"]))
     failed = [(version, start, argo, flux) for version, start, argo, flux in played
               if not (argo.converged and flux.converged)]
     seconds_taken = max(max(argo.seconds, flux.seconds) for _, _, argo, flux in played)
@@ -125,6 +180,7 @@ def with_flux(model: Model, tree: dict[str, str], cluster: Cluster, deadline: fl
 
 def play_version(model: Model, tree: dict[str, str], cluster: Cluster, deadline: float,
                  version: engines.ArgoCD) -> Outcome:
+    PLAYS[0] += 1
     name = f"argocd {version.series}"
     apps_files = content_.objects_of(tree, "argocd/apps/kustomization.yaml")[0].get("resources", [])
     objects = [obj for file in apps_files for obj in content_.objects_of(tree, f"argocd/apps/{file}")]
@@ -327,6 +383,7 @@ def _resources(cluster: Cluster, child: Child, built: content_.Content | None, s
         script = setup.scripts.get(f"{key[0]}/{key[1]}")
         health: str | None = None
         if key[1] == "CustomResourceDefinition" and script is None:
+            _decided(setup.version, "crd_health_builtin", live is not None)  # else no health either way
             if setup.version.crd_health_builtin and live is not None:
                 health = "Healthy" if live["status"]["conditions"] else "Progressing"
         elif live is None:
@@ -346,6 +403,8 @@ def _resources(cluster: Cluster, child: Child, built: content_.Content | None, s
 
 def _aggregate(resources: list[Assessed], version: engines.ArgoCD) -> str:
     """controller/health.go: setApplicationHealth, as each version does it."""
+    _decided(version, "missing_counts_in_app_health", any(r.health == "Missing" for r in resources)
+             or bool(resources and not any(r.live for r in resources)))  # else both readings agree
     status = "Healthy"
     for resource in resources:
         if resource.health is None or (resource.health == "Missing" and not version.missing_counts_in_app_health):
@@ -361,6 +420,19 @@ def _assess(cluster: Cluster, child: Child, built: content_.Content | None,
     resources = _resources(cluster, child, built, setup) if child.synced else []
     own = "Unknown" if child.blocked else (_aggregate(resources, setup.version) if child.synced else "Missing")
     persist = setup.version.persists_resource_health
+    parent_view, message = _parent_view(setup, child, resources, own, persist)
+    if isinstance(setup.version, Probe) and "persists_resource_health" not in setup.version.decided:
+        try:
+            differs = _parent_view(setup, child, resources, own, not persist) != (parent_view, message)
+        except lua.LuaFailure:
+            differs = True
+        _decided(setup.version, "persists_resource_health", differs)
+    return parent_view, own, message
+
+
+def _parent_view(setup: Setup, child: Child, resources: list[Assessed], own: str, persist: bool) -> tuple[str, str]:
+    """What the Application health Lua says of the child, its status written as a version persisting resource
+    health (or not) writes it."""
     entries = [{**r.entry, **({"health": {"status": r.health}} if persist and r.health is not None else {})}
                for r in resources]
     sync = "Synced" if child.synced and not child.out_of_sync else "OutOfSync"
@@ -370,8 +442,7 @@ def _assess(cluster: Cluster, child: Child, built: content_.Content | None,
     annotations = tuple(sorted(((child.obj.get("metadata") or {}).get("annotations") or {}).items()))
     memo = (annotations, sync, own, persist, tuple((e["kind"], e["name"], (e.get("health") or {}).get("status"))
                                                    for e in entries))
-    parent_view, message = lua.health(setup.app_script, {**child.obj, "status": status}, memo)
-    return parent_view, own, message
+    return lua.health(setup.app_script, {**child.obj, "status": status}, memo)
 
 
 def _stuck(children: list[Child], created: set[str], built: dict[str, content_.Content | None], cluster: Cluster,

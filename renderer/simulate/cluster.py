@@ -26,6 +26,8 @@ NODES_JOIN_SECONDS = 180
 
 Key = tuple[str, str, str, str]
 """(group, kind, namespace, name)"""
+Reading = tuple[tuple[tuple[str, tuple[str, ...]], ...], frozenset[str]]
+"""operator.reading: (model fact -> the facts the applied objects name, kinds the operator refuses)."""
 
 
 class ApplyError(Exception):
@@ -85,12 +87,25 @@ def _component_rules(version: str, kinds: frozenset[str], renamed: tuple[tuple[s
         return tuple(real for need in needs for real in names.get(need, (need,)))
 
     rules = [(rule.provides, rule.needs, rule.seconds) for rule in facts.RUNTIME_RULES]
-    for component in series.row(version).components_for(kinds):
+    for component in _components(version, kinds):
         if component.kind in refused:
             continue
         for fact in (f"component:{component.name}", *component.provides):
             rules.append((fact, needs_of(component.needs), component.seconds))
     return tuple(rules)
+
+
+@cache
+def _components(tigera_version: str, kinds: frozenset[str]) -> tuple[facts.Component, ...]:
+    """series.row(version).components_for(kinds), once per process: the series rows are constants and
+    `given` builds new records on every call (it was a third of a fleet cluster's simulation)."""
+    return series.row(tigera_version).components_for(kinds)
+
+
+@cache
+def _mirrored(tigera_version: str, kind: str, kinds: frozenset[str]) -> tuple[facts.Component, ...]:
+    """series.row(version).mirrored_into(kind, kinds), once per process (as _components)."""
+    return series.row(tigera_version).mirrored_into(kind, kinds)
 
 
 @dataclass(frozen=True)
@@ -135,6 +150,8 @@ class Cluster:
     _settled: int = -1
     _kinds: frozenset[str] = frozenset()
     _statuses: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
+    _read: tuple[int, Reading, tuple[Key, str] | None] | None = None
+    """(version, operator.reading, operator.refusal) of the objects applied by then (every apply bumps version)."""
     files: dict[Key, str] = field(default_factory=dict)
     """Where each applied or refused object came from in the tree (for --verify's report)."""
     refusals: dict[Key, str] = field(default_factory=dict)
@@ -244,8 +261,21 @@ class Cluster:
 
     # -- time -----------------------------------------------------------------------------------
 
+    def _reading(self) -> Reading:
+        """operator.reading(self.objects), read again only when the state changed."""
+        if self._read is None or self._read[0] != self.version:
+            self._read = (self.version, operator.reading(self.objects), operator.refusal(self.objects))
+        return self._read[1]
+
+    def _refusal(self) -> tuple[Key, str] | None:
+        """operator.refusal(self.objects), as _reading."""
+        if self._read is None or self._read[0] != self.version:
+            self._reading()
+        assert self._read is not None
+        return self._read[2]
+
     def _rules(self) -> list[tuple[str, tuple[str, ...], int]]:
-        renamed, refused = operator.reading(self.objects)
+        renamed, refused = self._reading()
         return [*_component_rules(self.site.tigera_version, self._kinds, renamed, refused), *self.extra_rules]
 
     def settle(self) -> None:
@@ -289,7 +319,7 @@ class Cluster:
         """("Available" | "Progressing" | "Degraded", message) as the TigeraStatus shows it."""
         if self.holds(f"component:{component.name}"):
             return "Available", "All objects available"
-        refused = operator.refusal(self.objects)
+        refused = self._refusal()
         if refused is not None and component.kind == refused[0][1]:
             return "Degraded", refused[1]
         missing = [need for need in self.needs(component) if not self.holds(need)]
@@ -299,12 +329,12 @@ class Cluster:
 
     def needs(self, component: facts.Component) -> tuple[str, ...]:
         """The component's needs as the applied objects name them (operator.py)."""
-        renamed = dict(operator.reading(self.objects)[0])
+        renamed = dict(self._reading()[0])
         return tuple(real for need in component.needs for real in renamed.get(need, (need,)))
 
     def tigerastatus(self) -> dict[str, tuple[str, str]]:
         return {component.name: self.component_status(component)
-                for component in self.tigera.components_for(self.kinds())}
+                for component in _components(self.site.tigera_version, self._kinds)}
 
     def status_of(self, kind: str) -> dict[str, Any]:
         """The status an operator.tigera.io object carries now (mirrored TigeraStatus conditions)."""
@@ -316,12 +346,13 @@ class Cluster:
     def status_key(self, kind: str) -> tuple[Any, ...]:
         """What status_of(kind) depends on: its fields and its components' states."""
         return (kind, self.site.tigera_version,
-                tuple(self.component_status(component) for component in self.tigera.mirrored_into(kind, self._kinds)))
+                tuple(self.component_status(component)
+                      for component in _mirrored(self.site.tigera_version, kind, self._kinds)))
 
     def _status_of(self, kind: str) -> dict[str, Any]:
         fields = operator.status_fields(kind, self.site.tigera_version)
         return operator.status(fields, [self.component_status(component)
-                                        for component in self.tigera.mirrored_into(kind, self._kinds)])
+                                        for component in _mirrored(self.site.tigera_version, kind, self._kinds)])
 
     def external_secret_ready(self, namespace: str) -> bool:
         """ESO's Ready condition: its target Secrets exist, which they never do where an operator controller
