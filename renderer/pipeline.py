@@ -151,7 +151,8 @@ def prepare(paths: list[Path], request: Request, warnings: list[Problem]) -> Pre
     tree = render.render(cluster_model, vendored)
     kinds = check.check(tree, cluster_model, vendored.values())
     objects = check.parsed(tree, cluster_model, vendored.values())
-    on_disk = committed.read(request.out_dir, cluster_model.cluster)  # what --check compares with
+    known = {tree[path]: found for path, found in objects.items()}  # a file on disk as rendered: parsed already
+    on_disk = committed.read(request.out_dir, cluster_model.cluster, known)  # what --check compares with
     review = destructive.review(values, data, on_disk, objects)
     upgrade = upgrade_plan.plan(values, on_disk, cluster_model, objects)
     outcomes = simulate.prove(cluster_model, tree, objects)

@@ -199,3 +199,33 @@ def test_a_duplicate_cluster_name_is_found_among_packed_clusters(tmp_path: Path,
     with pytest.raises(ValuesError, match="also defined by"):
         pipeline.execute(pipeline.Request((PROD_VALUES, twin), out_dir=tmp_path / "out"))
     assert not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------- the committed tree, read once
+
+
+def test_a_re_render_parses_only_the_committed_files_it_did_not_render(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The committed tree (renderer/load/committed.py) is what --check compares with: a file on disk exactly as
+    rendered has the objects the check stage parsed; only a file that differs is parsed again."""
+    from renderer.load import committed
+
+    monkeypatch.setenv("SKS_GITOPS_NO_CACHE", "1")
+    request = pipeline.Request((PROD_VALUES,), out_dir=tmp_path / "out")
+    pipeline.execute(request)
+    parsed: list[str] = []
+    real = committed.parse_output
+
+    def counting(text: str) -> Any:
+        parsed.append(text)
+        return real(text)
+
+    monkeypatch.setattr(committed, "parse_output", counting)
+    first = pipeline.prepare([PROD_VALUES], request, [])
+    assert parsed == []
+    storage = tmp_path / "out" / "ceosks-poc" / "02-storageclass" / "storageclass.yaml"
+    storage.write_text(storage.read_text("utf-8").replace('numberOfReplicas: "2"', 'numberOfReplicas: "3"'),
+                       "utf-8")
+    second = pipeline.prepare([PROD_VALUES], request, [])
+    assert len(parsed) == 1 and 'numberOfReplicas: "3"' in parsed[0]
+    assert first.plan == second.plan

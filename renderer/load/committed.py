@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,12 @@ def find(objects: dict[str, tuple[dict[str, Any], ...]], kind: str, name: str) -
     return None
 
 
-def _parsed(path: Path) -> tuple[dict[str, Any], ...]:
+def _parsed(path: Path, known: Mapping[str, tuple[dict[str, Any], ...]]) -> tuple[dict[str, Any], ...]:
     try:
-        documents = parse_output(path.read_text("utf-8"))
+        text = path.read_text("utf-8")
+        if text in known:  # the same text parses the same: the check stage parsed it already
+            return known[text]
+        documents = parse_output(text)
     except Exception:  # noqa: BLE001 - an unreadable or unparsable file holds no object
         return ()
     return tuple(doc for doc in documents if isinstance(doc, dict))
@@ -71,9 +75,10 @@ def _version(cluster_dir: Path) -> str:
     return ""
 
 
-def read(out_dir: Path, cluster: str) -> Committed:
+def read(out_dir: Path, cluster: str, known: Mapping[str, tuple[dict[str, Any], ...]] | None = None) -> Committed:
     """Every YAML object of the files the renderer owns under out/<cluster>/ (a file added by hand is not part
-    of the tree); nothing when the tree is absent or not a directory."""
+    of the tree); nothing when the tree is absent or not a directory. `known`: the objects of texts already
+    parsed (text -> its mapping documents, read-only), so a re-render parses only the files that changed."""
     cluster_dir = out_dir / cluster
     if cluster_dir.is_symlink() or not cluster_dir.is_dir():
         return Committed()
@@ -82,7 +87,7 @@ def read(out_dir: Path, cluster: str) -> Committed:
     for path in sorted(cluster_dir.rglob("*.yaml")):
         relative = path.relative_to(cluster_dir).as_posix()
         if path.is_file() and not path.is_symlink() and (owned is None or relative in owned):
-            found = _parsed(path)
+            found = _parsed(path, known or {})
             if found:
                 objects[relative] = found
     return Committed(objects, _version(cluster_dir))
