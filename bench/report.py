@@ -43,6 +43,10 @@ def _div(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None or b == 0 else a / b
 
 
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000
+
+
 def evaluate(results: dict[str, Result], fleet_sizes: tuple[int, ...]) -> tuple[list[Ratio], list[Target]]:
     def median(key: str) -> float | None:
         return results[key].median_s if key in results else None
@@ -57,7 +61,9 @@ def evaluate(results: dict[str, Result], fleet_sizes: tuple[int, ...]) -> tuple[
     marginal_ms = None if t_big is None or t_prev is None else (t_big - t_prev) / (big - prev) * 1000
     c_big, c_prev = cpu(f"fleet-{big}"), cpu(f"fleet-{prev}")
     marginal_cpu_ms = None if c_big is None or c_prev is None else (c_big - c_prev) / (big - prev) * 1000
-    rss_big = results[f"fleet-{big}"].peak_rss_kib / MIB if f"fleet-{big}" in results else None
+    rss_big = results[f"fleet-{big}"].peak_rss_kib * 1024 / 1e6 if f"fleet-{big}" in results else None
+    # the marginal's yardstick: the floor measured right after the fleets, under the same load
+    beside, cpu_floor = median("floor-fleet") or floor, cpu("floor-fleet") or cpu("floor")
     ratios = [
         Ratio("cold render / interpreter floor", _div(cold, floor)),
         Ratio("cold render / kustomize anchor (all stage dirs)", _div(cold, anchor)),
@@ -70,6 +76,8 @@ def evaluate(results: dict[str, Result], fleet_sizes: tuple[int, ...]) -> tuple[
         Ratio("render --check --no-cache (full run) / interpreter floor", _div(median("check-full"), floor)),
         Ratio(f"fleet({big}) / fleet({prev})", _div(t_big, t_prev)),
         Ratio(f"fleet marginal cost ({prev}->{big})", marginal_ms, " ms/cluster"),
+        Ratio("  beside the interpreter floor, measured right after the fleets", _ms(beside), " ms/process"),
+        Ratio("  fleet marginal cost / interpreter floor", _div(marginal_ms, _ms(beside))),
         Ratio("1 MB values file / 500 KB values file, by CPU time (linear: under 2, start-up is fixed)",
               _div(cpu("values-1mb"), cpu("values-500kb"))),
         Ratio("context, by CPU time (robust to other load):", None, ""),
@@ -77,16 +85,17 @@ def evaluate(results: dict[str, Result], fleet_sizes: tuple[int, ...]) -> tuple[
         Ratio("  no-op re-render / cold render", _div(cpu("noop"), cpu("cold"))),
         Ratio(f"  fleet({big}) / fleet({prev})", _div(c_big, c_prev)),
         Ratio(f"  fleet marginal cost ({prev}->{big})", marginal_cpu_ms, " ms/cluster"),
+        Ratio("  fleet marginal cost / interpreter floor", _div(marginal_cpu_ms, _ms(cpu_floor))),
     ]
     full = big == 1000
     targets = [
         Target("cold <= 2.5x floor", _div(cold, floor), 2.5, "x"),
-        Target("cold < kustomize anchor", _div(cold, anchor), 1.0, "x", strict=True),
+        Target("cold <= kustomize anchor", _div(cold, anchor), 1.0, "x"),
         Target("no-op <= 1.5x floor", _div(noop, floor), 1.5, "x"),
         Target("--check <= 1.5x floor", _div(check, floor), 1.5, "x"),
-        Target("fleet marginal <= 10 ms/cluster", marginal_ms, 10.0, " ms"),
+        Target("fleet marginal < interpreter floor", _div(marginal_ms, _ms(beside)), 1.0, "x", strict=True),
         Target(f"fleet({big})/fleet({prev}) <= {1.1 * big / prev:g}", _div(t_big, t_prev), 1.1 * big / prev, "x"),
-        Target("peak RSS at 1000 clusters <= 150 MiB", rss_big if full else None, 150.0, " MiB"),
+        Target("peak RSS at 1000 clusters <= 150 MB", rss_big if full else None, 150.0, " MB"),
     ]
     return ratios, targets
 

@@ -78,10 +78,9 @@ class Bench:
         env = None if cache is None else {**os.environ, "SKS_GITOPS_CACHE_DIR": str(cache)}
         return run_once([str(self.tools.render), *args], cwd, expect, env)
 
-    def floor(self) -> None:
+    def floor(self, key: str = "floor", label: str = "interpreter floor (python -c pass)") -> None:
         argv = [str(self.tools.python), "-c", "pass"]
-        self._add(repeat("floor", "interpreter floor (python -c pass)", lambda: run_once(argv, ROOT),
-                         self.plan.runs, self.plan.warmups))
+        self._add(repeat(key, label, lambda: run_once(argv, ROOT), self.plan.runs, self.plan.warmups))
 
     def cold(self) -> None:
         def once(warm: bool) -> Sample:
@@ -264,6 +263,7 @@ def main(argv: list[str] | None = None) -> int:
             _progress("import times")
             entries = imports.measure(tools.python, ROOT, plan.import_runs)
             bench.fleets()
+            bench.floor("floor-fleet", "  interpreter floor again, right after the fleets")  # the marginal's yardstick
             bench.fleet_noop()
         except ProcessFailed as exc:
             print(f"bench: a measured process failed:\n{exc}", file=sys.stderr)
