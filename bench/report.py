@@ -76,7 +76,7 @@ def evaluate(results: dict[str, Result], fleet_sizes: tuple[int, ...]) -> tuple[
         Ratio("render --check --no-cache (full run) / interpreter floor", _div(median("check-full"), floor)),
         Ratio(f"fleet({big}) / fleet({prev})", _div(t_big, t_prev)),
         Ratio(f"fleet marginal cost ({prev}->{big})", marginal_ms, " ms/cluster"),
-        Ratio("  beside the interpreter floor, measured right after the fleets", _ms(beside), " ms/process"),
+        Ratio("  interpreter floor, measured after the fleets", _ms(beside), " ms/process"),
         Ratio("  fleet marginal cost / interpreter floor", _div(marginal_ms, _ms(beside))),
         Ratio("1 MB values file / 500 KB values file, by CPU time (linear: under 2, start-up is fixed)",
               _div(cpu("values-1mb"), cpu("values-500kb"))),
