@@ -301,10 +301,24 @@ def execute(request: Request) -> Report:
     while items:
         if request.progress and total > 1:
             request.progress("written" if request.mode == "write" else "compared", total - len(items), total)
-        item = items.pop()  # each tree is released once written: a fleet's memory stays flat
-        report.results.append(_emit(item.unpack() if isinstance(item, Packed) else item, request, ledger, report))
+        batch = [items.pop() for _ in range(min(len(items), write.WRITE_BATCH if request.mode == "write" else 1))]
+        for item, written in _written(batch, request):  # each tree is released once written: memory stays flat
+            report.results.append(_emit(item, written, request, ledger, report))
     ledger.flush()
     return report
+
+
+def _written(batch: list[Item], request: Request
+             ) -> Iterator[tuple[Prepared | Recorded, tuple[dict[str, bytes], write.Changes] | None]]:
+    """Each item of the batch with its files and what writing them changed (in one write.write_many, one flush
+    for the batch), or None where nothing is written here (a reused cluster, --check, --diff, --plan)."""
+    items = [item.unpack() if isinstance(item, Packed) else item for item in batch]
+    fresh = [item for item in items if isinstance(item, Prepared)] if request.mode == "write" else []
+    trees = [(item.model.cluster, write.with_manifest(item.tree)) for item in fresh]
+    changes = iter(write.write_many(request.out_dir, trees) if trees else [])
+    files = iter(trees)
+    for item in items:
+        yield item, ((next(files)[1], next(changes)) if isinstance(item, Prepared) and fresh else None)
 
 
 def _prepare_all(groups: list[list[Path]], request: Request, ledger: Ledger, report: Report) -> list[Item]:
@@ -349,19 +363,21 @@ def _duplicate_names(items: list[Item]) -> list[Problem]:
     return problems
 
 
-def _emit(item: Prepared | Recorded, request: Request, ledger: Ledger, report: Report) -> ClusterResult:
-    """Write (or compare, or plan) one prepared cluster; record it in the ledger when it was left clean."""
+def _emit(item: Prepared | Recorded, written: tuple[dict[str, bytes], write.Changes] | None, request: Request,
+          ledger: Ledger, report: Report) -> ClusterResult:
+    """One cluster's result: written (`written`: its files and changes), compared or planned; recorded in the
+    ledger when the run left it clean."""
     if isinstance(item, Recorded):
         return ClusterResult(item.cluster, item.sources, item.file_count, write.Changes(), Counter(item.kinds),
                              item.digests, data_files=item.data_files)
     if request.mode == "plan":
         return ClusterResult(item.model.cluster, item.sources, len(item.tree), write.Changes(), item.kinds, {},
                              plan=item.plan, upgrade=item.upgrade, graph=item.graph)
-    files = write.with_manifest(item.tree)
-    if request.mode == "write":
-        changes = write.write(request.out_dir, item.model.cluster, files)
-        old: dict[str, bytes] = {}
+    old: dict[str, bytes] = {}
+    if written is not None:
+        files, changes = written
     else:
+        files = write.with_manifest(item.tree)
         changes, old = write.read_tree(request.out_dir, item.model.cluster, files, request.mode == "diff")
     change_warnings = _change_warnings(request.out_dir / item.model.cluster, changes, request.mode)
     report.warnings.extend(change_warnings)

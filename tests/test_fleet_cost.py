@@ -229,3 +229,69 @@ def test_a_re_render_parses_only_the_committed_files_it_did_not_render(tmp_path:
     second = pipeline.prepare([PROD_VALUES], request, [])
     assert len(parsed) == 1 and 'numberOfReplicas: "3"' in parsed[0]
     assert first.plan == second.plan
+
+
+# --------------------------------------------------------------------------- one flush per batch of trees
+
+
+def _trees(count: int) -> list[tuple[str, dict[str, bytes]]]:
+    return [(f"c{index}", {"a.yaml": f"index: {index}\n".encode(), "d/b.sh": b"#!/bin/sh\n"}) for index in range(count)]
+
+
+def test_a_fleet_flushes_once_per_batch_of_trees(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """syncfs flushes the whole filesystem: one per tree made a fleet wait on the disk once per cluster."""
+    from renderer import write
+
+    flushes: list[int] = []
+    real = write._syncfs
+    monkeypatch.setattr(write, "_syncfs", lambda fd: flushes.append(fd) or real(fd))
+    trees = _trees(5)
+    assert [changes.added for changes in write.write_many(tmp_path, trees)] == [["a.yaml", "d/b.sh"]] * 5
+    assert len(flushes) == 1
+    assert write.write_many(tmp_path, trees) == [write.Changes(stuck=[])] * 5  # unchanged: nothing staged
+    assert len(flushes) == 1
+    for cluster, files in trees:
+        for path, data in files.items():
+            assert (tmp_path / cluster / path).read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [c for c, _ in trees]
+
+
+def test_a_swap_failing_mid_batch_leaves_the_rest_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from renderer import write
+    from renderer.errors import OutputError
+
+    write.write_many(tmp_path, _trees(3))
+    changed = [(cluster, {**files, "a.yaml": b"new: 1\n"}) for cluster, files in _trees(3)]
+    swaps: list[str] = []
+    real = write._swap
+
+    def failing(held: Any, staging: Path) -> Path | None:
+        swaps.append(held.cluster)
+        if held.cluster == "c1":
+            raise OSError(5, os.strerror(5), str(staging))
+        return real(held, staging)
+
+    monkeypatch.setattr(write, "_swap", failing)
+    with pytest.raises(OutputError, match="the previous tree is unchanged"):
+        write.write_many(tmp_path, changed)
+    assert swaps == ["c0", "c1"]
+    assert [(tmp_path / c / "a.yaml").read_bytes() for c in ("c0", "c1", "c2")] == [b"new: 1\n", b"index: 1\n",
+                                                                                   b"index: 2\n"]
+    assert [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name or ".old-" in p.name] == []
+
+
+def test_a_fleet_writes_in_batches_with_the_same_trees(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from renderer import write
+
+    values = tuple(fleet_values(tmp_path / "values", 3))
+    monkeypatch.setenv("SKS_GITOPS_NO_CACHE", "1")
+    monkeypatch.setattr(write, "WRITE_BATCH", 2)
+    batches: list[list[str]] = []
+    real = write.write_many
+    monkeypatch.setattr(write, "write_many", lambda root, trees: batches.append([c for c, _ in trees])
+                        or real(root, trees))
+    report = pipeline.execute(pipeline.Request(values, out_dir=tmp_path / "out"))
+    assert batches == [["bench-0000", "bench-0001"], ["bench-0002"]]
+    assert [r.changes.added for r in report.results] == [sorted(r.digests) for r in report.results]

@@ -8,6 +8,7 @@ new one, never a mix. A no-op render touches nothing at all.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import hashlib
@@ -206,14 +207,22 @@ def _syncfs(fd: int) -> bool:
     raise OSError(code, os.strerror(code))
 
 
-def _sync_tree(staging: Path) -> None:
-    """Make the staged tree durable before the swap: one syncfs, or an fsync per file and directory."""
-    fd = os.open(staging, os.O_RDONLY)
+def _sync_trees(stagings: list[Path]) -> None:
+    """Make the staged trees durable before any swap: one syncfs for all of them (they are on one filesystem,
+    beside each other under the output root), or an fsync per file and directory of each."""
+    if not stagings:
+        return
+    fd = os.open(stagings[0], os.O_RDONLY)
     try:
         if _syncfs(fd):
             return
     finally:
         os.close(fd)
+    for staging in stagings:
+        _fsync_tree(staging)
+
+
+def _fsync_tree(staging: Path) -> None:
     for root, _dirs, names in os.walk(staging):
         for name in names:
             path = Path(root, name)
@@ -227,6 +236,7 @@ def _sync_tree(staging: Path) -> None:
 
 
 def _assemble(staging: Path, cluster_dir: Path, files: dict[str, bytes], changes: Changes) -> None:
+    """The new tree in `staging`: rewritten files written, unchanged and unowned ones copied (not yet durable)."""
     rewrite = set(changes.added) | set(changes.changed)
     made: set[Path] = set()
     for path, data in files.items():
@@ -244,7 +254,6 @@ def _assemble(staging: Path, cluster_dir: Path, files: dict[str, bytes], changes
     for path in changes.unowned:
         (staging / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(cluster_dir / path, staging / path, follow_symlinks=False)
-    _sync_tree(staging)
 
 
 def _new_dir(path: Path) -> None:
@@ -285,14 +294,15 @@ def _swap(held: lock.Held, staging: Path) -> Path | None:
     return parked
 
 
-def _cleanup(held: lock.Held, old_tree: Path | None) -> None:
+def _cleanup(held: lock.Held, old_tree: Path | None, sync_root: bool = True) -> None:
     """After the swap the new tree is in place: a failure here must not claim otherwise."""
     out_root = held.out_root
     try:
         if old_tree is not None:
             shutil.rmtree(old_tree)
             held.forget(old_tree.name)
-        _fsync_dir(out_root)
+        if sync_root:
+            _fsync_dir(out_root)
     except OSError as exc:
         raise OutputError(Problem(str(exc.filename or out_root), 0, 0, "",
                                   f"the new tree is in place, but cleaning up failed: {exc.strerror or exc}; "
@@ -301,33 +311,55 @@ def _cleanup(held: lock.Held, old_tree: Path | None) -> None:
 
 def write(out_root: Path, cluster: str, files: dict[str, bytes]) -> Changes:
     """Make out_root/cluster hold exactly `files` (see with_manifest) plus unowned files; atomic, locked, minimal."""
-    if "/" in cluster or cluster in ("", ".", ".."):
-        raise OutputError(Problem(cluster, 0, 0, "", "cluster name cannot name a directory under out/"))
+    return write_many(out_root, [(cluster, files)])[0]
+
+
+WRITE_BATCH = 32
+"""Trees a fleet writes per flush (write_many): each holds its lock and a staged tree until the batch is swapped."""
+
+
+def write_many(out_root: Path, trees: list[tuple[str, dict[str, bytes]]]) -> list[Changes]:
+    """write() for several clusters, made durable with one flush: each tree is compared and staged under its own
+    lock, the staged trees are synced together (a syncfs flushes the whole filesystem, so one per tree cost a
+    fleet one wait each on a busy disk), then each is swapped in. Every tree stays atomic on its own: a crash
+    leaves each cluster's old tree or its new one, and a failure leaves the trees not yet swapped unchanged."""
+    for cluster, _ in trees:
+        if "/" in cluster or cluster in ("", ".", ".."):
+            raise OutputError(Problem(cluster, 0, 0, "", "cluster name cannot name a directory under out/"))
     try:
         if not safe_dir(out_root, "output root"):
             out_root.mkdir(parents=True)
-        with lock.exclusive(out_root, cluster) as held:
-            cluster_dir = out_root / cluster
-            changes = compare(cluster_dir, files)
-            changes.stuck = held.stuck
-            if not changes.differs:
-                return changes
-            staging = _staging(held)
-            swapped = False
+        with contextlib.ExitStack() as locks:
+            staged: list[tuple[lock.Held, Path]] = []
+            found: list[Changes] = []
             try:
-                _assemble(staging, cluster_dir, files, changes)
-                staging.chmod(0o755)
-                leftover = _swap(held, staging)
-                swapped = True
+                for cluster, files in trees:
+                    held = locks.enter_context(lock.exclusive(out_root, cluster))
+                    changes = compare(out_root / cluster, files)
+                    changes.stuck = held.stuck
+                    found.append(changes)
+                    if changes.differs:
+                        staging = _staging(held)
+                        staged.append((held, staging))
+                        _assemble(staging, out_root / cluster, files, changes)
+                        staging.chmod(0o755)
+                _sync_trees([staging for _, staging in staged])
+                while staged:
+                    held, staging = staged[0]
+                    leftover = _swap(held, staging)
+                    staged.pop(0)
+                    if not os.path.lexists(staging):
+                        held.forget(staging.name)
+                    _cleanup(held, leftover, sync_root=not staged)
             finally:
-                if not swapped:
+                if staged and len(staged) < sum(changes.differs for changes in found):
+                    with contextlib.suppress(OSError):  # the swaps done so far, made durable all the same
+                        _fsync_dir(out_root)
+                for held, staging in staged:  # not swapped: the cluster keeps its old tree
                     shutil.rmtree(staging, ignore_errors=True)
                     if not os.path.lexists(staging):
                         held.forget(staging.name)
-            if not os.path.lexists(staging):
-                held.forget(staging.name)
-            _cleanup(held, leftover)
-            return changes
+            return found
     except OSError as exc:
         where = exc.filename or str(out_root)
         message = f"cannot write the tree: {exc.strerror or exc}; the previous tree is unchanged"
