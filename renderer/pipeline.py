@@ -299,10 +299,10 @@ def execute(request: Request) -> Report:
     total = len(items)
     items.reverse()
     while items:
-        if request.progress and total > 1:
-            request.progress("written" if request.mode == "write" else "compared", total - len(items), total)
         batch = [items.pop() for _ in range(min(len(items), write.WRITE_BATCH if request.mode == "write" else 1))]
         for item, written in _written(batch, request):  # each tree is released once written: memory stays flat
+            if request.progress and total > 1:
+                request.progress("written" if request.mode == "write" else "compared", len(report.results), total)
             report.results.append(_emit(item, written, request, ledger, report))
     ledger.flush()
     return report
