@@ -28,8 +28,9 @@ PHASES = (
      "render_template"), ("renderer.yamlio", "dump"), ("renderer.check", "check"),
     ("renderer.yamlio", "load_all_plain"), ("renderer.check.kube", "problems"), ("renderer.check.kube", "validator"),
     ("renderer.check.crds", "custom_object_problems"), ("renderer.check.crds", "_validator"),
-    ("renderer.leaks", "scan_text"), ("renderer.leaks", "scan_object"), ("renderer.write", "write"),
-    ("renderer.write", "compare"), ("os", "fsync"),
+    ("renderer.leaks", "scan_text"), ("renderer.leaks", "scan_object"), ("renderer.simulate", "prove"),
+    ("renderer.simulate.argocd", "play_version"), ("renderer.write", "write_many"), ("renderer.write", "compare"),
+    ("os", "fsync"),
 )
 
 

@@ -49,7 +49,8 @@ def _phases(args: list[str], out: Path, clusters: int) -> str:
              f"imports before main() {record['imports_s'] * 1000:,.1f} ms",
              f"{'phase (inclusive; indented = inside the one above)':<52} {'ms':>9} {'ms/cluster':>11} {'calls':>7}"]
     nested = {"render.jinja.render_template", "yamlio.dump", "yamlio.load_all_plain", "check.kube.problems",
-              "check.crds.custom_object_problems", "leaks.scan_text", "leaks.scan_object", "os.fsync", "write.compare"}
+              "check.crds.custom_object_problems", "leaks.scan_text", "leaks.scan_object", "os.fsync", "write.compare",
+              "simulate.argocd.play_version"}
     deeper = {"check.kube.validator", "check.crds._validator"}
     for name, value in record["phases"].items():
         indent = "    " if name in deeper else "  " if name in nested else ""
