@@ -55,11 +55,21 @@ def test_the_git_repository_names_the_secret_flux_needs(sets: tuple[str, ...], s
     assert repository["spec"].get("secretRef", {}).get("name", "") == secret
 
 
-def test_sync_options_follow_the_stage_facts_only() -> None:
+@pytest.mark.parametrize(("fact", "value", "option"), [
+    ("create_namespace", "longhorn-system", "CreateNamespace=true"), ("server_side", True, "ServerSideApply=true"),
+    ("skip_dry_run", True, "SkipDryRunOnMissingResource=true"), ("prune_last", True, "PruneLast=true"),
+])
+def test_each_sync_option_follows_its_stage_fact_alone(fact: str, value: object, option: str) -> None:
     stage = build().git_stages[0]
-    bare = dataclasses.replace(stage, create_namespace=False, server_side=False, skip_dry_run=False, prune_last=False)
+    bare = dataclasses.replace(stage, create_namespace="", server_side=False, skip_dry_run=False, prune_last=False)
     assert argocd.sync_options(bare) == []
-    every = dataclasses.replace(bare, create_namespace=True, server_side=True, skip_dry_run=True, prune_last=True)
+    assert argocd.sync_options(dataclasses.replace(bare, **{fact: value})) == [option]
+
+
+def test_sync_options_keep_one_order() -> None:
+    stage = build().git_stages[0]
+    bare = dataclasses.replace(stage, create_namespace="", server_side=False, skip_dry_run=False, prune_last=False)
+    every = dataclasses.replace(bare, create_namespace="argocd", server_side=True, skip_dry_run=True, prune_last=True)
     assert argocd.sync_options(every) == ["CreateNamespace=true", "ServerSideApply=true",
                                           "SkipDryRunOnMissingResource=true", "PruneLast=true"]
 
