@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 import renderer.cli
-from renderer.cli import approvals, fleet, jsonout
 from renderer.cache import noop
+from renderer.cli import approvals, fleet, jsonout
 from renderer.errors import Problem
 from renderer.model.upgrade import Upgrade
 from renderer.pipeline import ClusterResult
@@ -23,7 +23,8 @@ from renderer.write import MANIFEST, Changes
 OUT = Path("out")
 
 
-def result(cluster: str, changes: Changes | None = None, sources: tuple[str, ...] = (), **extra: object) -> ClusterResult:
+def result(cluster: str, changes: Changes | None = None, sources: tuple[str, ...] = (),
+           **extra: object) -> ClusterResult:
     return ClusterResult(cluster=cluster, sources=sources or (f"{cluster}.yaml",), file_count=40,
                          changes=changes or Changes(), kinds=Counter({"Application": 9, "Namespace": 3}), digests={},
                          **extra)  # type: ignore[arg-type]
@@ -148,9 +149,9 @@ def test_json_is_wanted_only_when_asked_before_a_double_dash(args: list[str], wa
 
 def test_the_document_counts_clusters_locates_problems_and_hides_secrets() -> None:
     secret_fix = "render --set tigera.manifestsBaseURL=https://admin:hunter2secret@x.example.com/ee a.yaml"
-    text = jsonout.document("check", 1, OUT, [result("alpha"), result("bravo", Changes(changed=["x.yaml", MANIFEST]))],
-                            [Problem("a.yaml", 3, 5, "cluster.zone", "zone 'x' is unknown", hint="did you mean ch-gva-2?")],
-                            fix_command=secret_fix)
+    results = [result("alpha"), result("bravo", Changes(changed=["x.yaml", MANIFEST]))]
+    located = Problem("a.yaml", 3, 5, "cluster.zone", "zone 'x' is unknown", hint="did you mean ch-gva-2?")
+    text = jsonout.document("check", 1, OUT, results, [located], fix_command=secret_fix)
     assert text.endswith("}\n") and text.count("\n") == 1
     body = json.loads(text)
     assert (body["schema"], body["mode"], body["exit_code"], body["out"]) == (jsonout.SCHEMA_ID, "check", 1, "out")
