@@ -186,3 +186,9 @@ def test_an_upgrade_and_acknowledged_destructive_edits_are_a_warning_table() -> 
     assert row.startswith("| `ipPoolCIDR` | IPPool default-ipv4-ippool | `10.0.0.0/16` | `10.8.0.0/16` | the operator")
     assert lines[-1] == ("Acknowledgements whose change is already in out/ (remove them once merged): "
                          "`ipPoolName a \\| b -> c`")
+
+
+def test_an_approval_line_never_shows_secret_material() -> None:
+    spent = "manifestsBaseURL https://admin:hunter2secret@x.example.com/ee -> https://x.example.com/ee"
+    (line,) = approvals.section(result("prod", review=Review(spent=(spent,))))
+    assert "hunter2secret" not in line and "<redacted: looks like a URL with a password>" in line
