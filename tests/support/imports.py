@@ -1,4 +1,5 @@
-"""The import graph of a package as Python runs it, read from the source (ast), and its cycles.
+"""The import graph of a package as Python runs it, read from the source (ast), and its cycles; and the
+modules a file (a test module) names in its imports.
 
 Every import statement counts, wherever it is: at module level, inside a function or under
 `if TYPE_CHECKING:`. Importing `a.b.c` also runs the `__init__` of `a.b` (and of `a`), so a
