@@ -59,7 +59,8 @@ HUB_TOKEN = "hub-admin-token-fixture-6a0f3d"
 SA_TOKEN = "sa-token-fixture-b71c0d9e.kube-system.argocd-manager"
 """The token the fake token controller gives kube-system/argocd-manager (tests/fakes/fake_cluster.py token_of)."""
 SECRET_MARKERS = (HUB_TOKEN, base64.b64encode(HUB_TOKEN.encode()).decode(), "sa-token-fixture-b71c0d9e",
-                  base64.b64encode(SA_TOKEN.encode()).decode(), GIT_TOKEN, base64.b64encode(GIT_TOKEN.encode()).decode(), REGISTRY_CREDENTIALS,
+                  base64.b64encode(SA_TOKEN.encode()).decode(),
+                  GIT_TOKEN, base64.b64encode(GIT_TOKEN.encode()).decode(), REGISTRY_CREDENTIALS,
                   base64.b64encode(REGISTRY_CREDENTIALS.encode()).decode(),
                   base64.b64encode(PULL_SECRET.encode()).decode(), "pull-secret-password-4c1d",
                   LICENSE_TOKEN, LICENSE_CERTIFICATE)
@@ -208,7 +209,8 @@ class Bootstrap:
                 "FAKE_SERVER": fake_server(), "FAKE_KUBECTL_CACHE": str(Path(fake_server()).parent / "kubectl-cache"),
                 "BOOTSTRAP_PULL_SECRET": str(self.pull_secret), "BOOTSTRAP_LICENSE": str(self.license),
                 "BOOTSTRAP_GIT_CREDENTIAL": str(self.git_credential), "FAKE_GIT_TOKEN": GIT_TOKEN,
-                "BOOTSTRAP_GIT_KNOWN_HOSTS": str(self.known_hosts), "BOOTSTRAP_HUB_KUBECONFIG": str(self.hub_kubeconfig),
+                "BOOTSTRAP_GIT_KNOWN_HOSTS": str(self.known_hosts),
+                "BOOTSTRAP_HUB_KUBECONFIG": str(self.hub_kubeconfig),
                 "FAKE_HUB_ENDPOINT": HUB_ENDPOINT, "FAKE_HUB_GIT_CLUSTERS": "ceosks-poc",
                 "BOOTSTRAP_POLL_INTERVAL": "0", "BOOTSTRAP_WAIT_TIMEOUT": "5", "BOOTSTRAP_APISERVER_TIMEOUT": "5",
                 "BOOTSTRAP_HEALTH_TIMEOUT": "5", **extra}

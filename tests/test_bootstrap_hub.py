@@ -277,5 +277,5 @@ def test_a_hub_that_generates_no_root_fails_the_handover(hub: Bootstrap) -> None
     result = hub.run(expect=1, FAKE_HUB_GIT_CLUSTERS="")
     assert headers(result)[-1] == "handover"
     assert "the root Application ceosks-poc-root Synced and Healthy on the hub (now: absent)" in result.stderr
-    assert f"hub hub has not delivered ceosks-poc (it must reach the cluster's API endpoint" in result.stderr
+    assert "hub hub has not delivered ceosks-poc (it must reach the cluster's API endpoint" in result.stderr
     assert HUB_ENDPOINT not in result.stdout

@@ -60,9 +60,11 @@ def registered(hub: dict[str, Any], namespace: str, name: str) -> bool:
         except ValueError:
             continue
         tls = config.get("tlsClientConfig") or {}
-        if (_decoded(secret, "name") == name and cluster is not None and _decoded(secret, "server") == cluster["endpoint"]
-                and token and bound and config.get("bearerToken") == token and tls.get("insecure") is False
-                and tls.get("caData") == sim.cluster_ca(cluster) and not tls.get("certData") and not tls.get("keyData")):
+        reaches = cluster is not None and _decoded(secret, "server") == cluster["endpoint"]
+        trusted = cluster is not None and tls.get("insecure") is False and tls.get("caData") == sim.cluster_ca(cluster)
+        by_token = bool(token) and bound and config.get("bearerToken") == token and not (
+            tls.get("certData") or tls.get("keyData"))
+        if _decoded(secret, "name") == name and reaches and trusted and by_token:
             return True
     return False
 
