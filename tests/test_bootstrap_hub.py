@@ -279,3 +279,20 @@ def test_a_hub_that_generates_no_root_fails_the_handover(hub: Bootstrap) -> None
     assert "the root Application ceosks-poc-root Synced and Healthy on the hub (now: absent)" in result.stderr
     assert "hub hub has not delivered ceosks-poc (it must reach the cluster's API endpoint" in result.stderr
     assert HUB_ENDPOINT not in result.stdout
+
+
+def test_the_simulated_bootstrap_provides_the_hub_facts(tmp_path: Path) -> None:
+    from renderer.simulate import _cluster
+
+    script = render_tree(tmp_path, HUB)
+    tree = {str(path.relative_to(script.parent)): path.read_text("utf-8")
+            for path in script.parent.rglob("*") if path.is_file()}
+    model = cluster_model(HUB)
+    cluster = _cluster(model)
+    outcome = simulated.run(model, tree, cluster)
+    assert outcome.converged, outcome.problems
+    assert cluster.holds("hub:registered") and cluster.holds("hub:applied")
+    without = tree["bootstrap.sh"].replace("\n  'hub-register|", "\n  'hub-registered-by-hand|")
+    cluster = _cluster(model)
+    assert simulated.run(model, {**tree, "bootstrap.sh": without}, cluster).converged
+    assert not cluster.holds("hub:registered") and cluster.holds("hub:applied")
