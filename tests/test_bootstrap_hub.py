@@ -296,3 +296,21 @@ def test_the_simulated_bootstrap_provides_the_hub_facts(tmp_path: Path) -> None:
     cluster = _cluster(model)
     assert simulated.run(model, {**tree, "bootstrap.sh": without}, cluster).converged
     assert not cluster.holds("hub:registered") and cluster.holds("hub:applied")
+
+
+def test_a_second_cluster_finds_the_hub_tree_up_to_date_and_registers_beside_the_first(
+        hub: Bootstrap, tmp_path: Path) -> None:
+    hub.run()
+    second = Bootstrap(tmp_path / "second", [*HUB, "cluster.name=ceosks-poc-2"])
+    hub_tree(second)
+    assert (hub_tree(second) / "kustomization.yaml").read_bytes() == (
+        hub_tree(hub) / "kustomization.yaml").read_bytes()
+    shutil.copy(hub.state / "hub.json", second.state / "hub.json")  # one hub for both clusters
+    result = second.run(FAKE_HUB_GIT_CLUSTERS="ceosks-poc,ceosks-poc-2")
+    assert "hub tree out/_hubs/hub: up to date" in result.stderr
+    hub_changes = [call.line for call in result.calls
+                   if call.changes and f"--kubeconfig={second.hub_kubeconfig}" in call.argv]
+    assert hub_changes == [f"kubectl apply {SSA} --filename=- --kubeconfig={second.hub_kubeconfig}"]  # registration
+    registered = {decoded(obj)["name"] for key, obj in second.hub()["objects"].items()
+                  if key.startswith("|Secret|argocd|cluster-")}
+    assert registered == {"ceosks-poc", "ceosks-poc-2"}
