@@ -265,9 +265,9 @@ def hub_tree(model: Model) -> str:
 
 
 def hub_root_application(model: Model) -> str:
-    """The root Application the hub's ApplicationSet generates for this cluster (named after its tree's
-    directory, which is cluster.name). The one place the bootstrap takes it from."""
-    return f"{posixpath.basename(model.values.gitops.path.rstrip('/'))}-root"
+    """The root Application the hub's ApplicationSet generates for this cluster: `<cluster>-root`, from the
+    `cluster` key of the cluster tree's hub marker file. The one place the bootstrap takes it from."""
+    return f"{model.cluster}-root"
 
 
 def hub_of(model: Model) -> Hub | None:
