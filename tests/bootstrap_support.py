@@ -116,7 +116,7 @@ def render_tree(repo: Path, overrides: Sequence[str] = (), values: Path = PROD_V
     """Render `values` (the prod values) with `overrides` (KEY.PATH=VALUE) into repo/out/; the script's path."""
     report = pipeline.execute(pipeline.Request(values_files=(values,), overrides=tuple(overrides),
                                                out_dir=repo / "out"))
-    (result,) = report.results
+    (result,) = [result for result in report.results if not result.cluster.startswith("_")]  # not a hub tree
     return repo / "out" / result.cluster / "bootstrap.sh"
 
 

@@ -186,7 +186,7 @@ def test_one_run_from_exo_to_the_root_synced_on_the_hub(hub: Bootstrap) -> None:
     assert not [key for key in state["objects"] if "argo" in key.lower() and "argocd-manager" not in key]
     assert not [line for line in lines if "install.yaml" in line or "10-argocd" in line]
     # The hub tree and the repository credential are on the hub; the root is Synced and Healthy there.
-    assert "argoproj.io|ApplicationSet|argocd|hub" in remote["objects"]
+    assert [key for key in remote["objects"] if key.startswith("argoproj.io|ApplicationSet|argocd|")]
     assert "|Secret|argocd|hub-repository" in remote["objects"]
     status = kubectl_hub(hub, "get", "applications.argoproj.io", "ceosks-poc-root", "--namespace", "argocd",
                          "--output", "jsonpath={.status.sync.status}|{.status.health.status}")
