@@ -314,3 +314,10 @@ def test_a_second_cluster_finds_the_hub_tree_up_to_date_and_registers_beside_the
     registered = {decoded(obj)["name"] for key, obj in second.hub()["objects"].items()
                   if key.startswith("|Secret|argocd|cluster-")}
     assert registered == {"ceosks-poc", "ceosks-poc-2"}
+
+
+def test_a_dry_run_needs_no_hub_kubeconfig(hub: Bootstrap) -> None:
+    dry = hub.run("--dry-run", BOOTSTRAP_HUB_KUBECONFIG="")
+    assert not [call for call in dry.calls if not call.local]
+    assert "'--kubeconfig=<hub kubeconfig>'" in dry.stdout
+    assert "--from-literal=server='<server of the kubeconfig>'" in dry.stdout
