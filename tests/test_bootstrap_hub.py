@@ -320,4 +320,4 @@ def test_a_dry_run_needs_no_hub_kubeconfig(hub: Bootstrap) -> None:
     dry = hub.run("--dry-run", BOOTSTRAP_HUB_KUBECONFIG="")
     assert not [call for call in dry.calls if not call.local]
     assert "'--kubeconfig=<hub kubeconfig>'" in dry.stdout
-    assert "--from-literal=server='<server of the kubeconfig>'" in dry.stdout
+    assert "'--from-literal=server=<server of the kubeconfig>'" in dry.stdout
