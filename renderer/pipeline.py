@@ -25,6 +25,7 @@ from renderer.model import graph as rollout_graph
 from renderer.model import plan as rollout_plan
 from renderer.model import upgrade as upgrade_plan
 from renderer.remote import vendor
+from renderer.render import hub as render_hub
 from renderer.render.tree import Tree
 from renderer.simulate import upgrade as simulate_upgrade
 from renderer.validate import destructive, names
@@ -287,6 +288,8 @@ def execute(request: Request) -> Report:
         seen[cluster] = sources
     if problems:
         raise ValuesError(problems)
+    hubs = render_hub.fleet([(item.model, item.sources) for item in items if isinstance(item, Prepared)])
+    hub_kinds = [check.check(hub.tree, hub.model) for hub in hubs]  # checked before anything is written
     _pin_remote(items, "" if request.remote == "lock" else request.remote)
     if request.mode != "write":
         write.safe_dir(request.out_dir, "output root")
@@ -319,12 +322,30 @@ def execute(request: Request) -> Report:
         report.results.append(ClusterResult(
             item.model.cluster, item.sources, len(item.tree), changes, item.kinds, digests, kept, old, item.plan,
             data_files, item.review, item.upgrade, item.graph))
-        if not item.warned and not change_warnings and (request.mode == "write" or not changes.differs):
+        if not item.warned and not change_warnings and (request.mode == "write" or not changes.differs) and \
+                item.model.values.gitops.hub is None:  # a hub cluster is rendered again: its hub tree needs it
             ledger.add(list(item.paths), Recorded(
                 item.model.cluster, item.sources, item.name_origin, len(item.tree), dict(item.kinds), digests,
                 tuple(remote.remote_urls(item.model)), data_files))
+    for hub, kinds in zip(hubs, hub_kinds, strict=True) if request.mode != "plan" else ():
+        report.results.append(_hub_result(hub, kinds, request))
+        report.warnings.extend(_change_warnings(request.out_dir / hub.directory, report.results[-1].changes,
+                                                request.mode))
     ledger.flush()
     return report
+
+
+def _hub_result(hub: render_hub.HubTree, kinds: Counter[str], request: Request) -> ClusterResult:
+    """A hub tree, written or compared like a cluster's (its own lock and owned-files manifest under OUT/_hubs)."""
+    files = write.with_manifest(hub.tree)
+    out_root, name = request.out_dir / hub.directory.rpartition("/")[0], hub.name
+    if request.mode == "write":
+        changes, old = write.write(out_root, name, files), {}
+    else:
+        changes, old = write.read_tree(out_root, name, files, request.mode == "diff")
+    kept = {path: files[path] for path in [*changes.added, *changes.changed]} if request.mode == "diff" else {}
+    return ClusterResult(hub.directory, hub.sources, len(hub.tree), changes, kinds,
+                         {path: write.sha256(data) for path, data in files.items()}, kept, old)
 
 
 def _counted(results: Iterable[Result], progress: Callable[[str, int, int], None] | None, phase: str, total: int

@@ -417,7 +417,7 @@ def test_every_schema_is_valid_draft_2020_12(path: Path) -> None:
 @pytest.mark.parametrize("path", committed(), ids=lambda p: str(p.relative_to(schemas_dir())))
 def test_provenance_hash_matches_the_source(path: Path) -> None:
     source = json.loads(path.read_text())["x-source"]
-    digest = hashlib.sha256((crdschemas.DEFAULT_SRC / source["file"]).read_bytes()).hexdigest()
+    digest = hashlib.sha256(crdschemas.source_path(crdschemas.DEFAULT_SRC, source["file"]).read_bytes()).hexdigest()
     assert source["sha256"] == digest
 
 

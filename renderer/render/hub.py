@@ -6,8 +6,10 @@ the same bytes; the pipeline refuses a fleet whose clusters of one hub disagree.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from renderer.errors import Problem, ValuesError
 from renderer.model import Model
 from renderer.model import hub as hub_
 from renderer.render.engines.argocd import health_configmap
@@ -30,3 +32,44 @@ def render(model: Model) -> Tree:
     }
     tree["kustomization.yaml"] = kustomization(["argocd-cm-health.yaml", "project.yaml", "applicationset.yaml"])
     return dict(sorted(tree.items()))
+
+
+@dataclass(frozen=True)
+class HubTree:
+    """One hub's tree as the fleet renders it: from its first cluster's model, for every cluster naming it."""
+
+    name: str
+    model: Model
+    tree: Tree
+    sources: tuple[str, ...]
+    """The values files of every cluster of the hub (the fix command of a stale hub tree names them)."""
+
+    @property
+    def directory(self) -> str:
+        """Relative to OUT: where write and --check put it (the lock is OUT/_hubs/.<name>.lock)."""
+        return f"{hub_.HUBS_DIR}/{self.name}"
+
+
+def fleet(members: list[tuple[Model, tuple[str, ...]]]) -> list[HubTree]:
+    """One hub tree per hub name among `members` (model, values files); ValuesError, naming both files, when
+    two clusters of one hub disagree on what its tree depends on (model/hub.py: Shared)."""
+    first: dict[str, tuple[hub_.Shared, Model, str]] = {}
+    files: dict[str, list[str]] = {}
+    problems = []
+    for model, sources in members:
+        if model.values.gitops.hub is None:
+            continue
+        shared = hub_.Shared.of(model.values)
+        agreed, owner, owner_file = first.setdefault(shared.name, (shared, model, sources[-1]))
+        differences = agreed.differences(shared)
+        if differences:
+            problems.append(Problem(
+                sources[-1], 0, 0, "gitops.hub",
+                f"cluster {model.cluster} and cluster {owner.cluster} ({owner_file}) share hub {shared.name} but "
+                f"disagree on what its one tree holds: {'; '.join(differences)}",
+                hint="the clusters of one hub must agree on these; or give one of them another gitops.hub.name"))
+        listed = files.setdefault(shared.name, [])
+        listed.extend(source for source in sources if source not in listed)
+    if problems:
+        raise ValuesError(problems)
+    return [HubTree(name, model, render(model), tuple(files[name])) for name, (_, model, _) in sorted(first.items())]
