@@ -8,6 +8,8 @@ a Report that renderer/cli shows.
 from __future__ import annotations
 
 import dataclasses
+import os
+import posixpath
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +23,7 @@ from renderer.cache.parallel import ordered_map
 from renderer.errors import NotConverging, Problem, RemoteError, ValuesError
 from renderer.load import committed, overrides
 from renderer.model import Model
+from renderer.model import hub as model_hub
 from renderer.model import graph as rollout_graph
 from renderer.model import plan as rollout_plan
 from renderer.model import upgrade as upgrade_plan
@@ -183,12 +186,12 @@ def verify(request: Request) -> list[tuple[str, list[str]]]:
                                        "name its parent with --out)")])
         tree, broken = verify_.read_tree(files)
         stuck += [Problem(str(cluster_dir / path), 0, 0, "", f"every delivery: {why}") for path, why in broken]
-        outcomes = simulate.play(cluster_model, tree)
+        outcomes = simulate.play(cluster_model, tree, None, *_hub_on_disk(request.out_dir, cluster_model))
         for outcome in outcomes:
             if outcome.converged:
                 continue
             file, obj, reason = outcome.blocking or ("", "-", "; ".join(outcome.problems[:1]))
-            where = str(cluster_dir / file) if file else str(cluster_dir)
+            where = os.path.normpath(cluster_dir / file) if file else str(cluster_dir)  # a hub file: ../_hubs/
             line = verify_.line_of(tree.get(file, ""), obj) if file else 0
             subject = "" if obj == "-" else f"{obj}: "
             stuck.append(Problem(where, line, 1 if line else 0, "", f"{outcome.delivery} is stuck: {subject}{reason}"))
@@ -197,6 +200,21 @@ def verify(request: Request) -> list[tuple[str, list[str]]]:
     if stuck:
         raise NotConverging(stuck)
     return done
+
+
+def _hub_on_disk(out_root: Path, cluster_model: Model) -> tuple[dict[str, str] | None, set[str] | None]:
+    """In hub mode: the hub tree as it is on disk (empty without one), and the repository paths of every hub
+    marker file under out_root, where the hub's git files generator looks (renderer/simulate/hub.py)."""
+    hub = cluster_model.values.gitops.hub
+    if hub is None:
+        return None, None
+    files = _disk_tree(out_root / model_hub.HUBS_DIR, hub.name) or {}
+    hub_tree = {path: data.decode("utf-8", "replace") for path, data in files.items()}
+    prefix = repository.tree_prefix(out_root)
+    prefix = model_hub.tree_root(cluster_model.values) if prefix is None else prefix
+    markers = {path.relative_to(out_root).as_posix() for path in out_root.glob("*/argocd/hub-*.json")
+               if not path.parts[-3].startswith((".", "_"))}
+    return hub_tree, {posixpath.join(prefix, marker) for marker in markers}
 
 
 def _engine_upgrade_cut(cluster_model: Model, tree: dict[str, str], cluster_dir: Path) -> list[Problem]:
