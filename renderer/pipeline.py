@@ -23,8 +23,8 @@ from renderer.cache.parallel import ordered_map
 from renderer.errors import NotConverging, Problem, RemoteError, ValuesError
 from renderer.load import committed, overrides
 from renderer.model import Model
-from renderer.model import hub as model_hub
 from renderer.model import graph as rollout_graph
+from renderer.model import hub as model_hub
 from renderer.model import plan as rollout_plan
 from renderer.model import upgrade as upgrade_plan
 from renderer.remote import vendor
@@ -357,8 +357,9 @@ def _hub_result(hub: render_hub.HubTree, kinds: Counter[str], request: Request) 
     """A hub tree, written or compared like a cluster's (its own lock and owned-files manifest under OUT/_hubs)."""
     files = write.with_manifest(hub.tree)
     out_root, name = request.out_dir / hub.directory.rpartition("/")[0], hub.name
+    old: dict[str, bytes] = {}
     if request.mode == "write":
-        changes, old = write.write(out_root, name, files), {}
+        changes = write.write(out_root, name, files)
     else:
         changes, old = write.read_tree(out_root, name, files, request.mode == "diff")
     kept = {path: files[path] for path in [*changes.added, *changes.changed]} if request.mode == "diff" else {}

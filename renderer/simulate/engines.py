@@ -7,12 +7,13 @@ tag it was read in. The README's "Supported engine versions" says the same in pr
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -194,7 +195,7 @@ class Project:
     cluster_deny: list[tuple[str, str]]
     namespaced_allow: list[tuple[str, str]] | None
     namespaced_deny: list[tuple[str, str]]
-    named: list[tuple[str, str]] = field(default_factory=list)
+    named: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     """Destinations by cluster name (name pattern, namespace pattern); `destinations` are by server."""
 
     @classmethod
@@ -209,7 +210,8 @@ class Project:
                    kinds("clusterResourceWhitelist"), kinds("clusterResourceBlacklist"),
                    kinds("namespaceResourceWhitelist") if spec.get("namespaceResourceWhitelist") is not None else None,
                    kinds("namespaceResourceBlacklist"),
-                   [(str(d["name"]), str(d.get("namespace", ""))) for d in spec.get("destinations") or [] if d.get("name")])
+                   [(str(d["name"]), str(d.get("namespace", "")))
+                    for d in spec.get("destinations") or [] if d.get("name")])
 
     def source_ok(self, repo: str) -> bool:
         """IsSourcePermitted: one pattern matches and no deny pattern (`!...`) refuses it."""

@@ -165,9 +165,10 @@ def _generate(model: Model, tree: dict[str, str], appset: dict[str, Any], marker
         exclude = [str(item.get("path", "")) for item in files if item.get("exclude")]
         if _matches(marker_file, include) and not _matches(marker_file, exclude):
             return _render_root(spec, tree, marker_file, name)
+    paths = [str(item.get("path")) for generator in spec.get("generators") or []
+             for item in ((generator or {}).get("git") or {}).get("files") or []]
     return (f"ApplicationSet {name}: no git files generator of {gitops.repoURL} at {gitops.revision} matches "
-            f"{marker_file}, this cluster's tree (files generator paths "
-            f"{', '.join(str(item.get('path')) for g in spec.get('generators') or [] for item in ((g or {}).get('git') or {}).get('files') or []) or 'none'}), "
+            f"{marker_file}, this cluster's tree (files generator paths {', '.join(paths) or 'none'}), "
             "so it never generates the cluster's root Application")
 
 
@@ -222,8 +223,8 @@ def _one(found: re.Match[str], params: dict[str, Any], go: bool, strict: bool) -
     """One action: `.a.b` field lookups (Go), or a flat key (fasttemplate, left as it is when unknown)."""
     expression = found[1]
     if not go:
-        value = params.get(expression)
-        return found[0] if not isinstance(value, str) else value
+        flat = params.get(expression)
+        return found[0] if not isinstance(flat, str) else flat
     if not expression.startswith("."):
         raise KeyError(expression)  # a function or pipeline: beyond this model, refused rather than guessed
     value: Any = params

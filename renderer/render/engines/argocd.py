@@ -6,9 +6,8 @@ Sync waves order the children only when argocd-cm has a health check for Applica
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
+from typing import Any
 
 from renderer.model import Model, health
 from renderer.model import hub as hub_
