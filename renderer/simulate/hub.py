@@ -108,8 +108,13 @@ def _view(model: Model, tree: dict[str, str], hub_tree: dict[str, str], repo_fil
                     raise Stuck(f"{obj.get('kind')} {obj['metadata'].get('name')} lives in namespace {namespace}; "
                                 f"the hub's Argo CD reads its own namespace {hub.namespace} only",
                                 f"argocd/apps/{listed}")
+    # The root as argocd.py reads it: its destination, checked above to be the hub, by the hub's address; and,
+    # for --verify's report, in the ApplicationSet's file (which sorts first): that is where it comes from.
+    root = {**root, "spec": {**root["spec"], "destination": {
+        "server": hub_.IN_CLUSTER, "namespace": (root["spec"].get("destination") or {}).get("namespace", "")}}}
     view = {**tree, **{f"{where}/{file}": text for file, text in hub_tree.items()},
             "argocd/root-application.yaml": yamlio.dump(root), "argocd/root-project.yaml": yamlio.dump(project)}
+    view[appset_file] += "---\n" + yamlio.dump(root)
     if health:
         view["argocd/argocd-cm-health.yaml"] = health[0]
     return view
