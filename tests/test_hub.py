@@ -80,6 +80,7 @@ def test_check_finds_a_stale_or_missing_hub_tree(fleet: Path) -> None:
     project.write_text(project.read_text("utf-8").replace("hub-roots", "roots"), "utf-8")
     run = run_cli("--check", *FILES, "--out", fleet, expect=1)
     assert f"changed: {project}" in run.stdout and "was edited by hand" in run.stderr, shows(run)
+    assert run.stderr.splitlines()[-1].endswith(f"{FILES[0]} {FILES[1]}"), shows(run)  # one cluster re-renders it
     shutil.rmtree(fleet / "_hubs")
     run = run_cli("--check", *FILES, "--out", fleet, expect=1)
     assert f"added: {fleet / '_hubs' / 'hub' / 'applicationset.yaml'}" in run.stdout, shows(run)

@@ -42,7 +42,8 @@ class HubTree:
     model: Model
     tree: Tree
     sources: tuple[str, ...]
-    """The values files of every cluster of the hub (the fix command of a stale hub tree names them)."""
+    """The values files of the cluster it is rendered from: rendering any one cluster of the hub writes the hub
+    tree, so the fix command of a stale hub tree names that one."""
 
     @property
     def directory(self) -> str:
@@ -54,7 +55,7 @@ def fleet(members: list[tuple[Model, tuple[str, ...]]]) -> list[HubTree]:
     """One hub tree per hub name among `members` (model, values files); ValuesError, naming both files, when
     two clusters of one hub disagree on what its tree depends on (model/hub.py: Shared)."""
     first: dict[str, tuple[hub_.Shared, Model, str]] = {}
-    files: dict[str, list[str]] = {}
+    files: dict[str, tuple[str, ...]] = {}
     problems = []
     for model, sources in members:
         if model.values.gitops.hub is None:
@@ -68,8 +69,7 @@ def fleet(members: list[tuple[Model, tuple[str, ...]]]) -> list[HubTree]:
                 f"cluster {model.cluster} and cluster {owner.cluster} ({owner_file}) share hub {shared.name} but "
                 f"disagree on what its one tree holds: {'; '.join(differences)}",
                 hint="the clusters of one hub must agree on these; or give one of them another gitops.hub.name"))
-        listed = files.setdefault(shared.name, [])
-        listed.extend(source for source in sources if source not in listed)
+        files.setdefault(shared.name, sources)
     if problems:
         raise ValuesError(problems)
-    return [HubTree(name, model, render(model), tuple(files[name])) for name, (_, model, _) in sorted(first.items())]
+    return [HubTree(name, model, render(model), files[name]) for name, (_, model, _) in sorted(first.items())]
