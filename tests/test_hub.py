@@ -140,3 +140,11 @@ def test_verify_without_the_registration_step_is_stuck(fleet: Path) -> None:
     run = run_cli("--verify", *FILES[:2], "--out", fleet, expect=3)
     assert f"{script}: error: bootstrap, then argocd is stuck: cluster east never registered with hub hub" \
         in run.stderr, shows(run)
+
+
+def test_two_clusters_of_one_hub_cannot_share_a_registered_name(tmp_path: Path) -> None:
+    east = tmp_path / "east.yaml"
+    east.write_text(FILES[1].read_text("utf-8") + "gitops:\n  hub:\n    clusterName: west\n", "utf-8")
+    run = run_cli(FILES[0], east, FILES[2], "--out", tmp_path / "out", expect=2)
+    assert f"{FILES[2]}: error: gitops.hub.clusterName: cluster west would be registered with hub hub as west, " \
+           f"as cluster east ({east}) is" in run.stderr, shows(run)

@@ -56,10 +56,19 @@ def fleet(members: list[tuple[Model, tuple[str, ...]]]) -> list[HubTree]:
     two clusters of one hub disagree on what its tree depends on (model/hub.py: Shared)."""
     first: dict[str, tuple[hub_.Shared, Model, str]] = {}
     files: dict[str, tuple[str, ...]] = {}
+    registered: dict[tuple[str, str], tuple[str, str]] = {}
     problems = []
     for model, sources in members:
-        if model.values.gitops.hub is None:
+        hub = model.values.gitops.hub
+        if hub is None:
             continue
+        other = registered.setdefault((hub.name, hub.clusterName), (model.cluster, sources[-1]))
+        if other[0] != model.cluster:  # argo-cd v3.5.1 util/argo/argo.go: "there are 2 clusters with the same name"
+            problems.append(Problem(
+                sources[-1], 0, 0, "gitops.hub.clusterName",
+                f"cluster {model.cluster} would be registered with hub {hub.name} as {hub.clusterName}, as cluster "
+                f"{other[0]} ({other[1]}) is: Argo CD refuses a destination name two clusters carry",
+                hint="give each cluster of a hub its own gitops.hub.clusterName (the default is cluster.name)"))
         shared = hub_.Shared.of(model.values)
         agreed, owner, owner_file = first.setdefault(shared.name, (shared, model, sources[-1]))
         differences = agreed.differences(shared)
