@@ -76,7 +76,11 @@ def _view(model: Model, tree: dict[str, str], hub_tree: dict[str, str], repo_fil
     appsets = [(file, obj) for file, obj in objects if obj.get("kind") == "ApplicationSet"]
     if not appsets:
         raise Stuck(f"no ApplicationSet in the hub tree of {hub.name}", f"{where}/kustomization.yaml")
-    marker_file = posixpath.join(_tree_path(model), hub_.marker(hub))
+    own = sorted(file for file in repo_files if file.split("/")[-3:] == [model.cluster, *hub_.marker(hub).split("/")])
+    if not own or hub_.marker(hub) not in tree:
+        raise Stuck(f"this cluster's tree has no {hub_.marker(hub)} in the repository, the file the hub's "
+                    "ApplicationSet generates its root Application from", hub_.marker(hub))
+    marker_file = own[0]
     generated: list[tuple[str, dict[str, Any]]] = []
     refusals: list[tuple[str, str]] = []
     for file, appset in appsets:
