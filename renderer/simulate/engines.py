@@ -226,8 +226,8 @@ class Project:
         return matched
 
     def destination_ok(self, server: str, namespace: str, name: str = "") -> bool:
-        """isDestinationMatched: the cluster's server or its name matches (v3.5.1 app_project_types.go: the
-        resolved cluster's both); an empty pattern matches only an empty namespace."""
+        """isDestinationMatched: the resolved cluster's server or its name matches (app_project_types.go, the same
+        in v2.14.11 and v3.5.1); an empty pattern matches only an empty namespace."""
         def namespace_ok(pattern: str) -> bool:
             return _glob(pattern, namespace) if pattern else namespace == ""
 
