@@ -8,6 +8,8 @@ Application whose project exists on the hub, which deploys to the hub itself and
 argocd/apps. The result is the tree the Argo CD plays of renderer/simulate/argocd.py read: the
 cluster's tree, plus the generated root, the hub's health checks and the root's project; the child
 Applications then resolve `destination.name` against the registered clusters (destination.py).
+The generator, template and project rules read at v3.5.1 are the same at v2.14.11 (the oldest version of
+the table in engines.py), so every version plays the same hub.
 """
 
 from __future__ import annotations
@@ -182,8 +184,8 @@ def _generate(model: Model, tree: dict[str, str], appset: dict[str, Any], marker
 
 
 def _matches(file: str, patterns: list[str]) -> bool:
-    """`git ls-files -- PATTERN` (argo-cd v3.5.1 util/git/client.go: LsFiles, the default globbing): fnmatch
-    without FNM_PATHNAME, so `*` also matches `/`."""
+    """`git ls-files -- PATTERN` (argo-cd v3.5.1 util/git/client.go: LsFiles, the default globbing): a git
+    pathspec without magic is fnmatch without FNM_PATHNAME (gitglossary "pathspec"), so `*` also matches `/`."""
     return any(fnmatch.fnmatchcase(file, pattern) for pattern in patterns if pattern)
 
 
