@@ -66,35 +66,10 @@ def view(model: Model, tree: dict[str, str], hub_tree: dict[str, str], repo_file
 def _view(model: Model, tree: dict[str, str], hub_tree: dict[str, str], repo_files: set[str]) -> dict[str, str]:
     hub = model.values.gitops.hub
     assert hub is not None
-    steps = {name for name, _ in bootstrap.steps_on_disk(tree.get("bootstrap.sh", "")) or []}
-    if REGISTER_STEP not in steps:
-        raise Stuck(f"cluster {model.cluster} never registered with hub {hub.name}: bootstrap.sh has no "
-                    f"{REGISTER_STEP} step, so no Argo CD cluster Secret names {hub.clusterName}", "bootstrap.sh")
-    if APPLY_STEP not in steps:
-        raise Stuck(f"the hub tree never reaches hub {hub.name}: bootstrap.sh has no {APPLY_STEP} step",
-                    "bootstrap.sh")
+    _bootstrap_steps(model, tree)
     where = hub_dir(model)
     objects = _hub_objects(hub_tree, where)
-    appsets = [(file, obj) for file, obj in objects if obj.get("kind") == "ApplicationSet"]
-    if not appsets:
-        raise Stuck(f"no ApplicationSet in the hub tree of {hub.name}", f"{where}/kustomization.yaml")
-    own = sorted(file for file in repo_files if file.split("/")[-3:] == [model.cluster, *hub_.marker(hub).split("/")])
-    if not own or hub_.marker(hub) not in tree:
-        raise Stuck(f"this cluster's tree has no {hub_.marker(hub)} in the repository, the file the hub's "
-                    "ApplicationSet generates its root Application from", hub_.marker(hub))
-    marker_file = own[0]
-    generated: list[tuple[str, dict[str, Any]]] = []
-    refusals: list[tuple[str, str]] = []
-    for file, appset in appsets:
-        found = _generate(model, tree, appset, marker_file, repo_files, hub.namespace)
-        if isinstance(found, str):
-            refusals.append((f"{where}/{file}", found))
-        else:
-            generated.append((f"{where}/{file}", found))
-    if not generated:
-        file, reason = refusals[0]
-        raise Stuck(reason, file)
-    appset_file, root = generated[0]
+    appset_file, root = _generated_root(model, tree, objects, repo_files)
     projects = {str(obj["metadata"].get("name")): obj for _, obj in objects
                 if obj.get("kind") == "AppProject" and (obj.get("metadata") or {}).get("namespace") == hub.namespace}
     project = projects.get(str(root["spec"].get("project")))
@@ -102,18 +77,7 @@ def _view(model: Model, tree: dict[str, str], hub_tree: dict[str, str], repo_fil
         raise Stuck(f"{root['metadata']['name']}: application references project {root['spec'].get('project')} "
                     f"which does not exist (in namespace {hub.namespace} of the hub)", appset_file)
     _root_target(model, tree, root, appset_file)
-    health = [text for file, text in hub_tree.items() if file.endswith((".yaml", ".yml")) and any(
-        obj.get("kind") == "ConfigMap" and obj.get("metadata", {}).get("name") == "argocd-cm"
-        and obj.get("metadata", {}).get("namespace") == hub.namespace for obj in _parse(hub_tree, file))]
-    for file in ("argocd/apps/kustomization.yaml",):
-        resources = content_.objects_of(tree, file)[0].get("resources") or []
-        for listed in resources:
-            for obj in content_.objects_of(tree, f"argocd/apps/{listed}"):
-                namespace = (obj.get("metadata") or {}).get("namespace")
-                if obj.get("kind") in ("Application", "AppProject") and namespace not in (None, hub.namespace):
-                    raise Stuck(f"{obj.get('kind')} {obj['metadata'].get('name')} lives in namespace {namespace}; "
-                                f"the hub's Argo CD reads its own namespace {hub.namespace} only",
-                                f"argocd/apps/{listed}")
+    _children_on_the_hub(tree, hub.namespace)
     # The root as argocd.py reads it: its destination, checked above to be the hub, by the hub's address; and,
     # for --verify's report, in the ApplicationSet's file (which sorts first): that is where it comes from.
     root = {**root, "spec": {**root["spec"], "destination": {
@@ -121,9 +85,58 @@ def _view(model: Model, tree: dict[str, str], hub_tree: dict[str, str], repo_fil
     view = {**tree, **{f"{where}/{file}": text for file, text in hub_tree.items()},
             "argocd/root-application.yaml": yamlio.dump(root), "argocd/root-project.yaml": yamlio.dump(project)}
     view[appset_file] += "---\n" + yamlio.dump(root)
-    if health:
-        view["argocd/argocd-cm-health.yaml"] = health[0]
+    health = [file for file, obj in objects if obj.get("kind") == "ConfigMap" and
+              obj["metadata"].get("name") == "argocd-cm" and obj["metadata"].get("namespace") == hub.namespace]
+    if health:  # without it, argocd.py reports the missing Application health check
+        view["argocd/argocd-cm-health.yaml"] = hub_tree[health[0]]
     return view
+
+
+def _bootstrap_steps(model: Model, tree: dict[str, str]) -> None:
+    """The registration and the hub tree come from the bootstrap script's STEPS table, as it is on disk."""
+    hub = model.values.gitops.hub
+    assert hub is not None
+    steps = {name for name, _ in bootstrap.steps_on_disk(tree.get("bootstrap.sh", "")) or []}
+    if REGISTER_STEP not in steps:
+        raise Stuck(f"cluster {model.cluster} never registered with hub {hub.name}: bootstrap.sh has no "
+                    f"{REGISTER_STEP} step, so no Argo CD cluster Secret names {hub.clusterName}", "bootstrap.sh")
+    if APPLY_STEP not in steps:
+        raise Stuck(f"the hub tree never reaches hub {hub.name}: bootstrap.sh has no {APPLY_STEP} step",
+                    "bootstrap.sh")
+
+
+def _generated_root(model: Model, tree: dict[str, str], objects: list[tuple[str, dict[str, Any]]],
+                    repo_files: set[str]) -> tuple[str, dict[str, Any]]:
+    """(the ApplicationSet's file, the root Application it generates from this cluster's marker file)."""
+    hub = model.values.gitops.hub
+    assert hub is not None
+    where = hub_dir(model)
+    appsets = [(file, obj) for file, obj in objects if obj.get("kind") == "ApplicationSet"]
+    if not appsets:
+        raise Stuck(f"no ApplicationSet in the hub tree of {hub.name}", f"{where}/kustomization.yaml")
+    own = sorted(file for file in repo_files if file.split("/")[-3:] == [model.cluster, *hub_.marker(hub).split("/")])
+    if not own or hub_.marker(hub) not in tree:
+        raise Stuck(f"this cluster's tree has no {hub_.marker(hub)} in the repository, the file the hub's "
+                    "ApplicationSet generates its root Application from", hub_.marker(hub))
+    refusals = []
+    for file, appset in appsets:
+        found = _generate(model, tree, appset, own[0], hub.namespace)
+        if not isinstance(found, str):
+            return f"{where}/{file}", found
+        refusals.append((f"{where}/{file}", found))
+    file, reason = refusals[0]
+    raise Stuck(reason, file)
+
+
+def _children_on_the_hub(tree: dict[str, str], namespace: str) -> None:
+    """The root's objects stay in the hub's Argo CD namespace: an Application or AppProject elsewhere is never
+    reconciled (argo-cd v3.5.1 docs/operator-manual/app-any-namespace.md: others only with --application-namespaces)."""
+    for listed in content_.objects_of(tree, "argocd/apps/kustomization.yaml")[0].get("resources") or []:
+        for obj in content_.objects_of(tree, f"argocd/apps/{listed}"):
+            found = (obj.get("metadata") or {}).get("namespace")
+            if obj.get("kind") in ("Application", "AppProject") and found not in (None, namespace):
+                raise Stuck(f"{obj.get('kind')} {obj['metadata'].get('name')} lives in namespace {found}; the hub's "
+                            f"Argo CD reads its own namespace {namespace} only", f"argocd/apps/{listed}")
 
 
 def repository_files(model: Model, tree: dict[str, str], tree_path: str | None = None) -> set[str]:
@@ -157,7 +170,7 @@ def _tree_path(model: Model) -> str:
     return model.values.gitops.path.rstrip("/")
 
 
-def _generate(model: Model, tree: dict[str, str], appset: dict[str, Any], marker_file: str, repo_files: set[str],
+def _generate(model: Model, tree: dict[str, str], appset: dict[str, Any], marker_file: str,
               namespace: str) -> dict[str, Any] | str:
     """The root Application `appset` generates for this cluster, or why it generates none."""
     name = str((appset.get("metadata") or {}).get("name", "?"))
@@ -252,6 +265,11 @@ def _root_target(model: Model, tree: dict[str, str], root: dict[str, Any], appse
     """The generated root deploys to the hub itself and syncs this cluster's argocd/apps from its repository."""
     spec = root.get("spec") or {}
     name = root["metadata"]["name"]
+    hub = model.values.gitops.hub
+    assert hub is not None
+    if root["metadata"].get("namespace") not in (None, hub.namespace):
+        raise Stuck(f"{name}: generated into namespace {root['metadata']['namespace']}, not {hub.namespace} where "
+                    "the hub's Argo CD reads Applications", appset_file)
     destination = spec.get("destination") or {}
     if not (str(destination.get("server", "")).rstrip("/") == hub_.IN_CLUSTER and not destination.get("name")) \
             and not (destination.get("name") == "in-cluster" and not destination.get("server")):
