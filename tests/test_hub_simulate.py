@@ -121,3 +121,14 @@ def test_a_model_that_forgets_the_registration_fails_the_hub(monkeypatch: pytest
     assert not any(outcome.converged for outcome in outcomes)
     assert any("there are no clusters with this name: ceosks-poc" in problem for outcome in outcomes
                for problem in outcome.problems)
+
+
+def test_the_hub_tree_depends_only_on_what_the_hubs_clusters_share() -> None:
+    """Any cluster of the hub renders the same bytes (renderer/model/hub.py: Shared), whatever else differs."""
+    _, _, first = hub_fleet()
+    _, _, other = hub_fleet("cluster.name=west", "tigera.version=v3.23.1", "cluster.kubernetesVersion=1.33.2",
+                            "gitops.argocdNamespace=gitops", "secrets.pullSecret.provider=external-secrets",
+                            "secrets.pullSecret.storeName=vault", "secrets.pullSecret.remoteKey=tigera/pull")
+    assert other == first
+    _, _, moved = hub_fleet("gitops.automated.prune=false")
+    assert moved != first

@@ -71,16 +71,21 @@ class Shared:
     repoURL: str
     revision: str
     root: str
+    prune: bool
+    selfHeal: bool
+    """The generated roots' sync policy (gitops.automated)."""
 
     @classmethod
     def of(cls, values: Values) -> Shared:
-        hub = values.gitops.hub
+        hub, gitops = values.gitops.hub, values.gitops
         assert hub is not None
-        return cls(hub.name, hub.namespace, values.gitops.repoURL, values.gitops.revision, tree_root(values))
+        return cls(hub.name, hub.namespace, gitops.repoURL, gitops.revision, tree_root(values),
+                   gitops.automated.prune, gitops.automated.selfHeal)
 
     def differences(self, other: Shared) -> list[str]:
         """Readable `key: a vs b` for each fact that differs."""
         keys = {"namespace": "gitops.hub.namespace", "repoURL": "gitops.repoURL", "revision": "gitops.revision",
-                "root": "the tree root (gitops.path without the cluster)"}
+                "root": "the tree root (gitops.path without the cluster)", "prune": "gitops.automated.prune",
+                "selfHeal": "gitops.automated.selfHeal"}
         return [f"{label}: {getattr(self, key)!r} vs {getattr(other, key)!r}" for key, label in keys.items()
                 if getattr(self, key) != getattr(other, key)]
