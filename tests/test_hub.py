@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from renderer import yamlio
+from renderer import load, model, validate, yamlio
+from renderer.model import hub as model_hub
+from renderer.validate import hub as validate_hub
 from tests.support.cli import run_cli, shows
 
 HERE = Path(__file__).parent
@@ -148,3 +150,14 @@ def test_two_clusters_of_one_hub_cannot_share_a_registered_name(tmp_path: Path) 
     run = run_cli(FILES[0], east, FILES[2], "--out", tmp_path / "out", expect=2)
     assert f"{FILES[2]}: error: gitops.hub.clusterName: cluster west would be registered with hub hub as west, " \
            f"as cluster east ({east}) is" in run.stderr, shows(run)
+
+
+def test_the_hub_rules_say_nothing_without_a_hub_and_where_the_trees_go_with_one() -> None:
+    values = load.load([FILES[0], FILES[1]])
+    data, _ = validate.validate(values)
+    assert validate_hub.problems(values, data) == []
+    without = {**data, "gitops": {key: value for key, value in data["gitops"].items() if key != "hub"}}
+    assert validate_hub.problems(values, without) == []
+    built = model.build(data).values
+    assert (model_hub.hub_path(built), model_hub.generator_glob(built)) == ("out/_hubs/hub",
+                                                                            "out/*/argocd/hub-hub.json")
