@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from renderer.model import Model
+from renderer.model.hub import Shared
 from renderer.render import hub as render_hub
 from renderer.simulate import _cluster, destination, engines
 from renderer.simulate import hub as simulate_hub
@@ -28,7 +29,7 @@ def hub_fleet(*sets: str) -> tuple[Model, dict[str, str], dict[str, str]]:
     script = tree["bootstrap.sh"]
     if "'hub-register|" not in script:
         script = script.replace("readonly STEPS=(\n", "readonly STEPS=(\n" + ROWS, 1)
-    return model, {**tree, "bootstrap.sh": script}, render_hub.render(model)
+    return model, {**tree, "bootstrap.sh": script}, render_hub.render(Shared.of(model.values))
 
 
 def stuck(outcomes: list[Any]) -> list[tuple[str, str]]:

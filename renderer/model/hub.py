@@ -28,17 +28,17 @@ IN_CLUSTER = "https://kubernetes.default.svc"
 """The hub itself, as its own Argo CD names it (argo-cd v3.5.1 common/common.go: KubernetesInternalAPIServerAddr)."""
 
 
-def marker(hub: Hub) -> str:
+def marker(hub: Hub | Shared) -> str:
     """The cluster tree's file the hub's ApplicationSet generates from (relative to OUT/<cluster>/)."""
     return f"argocd/hub-{hub.name}.json"
 
 
-def roots_project(hub: Hub) -> str:
+def roots_project(hub: Hub | Shared) -> str:
     """The AppProject of the generated root Applications (a cluster's own project is named after the cluster)."""
     return f"{hub.name}-roots"
 
 
-def appset_name(hub: Hub) -> str:
+def appset_name(hub: Hub | Shared) -> str:
     return f"{hub.name}-clusters"
 
 
@@ -57,9 +57,7 @@ def hub_path(values: Values) -> str:
 def generator_glob(values: Values) -> str:
     """The git files generator's path: every cluster tree's marker of this hub, one directory level below the
     tree root (git ls-files pathspec; argo-cd v3.5.1 util/git/client.go: LsFiles)."""
-    hub = values.gitops.hub
-    assert hub is not None
-    return posixpath.join(tree_root(values), "*", marker(hub))
+    return Shared.of(values).glob
 
 
 @dataclass(frozen=True)
@@ -81,6 +79,10 @@ class Shared:
         assert hub is not None
         return cls(hub.name, hub.namespace, gitops.repoURL, gitops.revision, tree_root(values),
                    gitops.automated.prune, gitops.automated.selfHeal)
+
+    @property
+    def glob(self) -> str:
+        return posixpath.join(self.root, "*", marker(self))
 
     def differences(self, other: Shared) -> list[str]:
         """Readable `key: a vs b` for each fact that differs."""

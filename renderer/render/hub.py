@@ -12,23 +12,20 @@ from typing import Any
 from renderer.errors import Problem, ValuesError
 from renderer.model import Model
 from renderer.model import hub as hub_
-from renderer.render.engines.argocd import health_configmap
+from renderer.render.engines.argocd import hub_health_configmap
 from renderer.render.engines.common import kustomization
 from renderer.render.jinja import render_template
 from renderer.render.tree import Tree
 
 
-def render(model: Model) -> Tree:
-    """The hub tree of a hub-mode cluster's hub, paths relative to OUT/_hubs/<hub.name>/."""
-    hub = model.values.gitops.hub
-    assert hub is not None
-    context: dict[str, Any] = {"g": model.values.gitops, "h": hub, "in_cluster": hub_.IN_CLUSTER,
-                               "project": hub_.roots_project(hub)}
+def render(shared: hub_.Shared) -> Tree:
+    """The hub tree of a hub, paths relative to OUT/_hubs/<hub.name>/: from what its clusters share, nothing else."""
+    context: dict[str, Any] = {"s": shared, "in_cluster": hub_.IN_CLUSTER, "project": hub_.roots_project(shared)}
     tree = {
-        "applicationset.yaml": render_template("hub/applicationset.yaml.j2", appset=hub_.appset_name(hub),
-                                               glob=hub_.generator_glob(model.values), **context),
+        "applicationset.yaml": render_template("hub/applicationset.yaml.j2", appset=hub_.appset_name(shared),
+                                               glob=shared.glob, **context),
         "project.yaml": render_template("hub/project.yaml.j2", **context),
-        "argocd-cm-health.yaml": health_configmap(model, on_hub=True),
+        "argocd-cm-health.yaml": hub_health_configmap(shared.namespace),
     }
     tree["kustomization.yaml"] = kustomization(["argocd-cm-health.yaml", "project.yaml", "applicationset.yaml"])
     return dict(sorted(tree.items()))
@@ -81,4 +78,4 @@ def fleet(members: list[tuple[Model, tuple[str, ...]]]) -> list[HubTree]:
         files.setdefault(shared.name, sources)
     if problems:
         raise ValuesError(problems)
-    return [HubTree(name, model, render(model), files[name]) for name, (_, model, _) in sorted(first.items())]
+    return [HubTree(name, model, render(shared), files[name]) for name, (shared, model, _) in sorted(first.items())]

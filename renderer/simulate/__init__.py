@@ -16,6 +16,7 @@ from typing import Any
 
 from renderer.errors import Problem, TemplateError
 from renderer.model import Model
+from renderer.model import hub as hub_model
 from renderer.render import hub as render_hub
 from renderer.simulate import argocd, bootstrap, content, flux, hub, selfmanaged
 from renderer.simulate.cluster import ApplyError, Cluster, Site
@@ -123,7 +124,8 @@ def play(model: Model, tree: dict[str, str],
     if parsed:
         content.seed(tree, parsed)
     if model.values.gitops.hub is not None:
-        tree, stuck = hub.view(model, tree, render_hub.render(model) if hub_tree is None else hub_tree,
+        rendered = render_hub.render(hub_model.Shared.of(model.values)) if hub_tree is None else hub_tree
+        tree, stuck = hub.view(model, tree, rendered,
                                hub.repository_files(model, tree) if repo_files is None else repo_files)
         if stuck:
             return stuck

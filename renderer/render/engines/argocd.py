@@ -97,13 +97,19 @@ def render(model: Model) -> dict[str, str]:
     return tree
 
 
-def health_configmap(model: Model, in_stage: bool = False, on_hub: bool = False) -> str:
+def health_configmap(model: Model, in_stage: bool = False) -> str:
     """argocd-cm's health checks: applied by the handover onto an engine installed elsewhere, or (`in_stage`)
-    a patch of the engine stage's argocd-cm, the same keys, or (`on_hub`) the hub tree's, once per hub."""
+    a patch of the engine stage's argocd-cm, the same keys."""
     owned = any(stage.engine == "argocd" for stage in model.git_stages)
-    hub = model.values.gitops.hub
+    return _health(model.values.gitops.argocdNamespace, in_stage=in_stage, owned=owned, hub=False)
+
+
+def hub_health_configmap(namespace: str) -> str:
+    """The same keys for a hub's Argo CD (the hub tree's, once per hub): they depend on no cluster."""
+    return _health(namespace, in_stage=False, owned=False, hub=True)
+
+
+def _health(namespace: str, **comment: bool) -> str:
     return render_template(
         "argocd/argocd-cm-health.yaml.j2", application_lua=health.APPLICATION_LUA, crd_lua=health.CRD_LUA,
-        in_stage=in_stage, owned=owned, hub=on_hub,
-        namespace=hub.namespace if on_hub and hub is not None else model.values.gitops.argocdNamespace,
-        operator_lua={kind: health.operator_lua(kind) for kind in HEALTH}, v=model.values, m=model)
+        namespace=namespace, operator_lua={kind: health.operator_lua(kind) for kind in HEALTH}, **comment)
