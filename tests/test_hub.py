@@ -72,7 +72,7 @@ def test_rendering_one_cluster_keeps_the_hub_tree_byte_for_byte(fleet: Path) -> 
     hub = fleet / "_hubs" / "hub"
     before = {path: (data, (hub / path).stat().st_mtime_ns) for path, data in _tree(hub).items()}
     run = run_cli(FILES[0], FILES[2], "--out", fleet, expect=0)
-    assert run.stderr == "2 clusters: 0 changed, 2 unchanged\n", shows(run)  # west and the hub tree
+    assert run.stderr == "2 trees (1 cluster, 1 hub tree): 0 changed, 2 unchanged\n", shows(run)
     assert {path: (data, (hub / path).stat().st_mtime_ns) for path, data in _tree(hub).items()} == before
 
 
