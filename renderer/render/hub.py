@@ -33,7 +33,8 @@ def render(shared: hub_.Shared) -> Tree:
 
 @dataclass(frozen=True)
 class HubTree:
-    """One hub's tree as the fleet renders it: from its first cluster's model, for every cluster naming it."""
+    """One hub's tree as the fleet renders it, for every cluster naming it; `model` is its first cluster's, for
+    the check stage (the tree itself is rendered from Shared only)."""
 
     name: str
     model: Model

@@ -2,6 +2,8 @@
 
 Sync waves order the children only when argocd-cm has a health check for Application
 (Argo CD >= 1.8 dropped it), so that customization is rendered too, beside the apps.
+In hub mode (gitops.hub) the apps and the project live on the hub and target the cluster by name;
+the root and the health checks are the hub tree's (renderer/render/hub.py).
 """
 
 from __future__ import annotations
