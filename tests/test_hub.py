@@ -161,3 +161,18 @@ def test_the_hub_rules_say_nothing_without_a_hub_and_where_the_trees_go_with_one
     built = model.build(data).values
     assert (model_hub.hub_path(built), model_hub.generator_glob(built)) == ("out/_hubs/hub",
                                                                             "out/*/argocd/hub-hub.json")
+
+
+def test_the_plan_lists_the_hub_steps_where_the_bootstrap_runs_them(fleet: Path) -> None:
+    """`render --plan` names hub-register and hub-apply between the health wait and the handover, as the
+    rendered bootstrap.sh's STEPS table orders them."""
+    from renderer.simulate.bootstrap import steps_on_disk
+
+    result = run_cli(*FILES, "--plan", expect=0)
+    east = result.stdout.split("Rollout plan for west")[0]
+    bootstrap_part = east.split("\n\n")[1].splitlines()
+    labels = [line.strip().split(":")[0] for line in bootstrap_part]
+    assert labels[-4:] == ["then waits until every tigerastatus is Available", model_hub.REGISTER_STEP,
+                           model_hub.APPLY_STEP, "then hands over"]
+    steps = [name for name, _ in steps_on_disk((fleet / "east" / "bootstrap.sh").read_text("utf-8")) or []]
+    assert steps[-4:] == ["health", model_hub.REGISTER_STEP, model_hub.APPLY_STEP, "handover"]

@@ -24,6 +24,14 @@ from renderer.model.records import Hub, Values
 HUBS_DIR = "_hubs"
 """OUT/_hubs/<hub.name>/: the hub trees, beside the cluster trees."""
 
+REGISTER_STEP = "hub-register"
+"""The bootstrap step that applies this cluster's Argo CD cluster Secret to the hub (grants REGISTERED)."""
+APPLY_STEP = "hub-apply"
+"""The bootstrap step that server-side applies the hub tree to the hub (grants APPLIED)."""
+STEP_FACTS = {REGISTER_STEP: "hub:registered", APPLY_STEP: "hub:applied"}
+"""What each hub step of bootstrap.sh's STEPS table makes true: the bootstrap renders, and the simulator
+plays, these names and facts from here."""
+
 IN_CLUSTER = "https://kubernetes.default.svc"
 """The hub itself, as its own Argo CD names it (argo-cd v3.5.1 common/common.go: KubernetesInternalAPIServerAddr)."""
 
@@ -36,6 +44,12 @@ def marker(hub: Hub | Shared) -> str:
 def roots_project(hub: Hub | Shared) -> str:
     """The AppProject of the generated root Applications (a cluster's own project is named after the cluster)."""
     return f"{hub.name}-roots"
+
+
+def root_application(cluster: str) -> str:
+    """The root Application the ApplicationSet generates for a cluster (its template's `{{.cluster}}-root`,
+    the `cluster` key of the cluster's marker file)."""
+    return f"{cluster}-root"
 
 
 def appset_name(hub: Hub | Shared) -> str:

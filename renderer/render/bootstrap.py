@@ -10,10 +10,10 @@ each kind has one shell wait function (WAITS).
 from __future__ import annotations
 
 import json
-import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from renderer.model import hub as hub_model
 from renderer.model.order import BOOTSTRAP_ENVIRONMENT, Placed
 from renderer.model.stages import ENGINE_WORKLOADS, Stage, tigera_kinds
 from renderer.render.engines import flux
@@ -222,12 +222,13 @@ def plan(model: Model) -> Plan:
     handover = Step("handover", "handover", f"{'repository credential from a file, then ' if credential else ''}"
                     f"hand the applied stages over to {engine_label}"
                     + (" (it applies what only it can)" if left else ""), needs=("nodes", *installed))
+    register, apply = hub_model.REGISTER_STEP, hub_model.APPLY_STEP
     hub_steps = [] if hub is None else [
-        Step("hub-register", "hub-register", f"ServiceAccount argocd-manager and its token in {cluster.name}, "
+        Step(register, register, f"ServiceAccount argocd-manager and its token in {cluster.name}, "
              f"registered with hub {hub.name} as cluster {hub.cluster_name} (Secret {hub.namespace}/{hub.secret})",
-             provides=("hub:registered",)),
-        Step("hub-apply", "hub-apply", f"{'repository credential, then ' if credential else ''}the hub tree "
-             f"{hub.tree} server-side applied to hub {hub.name}", provides=("hub:applied",))]
+             provides=(hub_model.STEP_FACTS[register],)),
+        Step(apply, apply, f"{'repository credential, then ' if credential else ''}the hub tree "
+             f"{hub.tree} server-side applied to hub {hub.name}", provides=(hub_model.STEP_FACTS[apply],))]
     if hub is not None:
         handover = Step("handover", "handover", f"hand the applied stages over to {engine_label}: root Application "
                         f"{hub.root} Synced and Healthy on the hub, every tigerastatus Available", needs=("nodes",))
@@ -257,17 +258,13 @@ def plan(model: Model) -> Plan:
 # ---- hub mode ------------------------------------------------------------------------------
 
 def hub_tree(model: Model) -> str:
-    """The hub tree (one per hub, shared by its clusters), relative to the repository root: `_hubs/<hub>`
-    beside the clusters' trees. The one place the bootstrap takes it from."""
-    gitops = model.values.gitops
-    assert gitops.hub is not None
-    return posixpath.join(posixpath.dirname(gitops.path.rstrip("/")), "_hubs", gitops.hub.name)
+    """The hub tree, relative to the repository root: the one place the bootstrap takes it from."""
+    return hub_model.hub_path(model.values)
 
 
 def hub_root_application(model: Model) -> str:
-    """The root Application the hub's ApplicationSet generates for this cluster: `<cluster>-root`, from the
-    `cluster` key of the cluster tree's hub marker file. The one place the bootstrap takes it from."""
-    return f"{model.cluster}-root"
+    """The root Application the hub's ApplicationSet generates for this cluster."""
+    return hub_model.root_application(model.cluster)
 
 
 def hub_of(model: Model) -> Hub | None:

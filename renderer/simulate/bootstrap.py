@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from renderer.model import Model
+from renderer.model import hub as hub_model
 from renderer.render.bootstrap import WAITS
 from renderer.simulate import content as content_
 from renderer.simulate.cluster import NODES_JOIN_SECONDS, ApplyError, Cluster
@@ -33,7 +34,7 @@ def _wait(cluster: Cluster, fact: str) -> bool:
     return True
 
 
-HUB_STEPS = {"hub-register": "hub:registered", "hub-apply": "hub:applied"}
+HUB_STEPS = hub_model.STEP_FACTS
 """Hub mode's steps (renderer/render/bootstrap.py plan): no stage of the tree; each provides a fact on the hub
 side: the cluster is registered with the hub's Argo CD, and the hub tree (its ApplicationSet) is applied."""
 

@@ -28,10 +28,8 @@ from renderer.simulate import content as content_
 from renderer.simulate.engines import normalize_git_url
 from renderer.simulate.outcome import Outcome
 
-REGISTER_STEP = "hub-register"
-"""The bootstrap step that applies the Argo CD cluster Secret of this cluster to the hub."""
-APPLY_STEP = "hub-apply"
-"""The bootstrap step that applies the hub tree to the hub (server-side)."""
+REGISTER_STEP = hub_.REGISTER_STEP
+APPLY_STEP = hub_.APPLY_STEP
 
 DELIVERIES = ("bootstrap, then argocd", "argocd (from a running pod network)")
 """The plays of renderer/simulate/__init__.py, each stuck the same way when the hub never creates the root."""
