@@ -32,6 +32,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SRC = REPO_ROOT.parent / "shared" / "crds"
 DEFAULT_DEST = REPO_ROOT / "schemas" / "crds"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
+IN_REPO_SRC = REPO_ROOT / "devtools" / "crds"
+"""Upstream CRDs the shared set lacks (devtools/crds/PROVENANCE.md), byte for byte; read where SRC_DIR has no
+such file. devtools/ is not in the wheel: only the derived schemas ship."""
 
 
 class Source(NamedTuple):
@@ -54,7 +57,7 @@ OPERATOR_KINDS = (
 CALICO_KINDS = ("NetworkPolicy", "GlobalNetworkPolicy", "Tier", "LicenseKey")
 
 COMMON: tuple[Source, ...] = (
-    Source("argoproj.io", "v1alpha1", ("Application", "AppProject")),
+    Source("argoproj.io", "v1alpha1", ("Application", "AppProject", "ApplicationSet")),
     Source("kustomize.toolkit.fluxcd.io", "v1", ("Kustomization",)),
     Source("source.toolkit.fluxcd.io", "v1", ("GitRepository", "HelmRepository")),
     Source("helm.toolkit.fluxcd.io", "v2", ("HelmRelease",)),
@@ -186,10 +189,16 @@ def _load_crd(path: Path) -> tuple[bytes, dict[str, Any]]:
     return raw, crd
 
 
+def source_path(src_dir: Path, rel: str) -> Path:
+    """`rel` in SRC_DIR, else in IN_REPO_SRC when only that has it."""
+    path = src_dir / rel
+    return IN_REPO_SRC / rel if not path.is_file() and (IN_REPO_SRC / rel).is_file() else path
+
+
 def derive(src_dir: Path, set_name: str, source: Source, kind: str) -> tuple[str, str]:
     """Return ``(path relative to DEST_DIR, JSON text)`` for one kind."""
     rel = f"{source.folder}/{kind.lower()}.yaml"
-    raw, crd = _load_crd(src_dir / rel)
+    raw, crd = _load_crd(source_path(src_dir, rel))
     spec = crd["spec"]
     if spec["names"]["kind"] != kind:
         raise CrdError(f"{rel}: holds kind {spec['names']['kind']}, expected {kind}")

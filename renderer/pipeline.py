@@ -8,7 +8,9 @@ a Report that renderer/cli shows.
 from __future__ import annotations
 
 import dataclasses
+import os
 import pickle
+import posixpath
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -24,9 +26,11 @@ from renderer.errors import NotConverging, Problem, RemoteError, ValuesError
 from renderer.load import committed, overrides
 from renderer.model import Model
 from renderer.model import graph as rollout_graph
+from renderer.model import hub as model_hub
 from renderer.model import plan as rollout_plan
 from renderer.model import upgrade as upgrade_plan
 from renderer.remote import vendor
+from renderer.render import hub as render_hub
 from renderer.render.tree import Tree
 from renderer.simulate import upgrade as simulate_upgrade
 from renderer.validate import destructive, names
@@ -185,12 +189,12 @@ def verify(request: Request) -> list[tuple[str, list[str]]]:
                                        "name its parent with --out)")])
         tree, broken = verify_.read_tree(files)
         stuck += [Problem(str(cluster_dir / path), 0, 0, "", f"every delivery: {why}") for path, why in broken]
-        outcomes = simulate.play(cluster_model, tree)
+        outcomes = simulate.play(cluster_model, tree, None, *_hub_on_disk(request.out_dir, cluster_model))
         for outcome in outcomes:
             if outcome.converged:
                 continue
             file, obj, reason = outcome.blocking or ("", "-", "; ".join(outcome.problems[:1]))
-            where = str(cluster_dir / file) if file else str(cluster_dir)
+            where = os.path.normpath(cluster_dir / file) if file else str(cluster_dir)  # a hub file: ../_hubs/
             line = verify_.line_of(tree.get(file, ""), obj) if file else 0
             subject = "" if obj == "-" else f"{obj}: "
             stuck.append(Problem(where, line, 1 if line else 0, "", f"{outcome.delivery} is stuck: {subject}{reason}"))
@@ -199,6 +203,21 @@ def verify(request: Request) -> list[tuple[str, list[str]]]:
     if stuck:
         raise NotConverging(stuck)
     return done
+
+
+def _hub_on_disk(out_root: Path, cluster_model: Model) -> tuple[dict[str, str] | None, set[str] | None]:
+    """In hub mode: the hub tree as it is on disk (empty without one), and the repository paths of every hub
+    marker file under out_root, where the hub's git files generator looks (renderer/simulate/hub.py)."""
+    hub = cluster_model.values.gitops.hub
+    if hub is None:
+        return None, None
+    files = _disk_tree(out_root / model_hub.HUBS_DIR, hub.name) or {}
+    hub_tree = {path: data.decode("utf-8", "replace") for path, data in files.items()}
+    prefix = repository.tree_prefix(out_root)
+    prefix = model_hub.tree_root(cluster_model.values) if prefix is None else prefix
+    markers = {path.relative_to(out_root).as_posix() for path in out_root.glob("*/argocd/hub-*.json")
+               if not path.parts[-3].startswith((".", "_"))}
+    return hub_tree, {posixpath.join(prefix, marker) for marker in markers}
 
 
 def _engine_upgrade_cut(cluster_model: Model, tree: dict[str, str], cluster_dir: Path) -> list[Problem]:
@@ -266,11 +285,14 @@ class Packed:
     name_origin: tuple[str, int, int]
     remote_urls: tuple[str, ...]
     blob: bytes
+    hub: bool = False
+    """In hub mode: the fleet's hub trees read its model (renderer/render/hub.py: fleet)."""
 
     @staticmethod
     def of(prepared: Prepared) -> Packed:
         return Packed(prepared.model.cluster, prepared.sources, prepared.name_origin,
-                      tuple(remote.remote_urls(prepared.model)), zlib.compress(pickle.dumps(prepared, 5), 1))
+                      tuple(remote.remote_urls(prepared.model)), zlib.compress(pickle.dumps(prepared, 5), 1),
+                      prepared.model.values.gitops.hub is not None)
 
     def unpack(self) -> Prepared:
         prepared: Prepared = pickle.loads(zlib.decompress(self.blob))  # packed by this process, never read from disk
@@ -293,6 +315,11 @@ def execute(request: Request) -> Report:
     if request.remote == "lock":  # pinned (and vendored) first: the trees below are rendered from the new lock
         _lock_first(groups, request)
     items = _prepare_all(groups, request, ledger, report)
+    members = [(item.model, item.sources) for item in (i.unpack() if isinstance(i, Packed) and i.hub else i
+                                                       for i in items) if isinstance(item, Prepared)]
+    hubs = render_hub.fleet(members)  # a packed cluster is unpacked here only in hub mode
+    del members
+    hub_kinds = [check.check(hub.tree, hub.model) for hub in hubs]  # checked before anything is written
     _pin_remote(items, "" if request.remote == "lock" else request.remote)
     if request.mode != "write":
         write.safe_dir(request.out_dir, "output root")
@@ -304,6 +331,10 @@ def execute(request: Request) -> Report:
             if request.progress and total > 1:
                 request.progress("written" if request.mode == "write" else "compared", len(report.results), total)
             report.results.append(_emit(item, written, request, ledger, report))
+    for hub, kinds in zip(hubs, hub_kinds, strict=True) if request.mode != "plan" else ():
+        report.results.append(_hub_result(hub, kinds, request))
+        report.warnings.extend(_change_warnings(request.out_dir / hub.directory, report.results[-1].changes,
+                                                request.mode))
     ledger.flush()
     return report
 
@@ -384,12 +415,27 @@ def _emit(item: Prepared | Recorded, written: tuple[dict[str, bytes], write.Chan
     kept = {path: files[path] for path in [*changes.added, *changes.changed]} if request.mode == "diff" else {}
     digests = {path: write.sha256(data) for path, data in files.items()}
     data_files = check.data_files(item.model.kubernetes_minor, item.kinds)
-    if not item.warned and not change_warnings and (request.mode == "write" or not changes.differs):
+    if not item.warned and not change_warnings and (request.mode == "write" or not changes.differs) and \
+            item.model.values.gitops.hub is None:  # a hub cluster is rendered again: its hub tree needs it
         ledger.add(list(item.paths), Recorded(
             item.model.cluster, item.sources, item.name_origin, len(item.tree), dict(item.kinds), digests,
             tuple(remote.remote_urls(item.model)), data_files))
     return ClusterResult(item.model.cluster, item.sources, len(item.tree), changes, item.kinds, digests, kept, old,
                          item.plan, data_files, item.review, item.upgrade, item.graph)
+
+
+def _hub_result(hub: render_hub.HubTree, kinds: Counter[str], request: Request) -> ClusterResult:
+    """A hub tree, written or compared like a cluster's (its own lock and owned-files manifest under OUT/_hubs)."""
+    files = write.with_manifest(hub.tree)
+    out_root, name = request.out_dir / hub.directory.rpartition("/")[0], hub.name
+    old: dict[str, bytes] = {}
+    if request.mode == "write":
+        changes = write.write(out_root, name, files)
+    else:
+        changes, old = write.read_tree(out_root, name, files, request.mode == "diff")
+    kept = {path: files[path] for path in [*changes.added, *changes.changed]} if request.mode == "diff" else {}
+    return ClusterResult(hub.directory, hub.sources, len(hub.tree), changes, kinds,
+                         {path: write.sha256(data) for path, data in files.items()}, kept, old)
 
 
 def _counted(results: Iterable[Result], progress: Callable[[str, int, int], None] | None, phase: str, total: int

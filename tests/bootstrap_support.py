@@ -53,7 +53,14 @@ spec:
 """
 GIT_TOKEN = "git-token-fixture-0e7f5a19c3"
 """The read-only token of the fake private Git repository (fake_cluster.repository_readable)."""
-SECRET_MARKERS = (GIT_TOKEN, base64.b64encode(GIT_TOKEN.encode()).decode(), REGISTRY_CREDENTIALS,
+HUB_ENDPOINT = "https://hub.fake.invalid:6443"
+HUB_TOKEN = "hub-admin-token-fixture-6a0f3d"
+"""The credential of the hub's kubeconfig (--hub-kubeconfig)."""
+SA_TOKEN = "sa-token-fixture-b71c0d9e.kube-system.argocd-manager"
+"""The token the fake token controller gives kube-system/argocd-manager (tests/fakes/fake_cluster.py token_of)."""
+SECRET_MARKERS = (HUB_TOKEN, base64.b64encode(HUB_TOKEN.encode()).decode(), "sa-token-fixture-b71c0d9e",
+                  base64.b64encode(SA_TOKEN.encode()).decode(),
+                  GIT_TOKEN, base64.b64encode(GIT_TOKEN.encode()).decode(), REGISTRY_CREDENTIALS,
                   base64.b64encode(REGISTRY_CREDENTIALS.encode()).decode(),
                   base64.b64encode(PULL_SECRET.encode()).decode(), "pull-secret-password-4c1d",
                   LICENSE_TOKEN, LICENSE_CERTIFICATE)
@@ -109,7 +116,7 @@ def render_tree(repo: Path, overrides: Sequence[str] = (), values: Path = PROD_V
     """Render `values` (the prod values) with `overrides` (KEY.PATH=VALUE) into repo/out/; the script's path."""
     report = pipeline.execute(pipeline.Request(values_files=(values,), overrides=tuple(overrides),
                                                out_dir=repo / "out"))
-    (result,) = report.results
+    (result,) = [result for result in report.results if not result.cluster.startswith("_")]  # not a hub tree
     return repo / "out" / result.cluster / "bootstrap.sh"
 
 
@@ -187,6 +194,9 @@ class Bootstrap:
         self.known_hosts = self.secrets / "known_hosts"
         self.known_hosts.write_text("git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFixtureHostKey\n", "utf-8")
         self.kubeconfig = self.home / ".kube" / "ceosks-poc.config"
+        self.hub_kubeconfig = self.secrets / "hub.config"
+        self.hub_kubeconfig.write_text(hub_kubeconfig(), "utf-8")
+        self.hub_kubeconfig.chmod(0o600)
         self.preinstalled = preinstalled
         self._seen = 0
 
@@ -200,6 +210,8 @@ class Bootstrap:
                 "BOOTSTRAP_PULL_SECRET": str(self.pull_secret), "BOOTSTRAP_LICENSE": str(self.license),
                 "BOOTSTRAP_GIT_CREDENTIAL": str(self.git_credential), "FAKE_GIT_TOKEN": GIT_TOKEN,
                 "BOOTSTRAP_GIT_KNOWN_HOSTS": str(self.known_hosts),
+                "BOOTSTRAP_HUB_KUBECONFIG": str(self.hub_kubeconfig),
+                "FAKE_HUB_ENDPOINT": HUB_ENDPOINT, "FAKE_HUB_GIT_CLUSTERS": "ceosks-poc",
                 "BOOTSTRAP_POLL_INTERVAL": "0", "BOOTSTRAP_WAIT_TIMEOUT": "5", "BOOTSTRAP_APISERVER_TIMEOUT": "5",
                 "BOOTSTRAP_HEALTH_TIMEOUT": "5", **extra}
 
@@ -222,6 +234,11 @@ class Bootstrap:
                               env=self.env(**env), timeout=RUN_TIMEOUT, check=True)
         self._seen = len(self.calls())
         return done.stdout
+
+    def hub(self) -> dict[str, Any]:
+        """The fake hub (hub mode): objects keyed `group|kind|namespace|name`."""
+        data: dict[str, Any] = json.loads((self.state / "hub.json").read_text("utf-8"))
+        return data
 
     def calls(self) -> list[Call]:
         log = self.state / "calls.jsonl"
@@ -253,3 +270,10 @@ def assert_no_secret(result: Result) -> None:
     for where, text in places:
         for marker in SECRET_MARKERS:
             assert marker not in text, f"secret material ({marker[:6]}...) leaked into {where}"
+
+
+def hub_kubeconfig() -> str:
+    """The hub's kubeconfig, as a hub admin would hand it over: its server and a token."""
+    return (f"apiVersion: v1\nkind: Config\nclusters:\n- name: hub\n  cluster:\n    server: {HUB_ENDPOINT}\n"
+            f"users:\n- name: hub-admin\n  user:\n    token: {HUB_TOKEN}\n"
+            "contexts:\n- name: hub\n  context:\n    cluster: hub\n    user: hub-admin\ncurrent-context: hub\n")

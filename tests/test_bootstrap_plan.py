@@ -28,7 +28,7 @@ SOPS = ["gitops.engine=flux", "secrets.license.provider=sops",
 VARIANTS = {"prod": [], "sops": SOPS, "eso": ["secrets.pullSecret.provider=external-secrets",
                                              "secrets.pullSecret.storeName=vault-backend",
                                              "secrets.pullSecret.remoteKey=tigera/pull-secret"],
-            "v3.23": ["tigera.version=v3.23.1"],
+            "v3.23": ["tigera.version=v3.23.1"], "hub": ["gitops.hub={}"],
             "flux-sops-eso": [*SOPS, "secrets.pullSecret.provider=external-secrets",
                               "secrets.pullSecret.storeName=vault-backend",
                               "secrets.pullSecret.remoteKey=tigera/pull-secret"]}

@@ -164,6 +164,30 @@ def test_rule_action_enum_only_exists_in_3_23() -> None:
 
 # kind: (valid object, key to misspell, misspelling, expected problems)
 COMMON_CASES: dict[str, tuple[dict[str, Any], str, str, list[str]]] = {
+    "ApplicationSet": (  # hub mode's one per hub (devtools/crds: argo-cd v3.5.1)
+        obj(
+            "argoproj.io/v1alpha1",
+            "ApplicationSet",
+            {
+                "goTemplate": True,
+                "generators": [{"git": {"repoURL": "https://git.example.com/r.git", "revision": "main",
+                                        "files": [{"path": "out/*/argocd/hub-hub.json"}]}}],
+                "template": {"metadata": {"name": "{{.cluster}}-root"},
+                             "spec": {"project": "hub-roots",
+                                      "source": {"repoURL": "https://git.example.com/r.git",
+                                                 "path": "{{.path.path}}/apps"},
+                                      "destination": {"server": "https://kubernetes.default.svc",
+                                                      "namespace": "argocd"}}},
+            },
+            name="hub-clusters",
+        ),
+        "spec.generators.0.git.files.0.path",
+        "pth",
+        [
+            "spec.generators[0].git.files[0].pth: unknown field (did you mean 'path'?)",
+            "spec.generators[0].git.files[0]: 'path' is a required property",
+        ],
+    ),
     "Application": (
         obj(
             "argoproj.io/v1alpha1",
@@ -342,11 +366,11 @@ def test_wrong_api_version_of_a_known_kind_is_missing() -> None:
 
 
 def test_unknown_kind_raises_schema_missing() -> None:
-    unknown = obj("argoproj.io/v1alpha1", "ApplicationSet", {})
+    unknown = obj("argoproj.io/v1alpha1", "Rollout", {})
     with pytest.raises(SchemaMissing) as info:
         custom_object_problems(unknown, "v3.19.2")
     assert str(info.value) == (
-        "no CRD schema for apiVersion 'argoproj.io/v1alpha1' kind 'ApplicationSet' (schema set searched: common)"
+        "no CRD schema for apiVersion 'argoproj.io/v1alpha1' kind 'Rollout' (schema set searched: common)"
     )
 
 
@@ -401,7 +425,7 @@ def test_tree_holds_exactly_the_registered_kinds() -> None:
         for kind in source.kinds
     }
     assert {p.relative_to(schemas_dir()).as_posix() for p in committed()} == expected
-    assert len(expected) == 8 + 13 * len(SERIES)  # common kinds, then 9 operator + 4 Calico kinds per series
+    assert len(expected) == 9 + 13 * len(SERIES)  # common (ApplicationSet: devtools/crds), 9 + 4 per series
 
 
 @pytest.mark.parametrize("path", committed(), ids=lambda p: str(p.relative_to(schemas_dir())))
@@ -417,7 +441,7 @@ def test_every_schema_is_valid_draft_2020_12(path: Path) -> None:
 @pytest.mark.parametrize("path", committed(), ids=lambda p: str(p.relative_to(schemas_dir())))
 def test_provenance_hash_matches_the_source(path: Path) -> None:
     source = json.loads(path.read_text())["x-source"]
-    digest = hashlib.sha256((crdschemas.DEFAULT_SRC / source["file"]).read_bytes()).hexdigest()
+    digest = hashlib.sha256(crdschemas.source_path(crdschemas.DEFAULT_SRC, source["file"]).read_bytes()).hexdigest()
     assert source["sha256"] == digest
 
 

@@ -1,6 +1,7 @@
-"""The layout shows the pipeline and holds it (issue 15): no import cycles, one place that prints and
-exits, cache/ used only through its interface, the runtime apart from the developer tools, and the
-README's layout tree equal to the files on disk."""
+"""The layout shows the pipeline and holds it: no import cycles, one place that prints and exits, cache/
+used only through its interface, the runtime apart from the developer tools, the README's layout tree
+equal to the files on disk, and tests that read the same way: every module imported by a test, every
+package with its test module (the README's table), test names that say the behaviour."""
 
 from __future__ import annotations
 
@@ -12,10 +13,11 @@ import pytest
 
 from renderer import exitcodes
 from renderer.errors import InputError, OutputError, RemoteError, RenderError, TemplateError, ValuesError
-from tests.support.imports import cycles, graph, modules
+from tests.support.imports import cycles, graph, modules, named_imports
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 RENDERER = REPO_ROOT / "renderer"
+TESTS = REPO_ROOT / "tests"
 
 CACHE_INTERFACE = {
     ("noop", "lookup"), ("noop", "record"), ("noop", "Pending"), ("noop", "Invocation"),
@@ -208,3 +210,99 @@ def test_the_readme_layout_lists_every_module_and_package() -> None:
 @pytest.mark.parametrize("package", sorted({path.parent for path in RENDERER.rglob("__init__.py")}))
 def test_every_package_says_what_it_is(package: Path) -> None:
     assert ast.get_docstring(_trees(package / "__init__.py")), f"{package}/__init__.py needs a docstring"
+
+
+# --- every module has a test that imports it ---------------------------------------------------------
+
+def _holds_behaviour(path: Path) -> bool:
+    """A module with no function, class or call holds nothing a test could run (a docstring, a version, a type
+    alias, a registry of names defined elsewhere)."""
+    return any(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Call)
+               for node in ast.walk(_trees(path)))
+
+
+def _imported_by_tests(known: dict[str, Path]) -> dict[str, set[str]]:
+    """Module -> the test modules that import it by name."""
+    found: dict[str, set[str]] = {}
+    for test in sorted(TESTS.glob("test_*.py")):
+        for module in named_imports(test, known):
+            found.setdefault(module, set()).add(test.name)
+    return found
+
+
+def untested(known: dict[str, Path], imported: dict[str, set[str]], root: Path = REPO_ROOT) -> list[str]:
+    return [f"{path.relative_to(root).as_posix()} ({name})" for name, path in sorted(known.items())
+            if name not in imported and _holds_behaviour(path)]
+
+
+def test_every_module_is_imported_by_a_test_module() -> None:
+    """A module only other modules import is tested by accident: a behaviour test names what it tests."""
+    known = {**modules(RENDERER), **modules(REPO_ROOT / "devtools")}
+    assert {"renderer.pipeline", "devtools.docs"} <= set(known) and len(known) > 80, "the scan covers both"
+    imported = _imported_by_tests(known)
+    assert untested(known, imported) == [], "no test module (tests/test_*.py) imports these modules"
+
+
+def test_the_import_scan_counts_only_what_a_test_names(tmp_path: Path) -> None:
+    package = _package(tmp_path, {
+        "__init__.py": '"""Docstring only."""\n',
+        "a.py": "from pkg import b\ndef run():\n    return b.VALUE\n",
+        "b.py": "VALUE = int('1')\n",
+        "c.py": "def helper():\n    return 1\n",
+        "d.py": "class D:\n    pass\n",
+    })
+    test = tmp_path / "test_pkg.py"
+    test.write_text("from pkg import a\ndef test_d():\n    from pkg.d import D\n    assert D\n", "utf-8")
+    known = modules(package)
+    assert named_imports(test, known) == {"pkg.a", "pkg.d"}  # b is imported by a only; the test never names it
+    imported = {name: {"test_pkg.py"} for name in named_imports(test, known)}
+    # the docstring-only package holds nothing to run; b and c hold code no test names
+    assert untested(known, imported, tmp_path) == ["pkg/b.py (pkg.b)", "pkg/c.py (pkg.c)"]
+
+
+# --- each package has a test module named after its behaviour ------------------------------------------
+
+def _readme_test_modules() -> dict[str, list[str]]:
+    text = (REPO_ROOT / "README.md").read_text("utf-8")
+    block = re.search(r"<!-- test-modules:begin -->\n(.*?)<!-- test-modules:end -->", text, re.S)
+    assert block, "README.md has a test-modules table"
+    rows = re.findall(r"^\| `renderer/(\w+)/` \| (.+?) \| .+ \|$", block.group(1), re.M)
+    return {package: re.findall(r"`(tests/test_\w+\.py)`", cell) for package, cell in rows}
+
+
+def test_every_package_maps_to_a_test_module_named_after_its_behaviour() -> None:
+    """The README's table: each renderer package, the test module(s) of its behaviour, each importing it."""
+    packages = sorted(path.parent.name for path in RENDERER.glob("*/__init__.py"))
+    table = _readme_test_modules()
+    assert sorted(table) == packages, "the README's test-modules table lists every package under renderer/, once"
+    known = modules(RENDERER)
+    for package, tests in table.items():
+        assert tests, f"renderer/{package}/ names no test module"
+        for test in tests:
+            assert (REPO_ROOT / test).is_file(), f"renderer/{package}/: {test} does not exist"
+            assert not re.search(r"\d", Path(test).stem), f"{test}: a name that says the behaviour, not a number"
+            names = named_imports(REPO_ROOT / test, known)
+            assert any(name == f"renderer.{package}" or name.startswith(f"renderer.{package}.") for name in names), \
+                f"{test} is listed for renderer/{package}/ but imports nothing of it"
+
+
+# --- test names say the behaviour ------------------------------------------------------------------------
+
+_DECODE = re.compile(r"(?:^|_)(?:item|issue|ticket|bug|case)_?\d+(?:_|$)|(?:^|_)issue(?:_|$)")
+"""Names that need the issue tracker to decode: test_item4_..., test_issue_..., test_case_12."""
+
+
+def test_every_test_name_says_a_behaviour_not_a_ticket_number() -> None:
+    offenders = [f"{path.name}::{node.name}" for path in sorted(TESTS.glob("test_*.py"))
+                 for node in ast.walk(_trees(path))
+                 if isinstance(node, ast.FunctionDef) and node.name.startswith("test_") and _DECODE.search(node.name)]
+    assert offenders == []
+
+
+@pytest.mark.parametrize(("name", "decodes"), [
+    ("test_item4_the_bootstrap_waits", True), ("test_the_issue_reproduction_is_linear", True),
+    ("test_case_12", True), ("test_issue23", True), ("test_invalid_case", False),
+    ("test_every_valid_case_converges", False), ("test_the_tier_changes_in_3_23", False),
+])
+def test_the_name_check_tells_a_number_from_a_behaviour(name: str, decodes: bool) -> None:
+    assert bool(_DECODE.search(name)) is decodes

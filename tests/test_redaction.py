@@ -228,7 +228,7 @@ def test_every_output_format_hides_the_secret(name: str, mode: str, tmp_path: Pa
         _refused(tmp_path, rendered, "cluster.description", payload, needle, channel, mode)
 
 
-def test_the_issue_reproduction_prints_no_password(tmp_path: Path, rendered: Path) -> None:
+def test_a_password_in_a_set_url_is_refused_without_printing_it(tmp_path: Path, rendered: Path) -> None:
     result = _run([str(PROD_VALUES), "--out", str(rendered), "--set",
                    f"tigera.manifestsBaseURL=https://admin:{_PASSWORD}@downloads.example.com/ee"], {})
     assert result.exit_code == 2

@@ -1,6 +1,6 @@
 """The rollout model and its simulator: every valid tree converges, and each known way not to fails.
 
-Regression tests name the item of the rollout issue they guard; each first shows the current tree
+Each regression test is named after the behaviour it guards; it first shows the current tree
 converging, then plays a tree (or model) with the old defect and expects the simulator to say why
 it stops. Mutations of the model itself (a dropped need, swapped stages, a wrong health rule)
 must make it fail too: a simulator that passes everything proves nothing.
@@ -68,10 +68,10 @@ def test_prod_plan_orders_license_bypass_and_enterprise_resources() -> None:
     assert steps[-1] == "tigera-enterprise-resources"
 
 
-# --------------------------------------------------------------------------- the issue's items
+# --------------------------------------------------------------------------- known ways not to converge
 
 
-def test_item1_every_app_names_a_destination_namespace_the_project_allows() -> None:
+def test_every_app_names_a_destination_namespace_the_project_allows() -> None:
     cluster_model, tree = build()
     assert failures(play(cluster_model, tree)) == []
     broken = edit(tree, "argocd/apps/02-storageclass.yaml", lambda app: app["spec"]["destination"].pop("namespace"))
@@ -83,14 +83,14 @@ def _old_policyrecommendation_lua(cm: dict[str, Any]) -> None:
         health.operator_lua("Installation"))  # waits for a Ready condition, as before the fix
 
 
-def test_item2_policyrecommendation_health_reads_state_not_conditions() -> None:
+def test_argo_cd_health_of_policyrecommendation_reads_state_not_conditions() -> None:
     cluster_model, tree = build()
     broken = edit(tree, "argocd/argocd-cm-health.yaml", _old_policyrecommendation_lua)
     lines = failures(play(cluster_model, broken))
     assert any("09-tigera-enterprise-resources" in line and "Progressing" in line for line in lines), lines
 
 
-def test_item2_flux_cel_for_policyrecommendation_reads_state() -> None:
+def test_flux_cel_for_policyrecommendation_reads_state() -> None:
     cluster_model, tree = build("gitops.engine=flux")
     assert failures(play(cluster_model, tree)) == []
 
@@ -102,7 +102,7 @@ def test_item2_flux_cel_for_policyrecommendation_reads_state() -> None:
     assert any("timeout waiting for PolicyRecommendation" in line for line in failures(play(cluster_model, broken)))
 
 
-def test_item3_licensed_resources_gated_before_the_bypass_never_finish() -> None:
+def test_licensed_resources_gated_before_the_bypass_never_finish() -> None:
     cluster_model, tree = build()
 
     def wave(number: str) -> Any:
@@ -114,7 +114,7 @@ def test_item3_licensed_resources_gated_before_the_bypass_never_finish() -> None
     assert any("never got past wave 3" in line for line in lines), lines
 
 
-def test_item4_the_bootstrap_waits_for_the_tier_before_the_bypass(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_bootstrap_waits_for_the_tier_before_the_bypass(monkeypatch: pytest.MonkeyPatch) -> None:
     real = stages.plan
 
     def without_tier(values: dict[str, Any]) -> tuple[stages.Stage, ...]:
@@ -127,7 +127,7 @@ def test_item4_the_bootstrap_waits_for_the_tier_before_the_bypass(monkeypatch: p
     assert any("08-bypass-policies" in line and "tier 'allow-tigera' not found" in line for line in lines), lines
 
 
-def test_item5_log_storage_off_with_default_bypass_namespaces_converges() -> None:
+def test_log_storage_off_with_default_bypass_namespaces_converges() -> None:
     cluster_model, tree = build("tigera.customResources.logStorage=false", "tigera.customResources.manager=false",
                                 "tigera.customResources.intrusionDetection=false",
                                 "tigera.customResources.compliance=false",
@@ -136,7 +136,7 @@ def test_item5_log_storage_off_with_default_bypass_namespaces_converges() -> Non
     assert failures(play(cluster_model, tree)) == []
 
 
-def test_item6_sops_with_argo_cd_is_refused_and_argo_cd_refuses_files_outside_the_root() -> None:
+def test_sops_with_argo_cd_is_refused_and_argo_cd_refuses_files_outside_the_root() -> None:
     with pytest.raises(ValuesError, match="sops cannot deliver the license with Argo CD"):
         build("secrets.license.provider=sops", "secrets.license.encryptedFile=secrets/license.enc.yaml")
     cluster_model, tree = build("gitops.engine=both", "secrets.license.provider=bootstrap")
@@ -147,7 +147,7 @@ def test_item6_sops_with_argo_cd_is_refused_and_argo_cd_refuses_files_outside_th
     assert any("is not in or below the kustomization root" in line for line in lines), lines
 
 
-def test_item7_the_pull_secret_is_external_only_in_tigera_operator() -> None:
+def test_the_pull_secret_is_external_only_in_tigera_operator() -> None:
     sets = ("secrets.pullSecret.provider=external-secrets", "secrets.pullSecret.storeName=vault",
             "secrets.pullSecret.remoteKey=tigera/pull", "gitops.engine=flux")
     cluster_model, tree = build(*sets)
@@ -161,7 +161,7 @@ def test_item7_the_pull_secret_is_external_only_in_tigera_operator() -> None:
     assert any("ESO can never own the target" in line for line in lines), lines
 
 
-def test_item8_the_installation_lists_what_the_operator_defaults() -> None:
+def test_the_installation_lists_what_the_operator_defaults() -> None:
     cluster_model, tree = build()
 
     def bare_pool(installation: dict[str, Any]) -> None:
@@ -173,7 +173,7 @@ def test_item8_the_installation_lists_what_the_operator_defaults() -> None:
     assert any("re-applies forever" in line and "blockSize" in line for line in lines), lines
 
 
-def test_item9_an_ssh_repository_has_a_secret_ref() -> None:
+def test_an_ssh_repository_has_a_secret_ref() -> None:
     cluster_model, tree = build("gitops.engine=flux", "gitops.repoURL=git@git.example.com:platform/sks.git",
                                 "secrets.gitCredentials.provider=none")
     (repository,) = [doc for doc in yamlio.load_all_plain(tree["flux/gitrepository.yaml"]) if doc]
@@ -183,7 +183,7 @@ def test_item9_an_ssh_repository_has_a_secret_ref() -> None:
     assert any("ssh:// needs spec.secretRef" in line for line in failures(play(cluster_model, broken)))
 
 
-def test_item10_default_bypass_namespaces_cover_every_port_restricted_policy() -> None:
+def test_default_bypass_namespaces_cover_every_port_restricted_policy() -> None:
     schema = validate.values_schema()
     default = schema["properties"]["bypass"]["properties"]["namespaces"]["default"]
     assert set(default) == set(BYPASS_NAMESPACES) >= {"tigera-prometheus", "tigera-eck-operator"}

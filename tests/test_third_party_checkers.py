@@ -24,6 +24,7 @@ COMMON = REPO_ROOT / "schemas" / "crds" / "common"
 SCHEMAS = {
     ("argoproj.io/v1alpha1", "Application"): COMMON / "argoproj.io/v1alpha1/application.json",
     ("argoproj.io/v1alpha1", "AppProject"): COMMON / "argoproj.io/v1alpha1/appproject.json",
+    ("argoproj.io/v1alpha1", "ApplicationSet"): COMMON / "argoproj.io/v1alpha1/applicationset.json",  # hub mode
     ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"): COMMON / "kustomize.toolkit.fluxcd.io/v1/kustomization.json",
     ("source.toolkit.fluxcd.io/v1", "GitRepository"): COMMON / "source.toolkit.fluxcd.io/v1/gitrepository.json",
     ("source.toolkit.fluxcd.io/v1", "HelmRepository"): COMMON / "source.toolkit.fluxcd.io/v1/helmrepository.json",

@@ -33,13 +33,16 @@ VARIANTS: dict[str, list[str]] = {
     "both-external-secrets": ["--set", "gitops.engine=both", "--set", "secrets.pullSecret.provider=external-secrets",
                               "--set", "secrets.pullSecret.storeName=vault-backend",
                               "--set", "secrets.pullSecret.remoteKey=tigera/pull-secret"],
+    "hub": ["--set", "gitops.hub={}"],
 }
 
 
 def render_variant(render_cli: RenderCli, out: Path, variant: str) -> dict[str, str]:
     render_cli(PROD_VALUES, "--out", out, *VARIANTS[variant])
-    (tree_dir,) = [path for path in out.iterdir() if path.is_dir()]
-    return read_tree(tree_dir)
+    (tree_dir,) = [path for path in out.iterdir() if path.is_dir() and not path.name.startswith("_")]
+    hubs = {f"../_hubs/{hub.name}/{path}": text for hub in sorted(out.glob("_hubs/*"))  # hub mode: the hub tree
+            for path, text in read_tree(hub).items()}
+    return {**read_tree(tree_dir), **hubs}
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))

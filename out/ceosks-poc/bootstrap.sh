@@ -828,17 +828,18 @@ git_secret() {
   tr -d '\r\n' < "$GIT_CREDENTIAL_FILE" | "${CREATE[@]}" | "${LABEL[@]}"
 }
 
+# apply_git_credential ENGINE [KUBECTL FLAG...]: the flags say which cluster (the hub, in hub mode).
 apply_git_credential() {
-  local CREATE LABEL shown
+  local CREATE LABEL shown target=("${@:2}")
   git_secret_commands "$1"
   shown="tr -d '\r\n' < $(shell_words "$GIT_CREDENTIAL_FILE") | $(shell_words "${CREATE[@]}") | $(shell_words "${LABEL[@]}")"
-  print_line '?' "$shown | $(shell_words kubectl diff "${SSA[@]}" --filename=-)"
-  if (( ! DRY_RUN )) && git_secret | kubectl diff "${SSA[@]}" --filename=- > /dev/null 2>&1; then
+  print_line '?' "$shown | $(shell_words kubectl diff "${SSA[@]}" --filename=- "${target[@]}")"
+  if (( ! DRY_RUN )) && git_secret | kubectl diff "${SSA[@]}" --filename=- "${target[@]}" > /dev/null 2>&1; then
     say "repository Secret ${GIT_SECRET_NAMESPACE[$1]}/${GIT_SECRET_NAME[$1]}: up to date"
     return 0
   fi
-  print_line + "$shown | $(shell_words kubectl apply "${SSA[@]}" --filename=-)"
-  if (( ! DRY_RUN )); then git_secret | kubectl apply "${SSA[@]}" --filename=-; fi
+  print_line + "$shown | $(shell_words kubectl apply "${SSA[@]}" --filename=- "${target[@]}")"
+  if (( ! DRY_RUN )); then git_secret | kubectl apply "${SSA[@]}" --filename=- "${target[@]}"; fi
 }
 
 # Argo CD runs from its stage, argocd-cm health checks included; then the repository credential,

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from renderer.model.hub import HUBS_DIR
 from renderer.pipeline import ClusterResult, is_base_layer
 from renderer.write import MANIFEST, Changes
 
@@ -100,8 +101,13 @@ def closing_lines(results: Sequence[ClusterResult], mode: str, out_dir: Path, in
             stdout.extend(f"{label}: {out_dir / result.cluster / path}" for label, path in _listed(changes))
     if fleet and not quiet and mode in ("write", "check"):
         same = len(results) - changed
-        stderr.append(f"{len(results)} clusters: {changed} changed, {same} unchanged" if mode == "write" else
-                      f"{len(results)} clusters: {changed} differ, {same} up to date")
+        hubs = sum(result.cluster.startswith(f"{HUBS_DIR}/") for result in results)  # hub mode's hub trees
+        clusters = len(results) - hubs
+        counted = f"{len(results)} clusters" if not hubs else (f"{len(results)} trees ({clusters} cluster"
+                                                               f"{'s' if clusters != 1 else ''}, {hubs} hub tree"
+                                                               f"{'s' if hubs != 1 else ''})")
+        stderr.append(f"{counted}: {changed} changed, {same} unchanged" if mode == "write" else
+                      f"{counted}: {changed} differ, {same} up to date")
     fix = fix_command(stale, invocation)
     if mode == "check" and fix:
         stderr.append(f"{out_dir.as_posix().rstrip('/')}/ is stale; to update it, run: {fix}")

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from renderer.model import hub as hub_model
 from renderer.model.order import BOOTSTRAP_ENVIRONMENT, Placed
 from renderer.model.stages import ENGINE_WORKLOADS, Stage, tigera_kinds
 from renderer.render.engines import flux
@@ -67,6 +68,23 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Hub:
+    """Hub mode: the hub the bootstrap registers the cluster with, and what it applies there."""
+
+    name: str
+    namespace: str
+    """Argo CD's namespace on the hub: the registration Secret and the hub tree's objects live there."""
+    cluster_name: str
+    """The name the cluster is registered under (its Applications' destination.name)."""
+    secret: str
+    """The registration Secret (Argo CD finds it by its label, whatever its name)."""
+    tree: str
+    """The hub tree, relative to the repository root."""
+    root: str
+    """The root Application the hub tree's ApplicationSet generates for this cluster."""
+
+
+@dataclass(frozen=True)
 class Plan:
     steps: tuple[Step, ...]
     waits: dict[str, Wait]
@@ -88,6 +106,8 @@ class Plan:
     """Flux over ssh: the Secret also needs the server's known_hosts, from a second file."""
     installs_engine: bool = False
     """The engine is a stage of the tree (gitops.engineInstalled: false): the handover waits for it."""
+    hub: Hub | None = None
+    """Hub mode: the cluster is registered with the hub, whose Argo CD delivers it; None: its own engine."""
 
 
 # One shell function per kind of fact (templates/bootstrap/waits.sh.j2 defines them).
@@ -173,6 +193,9 @@ def plan(model: Model) -> Plan:
     values = model.values
     cluster, pools = values.cluster, values.nodepool
     engine_label = " and ".join({"argocd": "Argo CD", "flux": "Flux"}[name] for name in model.engines)
+    hub = hub_of(model)
+    if hub is not None:
+        engine_label = f"the Argo CD of hub {hub.name}"
     steps = [
         Step("preflight", "preflight", "tools, flags, rendered tree and secret files (no cloud call)"),
         Step("security-group", "security-group",
@@ -199,14 +222,25 @@ def plan(model: Model) -> Plan:
     handover = Step("handover", "handover", f"{'repository credential from a file, then ' if credential else ''}"
                     f"hand the applied stages over to {engine_label}"
                     + (" (it applies what only it can)" if left else ""), needs=("nodes", *installed))
+    register, apply = hub_model.REGISTER_STEP, hub_model.APPLY_STEP
+    hub_steps = [] if hub is None else [
+        Step(register, register, f"ServiceAccount argocd-manager and its token in {cluster.name}, "
+             f"registered with hub {hub.name} as cluster {hub.cluster_name} (Secret {hub.namespace}/{hub.secret})",
+             provides=(hub_model.STEP_FACTS[register],)),
+        Step(apply, apply, f"{'repository credential, then ' if credential else ''}the hub tree "
+             f"{hub.tree} server-side applied to hub {hub.name}", provides=(hub_model.STEP_FACTS[apply],))]
+    if hub is not None:
+        handover = Step("handover", "handover", f"hand the applied stages over to {engine_label}: root Application "
+                        f"{hub.root} Synced and Healthy on the hub, every tigerastatus Available", needs=("nodes",))
     if left:
+        steps += hub_steps
         steps.append(handover)
         steps += [Step(stage.directory, "stage-engine", f"stage {stage.position}: {stage.title} "
                        f"(applied by {engine_label})", why=f"after the handover ({', '.join(stage.needs)})",
                        stage=stage) for stage in left]
         steps.append(health)
     else:
-        steps += [health, handover]
+        steps += [health, *hub_steps, handover]
     facts = dict.fromkeys(fact for step in steps for fact in step.needs)
     kinds = {stage.slug: stage.delivery for stage in model.stages}
     pull, license_ = kinds.get("pull-secrets") == "bootstrap", kinds.get("license") == "bootstrap"
@@ -218,7 +252,27 @@ def plan(model: Model) -> Plan:
                 git_secrets=git_secrets(model) if credential else (),
                 git_ssh=not values.gitops.repoURL.startswith("https://"),
                 git_known_hosts=credential and "flux" in model.engines and not values.gitops.repoURL.startswith(
-                    "https://"))
+                    "https://"), hub=hub)
+
+
+# ---- hub mode ------------------------------------------------------------------------------
+
+def hub_tree(model: Model) -> str:
+    """The hub tree, relative to the repository root: the one place the bootstrap takes it from."""
+    return hub_model.hub_path(model.values)
+
+
+def hub_root_application(model: Model) -> str:
+    """The root Application the hub's ApplicationSet generates for this cluster."""
+    return hub_model.root_application(model.cluster)
+
+
+def hub_of(model: Model) -> Hub | None:
+    hub = model.values.gitops.hub
+    if hub is None:
+        return None
+    return Hub(name=hub.name, namespace=hub.namespace, cluster_name=hub.clusterName,
+               secret=f"cluster-{hub.clusterName}", tree=hub_tree(model), root=hub_root_application(model))
 
 
 def git_secrets(model: Model) -> tuple[tuple[str, str, str], ...]:
@@ -227,6 +281,8 @@ def git_secrets(model: Model) -> tuple[tuple[str, str, str], ...]:
     password, sshPrivateKey: util/db/repository_secrets.go); Flux by the GitRepository's secretRef."""
     gitops = model.values.gitops
     found = []
+    if gitops.hub is not None:  # one repository Secret on the hub, shared by the clusters it delivers
+        return (("argocd", gitops.hub.namespace, f"{gitops.hub.name}-repository"),)
     if "argocd" in model.engines:
         found.append(("argocd", gitops.argocdNamespace, f"{model.cluster}-repository"))
     if "flux" in model.engines:

@@ -16,7 +16,9 @@ from typing import Any
 
 from renderer.errors import Problem, TemplateError
 from renderer.model import Model
-from renderer.simulate import argocd, bootstrap, content, flux, selfmanaged
+from renderer.model import hub as hub_model
+from renderer.render import hub as render_hub
+from renderer.simulate import argocd, bootstrap, content, flux, hub, selfmanaged
 from renderer.simulate.cluster import ApplyError, Cluster, Site
 from renderer.simulate.outcome import Outcome
 
@@ -40,6 +42,8 @@ def _cluster(model: Model) -> Cluster:
     cluster.grant("tier:default")  # Calico's default tier always exists (served with projectcalico.org/v3)
     if values.secrets.pullSecret.provider == "external-secrets":
         cluster.grant("crds:external-secrets.io")
+    if gitops.hub is not None:  # the bootstrap's hub-register step (hub.view: only when the script has one)
+        cluster.grant(f"registered:{gitops.hub.clusterName}")
     return cluster
 
 
@@ -112,9 +116,19 @@ def blocking(outcome: Outcome, cluster: Cluster, tree: dict[str, str]) -> tuple[
 
 
 def play(model: Model, tree: dict[str, str],
-         parsed: dict[str, tuple[dict[str, Any], ...]] | None = None) -> list[Outcome]:
+         parsed: dict[str, tuple[dict[str, Any], ...]] | None = None, hub_tree: dict[str, str] | None = None,
+         repo_files: set[str] | None = None) -> list[Outcome]:
+    """Every delivery of `tree`. In hub mode the hub's Argo CD delivers it, from `hub_tree` (default: the one
+    rendered for the model) and the ApplicationSet's view of the repository's files `repo_files` (default:
+    this cluster's tree where gitops.path says)."""
     if parsed:
         content.seed(tree, parsed)
+    if model.values.gitops.hub is not None:
+        rendered = render_hub.render(hub_model.Shared.of(model.values)) if hub_tree is None else hub_tree
+        tree, stuck = hub.view(model, tree, rendered,
+                               hub.repository_files(model, tree) if repo_files is None else repo_files)
+        if stuck:
+            return stuck
     return [_bootstrap_then_engine(model, tree), *(_engine_alone(model, tree, engine) for engine in model.engines)]
 
 

@@ -23,12 +23,15 @@ from typing import Any, TypeVar
 from renderer.model import Model
 from renderer.model.stages import Stage
 from renderer.simulate import content as content_
+from renderer.simulate import destination as destination_
 from renderer.simulate import engines, lua, opaque
 from renderer.simulate.cluster import ApplyError, Cluster, is_namespaced, key_of
 from renderer.simulate.engines import Project, Retry, crd_live, drift, last_applied_too_large, worse
 from renderer.simulate.outcome import Outcome
 
 WAVE_DELAY = 2
+ROOT_PROJECT = "argocd/root-project.yaml"
+"""The root app's own project where it is not the tree's (hub mode: the hub tree's, renderer/simulate/hub.py)."""
 
 
 
@@ -206,7 +209,8 @@ def play_version(model: Model, tree: dict[str, str], cluster: Cluster, deadline:
         directory = str(source.get("path", "")).removeprefix(base)
         stage = stages.get(directory) or next((s for s in model.stages if s.helm_chart and "chart" in source), None)
         children.append(Child(obj, wave, stage, Retry.of(obj)))
-    problems = _root_permissions(setup.project, root, objects)
+    root_project = [Project.of(obj) for obj in content_.objects_of(tree, ROOT_PROJECT)] if ROOT_PROJECT in tree else []
+    problems = _root_permissions(root_project[0] if root_project else setup.project, root, objects)
     if problems:
         return Outcome(name, False, cluster.now, problems)
     waves = sorted({child.wave for child in children})
@@ -275,13 +279,14 @@ def _root_permissions(project: Project, root: dict[str, Any], objects: list[dict
     return problems
 
 
-def _permission_problem(project: Project, server: str, namespace: str, objects: list[dict[str, Any]]) -> str:
+def _permission_problem(project: Project, server: str, namespace: str, objects: list[dict[str, Any]],
+                        name: str = "") -> str:
     for obj in objects:
         group, kind, obj_namespace, obj_name = key_of(obj)
         namespaced = is_namespaced(group, kind)
         if not project.kind_ok(group, kind, namespaced):
             return f"resource {group}:{kind} is not permitted in project"
-        if namespaced and not project.destination_ok(server, obj_namespace or namespace):
+        if namespaced and not project.destination_ok(server, obj_namespace or namespace, name):
             return f"namespace {obj_namespace or namespace} is not permitted in project ({kind} {obj_name})"
     return ""
 
@@ -290,9 +295,13 @@ def _sync(model: Model, tree: dict[str, str], cluster: Cluster, project: Project
           built: dict[str, content_.Content | None]) -> None:
     spec = child.obj.get("spec") or {}
     destination = spec.get("destination") or {}
-    server, namespace = str(destination.get("server", "")), str(destination.get("namespace", ""))
-    if not project.destination_ok(server, namespace):
-        child.blocked = (f"application destination server '{server}' and namespace '{namespace}' do not match "
+    namespace = str(destination.get("namespace", ""))
+    server, cluster_name, child.blocked = destination_.resolve(model, cluster, destination)
+    if child.blocked:
+        return
+    if not project.destination_ok(server, namespace, cluster_name):
+        shown = cluster_name if destination.get("name") else server
+        child.blocked = (f"application destination server '{shown}' and namespace '{namespace}' do not match "
                          "any of the allowed destinations in project")
         return
     source = spec.get("source") or {}
@@ -320,7 +329,7 @@ def _sync(model: Model, tree: dict[str, str], cluster: Cluster, project: Project
     except ApplyError as exc:
         child.blocked = str(exc)
         return
-    child.blocked = _permission_problem(project, server, namespace, [*result.objects, *declared])
+    child.blocked = _permission_problem(project, server, namespace, [*result.objects, *declared], cluster_name)
     if "ServerSideApply=true" not in options and not child.blocked:
         child.blocked = last_applied_too_large([*result.objects, *declared], opaque.JSON_BYTES)
     if child.blocked:

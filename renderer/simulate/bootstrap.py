@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from renderer.model import Model
+from renderer.model import hub as hub_model
 from renderer.render.bootstrap import WAITS
 from renderer.simulate import content as content_
 from renderer.simulate.cluster import NODES_JOIN_SECONDS, ApplyError, Cluster
@@ -32,6 +33,10 @@ def _wait(cluster: Cluster, fact: str) -> bool:
         cluster.advance(min(cluster.now + POLL, limit))
     return True
 
+
+HUB_STEPS = hub_model.STEP_FACTS
+"""Hub mode's steps (renderer/render/bootstrap.py plan): no stage of the tree; each provides a fact on the hub
+side: the cluster is registered with the hub's Argo CD, and the hub tree (its ApplicationSet) is applied."""
 
 _STEPS = re.compile(r"^readonly STEPS=\(\n(?P<rows>(?:  '[^'\n]*'\n)*)\)$", re.MULTILINE)
 
@@ -61,6 +66,8 @@ def run(model: Model, tree: dict[str, str], cluster: Cluster) -> Outcome:
     for name, waits in steps:
         stage = by_name.get(name)
         if stage is None:
+            if name in HUB_STEPS:
+                cluster.grant(HUB_STEPS[name])
             continue  # preflight, cluster, kubeconfig, endpoint, health, handover: no stage of the tree
         unknown = [fact for fact in waits if fact.split(":", 1)[0] not in WAITS]
         if unknown:

@@ -7,6 +7,7 @@ tag it was read in. The README's "Supported engine versions" says the same in pr
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -194,6 +195,8 @@ class Project:
     cluster_deny: list[tuple[str, str]]
     namespaced_allow: list[tuple[str, str]] | None
     namespaced_deny: list[tuple[str, str]]
+    named: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+    """Destinations by cluster name (name pattern, namespace pattern); `destinations` are by server."""
 
     @classmethod
     def of(cls, obj: dict[str, Any]) -> Project:
@@ -206,7 +209,9 @@ class Project:
                    [(str(d.get("server", "")), str(d.get("namespace", ""))) for d in spec.get("destinations") or []],
                    kinds("clusterResourceWhitelist"), kinds("clusterResourceBlacklist"),
                    kinds("namespaceResourceWhitelist") if spec.get("namespaceResourceWhitelist") is not None else None,
-                   kinds("namespaceResourceBlacklist"))
+                   kinds("namespaceResourceBlacklist"),
+                   [(str(d["name"]), str(d.get("namespace", "")))
+                    for d in spec.get("destinations") or [] if d.get("name")])
 
     def source_ok(self, repo: str) -> bool:
         """IsSourcePermitted: one pattern matches and no deny pattern (`!...`) refuses it."""
@@ -220,10 +225,14 @@ class Project:
                 return False
         return matched
 
-    def destination_ok(self, server: str, namespace: str) -> bool:
-        """isDestinationMatched: an empty pattern matches only an empty namespace."""
-        return any(_glob(s, server) and (_glob(n, namespace) if n else namespace == "")
-                   for s, n in self.destinations)
+    def destination_ok(self, server: str, namespace: str, name: str = "") -> bool:
+        """isDestinationMatched: the resolved cluster's server or its name matches (app_project_types.go, the same
+        in v2.14.11 and v3.5.1); an empty pattern matches only an empty namespace."""
+        def namespace_ok(pattern: str) -> bool:
+            return _glob(pattern, namespace) if pattern else namespace == ""
+
+        return any(_glob(s, server) and namespace_ok(n) for s, n in self.destinations) or any(
+            bool(name) and _glob(c, name) and namespace_ok(n) for c, n in self.named)
 
     def kind_ok(self, group: str, kind: str, namespaced: bool) -> bool:
         """IsGroupKindNamePermitted."""

@@ -154,5 +154,5 @@ def _root(cluster: Cluster, component: facts.Component, by_name: dict[str, facts
                                  f":{cluster.site.endpoint_port} ({cluster.egress.get(namespace, 'denied')}), "
                                  f"so tigerastatus {component.name} waits")]
         if cr is not None:
-            return [(cr, f"tigerastatus {component.name}: {component.waiting}: {need}")]
+            return [(cr, f"tigerastatus {component.name}: {component.waiting({need})}: {need}")]
     return []

@@ -24,7 +24,7 @@ from renderer.leaks import redact
 from renderer.load import LocatedValues
 from renderer.model import series
 from renderer.model.stages import OPTIONAL_TIGERA_KINDS
-from renderer.validate import refusals
+from renderer.validate import hub, refusals
 from renderer.yamlio import Path as KeyPath
 from renderer.yamlio import dotted
 
@@ -244,7 +244,7 @@ def rollout_problems(values: LocatedValues, data: dict[str, Any]) -> list[Proble
             "sops cannot deliver the license with Argo CD: Argo CD has no SOPS support and its kustomize build "
             "refuses files outside the stage directory (argo-cd v3.5.1, default LoadRestrictionsRootOnly)",
             hint="use secrets.license.provider: bootstrap with Argo CD, or gitops.engine: flux"))
-    problems += engine_problems(values, data)
+    problems += engine_problems(values, data) + hub.problems(values, data)
     tigera = series.row(data["tigera"]["version"])
     operator_tier = tigera.tier
     tier = data["bypass"].get("tier", operator_tier)
@@ -283,7 +283,7 @@ def engine_problems(values: LocatedValues, data: dict[str, Any]) -> list[Problem
     # (argo-cd v3.5.1 manifests/install.yaml: subjects namespace argocd; flux2 v2.9.4
     # manifests/install/kustomization.yaml: namespace flux-system).
     fixed = {"argocd": ("argocdNamespace", "argocd"), "flux": ("fluxNamespace", "flux-system")}
-    for engine in engines if not gitops["engineInstalled"] else ():
+    for engine in engines if not gitops["engineInstalled"] and "hub" not in gitops else ():  # hub: none installed
         key, namespace = fixed[engine]
         if gitops[key] != namespace:
             problems.append(_problem(

@@ -23,7 +23,7 @@ import base64
 import os
 from typing import Any
 
-from fakestate import DEFAULT_ENDPOINT, env_list, load, now
+from fakestate import DEFAULT_ENDPOINT, cluster_ca, env_list, load, now
 
 OPERATOR = "operator.tigera.io"
 LICENSED = {"IntrusionDetection": ["intrusion-detection"], "LogCollector": ["log-collector"],
@@ -288,6 +288,31 @@ def repository_readable(state: dict[str, Any], engine: str, obj: dict[str, Any])
     secret = state["objects"].get(f"|Secret|{ns}|{name}")
     by_ssh = _field(secret, "identity") == token and bool(_field(secret, "known_hosts"))
     return bool(name) and (_field(secret, "password") == token or by_ssh)
+
+
+# ---- ServiceAccount tokens -----------------------------------------------------------------
+# The token controller fills a kubernetes.io/service-account-token Secret whose annotation names an existing
+# ServiceAccount with token, ca.crt and namespace. One fixture token (tests search every output for it).
+
+SA_TOKEN = "sa-token-fixture-b71c0d9e"
+
+
+def token_of(state: dict[str, Any], ns: str, name: str) -> str:
+    secret = state["objects"].get(f"|Secret|{ns}|{name}")
+    if not secret or secret.get("type") != "kubernetes.io/service-account-token":
+        return ""
+    account = (secret["metadata"].get("annotations") or {}).get("kubernetes.io/service-account.name", "")
+    return f"{SA_TOKEN}.{ns}.{account}" if f"|ServiceAccount|{ns}|{account}" in state["objects"] else ""
+
+
+def with_token(state: dict[str, Any], obj: dict[str, Any]) -> dict[str, Any]:
+    meta = obj["metadata"]
+    token = token_of(state, meta.get("namespace", ""), meta["name"])
+    cluster = cloud_cluster()
+    if not token or cluster is None:
+        return obj
+    data = {"token": token, "ca.crt": base64.b64decode(cluster_ca(cluster)).decode(), "namespace": meta["namespace"]}
+    return {**obj, "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()}}
 
 
 def with_workload_status(state: dict[str, Any], obj: dict[str, Any]) -> dict[str, Any]:

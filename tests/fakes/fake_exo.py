@@ -17,7 +17,7 @@ import json
 import re
 from typing import Any
 
-from fakestate import Args, fail, interrupted, load, now, save
+from fakestate import Args, cluster_ca, fail, interrupted, load, now, save
 
 BOOLEANS = {"--no-cni", "--ipv6", "--auto-upgrade", "--enable-kube-proxy", "--exoscale-csi", "--no-exoscale-ccm",
             "--no-metrics-server", "--storage-lvm", "--enable-karpenter-addon", "--quiet", "--exec-credential"}
@@ -190,7 +190,7 @@ def kubeconfig(cluster: dict[str, Any], user: str, groups: list[str], ttl: str) 
     token = base64.b64encode(f"fake credential {user} {','.join(groups)} {ttl}".encode()).decode()
     name = cluster["name"]
     return (f"apiVersion: v1\nkind: Config\nclusters:\n- name: {name}\n  cluster:\n"
-            f"    insecure-skip-tls-verify: true\n    server: {cluster['endpoint']}\n"
+            f"    certificate-authority-data: {cluster_ca(cluster)}\n    server: {cluster['endpoint']}\n"
             f"users:\n- name: {user}@{name}\n  user:\n    token: {token}\n"
             f"contexts:\n- name: {name}\n  context:\n    cluster: {name}\n    user: {user}@{name}\n"
             f"current-context: {name}\n")

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import fake_cluster as sim
+import fake_hub
 from fakestate import Args, ToolExit, env_list, fail, load, now, save
 
 BOOLEANS = {"--server-side", "--force-conflicts", "--all", "--local", "--minify", "--enable-helm", "--raw",
@@ -118,7 +119,13 @@ def new_cluster_state() -> dict[str, Any]:
     return {"objects": {key_of(obj): obj for obj in objects}, "releases": []}
 
 
+TARGET = {"state": "cluster.json"}
+"""Which cluster this call reaches (require_kubeconfig): the SKS cluster, or the hub (fake_hub.py)."""
+
+
 def cluster_state() -> dict[str, Any]:
+    if TARGET["state"] == fake_hub.STATE:
+        return load(fake_hub.STATE, fake_hub.new_state(namespace, crd, key_of))
     return load("cluster.json", new_cluster_state())
 
 
@@ -140,6 +147,12 @@ def require_kubeconfig(args: Args) -> None:
         # The first cluster's server, read without a YAML parser (a poll is mostly process start-up).
         found = re.search(r"^\s*server:\s*(\S+)\s*$", Path(path).read_text("utf-8"), re.MULTILINE)
         server = found.group(1) if found else ""
+    if fake_hub.endpoint() and server == fake_hub.endpoint():
+        if os.environ.get("FAKE_HUB_DOWN"):
+            host = server.split("//", 1)[-1].rsplit(":", 1)[0]
+            fail(f"Unable to connect to the server: dial tcp: lookup {host} on 127.0.0.53:53: no such host")
+        TARGET["state"] = fake_hub.STATE
+        return
     if not cluster or server != cluster["endpoint"]:
         fail("The connection to the server localhost:8080 was refused - did you specify the right host or port?")
 
@@ -348,6 +361,8 @@ def resolve(state: dict[str, Any], resource: str) -> tuple[str, str]:
 def with_status(state: dict[str, Any], key: str, obj: dict[str, Any]) -> dict[str, Any]:
     if obj["kind"] in ("Deployment", "StatefulSet", "Application", "GitRepository"):
         return sim.with_workload_status(state, obj)
+    if obj["kind"] == "Secret":
+        return sim.with_token(state, obj)
     if obj["kind"] != "CustomResourceDefinition":
         return obj
     status = "True" if sim.established(state, key) else "False"
@@ -387,6 +402,9 @@ def listing(state: dict[str, Any], group: str, kind: str, ns: str, selector: str
                                             "ports": [{"name": "https", "port": int(port), "protocol": "TCP"}]}]}
                 } if ns == "default" else {}
     prefix = f"{group}|{kind}|{ns}|"
+    if TARGET["state"] == fake_hub.STATE and kind == "Application":
+        return {key.split("|", 1)[1]: app for key, app in fake_hub.generated(state).items()
+                if key.startswith(f"{ns}|")}
     return {key[len(prefix):]: with_status(state, key, obj) for key, obj in state["objects"].items()
             if key.startswith(prefix)}
 
@@ -479,7 +497,7 @@ def apply(args: Args, stdin: bytes) -> str:
             lines.append(render(clean, "name").strip() + " serverside-applied")
     finally:  # the objects before one the cluster refuses stay applied, as they do for real
         if lines:
-            save("cluster.json", state)
+            save(TARGET["state"], state)
     return "\n".join(lines) + "\n"
 
 

@@ -16,12 +16,14 @@ The fakes stand in for Exoscale and one SKS cluster in tests/test_bootstrap.py. 
 - `FAKE_API_ENDPOINT`: `ip:port` behind the kubernetes Service (default the seed's).
 - `FAKE_TIGERASTATUS_DEGRADED`: comma-separated tigerastatus names kept Degraded.
 - `FAKE_PREINSTALLED`: comma-separated `argocd`, `flux`, `external-secrets`: present in a new cluster.
+- `FAKE_HUB_ENDPOINT`, `FAKE_HUB_DOWN`, `FAKE_HUB_GIT_CLUSTERS`: the hub of hub mode (fake_hub.py).
 - `FAKE_REAL_KUBECTL`: the real kubectl, run for calls that never reach a cluster
   (`patch --local`, `create --dry-run=client`, `config view`) and to evaluate jsonpath.
 """
 
 from __future__ import annotations
 
+import base64
 import fcntl
 import json
 import os
@@ -32,6 +34,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 DEFAULT_ENDPOINT = "194.182.185.29:30925"
+
+
+def cluster_ca(cluster: dict[str, Any]) -> str:
+    """The certificate-authority-data of a cluster's kubeconfig (a stand-in PEM, base64), as SKS sets it."""
+    pem = f"-----BEGIN CERTIFICATE-----\nfake SKS cluster CA {cluster['id']}\n-----END CERTIFICATE-----\n"
+    return base64.b64encode(pem.encode()).decode()
 
 
 class ToolExit(Exception):

@@ -1,4 +1,5 @@
-"""The import graph of a package as Python runs it, read from the source (ast), and its cycles.
+"""The import graph of a package as Python runs it, read from the source (ast), and its cycles; and the
+modules a file (a test module) names in its imports.
 
 Every import statement counts, wherever it is: at module level, inside a function or under
 `if TYPE_CHECKING:`. Importing `a.b.c` also runs the `__init__` of `a.b` (and of `a`), so a
@@ -90,3 +91,14 @@ def cycles(edges: Graph) -> list[list[str]]:
         if node not in index:
             visit(node)
     return sorted(found)
+
+
+def named_imports(path: Path, known: dict[str, Path]) -> set[str]:
+    """The modules of `known` that the file `path` names in an import statement (`import a.b`, `from a import b`,
+    `from a.b import name`), wherever the statement is: what it imports directly, not what those import."""
+    found: set[str] = set()
+    module = ".".join(path.with_suffix("").parts[-2:])
+    for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            found.update(target for target in _imported(node, module, False, known) if target in known)
+    return found
