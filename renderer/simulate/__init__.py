@@ -50,7 +50,7 @@ def _engine_alone(model: Model, tree: dict[str, str], engine: str) -> Outcome:
     for stage in model.stages:
         if stage.delivery == "bootstrap":  # what the bootstrap brings from local files, once it can
             cluster.extra_rules.append((PULL_SECRET, ("namespace:tigera-operator",), 0)
-                                       if stage.slug == "pull-secrets" else
+                                       if stage.role == "pull-secret" else
                                        ("license", ("api:projectcalico.org/v3",), 0))
     outcome = _guarded(engine, model, tree, cluster, DEADLINE)
     return Outcome(f"{engine} (from a running pod network)", outcome.converged, outcome.seconds, outcome.problems,
@@ -68,11 +68,12 @@ def _bootstrap_then_engine(model: Model, tree: dict[str, str]) -> Outcome:
         return Outcome(f"bootstrap, then {engine}", False, cluster.now, steps.problems, cluster.log,
                        blocking(steps, cluster, tree))
     if len(model.engines) > 1:  # engine: both: the bootstrap hands over to both, which then run at once
-        engine = " and ".join(model.engines) + " together"
+        label = " and ".join(model.engines) + " together"
         outcome = _guarded_both(model, tree, cluster, cluster.now + DEADLINE)
     else:
+        label = engine
         outcome = _guarded(engine, model, tree, cluster, cluster.now + DEADLINE)
-    return Outcome(f"bootstrap, then {engine}", outcome.converged, outcome.seconds, outcome.problems, outcome.log,
+    return Outcome(f"bootstrap, then {label}", outcome.converged, outcome.seconds, outcome.problems, outcome.log,
                    blocking(outcome, cluster, tree))
 
 

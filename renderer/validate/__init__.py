@@ -23,7 +23,7 @@ from renderer.errors import Problem, ValuesError
 from renderer.leaks import redact
 from renderer.load import LocatedValues
 from renderer.model import series
-from renderer.model.stages import OPTIONAL_TIGERA_KINDS
+from renderer.model.stages import CORE_TIGERA_KINDS, OPTIONAL_TIGERA_KINDS
 from renderer.validate import refusals
 from renderer.yamlio import Path as KeyPath
 from renderer.yamlio import dotted
@@ -256,7 +256,7 @@ def rollout_problems(values: LocatedValues, data: dict[str, Any]) -> list[Proble
             hint=f"remove bypass.tier (it defaults to {operator_tier})"))
     keys = {kind: key for key, kind in OPTIONAL_TIGERA_KINDS.items()}
     switched_on = data["tigera"]["customResources"]
-    enabled = {"Installation", "APIServer", *(kind for key, kind in OPTIONAL_TIGERA_KINDS.items() if switched_on[key])}
+    enabled = {*CORE_TIGERA_KINDS, *(kind for key, kind in OPTIONAL_TIGERA_KINDS.items() if switched_on[key])}
     for kind, needed, source in tigera.missing_kinds(enabled):
         problems.append(_problem(
             values, ("tigera", "customResources", keys[kind]),
