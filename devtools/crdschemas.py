@@ -117,6 +117,26 @@ def _translate(node: dict[str, Any], path: str, structural: bool, dropped: list[
     if unknown:
         raise CrdError(f"{_label(path)}: unsupported schema keyword(s) {sorted(unknown)}")
     out = {k: v for k, v in node.items() if k in _KEPT}
+    out.update(_children(node, path, structural, dropped))
+    for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if node.get(bound) is True and limit in out:
+            out[bound] = out.pop(limit)
+    for rule in node.get("x-kubernetes-validations", ()):
+        dropped.append({"path": _label(path), "rule": rule["rule"], "message": rule.get("message", "")})
+    _kubernetes_types(node, out)
+    if (
+        structural
+        and "properties" in node
+        and "additionalProperties" not in node
+        and not node.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+def _children(node: dict[str, Any], path: str, structural: bool, dropped: list[dict[str, str]]) -> dict[str, Any]:
+    """The translated sub-schemas of one node: properties, items, additionalProperties, junctors, not."""
+    out: dict[str, Any] = {}
     if "properties" in node:
         out["properties"] = {
             name: _translate(sub, f"{path}.{name}" if path else name, structural, dropped)
@@ -131,11 +151,11 @@ def _translate(node: dict[str, Any], path: str, structural: bool, dropped: list[
             out[junctor] = [_translate(sub, path, False, dropped) for sub in node[junctor]]
     if "not" in node:
         out["not"] = _translate(node["not"], path, False, dropped)
-    for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
-        if node.get(bound) is True and limit in out:
-            out[bound] = out.pop(limit)
-    for rule in node.get("x-kubernetes-validations", ()):
-        dropped.append({"path": _label(path), "rule": rule["rule"], "message": rule.get("message", "")})
+    return out
+
+
+def _kubernetes_types(node: dict[str, Any], out: dict[str, Any]) -> None:
+    """The type extensions in JSON Schema terms: int-or-string, nullable, set lists."""
     if node.get("x-kubernetes-int-or-string"):
         out["type"] = ["integer", "string"]
         if out.get("anyOf") == [{"type": "integer"}, {"type": "string"}]:
@@ -148,14 +168,6 @@ def _translate(node: dict[str, Any], path: str, structural: bool, dropped: list[
             out["enum"] = [*out["enum"], None]
     if node.get("x-kubernetes-list-type") == "set":
         out["uniqueItems"] = True  # the API server rejects duplicates in a set list
-    if (
-        structural
-        and "properties" in node
-        and "additionalProperties" not in node
-        and not node.get("x-kubernetes-preserve-unknown-fields")
-    ):
-        out["additionalProperties"] = False
-    return out
 
 
 def _object_meta(scope: str) -> dict[str, Any]:
