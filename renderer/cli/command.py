@@ -17,6 +17,7 @@ from renderer import __version__, exitcodes, repository
 from renderer.cache import clusters, noop
 from renderer.cli import fleet, jsonout
 from renderer.errors import Problem, RenderError
+from renderer.model.meanings import Mode
 from renderer.pipeline import ClusterResult, Report, Request, execute
 
 HELP = """Render Calico Enterprise on Exoscale SKS into a GitOps tree under OUT/<cluster>/.
@@ -139,7 +140,7 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | N
     out_text = out_text if out_text is not None else repository.DEFAULT_OUT  # the fix command leaves it out too
     if verify_tree:
         _verify(values, overrides, out_dir, strict, quiet)
-    mode = "check" if check_only else "diff" if show_diff else "plan" if show_plan else "write"
+    mode: Mode = "check" if check_only else "diff" if show_diff else "plan" if show_plan else "write"
     progress = _Progress() if not quiet and sys.stderr.isatty() else None
     request = Request(values_files=values, overrides=overrides, out_dir=out_dir, mode=mode,
                       diff_format=diff_format, strict=strict, remote=remote or "", use_cache=not no_cache,

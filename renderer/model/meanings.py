@@ -19,6 +19,8 @@ PullProvider = Literal["bootstrap", "external-secrets"]
 LicenseProvider = Literal["bootstrap", "sops"]
 CredentialProvider = Literal["none", "bootstrap"]
 BypassMode = Literal["port", "service"]
+Mode = Literal["write", "check", "diff", "plan"]
+"""What `render` does with the tree: write it, compare it (--check, --diff), or print the rollout (--plan)."""
 Role = Literal["", "pull-secret", "license", "nodepool"]
 """What a stage is for where code must single it out (the bootstrap's own steps)."""
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from renderer.errors import Problem, TemplateError
 from renderer.model import Model
+from renderer.model.meanings import Engine
 from renderer.simulate import argocd, bootstrap, content, flux, selfmanaged
 from renderer.simulate.cluster import ApplyError, Cluster, Site
 from renderer.simulate.outcome import Outcome
@@ -43,7 +44,7 @@ def _cluster(model: Model) -> Cluster:
     return cluster
 
 
-def _engine_alone(model: Model, tree: dict[str, str], engine: str) -> Outcome:
+def _engine_alone(model: Model, tree: dict[str, str], engine: Engine) -> Outcome:
     cluster = _cluster(model)
     for fact in ("nodes", "calico"):
         cluster.grant(fact)
@@ -89,7 +90,7 @@ def _broken(delivery: str, cluster: Cluster, exc: Exception) -> Outcome:
     return Outcome(delivery, False, cluster.now, [what], cluster.log)
 
 
-def _guarded(engine: str, model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -> Outcome:
+def _guarded(engine: Engine, model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -> Outcome:
     try:
         return ENGINES[engine](model, tree, cluster, deadline)
     except _BROKEN as exc:
