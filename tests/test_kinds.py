@@ -21,7 +21,7 @@ from renderer import yamlio
 from renderer.check import crds
 from renderer.model import facts, kinds, meanings, series, stages
 from renderer.render.engines import argocd
-from renderer.simulate import cluster, play
+from renderer.simulate import cluster, opaque, play
 from tests.test_rollout import build, failures
 
 REPO = Path(__file__).resolve().parent.parent
@@ -150,3 +150,22 @@ def test_no_module_keeps_a_list_of_kinds_by_hand() -> None:
             if lists:
                 kept[name] = lists
     assert kept == {}
+
+
+def test_what_opaque_content_creates_is_within_what_its_stage_delivers() -> None:
+    """Remote manifests, charts and SOPS files are declared once by reference (renderer/simulate/opaque.py);
+    the cluster-scoped kinds they create are among those their stage declares (the AppProject allows those)."""
+    cluster_model, _ = build("secrets.license.provider=sops", "secrets.license.encryptedFile=secrets/l.enc.yaml",
+                             "gitops.engine=flux")
+    checked = 0
+    for stage in cluster_model.stages:
+        references = [*stage.remote, *stage.extra_resources]
+        if stage.helm_chart:
+            references.append(f"chart:{stage.helm_chart['name']}")
+        for reference in references:
+            created = {(obj["apiVersion"].rpartition("/")[0], obj["kind"])
+                       for obj in opaque.declared(reference, stage.namespace).objects}
+            delivered = {(kind.group, kind.kind) for kind in stage.delivers}
+            assert created & kinds.cluster_scoped() <= delivered, (stage.directory, reference)
+            checked += 1
+    assert checked >= 5
