@@ -4,7 +4,9 @@ A stage names the kinds it delivers (renderer/model/stages.py: Stage.delivers); 
 kinds is derived from this table and those declarations: the AppProject's clusterResourceWhitelist
 (render/engines/argocd.py), the simulator's cluster scope and API-server gates (simulate/cluster.py), the
 schema registry (check/crds.py, devtools/crdschemas.py) and the TigeraStatus health table (facts.HEALTH).
-Adding a kind is one row here (an operator kind: one row of OPERATOR_KINDS, plus its template).
+Adding a kind is one row here; an operator kind is one row of OPERATOR_KINDS plus its template, its
+tigera.customResources switch (schemas/values.schema.json, records.CustomResources) and, in each series
+row, the TigeraStatus component it turns on (renderer/model/series.py): facts no table here can guess.
 """
 
 from __future__ import annotations
