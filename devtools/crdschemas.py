@@ -28,6 +28,8 @@ from typing import Any, NamedTuple
 
 from ruamel.yaml import YAML
 
+from renderer.model.kinds import KINDS, Kind
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SRC = REPO_ROOT.parent / "shared" / "crds"
 DEFAULT_DEST = REPO_ROOT / "schemas" / "crds"
@@ -50,29 +52,29 @@ class Source(NamedTuple):
     api_version: str = ""
 
 
-OPERATOR_KINDS = (
-    "Installation", "APIServer", "IntrusionDetection", "LogCollector", "LogStorage",
-    "Manager", "Monitor", "Compliance", "PolicyRecommendation",
-)  # fmt: skip
-CALICO_KINDS = ("NetworkPolicy", "GlobalNetworkPolicy", "Tier", "LicenseKey")
-
-COMMON: tuple[Source, ...] = (
-    Source("argoproj.io", "v1alpha1", ("Application", "AppProject", "ApplicationSet")),
-    Source("kustomize.toolkit.fluxcd.io", "v1", ("Kustomization",)),
-    Source("source.toolkit.fluxcd.io", "v1", ("GitRepository", "HelmRepository")),
-    Source("helm.toolkit.fluxcd.io", "v2", ("HelmRelease",)),
-    # v1beta1 is still in these CRDs but no longer served by ESO v2.9.
-    Source("external-secrets.io", "v1", ("ExternalSecret", "ClusterSecretStore")),
-)
+def _sources(kinds: tuple[Kind, ...], schema: str, folder: str = "") -> tuple[Source, ...]:
+    """One Source per CRD group and version, in table order: a kind's schema comes from its own CRD, or from
+    the CRD that stores it (Kind.crd), under `folder` for a series set."""
+    grouped: dict[tuple[str, str, str], list[str]] = {}
+    for kind in kinds:
+        if kind.schema == schema:
+            crd_group, crd_version = (kind.crd or kind.api_version).rsplit("/", 1)
+            api_version = kind.api_version if kind.crd else ""
+            grouped.setdefault((crd_group, crd_version, api_version), []).append(kind.kind)
+    return tuple(Source(f"{folder}/{group}" if folder else group, version, tuple(names), api_version)
+                 for (group, version, api_version), names in grouped.items())
 
 
-def tigera_sources(folder: str) -> tuple[Source, ...]:
+def common_sources(kinds: tuple[Kind, ...] = KINDS) -> tuple[Source, ...]:
+    """The kinds whose schema no series changes (renderer/model/kinds.py, schema "common"). ESO's CRDs still
+    carry v1beta1, no longer served by ESO v2.9: the kinds table names v1."""
+    return _sources(kinds, "common")
+
+
+def tigera_sources(folder: str, kinds: tuple[Kind, ...] = KINDS) -> tuple[Source, ...]:
     """One series' schema set from its CRD folder: the operator kinds, and the projectcalico.org/v3 kinds
     from the crd.projectcalico.org/v1 CRDs that store them (the aggregated API serves the same spec)."""
-    return (
-        Source(f"{folder}/operator.tigera.io", "v1", OPERATOR_KINDS),
-        Source(f"{folder}/crd.projectcalico.org", "v1", CALICO_KINDS, "projectcalico.org/v3"),
-    )
+    return _sources(kinds, "series", folder)
 
 
 def registry() -> dict[str, tuple[Source, ...]]:
@@ -80,7 +82,8 @@ def registry() -> dict[str, tuple[Source, ...]]:
     (renderer/model/series.py names each row's CRD folder), so a new row is a new set."""
     from renderer.model.series import SERIES
 
-    return {"common": COMMON, **{f"tigera-v{row.series}": tigera_sources(row.crds) for row in SERIES.values()}}
+    return {"common": common_sources(), **{f"tigera-v{row.series}": tigera_sources(row.crds)
+                                           for row in SERIES.values()}}
 
 
 # Keywords with the same meaning in OpenAPI v3.0 (as CRDs restrict it) and JSON Schema.
@@ -117,6 +120,26 @@ def _translate(node: dict[str, Any], path: str, structural: bool, dropped: list[
     if unknown:
         raise CrdError(f"{_label(path)}: unsupported schema keyword(s) {sorted(unknown)}")
     out = {k: v for k, v in node.items() if k in _KEPT}
+    out.update(_children(node, path, structural, dropped))
+    for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if node.get(bound) is True and limit in out:
+            out[bound] = out.pop(limit)
+    for rule in node.get("x-kubernetes-validations", ()):
+        dropped.append({"path": _label(path), "rule": rule["rule"], "message": rule.get("message", "")})
+    _kubernetes_types(node, out)
+    if (
+        structural
+        and "properties" in node
+        and "additionalProperties" not in node
+        and not node.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+def _children(node: dict[str, Any], path: str, structural: bool, dropped: list[dict[str, str]]) -> dict[str, Any]:
+    """The translated sub-schemas of one node: properties, items, additionalProperties, junctors, not."""
+    out: dict[str, Any] = {}
     if "properties" in node:
         out["properties"] = {
             name: _translate(sub, f"{path}.{name}" if path else name, structural, dropped)
@@ -131,11 +154,11 @@ def _translate(node: dict[str, Any], path: str, structural: bool, dropped: list[
             out[junctor] = [_translate(sub, path, False, dropped) for sub in node[junctor]]
     if "not" in node:
         out["not"] = _translate(node["not"], path, False, dropped)
-    for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
-        if node.get(bound) is True and limit in out:
-            out[bound] = out.pop(limit)
-    for rule in node.get("x-kubernetes-validations", ()):
-        dropped.append({"path": _label(path), "rule": rule["rule"], "message": rule.get("message", "")})
+    return out
+
+
+def _kubernetes_types(node: dict[str, Any], out: dict[str, Any]) -> None:
+    """The type extensions in JSON Schema terms: int-or-string, nullable, set lists."""
     if node.get("x-kubernetes-int-or-string"):
         out["type"] = ["integer", "string"]
         if out.get("anyOf") == [{"type": "integer"}, {"type": "string"}]:
@@ -148,14 +171,6 @@ def _translate(node: dict[str, Any], path: str, structural: bool, dropped: list[
             out["enum"] = [*out["enum"], None]
     if node.get("x-kubernetes-list-type") == "set":
         out["uniqueItems"] = True  # the API server rejects duplicates in a set list
-    if (
-        structural
-        and "properties" in node
-        and "additionalProperties" not in node
-        and not node.get("x-kubernetes-preserve-unknown-fields")
-    ):
-        out["additionalProperties"] = False
-    return out
 
 
 def _object_meta(scope: str) -> dict[str, Any]:

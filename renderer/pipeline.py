@@ -29,6 +29,7 @@ from renderer.model import graph as rollout_graph
 from renderer.model import hub as model_hub
 from renderer.model import plan as rollout_plan
 from renderer.model import upgrade as upgrade_plan
+from renderer.model.meanings import Mode
 from renderer.remote import vendor
 from renderer.render import hub as render_hub
 from renderer.render.tree import Tree
@@ -43,7 +44,7 @@ class Request:
     values_files: tuple[Path, ...]
     overrides: tuple[str, ...] = ()
     out_dir: Path = Path("out")
-    mode: str = "write"
+    mode: Mode = "write"
     """`write`, `check` (compare only), `diff` (compare and show a diff) or `plan` (show the rollout plan)."""
     diff_format: str = "text"
     strict: bool = False

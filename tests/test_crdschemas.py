@@ -11,6 +11,7 @@ import copy
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from renderer.check.crds import (
     schemas_dir,
     tigera_schema_set,
 )
+from renderer.model import kinds
 from renderer.model.series import SERIES
 from tests.support.shared import once
 
@@ -392,17 +394,22 @@ def test_tigera_schema_set(version: str, expected: str) -> None:
     assert tigera_schema_set(version) == expected
 
 
-@pytest.mark.parametrize("version", ["v3.24.0", "v3.2.3", "latest", ""])
+_NEWEST = max(row.key for row in SERIES.values())
+NEXT = f"{_NEWEST[0]}.{_NEWEST[1] + 1}"
+"""The series after the newest row, which has no schema set."""
+
+
+@pytest.mark.parametrize("version", [f"v{NEXT}.0", "v3.2.3", "latest", ""])
 def test_unknown_tigera_version_raises(version: str) -> None:
     with pytest.raises(SchemaMissing) as info:
         tigera_schema_set(version)
     assert str(info.value) == (f"no CRD schemas for Tigera version {version!r}; available: "
-                               "v3.19, v3.20, v3.21, v3.22, v3.23")
+                               + ", ".join(f"v{name}" for name in SERIES))
 
 
 def test_unknown_tigera_version_fails_tigera_objects() -> None:
-    with pytest.raises(SchemaMissing, match=r"v3\.24\.0"):
-        custom_object_problems(INSTALLATION, "v3.24.0")
+    with pytest.raises(SchemaMissing, match=re.escape(f"v{NEXT}.0")):
+        custom_object_problems(INSTALLATION, f"v{NEXT}.0")
 
 
 # --- the committed schema tree -----------------------------------------------------
@@ -425,7 +432,9 @@ def test_tree_holds_exactly_the_registered_kinds() -> None:
         for kind in source.kinds
     }
     assert {p.relative_to(schemas_dir()).as_posix() for p in committed()} == expected
-    assert len(expected) == 9 + 13 * len(SERIES)  # common (ApplicationSet: devtools/crds), 9 + 4 per series
+    # the common kinds, then every series-specific kind once per series (renderer/model/kinds.py)
+    common = sum(kind.schema == "common" for kind in kinds.KINDS)
+    assert len(expected) == common + sum(kind.schema == "series" for kind in kinds.KINDS) * len(SERIES)
 
 
 @pytest.mark.parametrize("path", committed(), ids=lambda p: str(p.relative_to(schemas_dir())))
@@ -492,7 +501,7 @@ def test_check_lists_drift_in_a_modified_copy(tmp_path: Path, monkeypatch: pytes
     shutil.copytree(schemas_dir(), dest)
     (dest / "common/argoproj.io/v1alpha1/appproject.json").write_text("{}\n")
     (dest / "tigera-v3.19/projectcalico.org/v3/tier.json").unlink()
-    stale = dest / "tigera-v3.24/projectcalico.org/v3/tier.json"
+    stale = dest / f"tigera-v{NEXT}/projectcalico.org/v3/tier.json"
     stale.parent.mkdir(parents=True)
     stale.write_text('{"x-source": {}}\n')
     assert check(monkeypatch, rendered, str(crdschemas.DEFAULT_SRC), str(dest)) == 1
@@ -500,7 +509,7 @@ def test_check_lists_drift_in_a_modified_copy(tmp_path: Path, monkeypatch: pytes
     assert out.splitlines() == [
         "DIFFER common/argoproj.io/v1alpha1/appproject.json",
         "MISSING tigera-v3.19/projectcalico.org/v3/tier.json",
-        "EXTRA tigera-v3.24/projectcalico.org/v3/tier.json",
+        f"EXTRA tigera-v{NEXT}/projectcalico.org/v3/tier.json",
     ]
     assert err == "3 schema file(s) stale; run: python -m devtools.crdschemas\n"
 

@@ -14,13 +14,17 @@ from __future__ import annotations
 import copy
 import itertools
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from renderer import yamlio
+from renderer.model import kinds
+from renderer.model.stages import Stage
 from tests.conftest import PROD_VALUES, RenderCli, read_tree
+from tests.test_rollout import build
 
 CLUSTER = "ceosks-poc"
 PORT = 30925
@@ -42,6 +46,15 @@ def policy_problems(doc: Any, *, mode: str, ip: str | None, tier: str, name: str
     """Every way one rendered bypass policy is wider than asked (empty: exactly as asked)."""
     if not isinstance(doc, dict):
         return ["not a mapping"]
+    spec = doc.get("spec") or {}
+    found = [*_header_problems(doc, tier, name), *_spec_problems(spec, tier, namespaces)]
+    egress = spec.get("egress")
+    if not isinstance(egress, list) or len(egress) != 1:
+        return [*found, f"expected exactly one egress rule, got {egress!r}"]
+    return [*found, *_rule_problems(egress[0], mode, ip)]
+
+
+def _header_problems(doc: dict[str, Any], tier: str, name: str) -> list[str]:
     found = []
     if doc.get("apiVersion") != "projectcalico.org/v3" or doc.get("kind") != "GlobalNetworkPolicy":
         found.append(f"not a projectcalico.org/v3 GlobalNetworkPolicy: {doc.get('apiVersion')} {doc.get('kind')}")
@@ -50,7 +63,15 @@ def policy_problems(doc: Any, *, mode: str, ip: str | None, tier: str, name: str
         found.append(f"name {meta.get('name')!r} is not {tier}.{name}")
     if "namespace" in meta:
         found.append("a GlobalNetworkPolicy has no namespace")
-    spec = doc.get("spec") or {}
+    return found
+
+
+SPEC_EXACTLY: dict[str, Any] = {"order": 0, "selector": "all()", "types": ["Egress"]}
+"""Spec fields with one allowed value (the tier and the namespaces depend on the case)."""
+
+
+def _spec_problems(spec: dict[str, Any], tier: str, namespaces: list[str]) -> list[str]:
+    found = []
     if set(spec) != {"tier", "order", "namespaceSelector", "selector", "types", "egress"}:
         found.append(f"spec keys {sorted(spec)}: expected exactly tier, order, namespaceSelector, selector, types, "
                      "egress")
@@ -58,40 +79,32 @@ def policy_problems(doc: Any, *, mode: str, ip: str | None, tier: str, name: str
     selected = sorted(name.strip("'") for name in match.group(1).split(", ")) if match else None
     if selected != sorted(namespaces):
         found.append(f"namespaceSelector {spec.get('namespaceSelector')!r} does not select exactly {namespaces}")
-    if spec.get("tier") != tier:
-        found.append(f"tier {spec.get('tier')!r} is not {tier!r}")
-    if spec.get("order") != 0:
-        found.append(f"order {spec.get('order')!r} is not 0")
-    if spec.get("selector") != "all()":
-        found.append(f"selector {spec.get('selector')!r} is not all()")
-    if spec.get("types") != ["Egress"]:
-        found.append(f"types {spec.get('types')!r} are not exactly [Egress]")
+    for key, wanted in {"tier": tier, **SPEC_EXACTLY}.items():
+        if spec.get(key) != wanted:
+            found.append(f"{key} {spec.get(key)!r} is not {wanted!r}")
     if "ingress" in spec:
         found.append("has ingress rules")
-    egress = spec.get("egress")
-    if not isinstance(egress, list) or len(egress) != 1:
-        return [*found, f"expected exactly one egress rule, got {egress!r}"]
-    rule = egress[0]
+    return found
+
+
+def _rule_problems(rule: dict[str, Any], mode: str, ip: str | None) -> list[str]:
+    found = []
     if set(rule) - {"source"} != {"action", "protocol", "destination"}:
         found.append(f"rule keys {sorted(rule)}: expected exactly action, protocol, destination")
     if rule.get("source") not in (None, {}):
         found.append(f"source {rule.get('source')!r} is set (the seed's rule had an empty source)")
-    if rule.get("action") != "Allow":
-        found.append(f"action {rule.get('action')!r} is not Allow")
-    if rule.get("protocol") != "TCP":
-        found.append(f"protocol {rule.get('protocol')!r} is not TCP")
+    for key, wanted in (("action", "Allow"), ("protocol", "TCP")):
+        if rule.get(key) != wanted:
+            found.append(f"{key} {rule.get(key)!r} is not {wanted}")
     destination = rule.get("destination")
     if not isinstance(destination, dict) or not destination:
         return [*found, f"destination {destination!r} is empty: that allows everything"]
     nets = destination.get("nets") or []
     if WILDCARD_NETS & set(nets) or any(not str(net).endswith("/32") for net in nets):
         found.append(f"nets {nets!r} are wider than one host")
+    expected: dict[str, Any] = {"services": {"name": "kubernetes", "namespace": "default"}}
     if mode == "port":
-        expected: dict[str, Any] = {"ports": [PORT]}
-        if ip:
-            expected["nets"] = [f"{ip}/32"]
-    else:
-        expected = {"services": {"name": "kubernetes", "namespace": "default"}}
+        expected = {"ports": [PORT], **({"nets": [f"{ip}/32"]} if ip else {})}
     if destination != expected:
         found.append(f"destination {destination!r} is not exactly {expected!r}")
     return found
@@ -173,62 +186,62 @@ GOOD_PORT = {
 }
 
 
+def _rule(doc: dict[str, Any]) -> dict[str, Any]:
+    rule: dict[str, Any] = doc["spec"]["egress"][0]
+    return rule
+
+
+def _set_destination(**fields: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda doc: _rule(doc)["destination"].update(fields)
+
+
+def _set_rule(**fields: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda doc: _rule(doc).update(fields)
+
+
+def _set_spec(**fields: Any) -> Callable[[dict[str, Any]], None]:
+    return lambda doc: doc["spec"].update(fields)
+
+
+def _drop(where: Callable[[dict[str, Any]], dict[str, Any]], key: str) -> Callable[[dict[str, Any]], None]:
+    return lambda doc: where(doc).pop(key) and None
+
+
+WIDENERS: dict[str, Callable[[dict[str, Any]], None]] = {
+    "wildcard-nets": _set_destination(nets=["0.0.0.0/0"]),
+    "wide-cidr": _set_destination(nets=["194.182.0.0/16"]),
+    "empty-destination": _set_rule(destination={}),
+    "no-destination": _drop(_rule, "destination"),
+    "missing-protocol": _drop(_rule, "protocol"),
+    "udp": _set_rule(protocol="UDP"),
+    "extra-port": _set_destination(ports=[PORT, 443]),
+    "port-range": _set_destination(ports=["1:65535"]),
+    "ingress-rule": _set_spec(ingress=[{"action": "Allow"}], types=["Egress", "Ingress"]),
+    "types-missing": _drop(lambda doc: doc["spec"], "types"),
+    "second-rule": lambda doc: doc["spec"]["egress"].append({"action": "Allow"}),
+    "deny-becomes-pass": _set_rule(action="Pass"),
+    "source-widened": _set_rule(source={"nets": ["0.0.0.0/0"]}),
+    "extra-namespace": lambda doc: _set_spec(namespaceSelector=doc["spec"]["namespaceSelector"].replace(
+        "}", ", 'kube-system'}"))(doc),
+    "every-namespace": _set_spec(namespaceSelector="all()"),
+    "order-lower-priority": _set_spec(order=1000),
+    "selector-narrowed-or-changed": _set_spec(selector="has(app)"),
+    "service-with-ports": _set_rule(destination={"services": {"name": "kubernetes", "namespace": "default"},
+                                                 "ports": [PORT]}),
+    "other-service": _set_rule(destination={"services": {"name": "kube-dns", "namespace": "kube-system"}}),
+    "namespaced-kind": lambda doc: doc.update(kind="NetworkPolicy"),
+}
+SERVICE_MODE = {"service-with-ports", "other-service"}
+"""Widenings of a mode `service` policy (the others widen mode `port`)."""
+
+
 def _widened(change: str) -> tuple[dict[str, Any], str]:
     doc = copy.deepcopy(GOOD_PORT)
-    rule = doc["spec"]["egress"][0]
-    mode = "port"
-    if change == "wildcard-nets":
-        rule["destination"]["nets"] = ["0.0.0.0/0"]
-    elif change == "wide-cidr":
-        rule["destination"]["nets"] = ["194.182.0.0/16"]
-    elif change == "empty-destination":
-        rule["destination"] = {}
-    elif change == "no-destination":
-        del rule["destination"]
-    elif change == "missing-protocol":
-        del rule["protocol"]
-    elif change == "udp":
-        rule["protocol"] = "UDP"
-    elif change == "extra-port":
-        rule["destination"]["ports"] = [PORT, 443]
-    elif change == "port-range":
-        rule["destination"]["ports"] = ["1:65535"]
-    elif change == "ingress-rule":
-        doc["spec"]["ingress"] = [{"action": "Allow"}]
-        doc["spec"]["types"] = ["Egress", "Ingress"]
-    elif change == "types-missing":
-        del doc["spec"]["types"]
-    elif change == "second-rule":
-        doc["spec"]["egress"].append({"action": "Allow"})
-    elif change == "deny-becomes-pass":
-        rule["action"] = "Pass"
-    elif change == "source-widened":
-        rule["source"] = {"nets": ["0.0.0.0/0"]}
-    elif change == "extra-namespace":
-        doc["spec"]["namespaceSelector"] = doc["spec"]["namespaceSelector"].replace("}", ", 'kube-system'}")
-    elif change == "every-namespace":
-        doc["spec"]["namespaceSelector"] = "all()"
-    elif change == "order-lower-priority":
-        doc["spec"]["order"] = 1000
-    elif change == "selector-narrowed-or-changed":
-        doc["spec"]["selector"] = "has(app)"
-    elif change == "service-with-ports":
-        mode = "service"
-        rule["destination"] = {"services": {"name": "kubernetes", "namespace": "default"}, "ports": [PORT]}
-    elif change == "other-service":
-        mode = "service"
-        rule["destination"] = {"services": {"name": "kube-dns", "namespace": "kube-system"}}
-    elif change == "namespaced-kind":
-        doc["kind"] = "NetworkPolicy"
-    else:  # pragma: no cover - a typo in the list below
-        raise AssertionError(change)
-    return doc, mode
+    WIDENERS[change](doc)
+    return doc, "service" if change in SERVICE_MODE else "port"
 
 
-WIDENINGS = ["wildcard-nets", "wide-cidr", "empty-destination", "no-destination", "missing-protocol", "udp",
-             "extra-port", "port-range", "ingress-rule", "types-missing", "second-rule", "deny-becomes-pass",
-             "source-widened", "extra-namespace", "order-lower-priority", "selector-narrowed-or-changed",
-             "service-with-ports", "other-service", "namespaced-kind", "every-namespace"]
+WIDENINGS = list(WIDENERS)
 
 
 def test_checker_accepts_the_exact_policy() -> None:
@@ -248,26 +261,38 @@ def test_checker_rejects_a_widened_policy(change: str) -> None:
 IN_CLUSTER = "https://kubernetes.default.svc"
 GITOPS_REPO = "https://git.example.com/platform/sks-gitops.git"
 LONGHORN_REPO = "https://charts.longhorn.io"
-STAGE_NAMESPACES = {"longhorn-system", "tigera-operator", "tigera-prometheus"}
-PROJECT_VARIANTS: dict[str, tuple[list[str], list[str], set[str], str]] = {
-    # name: (--set overrides, expected sourceRepos, expected destination namespaces, Argo CD namespace)
-    "prod": ([], [GITOPS_REPO, LONGHORN_REPO], {*STAGE_NAMESPACES, "argocd"}, "argocd"),
+
+
+def _git_stages(*sets: str) -> tuple[Stage, ...]:
+    """The stages an engine delivers for prod with `sets`, as declared (renderer/model/stages.py)."""
+    return build(*sets)[0].git_stages
+
+
+def _stage_namespaces(*sets: str) -> set[str]:
+    return {namespace for stage in _git_stages(*sets) for namespace in stage.namespaces}
+
+PROJECT_VARIANTS: dict[str, tuple[list[str], list[str], str]] = {
+    # name: (--set overrides, expected sourceRepos, Argo CD namespace); the destinations are the namespaces the
+    # git stages declare, and the Argo CD namespace
+    "prod": ([], [GITOPS_REPO, LONGHORN_REPO], "argocd"),
     "external-secrets-five-namespaces": (
         ["secrets.pullSecret.provider=external-secrets", "secrets.pullSecret.storeName=vault",
          "secrets.pullSecret.remoteKey=tigera/pull", f"bypass.namespaces=[{', '.join(NAMESPACE_LISTS['five'])}]"],
-        [GITOPS_REPO, LONGHORN_REPO], {*STAGE_NAMESPACES, "argocd"}, "argocd"),
+        [GITOPS_REPO, LONGHORN_REPO], "argocd"),
     "mirror-scp-repo-custom-argocd-namespace": (
         ["longhorn.chartRepository=https://charts.mirror.example.com/longhorn", "gitops.argocdNamespace=gitops",
          "gitops.engineInstalled=true", "secrets.gitCredentials.provider=none",
          "gitops.engine=both", "gitops.repoURL=git@git.example.com:platform/sks.git"],
         ["git@git.example.com:platform/sks.git", "https://charts.mirror.example.com/longhorn"],
-        {*STAGE_NAMESPACES, "gitops"}, "gitops"),
+        "gitops"),
 }
 
 
 @pytest.mark.parametrize("variant", sorted(PROJECT_VARIANTS))
 def test_app_project_allows_only_what_the_tree_uses(variant: str, render_cli: RenderCli, tmp_path: Path) -> None:
-    sets, repos, expected_namespaces, argocd_namespace = PROJECT_VARIANTS[variant]
+    sets, repos, argocd_namespace = PROJECT_VARIANTS[variant]
+    expected_namespaces = {*_stage_namespaces(*sets), argocd_namespace}
+    assert {"longhorn-system", "tigera-operator", "tigera-prometheus"} <= expected_namespaces
     tree = _render(render_cli, tmp_path, *sets)
     (project,) = _docs(tree["argocd/apps/project.yaml"])
     spec = project["spec"]
@@ -298,8 +323,7 @@ def test_app_project_allows_only_what_the_tree_uses(variant: str, render_cli: Re
         assert app["spec"]["source"]["repoURL"] in spec["sourceRepos"]
 
 
-TIGERA_CLUSTER_KINDS = {"Installation", "APIServer", "IntrusionDetection", "LogCollector", "LogStorage", "Manager",
-                        "Monitor", "Compliance", "PolicyRecommendation"}
+TIGERA_CLUSTER_KINDS = {row.kind for row in kinds.OPERATOR_KINDS}
 
 
 WHITELIST_VARIANTS = {
@@ -321,9 +345,9 @@ def test_cluster_scoped_whitelist_names_kinds_not_wildcards(variant: str, render
     (project,) = _docs(tree["argocd/apps/project.yaml"])
     whitelist = project["spec"]["clusterResourceWhitelist"]
     assert all(entry["kind"] != "*" and entry["group"] != "*" for entry in whitelist), whitelist
+    operator_stages = tuple(f"{stage.directory}/" for stage in _git_stages(*WHITELIST_VARIANTS[variant]) if stage.kinds)
     rendered = {doc["kind"] for path, text in tree.items()
-                if path.startswith(("06-tigera-custom-resources/", "09-tigera-enterprise-resources/"))
-                and not path.endswith("/kustomization.yaml") for doc in _docs(text)}
+                if path.startswith(operator_stages) and not path.endswith("/kustomization.yaml") for doc in _docs(text)}
     assert rendered <= TIGERA_CLUSTER_KINDS
     assert {entry["kind"] for entry in whitelist if entry["group"] == "operator.tigera.io"} == rendered
     calico = [entry["kind"] for entry in whitelist if entry["group"] == "projectcalico.org"]

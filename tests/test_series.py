@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from devtools import crdschemas
-from renderer import load, model, render, validate, yamlio
+from renderer import load, model, render, validate, versions, yamlio
 from renderer.errors import ValuesError
 from renderer.load import overrides
 from renderer.model import series
@@ -24,8 +24,11 @@ from renderer.simulate.operator import status_fields
 from tests.conftest import PROD_VALUES, RenderCli
 
 RELEASES = [release for row in series.SERIES.values() for release in row.releases]
-SUPPORTED = ("supported releases: v3.19.x, v3.20.x, v3.21.x, v3.22.x, v3.23.x "
-             "(checked: v3.19.2, v3.19.8, v3.20.7, v3.21.9, v3.22.7, v3.23.1)")
+SUPPORTED = f"supported releases: {series.supported()}"
+NEWEST = max(series.SERIES.values(), key=lambda row: row.key)
+NEXT = f"{NEWEST.key[0]}.{NEWEST.key[1] + 1}"
+"""The series after the newest row: unsupported until its row is added (whichever that is)."""
+AVAILABLE = ", ".join(f"v{name}" for name in series.SERIES)
 
 
 def build(*sets: str) -> tuple[model.Model, dict[str, str]]:
@@ -39,9 +42,12 @@ def first(tree: dict[str, str], path: str) -> dict[str, object]:
     return next(doc for doc in yamlio.load_all_plain(tree[path]) if doc)
 
 
-def test_every_series_from_3_19_to_3_23_has_a_row_and_a_schema_set() -> None:
-    assert list(series.SERIES) == ["3.19", "3.20", "3.21", "3.22", "3.23"]
-    assert RELEASES == ["v3.19.2", "v3.19.8", "v3.20.7", "v3.21.9", "v3.22.7", "v3.23.1"]
+def test_every_series_from_3_19_on_has_a_row_and_a_schema_set() -> None:
+    """Rows from 3.19, oldest first, no series skipped; each row's releases are of its series."""
+    keys = [row.key for row in series.SERIES.values()]
+    assert keys[0] == (3, 19) and keys == [(3, 19 + index) for index in range(len(keys))]
+    assert list(series.SERIES)[:5] == ["3.19", "3.20", "3.21", "3.22", "3.23"]
+    assert all(versions.minor(release) == name for name, row in series.SERIES.items() for release in row.releases)
     assert [name for name in crdschemas.registry() if name != "common"] == [
         f"tigera-v{name}" for name in series.SERIES]
 
@@ -59,7 +65,7 @@ def test_every_release_renders_and_converges(release: str, render_cli: RenderCli
     assert [(outcome.delivery, outcome.problems) for outcome in outcomes if not outcome.converged] == []
 
 
-@pytest.mark.parametrize("version", ["v3.18.0", "v3.24.0"])
+@pytest.mark.parametrize("version", ["v3.18.0", f"v{NEXT}.0"])
 def test_a_version_without_a_row_exits_2_naming_the_supported_releases(version: str, render_cli: RenderCli,
                                                                        tmp_path: Path) -> None:
     result = render_cli(PROD_VALUES, "--out", tmp_path / "out", "--set", f"tigera.version={version}", expect=2)
@@ -70,14 +76,13 @@ def test_a_version_without_a_row_exits_2_naming_the_supported_releases(version: 
 def test_a_row_without_its_schema_set_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """Adding a series is one row and one schema set: the row alone is not enough, and the schema
     generator already lists the set it needs."""
-    newest = series.SERIES["3.23"]
-    monkeypatch.setitem(series.SERIES, "3.24", dataclasses.replace(newest, series="3.24", releases=("v3.24.0",),
-                                                                    crds="tigera-ee-v3.24.0"))
-    assert crdschemas.registry()["tigera-v3.24"] == crdschemas.tigera_sources("tigera-ee-v3.24.0")
+    monkeypatch.setitem(series.SERIES, NEXT, dataclasses.replace(NEWEST, series=NEXT, releases=(f"v{NEXT}.0",),
+                                                                  crds=f"tigera-ee-v{NEXT}.0"))
+    assert crdschemas.registry()[f"tigera-v{NEXT}"] == crdschemas.tigera_sources(f"tigera-ee-v{NEXT}.0")
     with pytest.raises(ValuesError) as info:
-        build("tigera.version=v3.24.0")
+        build(f"tigera.version=v{NEXT}.0")
     messages = [problem.message for problem in info.value.problems]
-    assert messages == ["no CRD schemas for Calico Enterprise v3.24; available: v3.19, v3.20, v3.21, v3.22, v3.23"]
+    assert messages == [f"no CRD schemas for Calico Enterprise v{NEXT}; available: {AVAILABLE}"]
 
 
 def test_the_pool_defaults_follow_the_operator_of_each_series() -> None:
@@ -89,7 +94,7 @@ def test_the_pool_defaults_follow_the_operator_of_each_series() -> None:
 
 
 def test_the_tier_and_the_bypass_namespaces_change_in_3_23() -> None:
-    tiers = {name: row.tier for name, row in series.SERIES.items()}
+    tiers = {name: row.tier for name, row in series.SERIES.items() if row.key <= (3, 23)}
     assert tiers == {"3.19": "allow-tigera", "3.20": "allow-tigera", "3.21": "allow-tigera", "3.22": "allow-tigera",
                      "3.23": "calico-system"}
     assert series.SERIES["3.23"].bypass_namespaces == ("calico-system",)

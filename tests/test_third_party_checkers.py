@@ -17,20 +17,14 @@ from pathlib import Path
 import pytest
 
 from renderer import yamlio
+from renderer.model import kinds
 from tests.conftest import REPO_ROOT, RenderCli
 
 CASES = REPO_ROOT / "tests" / "cases" / "valid"
 COMMON = REPO_ROOT / "schemas" / "crds" / "common"
-SCHEMAS = {
-    ("argoproj.io/v1alpha1", "Application"): COMMON / "argoproj.io/v1alpha1/application.json",
-    ("argoproj.io/v1alpha1", "AppProject"): COMMON / "argoproj.io/v1alpha1/appproject.json",
-    ("argoproj.io/v1alpha1", "ApplicationSet"): COMMON / "argoproj.io/v1alpha1/applicationset.json",  # hub mode
-    ("kustomize.toolkit.fluxcd.io/v1", "Kustomization"): COMMON / "kustomize.toolkit.fluxcd.io/v1/kustomization.json",
-    ("source.toolkit.fluxcd.io/v1", "GitRepository"): COMMON / "source.toolkit.fluxcd.io/v1/gitrepository.json",
-    ("source.toolkit.fluxcd.io/v1", "HelmRepository"): COMMON / "source.toolkit.fluxcd.io/v1/helmrepository.json",
-    ("helm.toolkit.fluxcd.io/v2", "HelmRelease"): COMMON / "helm.toolkit.fluxcd.io/v2/helmrelease.json",
-    ("external-secrets.io/v1", "ExternalSecret"): COMMON / "external-secrets.io/v1/externalsecret.json",
-}
+SCHEMAS = {(kind.api_version, kind.kind): COMMON / kind.api_version / f"{kind.kind.lower()}.json"
+           for kind in kinds.KINDS if kind.schema == "common"}
+"""Every kind with a common schema (renderer/model/kinds.py), where `make schemas` writes it."""
 
 
 def _checker() -> list[str]:

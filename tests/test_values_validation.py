@@ -64,3 +64,31 @@ def test_render_refuses_a_name_too_long_for_its_applications_with_exit_2(tmp_pat
     run = run_cli(path, "--out", tmp_path / "out", expect=2)
     assert f"{path}:4:9: error: cluster.name: " in run.stderr
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def _described(schema: dict, instance: object) -> list[tuple[tuple, str]]:  # type: ignore[type-arg]
+    import jsonschema
+
+    from renderer.validate.describe import describe
+
+    validator = jsonschema.Draft202012Validator(schema)
+    return [found for error in validator.iter_errors(instance) for found in describe(error)]
+
+
+def test_an_unknown_key_is_named_at_its_own_path_with_the_closest_allowed_key() -> None:
+    schema = {"type": "object", "additionalProperties": False,
+              "properties": {"engine": {"type": "string"}, "revision": {"type": "string"}}}
+    assert _described({"type": "object", "properties": {"gitops": schema}}, {"gitops": {"engnie": "argocd"}}) == [
+        (("gitops", "engnie"), "unknown key (did you mean 'engine'?); expected one of: engine, revision")]
+
+
+def test_a_wrong_type_says_what_was_expected_and_what_was_found() -> None:
+    schema = {"type": "object", "properties": {"size": {"type": "integer"}}}
+    assert _described(schema, {"size": "three"}) == [(("size",), 'expected an integer, got a string "three"')]
+
+
+def test_each_duplicate_list_item_is_named_at_its_index() -> None:
+    schema = {"type": "array", "uniqueItems": True}
+    assert _described(schema, ["a", "b", "a", "a"]) == [
+        ((2,), '"a" appears more than once; each item may appear once'),
+        ((3,), '"a" appears more than once; each item may appear once')]

@@ -20,8 +20,9 @@ from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unuse
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped,unused-ignore]
 
 from renderer import resources
+from renderer.model import kinds
 
-TIGERA_GROUPS = frozenset({"operator.tigera.io", "projectcalico.org"})
+TIGERA_GROUPS = kinds.series_groups()
 COMMON_SET = "common"
 _TIGERA_PREFIX = "tigera-v"
 _VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.\d+)?(?:[-+][0-9A-Za-z.+-]*)?")

@@ -17,6 +17,7 @@ from renderer import __version__, exitcodes, repository
 from renderer.cache import clusters, noop
 from renderer.cli import fleet, jsonout
 from renderer.errors import Problem, RenderError
+from renderer.model.meanings import Mode
 from renderer.pipeline import ClusterResult, Report, Request, execute
 
 HELP = """Render Calico Enterprise on Exoscale SKS into a GitOps tree under OUT/<cluster>/.
@@ -128,6 +129,55 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | N
          show_diff: bool, diff_format: str | None, overflow: Path | None, output: str | None, show_plan: bool,
          verify_tree: bool, strict: bool,
          remote: str | None, vendor: bool, quiet: bool, no_cache: bool) -> None:
+    _refuse_combinations(check_only=check_only, show_diff=show_diff, show_plan=show_plan, verify_tree=verify_tree,
+                         remote=remote, vendor=vendor, diff_format=diff_format, output=output, overflow=overflow)
+    json_out = output == "json"
+    diff_format = diff_format or "text"
+    values = values or _default_values()
+    if out_text is not None and not out_text.strip():
+        raise click.BadParameter("is empty (an unset shell variable?); name the output directory", param_hint="--out")
+    out_dir = Path(out_text if out_text is not None else repository.default_out())
+    out_text = out_text if out_text is not None else repository.DEFAULT_OUT  # the fix command leaves it out too
+    if verify_tree:
+        _verify(values, overrides, out_dir, strict, quiet)
+    mode: Mode = "check" if check_only else "diff" if show_diff else "plan" if show_plan else "write"
+    progress = _Progress() if not quiet and sys.stderr.isatty() else None
+    request = Request(values_files=values, overrides=overrides, out_dir=out_dir, mode=mode,
+                      diff_format=diff_format, strict=strict, remote=remote or "", use_cache=not no_cache,
+                      vendor=vendor, progress=progress)
+    report = _execute(request, json_out, progress)
+    for warning in report.warnings:
+        _emit(warning)
+    code = exitcodes.DIFFERS if request.mode in ("check", "diff") and report.differs else exitcodes.OK
+    if json_out:
+        from renderer.leaks.redact import scrub
+
+        for line in _closing(report, request, out_text, quiet).stderr:  # the status lines stay on stderr
+            click.echo(scrub(line), err=True)
+        _print_json(mode, code, out_dir, report.results, report.warnings,
+                    fleet.fix_command(report.results, _asked_fleet(request, out_text)) if mode != "write" else None)
+        sys.exit(code)
+    if request.mode == "plan":
+        _print_plan(report, diff_format, overflow)
+        sys.exit(exitcodes.OK)
+    if request.mode == "diff":
+        _print_diff(report, out_dir, diff_format, overflow)
+    lines = _closing(report, request, out_text, quiet)
+    from renderer.leaks.redact import scrub  # the fix command names the values files: one can hold a secret
+
+    for line in lines.stdout:
+        click.echo(scrub(line))
+    for line in lines.stderr:
+        click.echo(scrub(line), err=True)
+    pending = click.get_current_context().obj
+    if isinstance(pending, noop.Pending) and not no_cache:
+        _record_noop(pending, request, report, out_text, quiet)
+    sys.exit(code)
+
+
+def _refuse_combinations(*, check_only: bool, show_diff: bool, show_plan: bool, verify_tree: bool, remote: str | None,
+                         vendor: bool, diff_format: str | None, output: str | None, overflow: Path | None) -> None:
+    """Options that make no sense together: exit 2 naming what goes with what."""
     if check_only + show_diff + show_plan + verify_tree > 1:
         raise click.UsageError("--check, --diff, --plan and --verify exclude each other "
                                "(--diff already exits 1 on a difference)")
@@ -142,25 +192,15 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | N
     if output == "json" and (verify_tree or diff_format):
         raise click.UsageError("--output json is the answer of a render, --check, --diff or --plan; it goes with "
                                "neither --verify nor --format")
-    json_out = output == "json"
     if overflow is not None and diff_format != "markdown":
         raise click.UsageError("--markdown-overflow FILE goes with --format markdown (--diff or --plan)")
-    diff_format = diff_format or "text"
-    values = values or _default_values()
-    if out_text is not None and not out_text.strip():
-        raise click.BadParameter("is empty (an unset shell variable?); name the output directory", param_hint="--out")
-    out_dir = Path(out_text if out_text is not None else repository.default_out())
-    out_text = out_text if out_text is not None else repository.DEFAULT_OUT  # the fix command leaves it out too
-    if verify_tree:
-        _verify(values, overrides, out_dir, strict, quiet)
-    mode = "check" if check_only else "diff" if show_diff else "plan" if show_plan else "write"
-    progress = _Progress() if not quiet and sys.stderr.isatty() else None
-    request = Request(values_files=values, overrides=overrides, out_dir=out_dir, mode=mode,
-                      diff_format=diff_format, strict=strict, remote=remote or "", use_cache=not no_cache,
-                      vendor=vendor, progress=progress)
+
+
+def _execute(request: Request, json_out: bool, progress: _Progress | None) -> Report:
+    """The pipeline's report; its typed errors (and any other, as a bug) shown once, then the exit."""
     try:
         try:
-            report = execute(request)
+            return execute(request)
         finally:
             if progress:
                 progress.clear()
@@ -170,7 +210,7 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | N
         if exc.exit_code == exitcodes.INTERNAL:
             click.echo("internal error: a template rendered an invalid tree; nothing was written", err=True)
         if json_out:
-            _print_json(mode, exc.exit_code, out_dir, problems=exc.problems)
+            _print_json(request.mode, exc.exit_code, request.out_dir, problems=exc.problems)
         sys.exit(exc.exit_code)
     except Exception:  # noqa: BLE001 - the one boundary: an unexpected error is a bug, shown once
         import traceback
@@ -181,51 +221,32 @@ def main(values: tuple[Path, ...], overrides: tuple[str, ...], out_text: str | N
         click.echo("internal error (a bug in sks-gitops; please report it):", err=True)
         click.echo("\n".join(printable(scrub(line)) for line in traceback.format_exc().splitlines()), err=True)
         if json_out:
-            _print_json(mode, exitcodes.INTERNAL, out_dir, problems=[Problem(
+            _print_json(request.mode, exitcodes.INTERNAL, request.out_dir, problems=[Problem(
                 "", 0, 0, "", "internal error (a bug in sks-gitops; please report it)", level="error",
                 hint="the traceback is on stderr")])
         sys.exit(exitcodes.INTERNAL)
-    for warning in report.warnings:
-        _emit(warning)
-    code = exitcodes.DIFFERS if request.mode in ("check", "diff") and report.differs else exitcodes.OK
-    if json_out:
-        from renderer.leaks.redact import scrub
 
-        for line in _closing(report, request, out_text, quiet).stderr:  # the status lines stay on stderr
-            click.echo(scrub(line), err=True)
-        _print_json(mode, code, out_dir, report.results, report.warnings,
-                    fleet.fix_command(report.results, _asked_fleet(request, out_text)) if mode != "write" else None)
-        sys.exit(code)
-    if request.mode == "plan":
-        from renderer.leaks import redact  # the plan names values: shown only as the secret scan allows
 
-        if diff_format == "markdown":
-            from renderer.cli import review
+def _print_plan(report: Report, diff_format: str, overflow: Path | None) -> None:
+    from renderer.leaks import redact  # the plan names values: shown only as the secret scan allows
 
-            _print_markdown([redact.scrub(part) for part in review.plan_parts(report)], overflow, "")
-            sys.exit(exitcodes.OK)
-        click.echo(redact.scrub("\n".join(result.plan for result in report.results)), nl=False)
-        sys.exit(exitcodes.OK)
-    if request.mode == "diff":
-        from renderer.cli import diff  # only --diff needs it; keeps the common paths' start-up short
+    if diff_format == "markdown":
+        from renderer.cli import review
 
-        if diff_format == "markdown" and overflow is not None:
-            _print_markdown(diff.markdown_parts(report, out_dir), overflow, "")
-        else:
-            text = diff.render_report(report, out_dir, diff_format)
-            color = diff_format == "text" and _color_wanted(sys.stdout)
-            click.echo(diff.colorize(text) if color else text, nl=False, color=color)
-    lines = _closing(report, request, out_text, quiet)
-    from renderer.leaks.redact import scrub  # the fix command names the values files: one can hold a secret
+        _print_markdown([redact.scrub(part) for part in review.plan_parts(report)], overflow, "")
+        return
+    click.echo(redact.scrub("\n".join(result.plan for result in report.results)), nl=False)
 
-    for line in lines.stdout:
-        click.echo(scrub(line))
-    for line in lines.stderr:
-        click.echo(scrub(line), err=True)
-    pending = click.get_current_context().obj
-    if isinstance(pending, noop.Pending) and not no_cache:
-        _record_noop(pending, request, report, out_text, quiet)
-    sys.exit(code)
+
+def _print_diff(report: Report, out_dir: Path, diff_format: str, overflow: Path | None) -> None:
+    from renderer.cli import diff  # only --diff needs it; keeps the common paths' start-up short
+
+    if diff_format == "markdown" and overflow is not None:
+        _print_markdown(diff.markdown_parts(report, out_dir), overflow, "")
+    else:
+        text = diff.render_report(report, out_dir, diff_format)
+        color = diff_format == "text" and _color_wanted(sys.stdout)
+        click.echo(diff.colorize(text) if color else text, nl=False, color=color)
 
 
 def _print_markdown(parts: list[str], overflow: Path | None, ending: str) -> None:

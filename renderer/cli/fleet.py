@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from renderer.model.hub import HUBS_DIR
+from renderer.model.meanings import Mode
 from renderer.pipeline import ClusterResult, is_base_layer
 from renderer.write import MANIFEST, Changes
 
@@ -57,7 +58,7 @@ class Lines:
 _UNCHANGED = Changes()
 
 
-def status_line(result: ClusterResult, mode: str, out_dir: Path, state: str = "unchanged") -> str:
+def status_line(result: ClusterResult, mode: Mode, out_dir: Path, state: str = "unchanged") -> str:
     where = out_dir / result.cluster
     if mode == "check":
         return f"{where}: up to date"
@@ -73,7 +74,7 @@ def _listed(changes: Changes) -> list[tuple[str, str]]:
     return listed
 
 
-def closing_lines(results: Sequence[ClusterResult], mode: str, out_dir: Path, invocation: Invocation,
+def closing_lines(results: Sequence[ClusterResult], mode: Mode, out_dir: Path, invocation: Invocation,
                   quiet: bool = False, as_unchanged: bool = False) -> Lines:
     """A single cluster gets its status line; a fleet gets lines for the clusters that changed and a summary.
     `--quiet` keeps only what is an answer or a problem: the differing files and the fix command.

@@ -8,6 +8,7 @@ from typing import Any
 from renderer import versions
 from renderer.model import facts, order, series
 from renderer.model import stages as stages_
+from renderer.model.meanings import Engine
 from renderer.model.records import Values
 from renderer.model.stages import Stage, tigera_kinds
 
@@ -19,7 +20,7 @@ class Model:
     values: Values
     stages: tuple[Stage, ...]
     git_stages: tuple[Stage, ...]
-    engines: tuple[str, ...]
+    engines: tuple[Engine, ...]
     policy_tier: str
     kubernetes_minor: str
     bgp: bool

@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from renderer.model.kinds import OPERATOR_KINDS
+
 
 @dataclass(frozen=True)
 class Wait:
@@ -79,19 +81,9 @@ class Health:
     """Status has `state`, set to Ready only after a successful reconcile."""
 
 
-HEALTH: dict[str, Health] = {
-    # api/v1/*_types.go, and the status schemas of the CRDs in every ../shared/crds/tigera-ee-v3.*/
-    # folder (3.19.2 to 3.23.1): the same in every series so far.
-    "Installation": Health("Installation", conditions=True, state=False),
-    "APIServer": Health("APIServer", conditions=True, state=True),
-    "IntrusionDetection": Health("IntrusionDetection", conditions=True, state=True),
-    "LogCollector": Health("LogCollector", conditions=True, state=True),
-    "LogStorage": Health("LogStorage", conditions=True, state=True),
-    "Manager": Health("Manager", conditions=True, state=True),
-    "Monitor": Health("Monitor", conditions=True, state=True),
-    "Compliance": Health("Compliance", conditions=True, state=True),
-    "PolicyRecommendation": Health("PolicyRecommendation", conditions=False, state=True),
-}
+HEALTH: dict[str, Health] = {row.kind: Health(row.kind, row.conditions, row.state) for row in OPERATOR_KINDS}
+"""Read from each kind's status type (renderer/model/kinds.py: OperatorKind, with its source)."""
+
 
 OPERATOR_POLICY_ORDER = 1
 """Order of the operator's policies in its tier (pkg/render/common/networkpolicy: HighPrecedenceOrder = 1.0

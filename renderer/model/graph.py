@@ -8,6 +8,7 @@ reviewer sees a reordering as a moved arrow. Labels are stage directories and fi
 from __future__ import annotations
 
 from renderer.model import Model
+from renderer.model.meanings import Engine
 from renderer.model.order import Placed
 
 _ENGINES = {"argocd": "Argo CD sync waves", "flux": "Flux Kustomizations"}
@@ -18,7 +19,7 @@ def _label(text: str) -> str:
     return '"' + text.replace('"', "#quot;") + '"'
 
 
-def _engine_node(engine: str, placed: Placed) -> str:
+def _engine_node(engine: Engine, placed: Placed) -> str:
     stage = placed.stage
     if engine == "argocd":
         return f"wave {placed.wave}: {stage.directory}"

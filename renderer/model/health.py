@@ -10,9 +10,10 @@ wave (gitops-engine pkg/sync/sync_context.go) and Flux would stop waiting (FailF
 from __future__ import annotations
 
 from renderer.model import facts, series
+from renderer.model.meanings import Done
 from renderer.model.stages import Stage
 
-READY_WHEN_BY_DONE = {"healthy": "Healthy", "crds": "CRDsEstablished", "applied": "Synced"}
+READY_WHEN_BY_DONE: dict[Done, str] = {"healthy": "Healthy", "crds": "CRDsEstablished", "applied": "Synced"}
 
 APPLICATION_LUA = """\
 -- Argo CD >= 1.8 has no health check for Application: without one, sync waves order nothing.

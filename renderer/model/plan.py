@@ -25,7 +25,7 @@ def describe(model: Model, outcomes: list[str]) -> str:
     lines.append(f"bootstrap ({model.values.gitops.path}/bootstrap.sh), in this order:")
     for placed in model.bootstrap:
         stage = placed.stage
-        how = "exo compute sks nodepool add" if stage.slug == "nodepool" else (
+        how = "exo compute sks nodepool add" if stage.role == "nodepool" else (
             "from local files" if stage.delivery == "bootstrap" else "kubectl apply --server-side" if not
             stage.helm_chart else "helm upgrade --install")
         lines.append(f"  {stage.directory}: {stage.title} ({how})")

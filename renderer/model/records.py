@@ -25,6 +25,8 @@ import typing
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar, Self
 
+from renderer.model.meanings import BypassMode, CredentialProvider, EngineChoice, LicenseProvider, PullProvider
+
 
 class FrozenMap(Mapping[str, str]):
     """A read-only str -> str mapping (nodepool labels); Jinja's dictsort and `in` work on it as on a dict."""
@@ -185,7 +187,7 @@ class Tigera(Record):
 
 @dataclasses.dataclass(frozen=True)
 class PullSecret(Record):
-    provider: str
+    provider: PullProvider
     storeKind: str
     refreshInterval: str
     storeName: str | None = None
@@ -195,14 +197,14 @@ class PullSecret(Record):
 
 @dataclasses.dataclass(frozen=True)
 class License(Record):
-    provider: str
+    provider: LicenseProvider
     sopsSecretName: str
     encryptedFile: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
 class GitCredentials(Record):
-    provider: str
+    provider: CredentialProvider
     username: str
 
 
@@ -215,7 +217,7 @@ class Secrets(Record):
 
 @dataclasses.dataclass(frozen=True)
 class Bypass(Record):
-    mode: str
+    mode: BypassMode
     namespaces: tuple[str, ...]
     policyName: str
     tier: str
@@ -238,7 +240,7 @@ class Hub(Record):
 
 @dataclasses.dataclass(frozen=True)
 class Gitops(Record):
-    engine: str
+    engine: EngineChoice
     repoURL: str
     revision: str
     path: str

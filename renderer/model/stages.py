@@ -10,6 +10,9 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
+from renderer.model import kinds as k
+from renderer.model.kinds import OPERATOR_KINDS, Kind
+from renderer.model.meanings import ENGINES, Delivery, Done, Engine, Role
 from renderer.model.records import Values
 
 
@@ -20,7 +23,7 @@ class Stage:
     position: int
     slug: str
     title: str
-    delivery: str
+    delivery: Delivery
     """`git`: a Kustomize root under out/<cluster>/; `bootstrap`: done by the bootstrap script only."""
     namespaces: tuple[str, ...] = ()
     """Namespaces its objects land in (AppProject destinations)."""
@@ -37,11 +40,12 @@ class Stage:
     """Facts that must hold before it is applied (an apply before them fails)."""
     provides: tuple[str, ...] = ()
     """Facts that hold once it is applied (CRDs Established, namespaces, the pull secret, the license)."""
-    done: str = "applied"
+    done: Done = "applied"
     """When later stages may start: `applied`, `crds` (its CRDs Established) or `healthy` (every object
     healthy, which includes what the operator needs for the CRs it carries)."""
-    kinds: tuple[str, ...] = ()
-    """operator.tigera.io kinds it delivers (their TigeraStatus components are in the rollout model)."""
+    delivers: tuple[Kind, ...] = ()
+    """Every kind its objects have, its opaque content's included (renderer/model/kinds.py): the AppProject
+    whitelist, the simulator's scope and the schema registry follow from these."""
     templates: tuple[str, ...] = ()
     remote: tuple[str, ...] = ()
     patches: tuple[dict[str, Any], ...] = ()
@@ -49,14 +53,22 @@ class Stage:
     extra_resources: tuple[str, ...] = ()
     """Repository files outside the tree (a SOPS-encrypted license), relative to the stage directory."""
     sops: bool = False
-    engine: str = ""
+    engine: Engine | None = None
     """`argocd` or `flux` for the stage that installs that engine (it then manages itself)."""
     namespace: str = ""
     """The kustomization's `namespace:` (manifests that name none, as Argo CD's install.yaml)."""
 
+    role: Role = ""
+    """What it is for where code must single it out (the pull secret, the license)."""
+
     @property
     def directory(self) -> str:
         return f"{self.position:02d}-{self.slug}"
+
+    @property
+    def kinds(self) -> tuple[str, ...]:
+        """operator.tigera.io kinds it delivers (their TigeraStatus components are in the rollout model)."""
+        return tuple(kind.kind for kind in self.delivers if kind.group == k.OPERATOR_GROUP)
 
 
 PLACEHOLDER_SECRET_PATCH: dict[str, Any] = {
@@ -79,14 +91,10 @@ def longhorn_values(values: Values) -> dict[str, Any]:
     }
 
 
-OPTIONAL_TIGERA_KINDS = {
-    "intrusionDetection": "IntrusionDetection", "logCollector": "LogCollector", "logStorage": "LogStorage",
-    "manager": "Manager", "monitor": "Monitor", "compliance": "Compliance",
-    "policyRecommendation": "PolicyRecommendation",
-}
-CORE_TIGERA_KINDS = ("Installation", "APIServer")
-"""Kinds that need no license: their controllers never call utils.FetchLicenseKey (tigera/operator v1.34.5
-pkg/controller/installation, pkg/controller/apiserver)."""
+OPTIONAL_TIGERA_KINDS = {row.key: row.kind for row in OPERATOR_KINDS if row.key}
+"""tigera.customResources key -> the kind it switches on (renderer/model/kinds.py)."""
+CORE_TIGERA_KINDS = tuple(row.kind for row in OPERATOR_KINDS if not row.key)
+"""Kinds that need no license, always rendered (kinds.OperatorKind.key)."""
 
 
 def licensed_kinds(values: Values) -> list[str]:
@@ -98,6 +106,15 @@ def licensed_kinds(values: Values) -> list[str]:
 def tigera_kinds(values: Values) -> list[str]:
     """operator.tigera.io kinds the tree renders, in template order."""
     return [*CORE_TIGERA_KINDS, *licensed_kinds(values)]
+
+
+def _operator(kinds: tuple[str, ...]) -> tuple[Kind, ...]:
+    return tuple(k.OPERATOR[kind] for kind in kinds)
+
+
+def _templates(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """Each operator kind's template (every switchable one is listed: a switched-off kind renders empty)."""
+    return tuple(row.template for row in OPERATOR_KINDS if row.kind in kinds)
 
 
 def manifest_url(values: Values, name: str) -> str:
@@ -118,61 +135,66 @@ def plan(values: Values) -> tuple[Stage, ...]:
         stage_dir = posixpath.join(values.gitops.path, "07-license")
         license_resources = (posixpath.relpath(encrypted, stage_dir),)
     licensed = tuple(licensed_kinds(values))
+    manifest = k.INSTALLED_BY_MANIFEST
     stages = [
         Stage(1, "longhorn", "Longhorn storage", "git", namespaces=(longhorn.namespace,),
               create_namespace=longhorn.namespace, server_side=True, done="crds",
               provides=("crds:longhorn.io", f"namespace:{longhorn.namespace}"),
               templates=("namespace.yaml",),
+              # The chart's cluster-scoped kinds, as the AppProject has always allowed them.
+              delivers=(*manifest, k.STORAGE_CLASS, k.CSI_DRIVER, k.PRIORITY_CLASS, k.VALIDATING_WEBHOOK,
+                        k.MUTATING_WEBHOOK),
               helm_chart={"name": "longhorn", "repo": longhorn.chartRepository,
                           "version": longhorn.chartVersion, "releaseName": "longhorn",
                           "namespace": longhorn.namespace, "includeCRDs": True,
                           "valuesInline": longhorn_values(values)}),
         Stage(2, "storageclass", "StorageClass tigera-elasticsearch", "git", templates=("storageclass.yaml",),
-              provides=("storageclass:tigera-elasticsearch",)),
+              provides=("storageclass:tigera-elasticsearch",), delivers=(k.STORAGE_CLASS,)),
         # The manifest carries the operator.tigera.io and crd.projectcalico.org CRDs and the namespace.
         Stage(3, "tigera-operator", "Tigera operator", "git", namespaces=("tigera-operator",),
               server_side=True, done="crds",
               provides=("crds:operator.tigera.io", "crds:crd.projectcalico.org", "namespace:tigera-operator"),
-              remote=(manifest_url(values, "tigera-operator.yaml"),)),
+              remote=(manifest_url(values, "tigera-operator.yaml"),), delivers=manifest),
         # Its Deployment pulls with tigera-pull-secret, which the Monitor controller copies into
         # tigera-prometheus later (pkg/render/monitor/monitor.go): only its CRDs gate later stages.
         Stage(4, "tigera-prometheus-operator", "Tigera Prometheus operator", "git",
               namespaces=("tigera-prometheus",), server_side=True, done="crds",
               provides=("crds:monitoring.coreos.com", "namespace:tigera-prometheus"),
               remote=(manifest_url(values, "tigera-prometheus-operator.yaml"),),
-              patches=(PLACEHOLDER_SECRET_PATCH,)),
+              patches=(PLACEHOLDER_SECRET_PATCH,), delivers=manifest),
         Stage(5, "pull-secrets", "Pull secret tigera-pull-secret", "git" if pull_by_git else "bootstrap",
               namespaces=("tigera-operator",), skip_dry_run=True, done="healthy",
               needs=("namespace:tigera-operator", *(("crds:external-secrets.io",) if pull_by_git else ())),
               provides=("pull-secret",),
-              templates=("externalsecrets.yaml",) if pull_by_git else ()),
+              templates=("externalsecrets.yaml",) if pull_by_git else (),
+              delivers=(k.EXTERNAL_SECRET,) if pull_by_git else (), role="pull-secret"),
         Stage(6, "tigera-custom-resources", "Tigera custom resources (no license needed)", "git",
-              skip_dry_run=True, done="healthy", needs=("crds:operator.tigera.io",), kinds=CORE_TIGERA_KINDS,
-              templates=("installation.yaml", "apiserver.yaml")),
+              skip_dry_run=True, done="healthy", needs=("crds:operator.tigera.io",),
+              delivers=_operator(CORE_TIGERA_KINDS), templates=_templates(CORE_TIGERA_KINDS)),
         # LicenseKey is projectcalico.org/v3, served by the Tigera API server (aggregated API).
         Stage(7, "license", "Calico Enterprise license", "git" if license_by_git else "bootstrap",
               skip_dry_run=True, needs=("api:projectcalico.org/v3",), provides=("license",),
-              extra_resources=license_resources, sops=license_by_git),
+              extra_resources=license_resources, sops=license_by_git,
+              delivers=(k.LICENSE_KEY,) if license_by_git else (), role="license"),
         # A policy in a tier that does not exist yet is refused; the tiers controller creates the tier
         # up to 30 s after the license (tigera/operator pkg/controller/tiers/tiers_controller.go).
         Stage(8, "bypass-policies", "API server endpoint bypass policy", "git", skip_dry_run=True, prune_last=True,
               needs=("api:projectcalico.org/v3", "tier:operator"),
               provides=tuple(f"api-egress:{namespace}" for namespace in values.bypass.namespaces),
-              templates=("globalnetworkpolicy.yaml",)),
+              templates=("globalnetworkpolicy.yaml",), delivers=(k.GLOBAL_NETWORK_POLICY,)),
     ]
     if licensed:
         stages.append(Stage(9, "tigera-enterprise-resources", "Tigera custom resources that need the license",
                             "git", skip_dry_run=True, done="healthy", needs=("crds:operator.tigera.io",),
-                            kinds=licensed, templates=(
-                                "intrusiondetection.yaml", "logcollector.yaml", "logstorage.yaml", "manager.yaml",
-                                "monitor.yaml", "compliance.yaml", "policyrecommendation.yaml")))
+                            delivers=_operator(licensed),
+                            templates=_templates(tuple(OPTIONAL_TIGERA_KINDS.values()))))
     stages += engine_stages(values)
     return tuple(stages)
 
 
-ENGINE_POSITIONS = {"argocd": 10, "flux": 11}
+ENGINE_POSITIONS: dict[Engine, int] = {"argocd": 10, "flux": 11}
 
-ENGINE_WORKLOADS = {"argocd": "argocd", "flux": "flux-system"}
+ENGINE_WORKLOADS: dict[str, str] = {"argocd": "argocd", "flux": "flux-system"}
 """Namespace whose Deployments and StatefulSets must be Available before the handover (argo-cd v3.5.1
 manifests/install.yaml: six Deployments and the argocd-application-controller StatefulSet; flux2 v2.9.4
 manifests/install: one Deployment per controller)."""
@@ -183,7 +205,7 @@ ARGOCD_CM_PATCH: dict[str, Any] = {"path": "argocd-cm.yaml", "target": {"version
 selector, so it matches before and after the namespace is set)."""
 
 
-def engine_url(values: Values, engine: str) -> str:
+def engine_url(values: Values, engine: Engine) -> str:
     """The release's install manifest: argo-cd `manifests/install.yaml` at the tag (docs/getting_started.md);
     flux2's release asset, `kustomize build ./manifests/install` (.github/workflows/release.yaml at v2.9.4)."""
     gitops = values.gitops
@@ -192,10 +214,10 @@ def engine_url(values: Values, engine: str) -> str:
     return f"{gitops.fluxManifestsBaseURL.rstrip('/')}/{gitops.fluxVersion}/install.yaml"
 
 
-def engines(values: Values) -> tuple[str, ...]:
+def engines(values: Values) -> tuple[Engine, ...]:
     """The engines that deliver the tree (gitops.engine; `both` is Argo CD and Flux)."""
     engine = values.gitops.engine
-    return ("argocd", "flux") if engine == "both" else (engine,)
+    return ENGINES if engine == "both" else (engine,)
 
 
 def engine_stages(values: Values) -> list[Stage]:
@@ -211,18 +233,18 @@ def engine_stages(values: Values) -> list[Stage]:
                             namespaces=(namespace,), server_side=True, needs=("calico",),
                             provides=("crds:argoproj.io", "engine:argocd"), templates=("namespace.yaml",),
                             remote=(engine_url(values, "argocd"),), patches=(ARGOCD_CM_PATCH,), engine="argocd",
-                            namespace=namespace))
+                            namespace=namespace, delivers=k.INSTALLED_BY_MANIFEST))
     if "flux" in engines(values):
         stages.append(Stage(ENGINE_POSITIONS["flux"], "flux", f"Flux {values.gitops.fluxVersion}", "git",
                             namespaces=(values.gitops.fluxNamespace,), server_side=True, needs=("calico",),
                             provides=("crds:source.toolkit.fluxcd.io", "crds:kustomize.toolkit.fluxcd.io",
                                       "crds:helm.toolkit.fluxcd.io", "engine:flux"),
-                            remote=(engine_url(values, "flux"),), engine="flux"))
+                            remote=(engine_url(values, "flux"),), engine="flux", delivers=k.INSTALLED_BY_MANIFEST))
     return stages
 
 
 NODEPOOL = Stage(0, "nodepool", "Worker nodes", "bootstrap", needs=("crds:operator.tigera.io",),
-                 provides=("nodes",))
+                 provides=("nodes",), role="nodepool")
 """The bootstrap's `exo compute sks nodepool add`: nodes join once the operator's CRDs exist, as in the
 seed runbook, so the operator can start and Calico turns them Ready without a manual step."""
 

@@ -146,9 +146,8 @@ def wait_for(fact: str, model: Model) -> Wait:
         raise ValueError(f"no wait for the fact {fact!r} (renderer/render/bootstrap.py WAITS)")
     function, timeout, text = WAITS[kind]
     pools = model.values.nodepool
-    stages = {stage.slug: stage for stage in model.stages}
     args: tuple[str, ...] = (arg,) if arg else ()
-    pull = stages.get("pull-secrets")
+    pull = next((stage for stage in model.stages if stage.role == "pull-secret"), None)
     namespaces = PULL_SECRET_NAMESPACES if pull and pull.delivery == "bootstrap" else pull.namespaces if pull else ()
     directory = ""
     if kind == "nodes":
@@ -171,10 +170,10 @@ def _stage_kind(stage: Stage, engine_delivered: bool) -> str:
     if engine_delivered:
         return "stage-engine"
     if stage.delivery == "bootstrap":
-        return {"pull-secrets": "stage-pull-secret", "license": "stage-license"}[stage.slug]
+        return {"pull-secret": "stage-pull-secret", "license": "stage-license"}[stage.role]
     if stage.helm_chart:
         return "stage-helm"
-    if stage.slug == "pull-secrets":
+    if stage.role == "pull-secret":
         return "stage-external-secrets"
     return "stage-apply"
 
@@ -206,7 +205,7 @@ def plan(model: Model) -> Plan:
     ]
     for placed in model.bootstrap:
         stage = placed.stage
-        if stage.slug == "nodepool":
+        if stage.role == "nodepool":
             steps.append(Step("nodepool", "nodepool", f"nodepool {pools.name} ({pools.size} nodes)",
                               stage.needs, stage.provides, why=_why(placed)))
             continue
@@ -242,8 +241,8 @@ def plan(model: Model) -> Plan:
     else:
         steps += [health, *hub_steps, handover]
     facts = dict.fromkeys(fact for step in steps for fact in step.needs)
-    kinds = {stage.slug: stage.delivery for stage in model.stages}
-    pull, license_ = kinds.get("pull-secrets") == "bootstrap", kinds.get("license") == "bootstrap"
+    by_role = {stage.role: stage.delivery for stage in model.stages}
+    pull, license_ = by_role.get("pull-secret") == "bootstrap", by_role.get("license") == "bootstrap"
     return Plan(steps=tuple(steps), waits={fact: wait_for(fact, model) for fact in facts},
                 pull_by_bootstrap=pull, license_by_bootstrap=license_,
                 helm=any(stage.helm_chart for stage in model.stages), engine_label=engine_label,

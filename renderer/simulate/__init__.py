@@ -17,6 +17,7 @@ from typing import Any
 from renderer.errors import Problem, TemplateError
 from renderer.model import Model
 from renderer.model import hub as hub_model
+from renderer.model.meanings import Engine
 from renderer.render import hub as render_hub
 from renderer.simulate import argocd, bootstrap, content, flux, hub, selfmanaged
 from renderer.simulate.cluster import ApplyError, Cluster, Site
@@ -47,14 +48,14 @@ def _cluster(model: Model) -> Cluster:
     return cluster
 
 
-def _engine_alone(model: Model, tree: dict[str, str], engine: str) -> Outcome:
+def _engine_alone(model: Model, tree: dict[str, str], engine: Engine) -> Outcome:
     cluster = _cluster(model)
     for fact in ("nodes", "calico"):
         cluster.grant(fact)
     for stage in model.stages:
         if stage.delivery == "bootstrap":  # what the bootstrap brings from local files, once it can
             cluster.extra_rules.append((PULL_SECRET, ("namespace:tigera-operator",), 0)
-                                       if stage.slug == "pull-secrets" else
+                                       if stage.role == "pull-secret" else
                                        ("license", ("api:projectcalico.org/v3",), 0))
     outcome = _guarded(engine, model, tree, cluster, DEADLINE)
     return Outcome(f"{engine} (from a running pod network)", outcome.converged, outcome.seconds, outcome.problems,
@@ -72,11 +73,12 @@ def _bootstrap_then_engine(model: Model, tree: dict[str, str]) -> Outcome:
         return Outcome(f"bootstrap, then {engine}", False, cluster.now, steps.problems, cluster.log,
                        blocking(steps, cluster, tree))
     if len(model.engines) > 1:  # engine: both: the bootstrap hands over to both, which then run at once
-        engine = " and ".join(model.engines) + " together"
+        label = " and ".join(model.engines) + " together"
         outcome = _guarded_both(model, tree, cluster, cluster.now + DEADLINE)
     else:
+        label = engine
         outcome = _guarded(engine, model, tree, cluster, cluster.now + DEADLINE)
-    return Outcome(f"bootstrap, then {engine}", outcome.converged, outcome.seconds, outcome.problems, outcome.log,
+    return Outcome(f"bootstrap, then {label}", outcome.converged, outcome.seconds, outcome.problems, outcome.log,
                    blocking(outcome, cluster, tree))
 
 
@@ -92,7 +94,7 @@ def _broken(delivery: str, cluster: Cluster, exc: Exception) -> Outcome:
     return Outcome(delivery, False, cluster.now, [what], cluster.log)
 
 
-def _guarded(engine: str, model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -> Outcome:
+def _guarded(engine: Engine, model: Model, tree: dict[str, str], cluster: Cluster, deadline: float) -> Outcome:
     try:
         return ENGINES[engine](model, tree, cluster, deadline)
     except _BROKEN as exc:

@@ -17,6 +17,7 @@ rules every version shares are in renderer/simulate/argocd_rules.py. Per version
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
@@ -185,19 +186,64 @@ def play_version(model: Model, tree: dict[str, str], cluster: Cluster, deadline:
                  version: engines.ArgoCD) -> Outcome:
     PLAYS[0] += 1
     name = f"argocd {version.series}"
+    read = _read_apps(tree, version)
+    if isinstance(read, str):
+        return Outcome(name, False, cluster.now, [read])
+    setup, objects, root = read
+    children = _children(model, objects)
+    # Hub mode: the generated root runs in the hub's roots project (simulate/hub.py puts it in the view).
+    root_project = [Project.of(obj) for obj in content_.objects_of(tree, ROOT_PROJECT)] if ROOT_PROJECT in tree else []
+    problems = _root_permissions(root_project[0] if root_project else setup.project, root, objects)
+    if problems:
+        return Outcome(name, False, cluster.now, problems)
+    state = _Root(sorted({child.wave for child in children}), Retry.of(root), ready_at=cluster.now)
+    built: dict[str, content_.Content | None] = {}
+    while cluster.now <= deadline:
+        state.open_wave(children, cluster.now)
+        for child in children:
+            if child.name in state.created and not child.synced and not child.blocked and cluster.now >= child.next_try:
+                _sync(model, tree, cluster, setup.project, child, built)
+
+        def healths(child: Child) -> tuple[str, str, str]:  # read only where the root looks
+            return _health(cluster, child, built.get(child.name), setup)
+
+        failure = state.step(children, healths, cluster.now)
+        if failure:
+            return Outcome(name, False, cluster.now, [failure])
+        if state.done and not cluster.converged() and all(
+                child.synced and not child.out_of_sync and healths(child)[1] == "Healthy" for child in children):
+            return Outcome(name, True, cluster.now, [], cluster.log)
+        upcoming = [t for t in (cluster.next_event(), *state.upcoming(children)) if t is not None and t > cluster.now]
+        if not upcoming:
+            break
+        cluster.advance(min(upcoming))
+    return Outcome(name, False, cluster.now, _stuck(children, state.created, built, cluster, setup, state.waves,
+                                                      state.index, state.done), cluster.log)
+
+
+Apps = tuple[Setup, list[dict[str, Any]], dict[str, Any]]
+"""The project and health scripts, the objects under argocd/apps, the root app."""
+
+
+def _read_apps(tree: dict[str, str], version: engines.ArgoCD) -> Apps | str:
+    """The project, the health scripts, the objects under argocd/apps and the root app; or what is missing."""
     apps_files = content_.objects_of(tree, "argocd/apps/kustomization.yaml")[0].get("resources", [])
     objects = [obj for file in apps_files for obj in content_.objects_of(tree, f"argocd/apps/{file}")]
     projects = [Project.of(obj) for obj in objects if obj.get("kind") == "AppProject"]
     if len(projects) != 1:
-        return Outcome(name, False, cluster.now, [f"expected one AppProject in argocd/apps, found {len(projects)}"])
+        return f"expected one AppProject in argocd/apps, found {len(projects)}"
     cm = content_.objects_of(tree, "argocd/argocd-cm-health.yaml")[0].get("data", {})
     prefix = "resource.customizations.health."
     scripts = {key[len(prefix):].replace("_", "/", 1): value for key, value in cm.items() if key.startswith(prefix)}
     app_script = scripts.get("argoproj.io/Application")
     if app_script is None:
-        return Outcome(name, False, cluster.now, ["argocd-cm has no Application health check: waves order nothing"])
-    setup = Setup(projects[0], scripts, app_script, version)
+        return "argocd-cm has no Application health check: waves order nothing"
     (root,) = content_.objects_of(tree, "argocd/root-application.yaml")
+    return Setup(projects[0], scripts, app_script, version), objects, root
+
+
+def _children(model: Model, objects: list[dict[str, Any]]) -> list[Child]:
+    """The child Applications, each with its wave and the stage its source path (or chart) delivers."""
     stages = {stage.directory: stage for stage in model.stages}
     base = model.values.gitops.path.rstrip("/") + "/"
     children = []
@@ -209,56 +255,59 @@ def play_version(model: Model, tree: dict[str, str], cluster: Cluster, deadline:
         directory = str(source.get("path", "")).removeprefix(base)
         stage = stages.get(directory) or next((s for s in model.stages if s.helm_chart and "chart" in source), None)
         children.append(Child(obj, wave, stage, Retry.of(obj)))
-    root_project = [Project.of(obj) for obj in content_.objects_of(tree, ROOT_PROJECT)] if ROOT_PROJECT in tree else []
-    problems = _root_permissions(root_project[0] if root_project else setup.project, root, objects)
-    if problems:
-        return Outcome(name, False, cluster.now, problems)
-    waves = sorted({child.wave for child in children})
-    root_retry = Retry.of(root)
-    built: dict[str, content_.Content | None] = {}
-    created: set[str] = set()
-    wave_index, wave_ready_at, root_done = 0, cluster.now, False
-    while cluster.now <= deadline:
-        if not root_done and cluster.now >= wave_ready_at:
-            current = [child for child in children if child.wave == waves[wave_index]]
-            for child in current:
-                if child.name not in created:
-                    created.add(child.name)
-                    child.next_try = cluster.now
-        for child in children:
-            if child.name in created and not child.synced and not child.blocked and cluster.now >= child.next_try:
-                _sync(model, tree, cluster, setup.project, child, built)
-        def healths(child: Child) -> tuple[str, str, str]:  # read only where the root looks
-            return _health(cluster, child, built.get(child.name), setup)
+    return children
 
-        if not root_done and cluster.now >= wave_ready_at:
-            current = [child for child in children if child.wave == waves[wave_index]]
-            states = [healths(child)[0] for child in current]
-            last = wave_index == len(waves) - 1
-            if last:
-                root_done = True
-            elif "Degraded" in states:
-                wait = root_retry.next_wait()
-                if wait is None:
-                    bad = [c.name for c in current if healths(c)[0] == "Degraded"]
-                    return Outcome(name, False, cluster.now, [f"root app failed for good at wave {waves[wave_index]}: "
-                                                              f"{', '.join(bad)} Degraded (retries spent)"])
-                wave_index, wave_ready_at = 0, cluster.now + wait
-            elif all(state == "Healthy" for state in states):
-                wave_index += 1
-                wave_ready_at = cluster.now + WAVE_DELAY
-        if root_done and not cluster.converged() and all(
-                child.synced and not child.out_of_sync and healths(child)[1] == "Healthy" for child in children):
-            return Outcome(name, True, cluster.now, [], cluster.log)
-        upcoming = [t for t in (cluster.next_event(), wave_ready_at if not root_done else None,
-                                *(child.next_try for child in children
-                                  if child.name in created and not child.synced and not child.blocked))
-                    if t is not None and t > cluster.now]
-        if not upcoming:
-            break
-        cluster.advance(min(upcoming))
-    return Outcome(name, False, cluster.now, _stuck(children, created, built, cluster, setup, waves, wave_index,
-                                                      root_done), cluster.log)
+
+@dataclass
+class _Root:
+    """The root app walking its waves: a wave starts once the one before is Healthy; a Degraded wave sends it
+    back to the first after its retry backoff (argo-cd v3.5.1 controller/sync.go: sync waves, with the
+    Application health check of argocd-cm)."""
+
+    waves: list[int]
+    retry: Retry
+    ready_at: float
+    index: int = 0
+    done: bool = False
+    created: set[str] = field(default_factory=set)
+
+    def current(self, children: list[Child]) -> list[Child]:
+        return [child for child in children if child.wave == self.waves[self.index]]
+
+    def open_wave(self, children: list[Child], now: float) -> None:
+        """The current wave's apps exist from the first time the root reaches it."""
+        if self.done or now < self.ready_at:
+            return
+        for child in self.current(children):
+            if child.name not in self.created:
+                self.created.add(child.name)
+                child.next_try = now
+
+    def step(self, children: list[Child], healths: Callable[[Child], tuple[str, str, str]], now: float) -> str:
+        """Move on where the current wave allows it; why the root failed for good, or empty."""
+        if self.done or now < self.ready_at:
+            return ""
+        current = self.current(children)
+        states = [healths(child)[0] for child in current]
+        if self.index == len(self.waves) - 1:
+            self.done = True
+        elif "Degraded" in states:
+            wait = self.retry.next_wait()
+            if wait is None:
+                bad = [c.name for c in current if healths(c)[0] == "Degraded"]
+                return (f"root app failed for good at wave {self.waves[self.index]}: {', '.join(bad)} Degraded "
+                        "(retries spent)")
+            self.index, self.ready_at = 0, now + wait
+        elif all(state == "Healthy" for state in states):
+            self.index += 1
+            self.ready_at = now + WAVE_DELAY
+        return ""
+
+    def upcoming(self, children: list[Child]) -> list[float | None]:
+        """When the root or an app still to sync acts next."""
+        return [None if self.done else self.ready_at,
+                *(child.next_try for child in children
+                  if child.name in self.created and not child.synced and not child.blocked)]
 
 
 def _root_permissions(project: Project, root: dict[str, Any], objects: list[dict[str, Any]]) -> list[str]:
@@ -291,6 +340,22 @@ def _permission_problem(project: Project, server: str, namespace: str, objects: 
     return ""
 
 
+def _source(model: Model, tree: dict[str, str], source: dict[str, Any], namespace: str,
+            child: Child) -> content_.Content | str:
+    """What the child's source renders to, or why Argo CD cannot render it."""
+    if "chart" in source:  # rendered by Argo CD itself, into the destination namespace
+        return content_.chart(str(source["chart"]), namespace, child.stage)
+    directory = str(source.get("path", "")).removeprefix(model.values.gitops.path.rstrip("/") + "/")
+    try:
+        result = content_.build(tree, directory, child.stage)
+    except ApplyError as exc:
+        return str(exc)
+    if result.outside_root:
+        return (f"kustomize build {directory}: security; file '{result.outside_root[0]}' is not in or "
+                "below the kustomization root (Argo CD builds with LoadRestrictionsRootOnly)")
+    return result
+
+
 def _sync(model: Model, tree: dict[str, str], cluster: Cluster, project: Project, child: Child,
           built: dict[str, content_.Content | None]) -> None:
     spec = child.obj.get("spec") or {}
@@ -310,19 +375,10 @@ def _sync(model: Model, tree: dict[str, str], cluster: Cluster, project: Project
         child.blocked = f"application repo {repo} is not permitted in project"
         return
     options = set(((spec.get("syncPolicy") or {}).get("syncOptions")) or [])
-    if "chart" in source:  # rendered by Argo CD itself, into the destination namespace
-        result = content_.chart(str(source["chart"]), namespace, child.stage)
-    else:
-        directory = str(source.get("path", "")).removeprefix(model.values.gitops.path.rstrip("/") + "/")
-        try:
-            result = content_.build(tree, directory, child.stage)
-        except ApplyError as exc:
-            child.blocked = str(exc)
-            return
-        if result.outside_root:
-            child.blocked = (f"kustomize build {directory}: security; file '{result.outside_root[0]}' is not in or "
-                             "below the kustomization root (Argo CD builds with LoadRestrictionsRootOnly)")
-            return
+    result = _source(model, tree, source, namespace, child)
+    if isinstance(result, str):
+        child.blocked = result
+        return
     built[child.name] = result
     try:
         declared = content_.declared(result)

@@ -79,14 +79,14 @@ def run(model: Model, tree: dict[str, str], cluster: Cluster) -> Outcome:
                 return Outcome("bootstrap", False, cluster.now,
                                [f"step {stage.directory}: timed out waiting for {fact}"], cluster.log)
         try:
-            if stage.slug == "nodepool":
+            if stage.role == "nodepool":
                 cluster.grant("nodes", NODES_JOIN_SECONDS)
-            elif stage.delivery == "bootstrap" and stage.slug == "pull-secrets":
+            elif stage.delivery == "bootstrap" and stage.role == "pull-secret":
                 for namespace in ("tigera-operator", "tigera-prometheus"):  # bootstrap.sh: one Secret in each
                     cluster.apply({"apiVersion": "v1", "kind": "Secret",
                                    "metadata": {"name": "tigera-pull-secret", "namespace": namespace}})
                 cluster.grant("pull-secret:tigera-prometheus")
-            elif stage.delivery == "bootstrap" and stage.slug == "license":
+            elif stage.delivery == "bootstrap" and stage.role == "license":
                 cluster.apply({"apiVersion": "projectcalico.org/v3", "kind": "LicenseKey",
                                "metadata": {"name": "default"}})
             else:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from renderer.model import facts, series
+from renderer.model import facts, kinds, series
 from renderer.simulate import felix, operator
 
 CRD_ESTABLISH_SECONDS = 5
@@ -44,19 +44,11 @@ def key_of(obj: dict[str, Any]) -> Key:
     return (group, str(obj.get("kind", "")), str(metadata.get("namespace", "")), str(metadata.get("name", "")))
 
 
-_KIND_NEEDS = {
-    "operator.tigera.io": "crds:operator.tigera.io",
-    "projectcalico.org": "api:projectcalico.org/v3",
-    "external-secrets.io": "crds:external-secrets.io",
-    "monitoring.coreos.com": "crds:monitoring.coreos.com",
-}
-"""What must exist before the API server accepts an object of a group (its CRDs, or the aggregated API)."""
+_KIND_NEEDS = kinds.gates()
+"""What must exist before the API server accepts an object of a group, where it is not the group's CRDs
+(Cluster._custom): the aggregated API (renderer/model/kinds.py)."""
 
-CLUSTER_SCOPED = {("", "Namespace"), ("storage.k8s.io", "StorageClass"), ("operator.tigera.io", "Installation"),
-                  ("operator.tigera.io", "APIServer"), ("projectcalico.org", "GlobalNetworkPolicy"),
-                  ("projectcalico.org", "LicenseKey"), ("projectcalico.org", "Tier"),
-                  ("apiextensions.k8s.io", "CustomResourceDefinition")}
-CLUSTER_SCOPED |= {("operator.tigera.io", kind) for kind in facts.HEALTH}
+CLUSTER_SCOPED = kinds.cluster_scoped()
 
 
 _OPERATOR_NAMESPACES = frozenset(fact.removeprefix("namespace:") for row in series.SERIES.values()

@@ -29,6 +29,7 @@ from typing import Any
 
 from renderer.errors import Problem, TemplateError
 from renderer.model import facts, series
+from renderer.model.meanings import Engine
 from renderer.model.upgrade import Upgrade
 from renderer.simulate.engines import Retry, seconds
 from renderer.simulate.felix import selected_namespaces
@@ -91,7 +92,7 @@ def _windows(tier_at: float, applied: float, pruned: float) -> tuple[float, floa
     return lost, cut
 
 
-def play(upgrade: Upgrade, objects: Objects, engines: tuple[str, ...], cluster: str) -> list[Played]:
+def play(upgrade: Upgrade, objects: Objects, engines: tuple[Engine, ...], cluster: str) -> list[Played]:
     """Each engine's delivery of the tier rename, then a bootstrap rerun's (nothing when the tier does not
     change)."""
     if upgrade.old_tier == upgrade.new_tier:
@@ -165,7 +166,7 @@ def needed_prunes(upgrade: Upgrade, before: Objects, after: Objects) -> list[str
     return [f"{fact} (needed by TigeraStatus {needed[fact]})" for fact in sorted(lost) if fact in needed]
 
 
-def prove(upgrade: Upgrade, before: Objects, after: Objects, engines: tuple[str, ...], cluster: str) -> list[str]:
+def prove(upgrade: Upgrade, before: Objects, after: Objects, engines: tuple[Engine, ...], cluster: str) -> list[str]:
     """The summaries, or a TemplateError (exit 3) when a delivery leaves a bypass namespace without the endpoint or
     a prune takes away what the new release needs."""
     played = play(upgrade, after, engines, cluster)

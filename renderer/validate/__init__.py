@@ -7,7 +7,6 @@ Cross-field findings are warnings unless --strict turns them into errors.
 from __future__ import annotations
 
 import copy
-import difflib
 import ipaddress
 import json
 import re
@@ -23,8 +22,9 @@ from renderer.errors import Problem, ValuesError
 from renderer.leaks import redact
 from renderer.load import LocatedValues
 from renderer.model import series
-from renderer.model.stages import OPTIONAL_TIGERA_KINDS
+from renderer.model.stages import CORE_TIGERA_KINDS, OPTIONAL_TIGERA_KINDS
 from renderer.validate import hub, refusals
+from renderer.validate.describe import describe
 from renderer.yamlio import Path as KeyPath
 from renderer.yamlio import dotted
 
@@ -65,89 +65,6 @@ def _validator() -> Any:
     return _Validator(values_schema(), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
-def _short(value: Any) -> str:
-    return redact.shown(value)
-
-
-_TYPE_NAMES = {"object": "a mapping", "array": "a list", "string": "a string", "integer": "an integer",
-               "boolean": "true or false", "number": "a number", "null": "null"}
-_GOT_NAMES = {**_TYPE_NAMES, "boolean": "a boolean"}
-
-
-def _describe(error: jsonschema.ValidationError) -> list[tuple[KeyPath, str]]:
-    """Turn one jsonschema error into (key path, message) pairs a person can act on."""
-    path: KeyPath = tuple(error.absolute_path)
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    kind = error.validator
-    rule: Any = error.validator_value
-    if kind == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = sorted(schema.get("properties", {}))
-        found = []
-        for key in sorted(set(error.instance) - set(allowed)):
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            found.append(((*path, key), f"unknown key{hint}; expected one of: {', '.join(allowed)}"))
-        if found or not isinstance(schema.get("additionalProperties"), dict):
-            return found
-    if kind == "required":
-        missing = str(error.message).split("'")[1] if "'" in str(error.message) else "?"
-        return [((*path, missing), "required key is missing")]
-    if kind == "type":
-        expected = rule if isinstance(rule, str) else "/".join(rule)
-        actual = _json_type(error.instance)
-        got = _GOT_NAMES.get(actual, "?")
-        if actual not in ("object", "array", "null"):
-            got += f" {_short(error.instance)}"
-        return [(path, f"expected {_TYPE_NAMES.get(expected, expected)}, got {got}")]
-    if kind == "enum":
-        options = ", ".join(str(option) for option in rule)
-        return [(path, f"{_short(error.instance)} is not one of: {options}{hints.did_you_mean(error.instance, rule)}")]
-    if kind in ("pattern", "format"):
-        what = schema.get("description", f"a value matching {rule}")
-        if not what[1:2].isupper():
-            what = what[0].lower() + what[1:]
-        if "propertyNames" in error.relative_schema_path:
-            path = (*path, str(error.instance))
-        return [(path, f"{_short(error.instance)} is not valid: expected {what}")]
-    if kind == "uniqueItems" and isinstance(error.instance, list):
-        seen: list[Any] = []
-        duplicates = []
-        for index, item in enumerate(error.instance):
-            if item in seen:
-                duplicates.append(((*path, index), f"{_short(item)} appears more than once; each item may appear once"))
-            seen.append(item)
-        return duplicates
-    if kind in ("maxItems", "maxProperties") and isinstance(error.instance, (list, dict)):
-        what = "items" if kind == "maxItems" else "entries"
-        return [(path, f"has {len(error.instance)} {what}; at most {rule} allowed")]
-    if kind == "maxLength":
-        return [(path, f"is {len(str(error.instance))} characters long; at most {rule} allowed")]
-    if kind == "propertyNames":
-        return [(path, f"key {_short(error.instance)} is not a valid name")]
-    if kind in ("minimum", "maximum") and isinstance(error.instance, int) and abs(error.instance) > 10**12:
-        return [(path, f"{str(error.instance)[:20]}... is out of range ({kind} {error.validator_value})")]
-    hidden = redact.why_hidden(error.instance)
-    if hidden:  # jsonschema's own message quotes the value
-        return [(path, f"{hidden} is not valid ({kind} {_short(rule)})")]
-    return [(path, str(error.message) if len(str(error.message)) < 300 else str(error.message)[:297] + "...")]
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
-
-
 def _problem(values: LocatedValues, path: KeyPath, message: str, level: str = "error", hint: str = "",
              at_key: bool = False) -> Problem:
     """Located at the value set for `path` (a wrong value), or at its key (`at_key`: a wrong or missing key)."""
@@ -163,7 +80,7 @@ def schema_problems(values: LocatedValues) -> list[Problem]:
     for error in _validator().iter_errors(values.data):
         at_key = error.validator in _KEY_KINDS or "propertyNames" in error.relative_schema_path
         hint = hints.schema_hint(str(error.validator), error.validator_value, error.instance, error.schema)
-        for path, message in _describe(error):
+        for path, message in describe(error):
             problems.append(_problem(values, path, message, hint=hint, at_key=at_key))
     return sorted(set(problems))
 
@@ -256,7 +173,7 @@ def rollout_problems(values: LocatedValues, data: dict[str, Any]) -> list[Proble
             hint=f"remove bypass.tier (it defaults to {operator_tier})"))
     keys = {kind: key for key, kind in OPTIONAL_TIGERA_KINDS.items()}
     switched_on = data["tigera"]["customResources"]
-    enabled = {"Installation", "APIServer", *(kind for key, kind in OPTIONAL_TIGERA_KINDS.items() if switched_on[key])}
+    enabled = {*CORE_TIGERA_KINDS, *(kind for key, kind in OPTIONAL_TIGERA_KINDS.items() if switched_on[key])}
     for kind, needed, source in tigera.missing_kinds(enabled):
         problems.append(_problem(
             values, ("tigera", "customResources", keys[kind]),

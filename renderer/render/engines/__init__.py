@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from renderer.model import Model
+from renderer.model.meanings import Engine
 from renderer.render.engines import argocd, flux
 from renderer.render.tree import Tree
 
-ENGINES: dict[str, Callable[[Model], Tree]] = {
+ENGINES: dict[Engine, Callable[[Model], Tree]] = {
     "argocd": argocd.render,
     "flux": flux.render,
 }

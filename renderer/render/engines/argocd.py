@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from renderer.model import Model, health
+from renderer.model import Model, health, kinds
 from renderer.model import hub as hub_
 from renderer.model.facts import HEALTH
-from renderer.model.stages import Stage, tigera_kinds
+from renderer.model.stages import Stage
 from renderer.render.engines.common import app_name, kustomization, stage_path
 from renderer.render.jinja import render_template
 
@@ -63,6 +63,12 @@ def _destination_namespaces(model: Model) -> list[str]:
     return sorted(namespaces)
 
 
+def cluster_kinds(model: Model) -> list[kinds.Kind]:
+    """The AppProject's clusterResourceWhitelist: the cluster-scoped kinds the git stages deliver (argo-cd
+    v3.5.1 AppProject.IsGroupKindPermitted: a cluster-scoped kind not listed is refused)."""
+    return kinds.whitelist(kind for stage in model.git_stages for kind in stage.delivers)
+
+
 def source_repos(model: Model) -> list[str]:
     repos = [model.values.gitops.repoURL]
     if any(stage.helm_chart for stage in model.git_stages):
@@ -75,10 +81,9 @@ def render(model: Model) -> dict[str, str]:
                                "app_namespace": app_namespace(model)}
     tree = {}
     child_files = ["project.yaml"]
-    licensed_by_git = any(stage.sops for stage in model.git_stages)
     tree["argocd/apps/project.yaml"] = render_template(
         "argocd/project.yaml.j2", destinations=_destination_namespaces(model), source_repos=source_repos(model),
-        operator_kinds=tigera_kinds(model.values), license_by_git=licensed_by_git, **context)
+        cluster_kinds=cluster_kinds(model), **context)
     for placed in model.rollout:
         stage = placed.stage
         name = f"{stage.directory}.yaml"
