@@ -8,8 +8,8 @@ joins its hub without its model being built again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from renderer import check
