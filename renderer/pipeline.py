@@ -286,14 +286,14 @@ class Packed:
     name_origin: tuple[str, int, int]
     remote_urls: tuple[str, ...]
     blob: bytes
-    hub: bool = False
-    """In hub mode: the fleet's hub trees read its model (renderer/render/hub.py: fleet)."""
+    hub: render_hub.Member | None = None
+    """In hub mode: what the fleet's hub tree reads from it (renderer/render/hub.py: fleet), kept unpacked."""
 
     @staticmethod
     def of(prepared: Prepared) -> Packed:
         return Packed(prepared.model.cluster, prepared.sources, prepared.name_origin,
                       tuple(remote.remote_urls(prepared.model)), zlib.compress(pickle.dumps(prepared, 5), 1),
-                      prepared.model.values.gitops.hub is not None)
+                      render_hub.Member.of(prepared.model))
 
     def unpack(self) -> Prepared:
         prepared: Prepared = pickle.loads(zlib.decompress(self.blob))  # packed by this process, never read from disk
@@ -316,11 +316,9 @@ def execute(request: Request) -> Report:
     if request.remote == "lock":  # pinned (and vendored) first: the trees below are rendered from the new lock
         _lock_first(groups, request)
     items = _prepare_all(groups, request, ledger, report)
-    members = [(item.model, item.sources) for item in (i.unpack() if isinstance(i, Packed) and i.hub else i
-                                                       for i in items) if isinstance(item, Prepared)]
-    hubs = render_hub.fleet(members)  # a packed cluster is unpacked here only in hub mode
-    del members
-    hub_kinds = [check.check(hub.tree, hub.model) for hub in hubs]  # checked before anything is written
+    hubs = render_hub.fleet([(member, item.sources) for item in items
+                              if (member := _hub_member(item)) is not None])
+    hub_kinds = [hub.check() for hub in hubs]  # checked before anything is written
     _pin_remote(items, "" if request.remote == "lock" else request.remote)
     if request.mode != "write":
         write.safe_dir(request.out_dir, "output root")
@@ -416,11 +414,10 @@ def _emit(item: Prepared | Recorded, written: tuple[dict[str, bytes], write.Chan
     kept = {path: files[path] for path in [*changes.added, *changes.changed]} if request.mode == "diff" else {}
     digests = {path: write.sha256(data) for path, data in files.items()}
     data_files = check.data_files(item.model.kubernetes_minor, item.kinds)
-    if not item.warned and not change_warnings and (request.mode == "write" or not changes.differs) and \
-            item.model.values.gitops.hub is None:  # a hub cluster is rendered again: its hub tree needs it
+    if not item.warned and not change_warnings and (request.mode == "write" or not changes.differs):
         ledger.add(list(item.paths), Recorded(
             item.model.cluster, item.sources, item.name_origin, len(item.tree), dict(item.kinds), digests,
-            tuple(remote.remote_urls(item.model)), data_files))
+            tuple(remote.remote_urls(item.model)), data_files, render_hub.Member.of(item.model)))
     return ClusterResult(item.model.cluster, item.sources, len(item.tree), changes, item.kinds, digests, kept, old,
                          item.plan, data_files, item.review, item.upgrade, item.graph)
 
@@ -446,6 +443,12 @@ def _counted(results: Iterable[Result], progress: Callable[[str, int, int], None
         if progress and total > 1:
             progress(phase, done, total)
         yield result
+
+
+def _hub_member(item: Item) -> render_hub.Member | None:
+    """What the hub trees read from a cluster of a hub (None without gitops.hub): a reused or packed cluster
+    carries it, so neither is rendered nor unpacked for its hub."""
+    return render_hub.Member.of(item.model) if isinstance(item, Prepared) else item.hub
 
 
 def _name(item: Item) -> str:

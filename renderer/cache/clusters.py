@@ -6,7 +6,10 @@ only after a run that left it clean (written or up to date, no warnings), with t
 (renderer.cache.inputs: the shared ones, --strict, --set, the output directory, its layer and values files,
 the remote lock beside them and the installed schema files its check read) and the digest of its
 tree (paths, executable bits, contents); it is reused only when both still match and no killed
-render left a temporary tree of it behind (the full run recovers those).
+render left a temporary tree of it behind (the full run recovers those). A cluster of a hub (gitops.hub)
+keeps what its hub tree is rendered and checked from (renderer/render/hub.py: Member), so the hub tree of
+a fleet whose clusters are all reused is still rendered, checked and compared with the disk on every run:
+it is not part of any cluster's record.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from typing import Any
 
 from renderer import write
 from renderer.cache import directory, inputs, trees
+from renderer.render.hub import Member
 
-FORMAT = "sks-gitops cluster record 2"
+FORMAT = "sks-gitops cluster record 3"
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,8 @@ class Recorded:
     remote_urls: tuple[str, ...]
     data_files: tuple[str, ...] = ()
     """The installed schema files checking the tree read (renderer.check.data_files)."""
+    hub: Member | None = None
+    """In hub mode: what the fleet's hub tree reads from this cluster (renderer/render/hub.py: fleet)."""
 
 
 def expected_tree(digests: dict[str, str]) -> str:
@@ -89,7 +95,8 @@ class Ledger:
             found = Recorded(str(record["cluster"]), tuple(names[source] for source in record["sources"]),
                              (names[file], int(line), int(column)),
                              int(record["file_count"]), dict(record["kinds"]), dict(record["digests"]),
-                             tuple(record["remote_urls"]), tuple(map(str, record["data_files"])))
+                             tuple(record["remote_urls"]), tuple(map(str, record["data_files"])),
+                             None if record["hub"] is None else Member.from_json(record["hub"]))
             if record.get("inputs") != self._inputs.key(self._query(paths, found.data_files)):
                 return None
             if not self._tree_matches(found):
@@ -134,7 +141,8 @@ class Ledger:
         """`found.digests` are the rendered bytes; lookup() compares them with the disk, so no re-read here."""
         file, line, column = found.name_origin
         stored = {**found.__dict__, "sources": [_stored(source) for source in found.sources],
-                  "name_origin": [_stored(file), line, column]}
+                  "name_origin": [_stored(file), line, column],
+                  "hub": None if found.hub is None else found.hub.to_json()}
         body = json.dumps({"format": FORMAT, "inputs": key, **stored}, sort_keys=True)  # ASCII: \u escapes
         directory.write_private(self._slot(paths), body.encode("ascii"))
 

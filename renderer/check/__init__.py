@@ -140,12 +140,15 @@ def data_files(kubernetes_minor: str, kinds: Iterable[str]) -> tuple[str, ...]:
 def check(tree: Tree, model: Model, vendored: Iterable[str] = ()) -> Counter[str]:
     """Validate the tree; return how many objects of each kind were checked. `vendored`: the directories
     the stages name instead of remote URLs (renderer/remote/vendor.py)."""
+    return check_texts(tree, model.kubernetes_minor, model.values.tigera.version, repository_paths(model, vendored))
+
+
+def check_texts(tree: Tree, kubernetes_minor: str, tigera_version: str, paths: tuple[str, ...]) -> Counter[str]:
+    """check() from what it reads of the model (a hub tree is checked without one: renderer/render/hub.py)."""
     problems: list[Problem] = []
     counts: Counter[str] = Counter()
-    tigera_version = model.values.tigera.version
-    paths = repository_paths(model, vendored)
     for path, text in tree.items():
-        result = check_file(text, path.endswith((".yaml", ".yml")), model.kubernetes_minor, tigera_version, paths)
+        result = check_file(text, path.endswith((".yaml", ".yml")), kubernetes_minor, tigera_version, paths)
         if result.error:
             raise TemplateError(Problem(path, 0, 0, "", result.error))
         problems.extend(Problem(path, 0, 0, subject, finding) for subject, finding in result.findings)

@@ -1,14 +1,18 @@
 """The hub tree (OUT/_hubs/<hub.name>/): rendered once for every cluster of the fleet that names the hub.
 
 It depends only on what those clusters share (renderer/model/hub.py: Shared), so any one of them renders
-the same bytes; the pipeline refuses a fleet whose clusters of one hub disagree.
+the same bytes; the pipeline refuses a fleet whose clusters of one hub disagree. What the fleet needs from each
+cluster is a Member, small enough for the cluster's cache record (renderer/cache/clusters.py): a reused cluster
+joins its hub without its model being built again.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from renderer import check
 from renderer.errors import Problem, ValuesError
 from renderer.model import Model
 from renderer.model import hub as hub_
@@ -32,12 +36,52 @@ def render(shared: hub_.Shared) -> Tree:
 
 
 @dataclass(frozen=True)
+class Member:
+    """What the hub trees of a fleet read from one cluster of a hub: what the hub tree is rendered from (Shared),
+    the name it is registered under, and what checking the tree reads from the cluster (check.check: its
+    Kubernetes minor, Calico Enterprise version and gitops.path)."""
+
+    cluster: str
+    cluster_name: str
+    shared: hub_.Shared
+    kubernetes_minor: str
+    tigera_version: str
+    gitops_path: str
+
+    @classmethod
+    def of(cls, model: Model) -> Member | None:
+        """None for a cluster without gitops.hub."""
+        hub = model.values.gitops.hub
+        if hub is None:
+            return None
+        return cls(model.cluster, hub.clusterName, hub_.Shared.of(model.values), model.kubernetes_minor,
+                   model.values.tigera.version, model.values.gitops.path)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**{key: value for key, value in self.__dict__.items() if key != "shared"},
+                "shared": dict(self.shared.__dict__)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Member:
+        """The inverse of to_json; TypeError or KeyError for anything else (the record is then not used)."""
+        shared = hub_.Shared(**data["shared"])
+        member = cls(**{**data, "shared": shared})
+        flags = ("prune", "selfHeal")
+        texts = [value for key, value in [*member.__dict__.items(), *shared.__dict__.items()]
+                 if key not in (*flags, "shared")]
+        if not all(isinstance(text, str) for text in texts) or \
+                not all(isinstance(getattr(shared, flag), bool) for flag in flags):
+            raise TypeError("not a hub member record")
+        return member
+
+
+@dataclass(frozen=True)
 class HubTree:
-    """One hub's tree as the fleet renders it, for every cluster naming it; `model` is its first cluster's, for
+    """One hub's tree as the fleet renders it, for every cluster naming it; `member` is its first cluster's, for
     the check stage (the tree itself is rendered from Shared only)."""
 
     name: str
-    model: Model
+    member: Member
     tree: Tree
     sources: tuple[str, ...]
     """The values files of the cluster it is rendered from: rendering any one cluster of the hub writes the hub
@@ -48,35 +92,38 @@ class HubTree:
         """Relative to OUT: where write and --check put it (the lock is OUT/_hubs/.<name>.lock)."""
         return f"{hub_.HUBS_DIR}/{self.name}"
 
+    def check(self) -> Counter[str]:
+        """check.check of the tree with its first cluster's model, from what the member kept of it."""
+        member = self.member
+        paths = (member.gitops_path,) if member.gitops_path else ()  # check.repository_paths, nothing vendored
+        return check.check_texts(self.tree, member.kubernetes_minor, member.tigera_version, paths)
 
-def fleet(members: list[tuple[Model, tuple[str, ...]]]) -> list[HubTree]:
-    """One hub tree per hub name among `members` (model, values files); ValuesError, naming both files, when
+
+def fleet(members: list[tuple[Member, tuple[str, ...]]]) -> list[HubTree]:
+    """One hub tree per hub name among `members` (member, values files); ValuesError, naming both files, when
     two clusters of one hub disagree on what its tree depends on (model/hub.py: Shared)."""
-    first: dict[str, tuple[hub_.Shared, Model, str]] = {}
+    first: dict[str, tuple[hub_.Shared, Member, str]] = {}
     files: dict[str, tuple[str, ...]] = {}
     registered: dict[tuple[str, str], tuple[str, str]] = {}
     problems = []
-    for model, sources in members:
-        hub = model.values.gitops.hub
-        if hub is None:
-            continue
-        other = registered.setdefault((hub.name, hub.clusterName), (model.cluster, sources[-1]))
-        if other[0] != model.cluster:  # argo-cd v3.5.1 util/argo/argo.go: "there are 2 clusters with the same name"
+    for member, sources in members:
+        shared = member.shared
+        other = registered.setdefault((shared.name, member.cluster_name), (member.cluster, sources[-1]))
+        if other[0] != member.cluster:  # argo-cd v3.5.1 util/argo/argo.go: "there are 2 clusters with the same name"
             problems.append(Problem(
                 sources[-1], 0, 0, "gitops.hub.clusterName",
-                f"cluster {model.cluster} would be registered with hub {hub.name} as {hub.clusterName}, as cluster "
-                f"{other[0]} ({other[1]}) is: Argo CD refuses a destination name two clusters carry",
+                f"cluster {member.cluster} would be registered with hub {shared.name} as {member.cluster_name}, "
+                f"as cluster {other[0]} ({other[1]}) is: Argo CD refuses a destination name two clusters carry",
                 hint="give each cluster of a hub its own gitops.hub.clusterName (the default is cluster.name)"))
-        shared = hub_.Shared.of(model.values)
-        agreed, owner, owner_file = first.setdefault(shared.name, (shared, model, sources[-1]))
+        agreed, owner, owner_file = first.setdefault(shared.name, (shared, member, sources[-1]))
         differences = agreed.differences(shared)
         if differences:
             problems.append(Problem(
                 sources[-1], 0, 0, "gitops.hub",
-                f"cluster {model.cluster} and cluster {owner.cluster} ({owner_file}) share hub {shared.name} but "
+                f"cluster {member.cluster} and cluster {owner.cluster} ({owner_file}) share hub {shared.name} but "
                 f"disagree on what its one tree holds: {'; '.join(differences)}",
                 hint="the clusters of one hub must agree on these; or give one of them another gitops.hub.name"))
         files.setdefault(shared.name, sources)
     if problems:
         raise ValuesError(problems)
-    return [HubTree(name, model, render(shared), files[name]) for name, (shared, model, _) in sorted(first.items())]
+    return [HubTree(name, member, render(shared), files[name]) for name, (shared, member, _) in sorted(first.items())]
