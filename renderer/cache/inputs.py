@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import marshal
 import os
+import stat
 import sys
-from collections.abc import Callable, Sequence
 
 from renderer import datafiles
 from renderer.cache import stathints
@@ -23,6 +23,10 @@ LOCK_NAME = "remote-manifests.lock.json"
 """renderer.remote's lock file; a test keeps the two names equal."""
 VENDOR_DIR = "vendor"
 """renderer.remote.vendor's directory beside it (tests/test_vendor.py keeps the two equal)."""
+
+TYPE_CHECKING = False  # not `from typing import`, nor collections.abc at run time: the no-op path imports this module
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 Part = str | None
 """One part of a key: text, or None for an absent file (so absent and empty differ)."""
@@ -37,19 +41,29 @@ def _files(top: str, code: bool = False) -> list[tuple[str, str]]:
     """(name below `top`, real path) of every file, following symlinks as the readers do (Jinja's loader
     opens through them); a directory that links back to one of its parents is a cycle, an OSError."""
     found: list[tuple[str, str]] = []
-    real = os.path.realpath(top)
-    if os.path.isdir(real):
+    watch = stathints.table().watch
+    real = watch.realpath(top)
+    if _is_dir(watch.stat(real)):
         _walk(real, "", found, code, (real,))
     return found
 
 
+def _is_dir(info: os.stat_result | None) -> bool:
+    return info is not None and stat.S_ISDIR(info.st_mode)
+
+
 def _walk(real: str, prefix: str, found: list[tuple[str, str]], code: bool, parents: tuple[str, ...]) -> None:
+    watch = stathints.table().watch
+    watch.stat(real)  # what it lists: a new, removed or renamed entry gives it a new mtime
     with os.scandir(real) as entries:
         listed = sorted((entry.name, entry.is_symlink(), entry.is_dir()) for entry in entries)
     for name, link, is_dir in listed:
         if code and (name == "__pycache__" or name.endswith(".pyc")):
             continue  # what Python derives from the sources: the sources are keyed
-        target = os.path.realpath(f"{real}/{name}") if link else f"{real}/{name}"
+        target = f"{real}/{name}"
+        if link:
+            target = watch.realpath(target)
+            watch.stat(target)  # what is_dir() followed the link to
         if is_dir:
             if target in parents:
                 raise OSError(f"{real}/{name} links back to a parent directory")
@@ -78,9 +92,14 @@ def _executed(path: str) -> list[Part]:
     cache_from_source = getattr(bootstrap, "cache_from_source", None)
     if cache_from_source is None:
         return []
+    watch = stathints.table().watch
     try:
         compiled = str(cache_from_source(path))
-        written, source = os.stat(compiled), os.stat(path)
+        watch.stat(os.path.dirname(compiled))  # a .pyc written or removed there
+        written = watch.stat(compiled)
+        if written is None:
+            raise FileNotFoundError(compiled)
+        source = os.stat(path)
     except (FileNotFoundError, NotImplementedError, ValueError):
         return [None]  # compiled from the source, which is keyed
     if written.st_mtime_ns < source.st_ctime_ns:
@@ -147,16 +166,18 @@ def _distributions() -> list[Part]:
     .pth files that change sys.path. Their code is not re-hashed here: editing an installed library in place
     is not noticed (its data files that the run reads are, by _package_data)."""
     known = stathints.table()
+    watch = known.watch
     parts: list[Part] = []
     for entry in sys.path:
-        if os.path.basename(entry) not in ("site-packages", "dist-packages") or not os.path.isdir(entry):
+        if os.path.basename(entry) not in ("site-packages", "dist-packages") or not _is_dir(watch.stat(entry)):
             continue
-        real = os.path.realpath(entry)
+        real = watch.realpath(entry)
+        watch.stat(real)
         with os.scandir(real) as listing:
             found = sorted((item.name, item.is_symlink()) for item in listing
                            if item.name.endswith((".dist-info", ".egg-info", ".pth")))
         for name, link in found:
-            path = os.path.realpath(os.path.join(real, name)) if link else os.path.join(real, name)
+            path = watch.realpath(os.path.join(real, name)) if link else os.path.join(real, name)
             if name.endswith(".dist-info"):
                 parts += [f"{entry}/{name}", known.sha(os.path.join(path, "RECORD"))]
             else:
@@ -167,10 +188,16 @@ def _distributions() -> list[Part]:
 def _package_listing() -> list[Part]:
     """The Kubernetes versions kubernetes-validate ships (renderer.resources.kubernetes_versions lists them)."""
     root = datafiles.kubernetes_schema_root()
+    watch = stathints.table().watch
+    for entry in sys.path:  # what kubernetes_schema_root() looked at: the first entry holding the package
+        package = os.path.join(entry or os.getcwd(), "kubernetes_validate")
+        found = watch.stat(os.path.join(package, "__init__.py")) is not None
+        if found and root == os.path.join(package, "kubernetes-json-schema"):
+            break
     if root is None:
         return [None]
-    real = os.path.realpath(root)
-    return [real, *(sorted(os.listdir(real)) if os.path.isdir(real) else [None])]
+    real = watch.realpath(root)
+    return [real, *(sorted(os.listdir(real)) if _is_dir(watch.stat(real)) else [None])]
 
 
 def _settings() -> list[Part]:
@@ -190,14 +217,18 @@ def _real_folder(path: str) -> str:
     folder = os.path.dirname(path) or "."
     found = _REAL_FOLDERS.get(folder)
     if found is None:
-        found = _REAL_FOLDERS[folder] = os.path.realpath(folder)
+        found = _REAL_FOLDERS[folder] = stathints.table().watch.realpath(folder)
     return found
 
 
 def _real(path: str) -> str:
     """os.path.realpath(path), resolving the folder once per Inputs."""
     candidate = f"{_real_folder(path)}/{os.path.basename(path)}"
-    return os.path.realpath(candidate) if os.path.islink(candidate) else candidate
+    watch = stathints.table().watch
+    if os.path.islink(candidate):
+        return watch.realpath(candidate)
+    watch.reals[candidate] = candidate  # not a link (its folder is real): so it must stay
+    return candidate
 
 
 def _values(query: Query) -> list[Part]:
@@ -223,7 +254,7 @@ def _vendored(query: Query) -> list[Part]:
 
 def _package_data(query: Query) -> list[Part]:
     known = stathints.table()
-    return [part for path in query.data_files for part in (path, known.sha(os.path.realpath(path)))]
+    return [part for path in query.data_files for part in (path, known.sha(known.watch.realpath(path)))]
 
 
 SHARED: dict[str, Callable[[], list[Part]]] = {
@@ -265,6 +296,7 @@ class Inputs:
         _REAL_FOLDERS.clear()
         self.table = stathints.table()
         self.table.newest_ns = 0
+        self.table.watch = stathints.Watch()
         shared: list[Part] = [FORMAT]
         for name, function in SHARED.items():
             shared += [name, *function()]
@@ -281,6 +313,44 @@ class Inputs:
 
     def save(self) -> None:
         self.table.save()
+
+    def watched(self, query: Query, started_ns: int, racy_ns: int) -> Watched | None:
+        """What the keys computed so far were computed from (a Watch), to answer `query` later without
+        computing its key again; None when something looked at was written within `racy_ns` of `started_ns`
+        (it may be written again within the same timestamp tick) or changed while it was read."""
+        watch = self.table.watch
+        if watch.newest_ns >= started_ns - racy_ns or stathints.CHANGING in watch.stats.values():
+            return None
+        return Watched(settled(query), list(watch.stats), list(watch.stats.values()), list(watch.reals),
+                       list(watch.reals.values()))
+
+
+def _declared() -> list[Part]:
+    """Which functions compute the inputs: a Watch taken with other ones never stands for a key."""
+    return [f"{name} {function.__module__}.{function.__qualname__}"
+            for registry in (SHARED, PER_QUERY) for name, function in registry.items()]
+
+
+def settled(query: Query) -> str:
+    """The inputs of `query` that are not on disk (the interpreter, settings, options, data files' names) and the
+    declaration of the rest, in one digest: with an unchanged Watch, the same digest means the same key."""
+    return digest_parts([FORMAT, *_python(), *_settings(), *_options(query), *query.values, "data",
+                         *query.data_files, *_declared()])
+
+
+class Watched:
+    """A Watch taken apart, as a record keeps it: `query_digest` (settled()), the paths and their stat keys,
+    the paths resolved and what they resolved to."""
+
+    __slots__ = ("keys", "linked", "paths", "query_digest", "reals")
+
+    def __init__(self, query_digest: str, paths: list[str], keys: list[str], linked: list[str], reals: list[str]):
+        self.query_digest, self.paths, self.keys, self.linked, self.reals = query_digest, paths, keys, linked, reals
+
+    def holds(self, query: Query) -> bool:
+        """Whether the key of `query` is still the one computed when this was taken (OSError: cannot tell)."""
+        return settled(query) == self.query_digest and \
+            stathints.unchanged(self.paths, self.keys, self.linked, self.reals)
 
 
 def inputs(query: Query) -> dict[str, list[Part]]:

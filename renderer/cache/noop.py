@@ -21,7 +21,10 @@ from renderer import repository
 from renderer.cache import inputs, stathints, trees
 from renderer.cache.directory import cache_dir, prune, trusted, write_private
 
-FORMAT = "sks-gitops no-op record 2"
+FORMAT = "sks-gitops no-op record 3"
+"""3: the Watch of the inputs (W, K, L, R and Q lines), so an unchanged run stats its inputs instead of keying them."""
+WATCH_LINES = ("W", "K", "L", "R")
+"""Paths looked at, their stat keys, paths resolved, what they resolved to: each one line, NUL-separated."""
 
 
 class Invocation:
@@ -96,8 +99,51 @@ def _record_path(directory: str, invocation: Invocation) -> str:
     return os.path.join(directory, "noop", slot)
 
 
-def _read_record(path: str) -> tuple[str, list[str], list[tuple[str, str]], str] | None:
-    """(key, data files, [(expected tree digest, cluster dir)], message) of a trusted record, else None."""
+class Record:
+    """A trusted record: the key, the data files the run read, [(expected tree digest, cluster dir)] and the
+    message; and, once what they were computed from has settled, the Watch of the key (inputs.Watched) and
+    what each tree looked like (trees.Seen), so an unchanged run is answered by stat alone."""
+
+    __slots__ = ("data", "key", "message", "seen", "trees", "watched")
+
+    def __init__(self, key: str, data: list[str], trees: list[tuple[str, str]], message: str,
+                 watched: inputs.Watched | None = None, seen: list[trees.Seen] | None = None) -> None:
+        self.key, self.data, self.trees, self.message = key, data, trees, message
+        self.watched, self.seen = watched, seen
+
+    def text(self) -> str:
+        lines = [FORMAT, self.key, *(f"D {path}" for path in self.data),
+                 *(f"T {expected} {cluster_dir}" for expected, cluster_dir in self.trees)]
+        watched = self.watched
+        if watched is not None:
+            columns = (watched.paths, watched.keys, watched.linked, watched.reals)
+            if not any("\n" in text or "\r" in text for column in columns for text in column):
+                lines += [f"{name} " + "\0".join(column) for name, column in zip(WATCH_LINES, columns, strict=True)]
+                lines.append(f"Q {watched.query_digest}")
+        if self.seen is not None and not any("\n" in name or "\r" in name for tree in self.seen for name in tree):
+            for tree in self.seen:
+                lines += ["X " + "\0".join(tree), "Y " + "\0".join(tree.values())]
+        return "\n".join(lines) + "\n--\n" + self.message
+
+
+def _watched(lines: list[str]) -> inputs.Watched | None:
+    found = {line[0]: line[2:] for line in lines if line[:1] in ("W", "K", "L", "R", "Q") and line[1:2] == " "}
+    if len(found) != 5:
+        return None
+    columns = [found[name].split("\0") if found[name] else [] for name in WATCH_LINES]
+    return inputs.Watched(found["Q"], *columns)
+
+
+def _seen(lines: list[str], count: int) -> list[trees.Seen] | None:
+    names = [line[2:].split("\0") for line in lines if line.startswith("X ")]
+    keys = [line[2:].split("\0") for line in lines if line.startswith("Y ")]
+    if len(names) != count or len(keys) != count or any(len(n) != len(k) for n, k in zip(names, keys, strict=True)):
+        return None
+    return [dict(zip(n, k, strict=True)) for n, k in zip(names, keys, strict=True)]
+
+
+def _read_record(path: str) -> Record | None:
+    """The trusted record at `path`, else None."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         with open(descriptor, encoding="utf-8") as handle:
@@ -111,32 +157,73 @@ def _read_record(path: str) -> tuple[str, list[str], list[tuple[str, str]], str]
         return None
     data = [line[2:] for line in lines[2:] if line.startswith("D ")]
     recorded = [tuple(line[2:].split(" ", 1)) for line in lines[2:] if line.startswith("T ")]
-    if len(data) + len(recorded) != len(lines) - 2 or not recorded or any(len(tree) != 2 for tree in recorded):
+    watched = _watched(lines[2:])
+    seen = _seen(lines[2:], len(recorded))
+    rest = len(lines) - 2 - (0 if watched is None else 5) - (0 if seen is None else 2 * len(seen))
+    if len(data) + len(recorded) != rest or not recorded or any(len(tree) != 2 for tree in recorded):
         return None
-    return lines[1], data, [(tree[0], tree[1]) for tree in recorded], message
+    return Record(lines[1], data, [(tree[0], tree[1]) for tree in recorded], message, watched, seen)
 
 
 def lookup(argv: list[str]) -> tuple[str | None, Pending | None]:
-    """The recorded answer when it is certainly still true, else what a full run needs to record one."""
+    """The recorded answer when it is certainly still true, else what a full run needs to record one.
+
+    By stat alone when the record has what its key and trees were computed from and all of it stats the same;
+    else by computing the key and reading the trees, and then, when what they were computed from has settled,
+    the record learns it (written again) so the next unchanged run is answered by stat."""
     directory = cache_dir()
     invocation = parse(argv)
     if directory is None or invocation is None:
         return None, None
     started = time.time_ns()
-    current = inputs.Inputs()
-    pending = Pending(invocation, current.key(query(invocation)), started)
-    found = _read_record(_record_path(directory, invocation))
+    path = _record_path(directory, invocation)
+    found = _read_record(path)
+    current: inputs.Inputs | None = None
     try:
-        if found is None or current.key(query(invocation, found[1])) != found[0]:
-            return None, pending
-        for expected, cluster_dir in found[2]:
-            if trees.locked_tree_digest(cluster_dir) != expected:
-                return None, pending
+        if found is None or found.watched is None or not found.watched.holds(query(invocation, found.data)):
+            current = inputs.Inputs()
+            if found is None or current.key(query(invocation, found.data)) != found.key:
+                return None, _pending(invocation, started, current)
+        learnt = _trees_match(found, started)
     except OSError:
-        return None, pending
+        return None, _pending(invocation, started, current)
     finally:
-        current.save()
-    return found[3], pending
+        if current is not None:
+            current.save()
+    if learnt is None:
+        return None, _pending(invocation, started, current)
+    if current is not None:
+        found.watched = current.watched(query(invocation, found.data), started, trees.RACY_NS)
+    if (current is not None and found.watched is not None) or learnt:
+        try:
+            write_private(path, found.text().encode("utf-8"))  # answered by stat from now on
+        except (OSError, ValueError):
+            return found.message, None  # an optimisation: a read-only cache answers the same, by key and content
+    return found.message, None
+
+
+def _pending(invocation: Invocation, started: int, current: inputs.Inputs | None) -> Pending | None:
+    """What the full run needs to record its answer; None when the inputs cannot be keyed (it then records none)."""
+    try:
+        current = inputs.Inputs() if current is None else current
+        return Pending(invocation, current.key(query(invocation)), started)
+    except OSError:
+        return None
+
+
+def _trees_match(found: Record, started: int) -> bool | None:
+    """None when a tree differs from the record; else whether the record learnt what the trees look like (when
+    one was read in full and everything in it was written long enough before `started`)."""
+    if found.seen is not None and all(trees.locked_tree_unchanged(cluster_dir, seen) for (_digest, cluster_dir), seen
+                                      in zip(found.trees, found.seen, strict=True)):
+        return False
+    seen: list[trees.Seen] = [{} for _tree in found.trees]
+    for (expected, cluster_dir), tree in zip(found.trees, seen, strict=True):
+        if trees.locked_tree_digest(cluster_dir, tree) != expected:
+            return None
+    settled = all(stathints.settled(tree.values(), started - trees.RACY_NS) for tree in seen)
+    found.seen = seen if settled else None
+    return settled
 
 
 def record(pending: Pending, rendered: dict[str, str], data_files: list[str], message: str) -> bool:
@@ -157,10 +244,11 @@ def record(pending: Pending, rendered: dict[str, str], data_files: list[str], me
         if current.newest_ns >= pending.started_ns - trees.RACY_NS:
             return False  # an input was written during the run (and maybe put back), or just before it
         current.save()
-        body = "\n".join([FORMAT, key, *(f"D {path}" for path in data_files),
-                          *(f"T {expected} {cluster_dir}" for cluster_dir, expected in sorted(rendered.items()))])
+        found = Record(key, data_files, [(expected, cluster_dir) for cluster_dir, expected in sorted(rendered.items())],
+                       message, current.watched(query(pending.invocation, data_files), pending.started_ns,
+                                                trees.RACY_NS))
         path = _record_path(directory, pending.invocation)
-        write_private(path, (body + "\n--\n" + message).encode("utf-8"))
+        write_private(path, found.text().encode("utf-8"))
         prune(os.path.dirname(path))
     except (OSError, ValueError):  # ValueError: a path that is not valid UTF-8 cannot be written as text
         return False  # the cache is an optimisation: a read-only or full disk only costs the next run time

@@ -12,19 +12,24 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 import time
 
 from renderer.cache.directory import cache_dir, trusted, write_private
 
-try:
-    from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]  # CPython >= 3.12
-except ImportError:
-    try:
-        from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]  # CPython 3.11
-    except ImportError:
-        from hashlib import sha256  # type: ignore[assignment,unused-ignore]
+TYPE_CHECKING = False  # not `from typing import`: the no-op path imports this module
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
 
-__all__ = ["RACY_NS", "Hints", "hexdigest", "sha256", "table"]
+try:  # the module of this version first: a module not found costs a search of every sys.path entry
+    if sys.version_info >= (3, 12):
+        from _sha2 import sha256  # type: ignore[import-not-found,unused-ignore]
+    else:
+        from _sha256 import sha256  # type: ignore[import-not-found,no-redef,unused-ignore]
+except ImportError:
+    from hashlib import sha256  # type: ignore[assignment,unused-ignore]
+
+__all__ = ["RACY_NS", "Hints", "Watch", "hexdigest", "sha256", "table", "unchanged"]
 
 RACY_NS = 2_000_000_000
 """A file changed this close to its hashing may change again within the same timestamp tick: never hinted."""
@@ -53,6 +58,8 @@ class Hints:
         """Files read and hashed by this process (tests count work with it)."""
         self.newest_ns = 0
         """The newest ctime of the files asked for since the caller reset it (a write always sets it to now)."""
+        self.watch = Watch()
+        """Every file asked for (renderer.cache.inputs.Inputs starts a new one for each key it computes)."""
         if path is not None:
             self._load(path)
 
@@ -78,9 +85,11 @@ class Hints:
         try:
             info = os.stat(real)
         except (FileNotFoundError, NotADirectoryError):
+            self.watch.saw(real, None)
             return None
         if not stat.S_ISREG(info.st_mode):
             raise OSError(f"{real} is not a regular file")
+        self.watch.saw(real, info)
         self.newest_ns = max(self.newest_ns, info.st_ctime_ns)
         key = _stat_key(info)
         slot = _path_key(real)
@@ -101,7 +110,10 @@ class Hints:
         self.reads += 1
         digest = hexdigest(data)
         settled = max(after.st_ctime_ns, after.st_mtime_ns) < now - RACY_NS
-        if _stat_key(before) == _stat_key(after) == key and settled:
+        steady = _stat_key(before) == _stat_key(after) == key
+        if not steady:
+            self.watch.stats[real] = CHANGING  # which content was read is unknown: no stat stands for it
+        if steady and settled:
             self.table[slot] = (key, digest)
             self.dirty = True
         else:
@@ -129,6 +141,98 @@ def _path_key(real: str) -> str:
 
 def _stat_key(info: os.stat_result) -> str:
     return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_ino}:{info.st_dev}"
+
+
+ABSENT = "-"
+CHANGING = "?"
+"""Never a stat key: a file that changed while it was read matches nothing later."""
+
+
+def watch_key(info: os.stat_result) -> str:
+    """What a Watch compares: the ctime, which any change of the content, size, mode, owner or times moves (and
+    nobody can set), and the inode and device, which name the object (another file put in its place differs)."""
+    return f"{info.st_ctime_ns}:{info.st_ino}:{info.st_dev}"
+
+
+def settled(keys: Iterable[str], before_ns: int) -> bool:
+    """Whether every watch_key in `keys` has a ctime older than `before_ns` (ABSENT ones have none)."""
+    return all(int(key.partition(":")[0]) < before_ns for key in keys if key != ABSENT)
+
+
+class Watch:
+    """Everything a key was computed from on disk, as stat saw it: each path looked at (a file read, a directory
+    listed, a path probed) with its watch_key (ABSENT when it was not there), and each path resolved with
+    os.path.realpath, with what it resolved to.
+
+    When every path stats the same and resolves the same again, the key is the same: the argument of the hint
+    table (module doc) for each file, and for each directory too, as adding, removing or renaming an entry
+    gives the directory a new mtime and ctime. `newest_ns` (the newest ctime seen) lets the caller keep no
+    Watch that a write in the same timestamp tick could fool."""
+
+    __slots__ = ("newest_ns", "reals", "stats")
+
+    def __init__(self) -> None:
+        self.stats: dict[str, str] = {}
+        self.reals: dict[str, str] = {}
+        self.newest_ns = 0
+
+    def saw(self, path: str, info: os.stat_result | None) -> None:
+        if info is None:
+            self.stats[path] = ABSENT
+            return
+        self.stats[path] = watch_key(info)
+        self.newest_ns = max(self.newest_ns, info.st_ctime_ns)
+
+    def stat(self, path: str) -> os.stat_result | None:
+        """os.stat(path), noted; None when absent."""
+        try:
+            info: os.stat_result | None = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            info = None
+        self.saw(path, info)
+        return info
+
+    def realpath(self, path: str) -> str:
+        """os.path.realpath(path), noted."""
+        real = self.reals[path] = os.path.realpath(path)
+        return real
+
+
+def unchanged(paths: list[str], keys: list[str], linked: list[str], reals: list[str]) -> bool:
+    """Whether each path still stats as `keys` says and each of `linked` still resolves to `reals` (a Watch
+    taken apart). OSError when one cannot be looked at."""
+    if len(paths) != len(keys) or len(linked) != len(reals):
+        return False
+    look = os.stat
+    for path, key in zip(paths, keys, strict=True):
+        try:
+            info = look(path)
+        except (FileNotFoundError, NotADirectoryError):
+            if key != ABSENT:
+                return False
+            continue
+        if key != f"{info.st_ctime_ns}:{info.st_ino}:{info.st_dev}":  # watch_key(), inline: this loop is the answer
+            return False
+    resolve = _resolver()
+    return all(resolve(path) == real for path, real in zip(linked, reals, strict=True))
+
+
+def _resolver() -> Callable[[str], str]:
+    """os.path.realpath, each folder resolved once: the realpath of a name in a resolved folder is that folder's
+    name joined with it, or where it links to."""
+    known: dict[str, str] = {}
+
+    def resolve(path: str) -> str:
+        folder, name = os.path.split(path)
+        if not folder or not name or name in (".", "..") or folder == path:
+            return os.path.realpath(path)
+        real = known.get(folder)
+        if real is None:
+            real = known[folder] = resolve(folder)
+        candidate = os.path.join(real, name)
+        return os.path.realpath(candidate) if os.path.islink(candidate) else candidate
+
+    return resolve
 
 
 _HINTS: list[Hints] = []
