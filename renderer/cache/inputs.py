@@ -7,14 +7,11 @@ system, never as text), with stat data only sparing a re-read (stathints.py). St
 path runs this before anything heavy is imported.
 """
 
-from __future__ import annotations
-
 import marshal
 import os
 import stat
 import sys
 
-from renderer import datafiles
 from renderer.cache import stathints
 from renderer.cache.directory import CACHE_ENV, NO_CACHE_ENV
 
@@ -134,7 +131,7 @@ class Query:
 
     __slots__ = ("data_files", "options", "values")
 
-    def __init__(self, values: Sequence[str], options: Sequence[str], data_files: Sequence[str] = ()) -> None:
+    def __init__(self, values: "Sequence[str]", options: "Sequence[str]", data_files: "Sequence[str]" = ()) -> None:
         self.values, self.options, self.data_files = tuple(values), tuple(options), tuple(data_files)
 
 
@@ -146,6 +143,8 @@ def _code() -> list[Part]:
     """The package's sources by content, and the bytecode run for each (_executed)."""
     known = stathints.table()
     parts: list[Part] = []
+    from renderer import datafiles  # here, not at the top: the no-op path never keys the inputs
+
     for name, real in _files(datafiles.PACKAGE, code=True):
         parts.append(f"{name}\0\0{known.sha(real)}")
         if name.endswith(".py"):
@@ -154,10 +153,14 @@ def _code() -> list[Part]:
 
 
 def _templates() -> list[Part]:
+    from renderer import datafiles
+
     return _tree_parts(datafiles.data_dir("templates"))
 
 
 def _schemas() -> list[Part]:
+    from renderer import datafiles
+
     return _tree_parts(datafiles.data_dir("schemas"))
 
 
@@ -187,6 +190,8 @@ def _distributions() -> list[Part]:
 
 def _package_listing() -> list[Part]:
     """The Kubernetes versions kubernetes-validate ships (renderer.resources.kubernetes_versions lists them)."""
+    from renderer import datafiles
+
     root = datafiles.kubernetes_schema_root()
     watch = stathints.table().watch
     for entry in sys.path:  # what kubernetes_schema_root() looked at: the first entry holding the package
@@ -257,7 +262,7 @@ def _package_data(query: Query) -> list[Part]:
     return [part for path in query.data_files for part in (path, known.sha(known.watch.realpath(path)))]
 
 
-SHARED: dict[str, Callable[[], list[Part]]] = {
+SHARED: "dict[str, Callable[[], list[Part]]]" = {
     "python": _python,
     "code": _code,
     "templates": _templates,
@@ -267,7 +272,7 @@ SHARED: dict[str, Callable[[], list[Part]]] = {
     "settings": _settings,
 }
 """Inputs every answer shares, computed once per run."""
-PER_QUERY: dict[str, Callable[[Query], list[Part]]] = {
+PER_QUERY: "dict[str, Callable[[Query], list[Part]]]" = {
     "options": _options,
     "values": _values,
     "lock": _locks,
@@ -277,7 +282,7 @@ PER_QUERY: dict[str, Callable[[Query], list[Part]]] = {
 """Inputs of one answer (a whole invocation, or one cluster of a fleet)."""
 
 
-def digest_parts(parts: Sequence[Part | bytes]) -> str:
+def digest_parts(parts: "Sequence[Part | bytes]") -> str:
     """One sha256 over length-prefixed parts, so no two different lists share a digest."""
     digest = stathints.sha256()
     for part in parts:
@@ -314,14 +319,16 @@ class Inputs:
     def save(self) -> None:
         self.table.save()
 
-    def watched(self, query: Query, started_ns: int, racy_ns: int) -> Watched | None:
-        """What the keys computed so far were computed from (a Watch), to answer `query` later without
-        computing its key again; None when something looked at was written within `racy_ns` of `started_ns`
-        (it may be written again within the same timestamp tick) or changed while it was read."""
+    def watched(self, query: Query, started_ns: int, racy_ns: int) -> "Watched | None":
+        """What the keys computed so far were computed from (a Watch), to answer `query` later without computing
+        its key again; None when something looked at was written within `racy_ns` of `started_ns` (it may be
+        written again within the same timestamp tick) or changed while it was read."""
         watch = self.table.watch
-        if watch.newest_ns >= started_ns - racy_ns or stathints.CHANGING in watch.stats.values():
+        present = {path: found for path, found in watch.stats.items() if found is not None}
+        if not stathints.settled(present.values(), started_ns - racy_ns):
             return None
-        return Watched(settled(query), list(watch.stats), list(watch.stats.values()), list(watch.reals),
+        return Watched(settled(query), list(present), stathints.stamps_text(present.values()),
+                       [path for path, found in watch.stats.items() if found is None], list(watch.reals),
                        list(watch.reals.values()))
 
 
@@ -339,18 +346,21 @@ def settled(query: Query) -> str:
 
 
 class Watched:
-    """A Watch taken apart, as a record keeps it: `query_digest` (settled()), the paths and their stat keys,
-    the paths resolved and what they resolved to."""
+    """A Watch taken apart, as a record keeps it: `query_digest` (settled()), the paths there and their stamps
+    (stathints.stamps_text),
+    the paths that were not there, the paths resolved and what they resolved to."""
 
-    __slots__ = ("keys", "linked", "paths", "query_digest", "reals")
+    __slots__ = ("absent", "linked", "present", "query_digest", "reals", "stamps")
 
-    def __init__(self, query_digest: str, paths: list[str], keys: list[str], linked: list[str], reals: list[str]):
-        self.query_digest, self.paths, self.keys, self.linked, self.reals = query_digest, paths, keys, linked, reals
+    def __init__(self, query_digest: str, present: list[str], stamps: str, absent: list[str],
+                 linked: list[str], reals: list[str]) -> None:
+        self.query_digest, self.present, self.stamps, self.absent = query_digest, present, stamps, absent
+        self.linked, self.reals = linked, reals
 
     def holds(self, query: Query) -> bool:
         """Whether the key of `query` is still the one computed when this was taken (OSError: cannot tell)."""
         return settled(query) == self.query_digest and \
-            stathints.unchanged(self.paths, self.keys, self.linked, self.reals)
+            stathints.unchanged(self.present, self.stamps, self.absent, self.linked, self.reals)
 
 
 def inputs(query: Query) -> dict[str, list[Part]]:

@@ -12,8 +12,6 @@ it imports anything heavy. Stdlib only: os, fcntl and the built-in sha256 (even
 json and hashlib cost more than the whole answer).
 """
 
-from __future__ import annotations
-
 import os
 import time
 
@@ -22,9 +20,11 @@ from renderer.cache import inputs, stathints, trees
 from renderer.cache.directory import cache_dir, prune, trusted, write_private
 
 FORMAT = "sks-gitops no-op record 3"
-"""3: the Watch of the inputs (W, K, L, R and Q lines), so an unchanged run stats its inputs instead of keying them."""
-WATCH_LINES = ("W", "K", "L", "R")
-"""Paths looked at, their stat keys, paths resolved, what they resolved to: each one line, NUL-separated."""
+"""3: what the key and the trees were computed from (W, K, A, L, R, Q; X, Y lines), so an unchanged run stats them
+instead of keying its inputs and reading its trees."""
+WATCH_LINES = ("W", "K", "A", "L", "R", "Q")
+"""inputs.Watched, one line each: paths there, their stamps, paths not there, paths resolved, what they resolved
+to (NUL-separated; stamps comma-separated) and the digest of the rest."""
 
 
 class Invocation:
@@ -107,7 +107,7 @@ class Record:
     __slots__ = ("data", "key", "message", "seen", "trees", "watched")
 
     def __init__(self, key: str, data: list[str], trees: list[tuple[str, str]], message: str,
-                 watched: inputs.Watched | None = None, seen: list[trees.Seen] | None = None) -> None:
+                 watched: inputs.Watched | None = None, seen: list[tuple[list[str], str]] | None = None) -> None:
         self.key, self.data, self.trees, self.message = key, data, trees, message
         self.watched, self.seen = watched, seen
 
@@ -116,30 +116,43 @@ class Record:
                  *(f"T {expected} {cluster_dir}" for expected, cluster_dir in self.trees)]
         watched = self.watched
         if watched is not None:
-            columns = (watched.paths, watched.keys, watched.linked, watched.reals)
-            if not any("\n" in text or "\r" in text for column in columns for text in column):
-                lines += [f"{name} " + "\0".join(column) for name, column in zip(WATCH_LINES, columns, strict=True)]
-                lines.append(f"Q {watched.query_digest}")
-        if self.seen is not None and not any("\n" in name or "\r" in name for tree in self.seen for name in tree):
-            for tree in self.seen:
-                lines += ["X " + "\0".join(tree), "Y " + "\0".join(tree.values())]
+            texts = (watched.present, watched.absent, watched.linked, watched.reals)
+            if not any("\n" in text or "\r" in text for column in texts for text in column):
+                lines += [f"W {NUL.join(watched.present)}", f"K {watched.stamps}",
+                          f"A {NUL.join(watched.absent)}", f"L {NUL.join(watched.linked)}",
+                          f"R {NUL.join(watched.reals)}", f"Q {watched.query_digest}"]
+        if self.seen is not None and not any("\n" in name or "\r" in name for names, _ in self.seen for name in names):
+            for names, stamps in self.seen:
+                lines += [f"X {NUL.join(names)}", f"Y {stamps}"]
         return "\n".join(lines) + "\n--\n" + self.message
 
 
+NUL = "\0"
+
+
+def _split(text: str) -> list[str]:
+    return text.split(NUL) if text else []
+
+
 def _watched(lines: list[str]) -> inputs.Watched | None:
-    found = {line[0]: line[2:] for line in lines if line[:1] in ("W", "K", "L", "R", "Q") and line[1:2] == " "}
-    if len(found) != 5:
+    """The Watched of a record's lines; None when it has none. ValueError when they are not one."""
+    found = {line[0]: line[2:] for line in lines if line[:1] in WATCH_LINES and line[1:2] == " "}
+    if not found:
         return None
-    columns = [found[name].split("\0") if found[name] else [] for name in WATCH_LINES]
-    return inputs.Watched(found["Q"], *columns)
+    if len(found) != len(WATCH_LINES):
+        raise ValueError("not a watch")
+    return inputs.Watched(found["Q"], _split(found["W"]), found["K"], _split(found["A"]), _split(found["L"]),
+                          _split(found["R"]))
 
 
-def _seen(lines: list[str], count: int) -> list[trees.Seen] | None:
-    names = [line[2:].split("\0") for line in lines if line.startswith("X ")]
-    keys = [line[2:].split("\0") for line in lines if line.startswith("Y ")]
-    if len(names) != count or len(keys) != count or any(len(n) != len(k) for n, k in zip(names, keys, strict=True)):
+def _seen(lines: list[str], count: int) -> list[tuple[list[str], str]] | None:
+    """What each tree looked like (names and stamps_text), from a record's lines; None when it has not got that
+    for every tree."""
+    names = [_split(line[2:]) for line in lines if line.startswith("X ")]
+    stamps = [line[2:] for line in lines if line.startswith("Y ")]
+    if len(names) != count or len(stamps) != count:
         return None
-    return [dict(zip(n, k, strict=True)) for n, k in zip(names, keys, strict=True)]
+    return list(zip(names, stamps, strict=True))
 
 
 def _read_record(path: str) -> Record | None:
@@ -157,9 +170,12 @@ def _read_record(path: str) -> Record | None:
         return None
     data = [line[2:] for line in lines[2:] if line.startswith("D ")]
     recorded = [tuple(line[2:].split(" ", 1)) for line in lines[2:] if line.startswith("T ")]
-    watched = _watched(lines[2:])
-    seen = _seen(lines[2:], len(recorded))
-    rest = len(lines) - 2 - (0 if watched is None else 5) - (0 if seen is None else 2 * len(seen))
+    try:
+        watched = _watched(lines[2:])
+        seen = _seen(lines[2:], len(recorded))
+    except ValueError:
+        return None
+    rest = len(lines) - 2 - (0 if watched is None else len(WATCH_LINES)) - (0 if seen is None else 2 * len(seen))
     if len(data) + len(recorded) != rest or not recorded or any(len(tree) != 2 for tree in recorded):
         return None
     return Record(lines[1], data, [(tree[0], tree[1]) for tree in recorded], message, watched, seen)
@@ -214,7 +230,8 @@ def _pending(invocation: Invocation, started: int, current: inputs.Inputs | None
 def _trees_match(found: Record, started: int) -> bool | None:
     """None when a tree differs from the record; else whether the record learnt what the trees look like (when
     one was read in full and everything in it was written long enough before `started`)."""
-    if found.seen is not None and all(trees.locked_tree_unchanged(cluster_dir, seen) for (_digest, cluster_dir), seen
+    if found.seen is not None and all(trees.locked_tree_unchanged(cluster_dir, names, stamps)
+                                      for (_digest, cluster_dir), (names, stamps)
                                       in zip(found.trees, found.seen, strict=True)):
         return False
     seen: list[trees.Seen] = [{} for _tree in found.trees]
@@ -222,7 +239,7 @@ def _trees_match(found: Record, started: int) -> bool | None:
         if trees.locked_tree_digest(cluster_dir, tree) != expected:
             return None
     settled = all(stathints.settled(tree.values(), started - trees.RACY_NS) for tree in seen)
-    found.seen = seen if settled else None
+    found.seen = [(list(tree), stathints.stamps_text(tree.values())) for tree in seen] if settled else None
     return settled
 
 

@@ -8,8 +8,7 @@ file whose ctime is within RACY_NS of the moment it was hashed gets no hint: a s
 same timestamp tick would keep every stat field (git's "racy clean" index entries). Stdlib only.
 """
 
-from __future__ import annotations
-
+import marshal
 import os
 import stat
 import sys
@@ -29,7 +28,7 @@ try:  # the module of this version first: a module not found costs a search of e
 except ImportError:
     from hashlib import sha256  # type: ignore[assignment,unused-ignore]
 
-__all__ = ["RACY_NS", "Hints", "Watch", "hexdigest", "sha256", "table", "unchanged"]
+__all__ = ["RACY_NS", "Hints", "Stamp", "Watch", "hexdigest", "sha256", "stamp", "table", "unchanged"]
 
 RACY_NS = 2_000_000_000
 """A file changed this close to its hashing may change again within the same timestamp tick: never hinted."""
@@ -143,45 +142,46 @@ def _stat_key(info: os.stat_result) -> str:
     return f"{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}:{info.st_ino}:{info.st_dev}"
 
 
-ABSENT = "-"
-CHANGING = "?"
-"""Never a stat key: a file that changed while it was read matches nothing later."""
+Stamp = tuple[int, int, int]
+"""What a Watch compares of a path: the ctime, which any change of the content, size, mode, owner or times moves
+(and nobody can set), and the inode and device, which name the object (another file put in its place differs)."""
+CHANGING: Stamp = (-1, -1, -1)
+"""Never a stat's: a file that changed while it was read matches nothing later."""
 
 
-def watch_key(info: os.stat_result) -> str:
-    """What a Watch compares: the ctime, which any change of the content, size, mode, owner or times moves (and
-    nobody can set), and the inode and device, which name the object (another file put in its place differs)."""
-    return f"{info.st_ctime_ns}:{info.st_ino}:{info.st_dev}"
+def stamp(info: os.stat_result) -> Stamp:
+    return info.st_ctime_ns, info.st_ino, info.st_dev
 
 
-def settled(keys: Iterable[str], before_ns: int) -> bool:
-    """Whether every watch_key in `keys` has a ctime older than `before_ns` (ABSENT ones have none)."""
-    return all(int(key.partition(":")[0]) < before_ns for key in keys if key != ABSENT)
+def settled(stamps: "Iterable[Stamp]", before_ns: int) -> bool:
+    """Whether every stamp has a ctime older than `before_ns`: a write within the same timestamp tick as the
+    one it records would keep it."""
+    return all(0 <= ctime < before_ns for ctime, _inode, _device in stamps)
+
+
+def stamps_text(stamps: "Iterable[Stamp]") -> str:
+    """Stamps as a record keeps them: compared as text, never read back (parsing a thousand ctimes costs more than
+    stat-ing as many files). marshal version 2 writes no references, so equal stamps give equal text."""
+    return marshal.dumps(list(stamps), 2).hex()
 
 
 class Watch:
     """Everything a key was computed from on disk, as stat saw it: each path looked at (a file read, a directory
-    listed, a path probed) with its watch_key (ABSENT when it was not there), and each path resolved with
+    listed, a path probed) with its Stamp (None when it was not there), and each path resolved with
     os.path.realpath, with what it resolved to.
 
     When every path stats the same and resolves the same again, the key is the same: the argument of the hint
     table (module doc) for each file, and for each directory too, as adding, removing or renaming an entry
-    gives the directory a new mtime and ctime. `newest_ns` (the newest ctime seen) lets the caller keep no
-    Watch that a write in the same timestamp tick could fool."""
+    gives the directory a new mtime and ctime."""
 
-    __slots__ = ("newest_ns", "reals", "stats")
+    __slots__ = ("reals", "stats")
 
     def __init__(self) -> None:
-        self.stats: dict[str, str] = {}
+        self.stats: dict[str, Stamp | None] = {}
         self.reals: dict[str, str] = {}
-        self.newest_ns = 0
 
     def saw(self, path: str, info: os.stat_result | None) -> None:
-        if info is None:
-            self.stats[path] = ABSENT
-            return
-        self.stats[path] = watch_key(info)
-        self.newest_ns = max(self.newest_ns, info.st_ctime_ns)
+        self.stats[path] = None if info is None else (info.st_ctime_ns, info.st_ino, info.st_dev)
 
     def stat(self, path: str) -> os.stat_result | None:
         """os.stat(path), noted; None when absent."""
@@ -198,26 +198,25 @@ class Watch:
         return real
 
 
-def unchanged(paths: list[str], keys: list[str], linked: list[str], reals: list[str]) -> bool:
-    """Whether each path still stats as `keys` says and each of `linked` still resolves to `reals` (a Watch
-    taken apart). OSError when one cannot be looked at."""
-    if len(paths) != len(keys) or len(linked) != len(reals):
-        return False
-    look = os.stat
-    for path, key in zip(paths, keys, strict=True):
-        try:
-            info = look(path)
-        except (FileNotFoundError, NotADirectoryError):
-            if key != ABSENT:
-                return False
-            continue
-        if key != f"{info.st_ctime_ns}:{info.st_ino}:{info.st_dev}":  # watch_key(), inline: this loop is the answer
+def unchanged(present: list[str], stamps: str, absent: list[str], linked: list[str], reals: list[str]) -> bool:
+    """Whether the paths `present` still stat as `stamps` (stamps_text) says, each of `absent` is still not there
+    and each of `linked` still resolves to `reals` (a Watch taken apart). OSError when one cannot be looked at."""
+    try:  # map and a comprehension: this line is most of an unchanged run's own work
+        if stamps_text([(info.st_ctime_ns, info.st_ino, info.st_dev) for info in map(os.stat, present)]) != stamps:
             return False
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    for path in absent:
+        try:
+            os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        return False
     resolve = _resolver()
-    return all(resolve(path) == real for path, real in zip(linked, reals, strict=True))
+    return len(linked) == len(reals) and all(resolve(path) == real for path, real in zip(linked, reals, strict=True))
 
 
-def _resolver() -> Callable[[str], str]:
+def _resolver() -> "Callable[[str], str]":
     """os.path.realpath, each folder resolved once: the realpath of a name in a resolved folder is that folder's
     name joined with it, or where it links to."""
     known: dict[str, str] = {}

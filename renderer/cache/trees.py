@@ -4,8 +4,6 @@ Both cached answers compare a recorded digest with the tree on disk before they 
 record (noop.py) for every tree of the run, per-cluster reuse (clusters.py) for one. Stdlib only.
 """
 
-from __future__ import annotations
-
 import fcntl
 import os
 import stat
@@ -23,15 +21,15 @@ RACY_NS = 2_000_000_000
 """An input changed this close to a run's start may have changed while the run read it: never record then."""
 
 
-Seen = dict[str, str]
-"""Each directory and file of a tree (path below it, "" for the tree itself) -> its lstat as stathints.watch_key:
+Seen = dict[str, stathints.Stamp]
+"""Each directory and file of a tree (path below it, "" for the tree itself) -> its lstat's stathints.stamp:
 what the tree's digest was computed from, so an unchanged tree can later be known by lstat alone."""
 
 
 def _walk(top: str, prefix: str, found: list[tuple[str, str]], seen: Seen | None) -> None:
     """(path below the tree, path) of every entry that is not a directory; unsorted (digest_of_files sorts)."""
     if seen is not None:
-        seen[prefix[:-1]] = stathints.watch_key(os.lstat(top))  # before listing: an entry added after moves it
+        seen[prefix[:-1]] = stathints.stamp(os.lstat(top))  # before listing: an entry added after moves it
     with os.scandir(top) as entries:
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
@@ -75,24 +73,22 @@ def tree_digest(cluster_dir: str, seen: Seen | None = None) -> str:
         executable, sha, info = _tree_file(path)
         lines.append(tree_line(name, executable, sha))
         if seen is not None:
-            seen[name] = stathints.watch_key(info)
+            seen[name] = stathints.stamp(info)
     return digest_of_files(lines)
 
 
-def tree_unchanged(cluster_dir: str, seen: Seen) -> bool:
-    """Whether the tree holds what it held when `seen` was taken (by tree_digest), by lstat alone: a file's
-    ctime moves with any write (stathints), a directory's with any entry added, removed or renamed."""
+def tree_unchanged(cluster_dir: str, names: list[str], stamps: str) -> bool:
+    """Whether the tree holds what it held when a Seen was taken (by tree_digest; its names and stamps_text), by
+    lstat alone: a file's ctime moves with any write (stathints), a directory's with any entry added, removed or
+    renamed."""
     if os.path.islink(os.path.dirname(cluster_dir)):
         raise OSError(f"{cluster_dir} is not in a real output directory")
-    look = os.lstat
-    for name, key in seen.items():
-        try:
-            info = look(f"{cluster_dir}/{name}" if name else cluster_dir)
-        except (FileNotFoundError, NotADirectoryError):
-            return False
-        if stathints.watch_key(info) != key:
-            return False
-    return bool(seen)
+    try:
+        now = [(info.st_ctime_ns, info.st_ino, info.st_dev)
+               for info in map(os.lstat, [f"{cluster_dir}/{name}" if name else cluster_dir for name in names])]
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return bool(names) and stathints.stamps_text(now) == stamps
 
 
 def digest_of_files(lines: list[str]) -> str:
@@ -108,12 +104,12 @@ def locked_tree_digest(cluster_dir: str, seen: Seen | None = None) -> str:
     return _under_lock(cluster_dir, lambda: tree_digest(cluster_dir, seen))
 
 
-def locked_tree_unchanged(cluster_dir: str, seen: Seen) -> bool:
+def locked_tree_unchanged(cluster_dir: str, names: list[str], stamps: str) -> bool:
     """tree_unchanged() under the cluster's output lock, as locked_tree_digest() reads the tree."""
-    return _under_lock(cluster_dir, lambda: tree_unchanged(cluster_dir, seen))
+    return _under_lock(cluster_dir, lambda: tree_unchanged(cluster_dir, names, stamps))
 
 
-def _under_lock(cluster_dir: str, look: Callable[[], T]) -> T:
+def _under_lock(cluster_dir: str, look: "Callable[[], T]") -> "T":
     out_root, cluster = os.path.split(cluster_dir)
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
     descriptor = os.open(os.path.join(out_root, f".{cluster}.lock"), flags)

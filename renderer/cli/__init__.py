@@ -6,8 +6,6 @@ jsonschema for the full command (command.py). diff.py and fleet.py turn the pipe
 the text the command prints.
 """
 
-from __future__ import annotations
-
 import sys
 
 from renderer.cache import noop
