@@ -33,6 +33,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 FAKES = REPO_ROOT / "tests" / "fakes"
 PROD_VALUES = REPO_ROOT / "values" / "prod.yaml"
 RUN_TIMEOUT = 120.0
+CONDITION_TIMEOUT = "86400"
+"""The script's --wait/--apiserver/--health timeouts in tests: a wait ends when the fake cluster makes its fact
+true, some polls later (fakes/fake_cluster.py counts polls, not seconds), never on the wall clock, which a loaded
+machine stretches (with 5 s, the resumed runs of test_bootstrap_converge.py failed now and then under load). A test
+that wants a wait to run out sets the timeout to 0: it then fails at its first poll, whatever the load."""
 
 # Fixture secrets: distinctive strings, so any leak is found by a plain substring search.
 REGISTRY_CREDENTIALS = "sks-gitops-fixture:pull-secret-password-4c1d"
@@ -200,8 +205,9 @@ class Bootstrap:
                 "BOOTSTRAP_PULL_SECRET": str(self.pull_secret), "BOOTSTRAP_LICENSE": str(self.license),
                 "BOOTSTRAP_GIT_CREDENTIAL": str(self.git_credential), "FAKE_GIT_TOKEN": GIT_TOKEN,
                 "BOOTSTRAP_GIT_KNOWN_HOSTS": str(self.known_hosts),
-                "BOOTSTRAP_POLL_INTERVAL": "0", "BOOTSTRAP_WAIT_TIMEOUT": "5", "BOOTSTRAP_APISERVER_TIMEOUT": "5",
-                "BOOTSTRAP_HEALTH_TIMEOUT": "5", **extra}
+                "BOOTSTRAP_POLL_INTERVAL": "0", "BOOTSTRAP_WAIT_TIMEOUT": CONDITION_TIMEOUT,
+                "BOOTSTRAP_APISERVER_TIMEOUT": CONDITION_TIMEOUT, "BOOTSTRAP_HEALTH_TIMEOUT": CONDITION_TIMEOUT,
+                **extra}
 
     def run(self, *args: str, expect: int | None = 0, **env: str) -> Result:
         # A session of its own: a simulated Ctrl-C (FAKE_INTERRUPT) signals the script's group only.

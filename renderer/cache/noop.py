@@ -5,11 +5,14 @@ repository, the key of its inputs (renderer.cache.inputs: the command line and e
 decides the answer, by content) and a digest of each tree it rendered (paths, executable bits and
 contents). The next run with the same key hashes those trees on disk, each under its output lock;
 when every one matches, a full run could only say the same thing, so the recorded answer is printed.
+Once what the key and the trees were computed from has settled (nothing in it written within RACY_NS), the
+record learns it as stat data (inputs.Watched, trees.Seen): an unchanged run then stats those paths instead
+of keying its inputs and reading its trees, and does both in full when one differs.
 Anything else (an option this parser does not know, a missing or mismatched record, a symbolic link,
 an unreadable file, a render holding a lock, the leftover of a killed render that the full run would
 recover) falls through to the full run. The CLI's entry point (renderer/cli/__init__.py) asks here before
-it imports anything heavy. Stdlib only: os, fcntl and the built-in sha256 (even
-json and hashlib cost more than the whole answer).
+it imports anything heavy. Stdlib only: os, fcntl, marshal and the built-in sha256 (even json and
+hashlib cost more than the whole answer; tests/test_fastpath.py lists every module it may import).
 """
 
 import os
