@@ -284,12 +284,9 @@ PER_QUERY: "dict[str, Callable[[Query], list[Part]]]" = {
 
 def digest_parts(parts: "Sequence[Part | bytes]") -> str:
     """One sha256 over length-prefixed parts, so no two different lists share a digest."""
-    digest = stathints.sha256()
-    for part in parts:
-        data = b"\xff" if part is None else part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part
-        digest.update(b"%d:" % len(data))
-        digest.update(data)
-    hexdigest: str = digest.hexdigest()
+    encoded = [b"\xff" if part is None else part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part
+               for part in parts]
+    hexdigest: str = stathints.sha256(b"".join(b"%d:%s" % (len(data), data) for data in encoded)).hexdigest()
     return hexdigest
 
 

@@ -165,11 +165,14 @@ def _read_record(path: str) -> Record | None:
         with open(descriptor, encoding="utf-8") as handle:
             if not trusted(os.fstat(descriptor)):
                 return None
-            head, separator, message = handle.read().partition("\n--\n")
+            everything = handle.read().split("\n")  # one pass over the long lines; no head line is "--"
     except (OSError, ValueError):  # absent, a symlink (ELOOP), a directory, not UTF-8: no answer
         return None
-    lines = head.split("\n")
-    if not separator or len(lines) < 3 or lines[0] != FORMAT:
+    if "--" not in everything:
+        return None
+    end = everything.index("--")
+    lines, message = everything[:end], "\n".join(everything[end + 1:])
+    if len(lines) < 3 or lines[0] != FORMAT:
         return None
     data = [line[2:] for line in lines[2:] if line.startswith("D ")]
     recorded = [tuple(line[2:].split(" ", 1)) for line in lines[2:] if line.startswith("T ")]
