@@ -92,8 +92,7 @@ def _executed(path: str) -> list[Part]:
     watch = stathints.table().watch
     try:
         compiled = str(cache_from_source(path))
-        watch.stat(os.path.dirname(compiled))  # a .pyc written or removed there
-        written = watch.stat(compiled)
+        written = watch.stat(compiled)  # noted there or not: a .pyc written or removed later changes the watch
         if written is None:
             raise FileNotFoundError(compiled)
         source = os.stat(path)
