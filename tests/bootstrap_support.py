@@ -38,11 +38,11 @@ CONDITION_TIMEOUT = "86400"
 true, some polls later (fakes/fake_cluster.py counts polls, not seconds), never on the wall clock, which a loaded
 machine stretches (with 5 s, the resumed runs of test_bootstrap_converge.py failed now and then under load). A test
 that wants a wait to run out sets the timeout to 0: it then fails at its first poll, whatever the load."""
-ONE_WAIT_NEVER_ENDS = {"BOOTSTRAP_WAIT_TIMEOUT": "0",
+ONE_WAIT_NEVER_ENDS = {**{f"BOOTSTRAP_{name}_TIMEOUT": "0" for name in ("WAIT", "APISERVER", "HEALTH")},
                        **{f"FAKE_DELAY_{name}": "0" for name in ("CRDS", "NODES", "CNI", "TIER", "LICENSED")}}
-"""The environment of a run in which one wait never ends (an engine that cannot read the repository): every other
-fact is true at its first poll (no FAKE_DELAY of fakes/fake_cluster.DELAYS), so a 0 s timeout ends exactly that
-wait, at its first poll, instead of after seconds of wall clock."""
+"""The environment of a run in which one wait never ends (an engine that cannot read the repository, a hub that
+generates no root): every other fact is true at its first poll (no FAKE_DELAY of fakes/fake_cluster.DELAYS), so
+0 s timeouts end exactly that wait, at its first poll, instead of after seconds of wall clock."""
 
 # Fixture secrets: distinctive strings, so any leak is found by a plain substring search.
 REGISTRY_CREDENTIALS = "sks-gitops-fixture:pull-secret-password-4c1d"
