@@ -5,8 +5,6 @@ them (renderer/resources.py), so both ask here and can never look in two places.
 cache's fast path runs this before anything heavy is imported.
 """
 
-from __future__ import annotations
-
 import os
 import sys
 

@@ -16,8 +16,6 @@ holds it, whatever directory `render` runs in. Decisions (README, "Where the tre
   from where it is; the engines then read `gitops.path` (default `out/<cluster>`), unchecked.
 """
 
-from __future__ import annotations
-
 import os
 import posixpath
 
@@ -74,7 +72,7 @@ def tree_prefix(out_dir: str | os.PathLike[str]) -> str | None:
     return "" if relative == "." else relative.replace(os.sep, "/")
 
 
-def place_tree(values: LocatedValues, data: dict[str, Any], out_dir: str | os.PathLike[str]) -> dict[str, Any]:
+def place_tree(values: "LocatedValues", data: "dict[str, Any]", out_dir: str | os.PathLike[str]) -> "dict[str, Any]":
     """The validated data with `gitops.path` where the tree is written (the default), or a refusal when the
     values say another path. A scratch output (outside every work tree) leaves the data as it is."""
     from renderer.errors import Problem, ValuesError

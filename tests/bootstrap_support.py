@@ -33,6 +33,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 FAKES = REPO_ROOT / "tests" / "fakes"
 PROD_VALUES = REPO_ROOT / "values" / "prod.yaml"
 RUN_TIMEOUT = 120.0
+CONDITION_TIMEOUT = "86400"
+"""The script's --wait/--apiserver/--health timeouts in tests: a wait ends when the fake cluster makes its fact
+true, some polls later (fakes/fake_cluster.py counts polls, not seconds), never on the wall clock, which a loaded
+machine stretches (with 5 s, the resumed runs of test_bootstrap_converge.py failed now and then under load). A test
+that wants a wait to run out sets the timeout to 0: it then fails at its first poll, whatever the load."""
+ONE_WAIT_NEVER_ENDS = {**{f"BOOTSTRAP_{name}_TIMEOUT": "0" for name in ("WAIT", "APISERVER", "HEALTH")},
+                       **{f"FAKE_DELAY_{name}": "0" for name in ("CRDS", "NODES", "CNI", "TIER", "LICENSED")}}
+"""The environment of a run in which one wait never ends (an engine that cannot read the repository, a hub that
+generates no root): every other fact is true at its first poll (no FAKE_DELAY of fakes/fake_cluster.DELAYS), so
+0 s timeouts end exactly that wait, at its first poll, instead of after seconds of wall clock."""
 
 # Fixture secrets: distinctive strings, so any leak is found by a plain substring search.
 REGISTRY_CREDENTIALS = "sks-gitops-fixture:pull-secret-password-4c1d"
@@ -212,8 +222,9 @@ class Bootstrap:
                 "BOOTSTRAP_GIT_KNOWN_HOSTS": str(self.known_hosts),
                 "BOOTSTRAP_HUB_KUBECONFIG": str(self.hub_kubeconfig),
                 "FAKE_HUB_ENDPOINT": HUB_ENDPOINT, "FAKE_HUB_GIT_CLUSTERS": "ceosks-poc",
-                "BOOTSTRAP_POLL_INTERVAL": "0", "BOOTSTRAP_WAIT_TIMEOUT": "5", "BOOTSTRAP_APISERVER_TIMEOUT": "5",
-                "BOOTSTRAP_HEALTH_TIMEOUT": "5", **extra}
+                "BOOTSTRAP_POLL_INTERVAL": "0", "BOOTSTRAP_WAIT_TIMEOUT": CONDITION_TIMEOUT,
+                "BOOTSTRAP_APISERVER_TIMEOUT": CONDITION_TIMEOUT, "BOOTSTRAP_HEALTH_TIMEOUT": CONDITION_TIMEOUT,
+                **extra}
 
     def run(self, *args: str, expect: int | None = 0, **env: str) -> Result:
         # A session of its own: a simulated Ctrl-C (FAKE_INTERRUPT) signals the script's group only.

@@ -29,13 +29,34 @@ def pytest_configure() -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked `thorough` (depth a quick sibling test already samples) run under the thorough profile only."""
-    if THOROUGH:
-        return
-    deselected = [item for item in items if item.get_closest_marker("thorough")]
-    if deselected:
-        config.hook.pytest_deselected(items=deselected)
-        items[:] = [item for item in items if not item.get_closest_marker("thorough")]
+    """Tests marked `thorough` (depth a quick sibling test already samples) run under the thorough profile only.
+    Then the tests marked `slow` run first (slow_first)."""
+    if not THOROUGH:
+        deselected = [item for item in items if item.get_closest_marker("thorough")]
+        if deselected:
+            config.hook.pytest_deselected(items=deselected)
+            items[:] = [item for item in items if not item.get_closest_marker("thorough")]
+    items[:] = slow_first(items)
+
+
+def slow_first(items: list[pytest.Item]) -> list[pytest.Item]:
+    """The tests marked `slow` (processes, real tools: the longest ones) first, then the rest, each group in
+    collection order and so module by module. Among the slow ones, those of modules that mark only some tests
+    slow (a wheel, a pre-commit environment, the README's commands: the longest single tests) come before those
+    of modules that are slow throughout (many shorter bootstrap runs).
+
+    `make test` runs `--dist worksteal`: each worker starts on one half of this list and an idle worker takes
+    the second half of another's queue. With the long tests first, the end of a run is many short tests that
+    share out evenly, not one long test that started last on one worker while the other waits."""
+    def module(item: pytest.Item) -> str:
+        return item.nodeid.split("::")[0]
+
+    marked = [item for item in items if item.get_closest_marker("slow")]
+    rest = [item for item in items if not item.get_closest_marker("slow")]
+    throughout = {module(item) for item in marked} - {module(item) for item in rest}
+    return [*(item for item in marked if module(item) not in throughout),
+            *(item for item in marked if module(item) in throughout), *rest]
+
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PROD_VALUES = REPO_ROOT / "values" / "prod.yaml"

@@ -24,6 +24,7 @@ import pytest
 
 from renderer import write, yamlio
 from tests.conftest import PROD_VALUES, REPO_ROOT, RenderCli
+from tests.support.cli import run_cli
 
 CLUSTER = "ceosks-poc"
 CHANGE = ("--set", "gitops.engine=both")
@@ -80,14 +81,16 @@ def swapped(out: Path, old_inode: int) -> Callable[[], bool]:
     return lambda: (out / CLUSTER).stat().st_ino != old_inode
 
 
-@pytest.fixture
-def references(tmp_path: Path, render_cli: RenderCli) -> tuple[Path, dict[str, bytes], dict[str, bytes]]:
-    """An out/ holding the prod render (to copy per attempt), the old tree and the new tree."""
-    render_cli(PROD_VALUES, "--out", tmp_path / "ref-old")
-    render_cli(PROD_VALUES, "--out", tmp_path / "ref-new", *CHANGE)
-    old, new = tree_bytes(tmp_path / "ref-old" / CLUSTER), tree_bytes(tmp_path / "ref-new" / CLUSTER)
+@pytest.fixture(scope="module")
+def references(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, bytes], dict[str, bytes]]:
+    """An out/ holding the prod render (to copy per attempt), the old tree and the new tree: rendered once for
+    the module, as the tests only copy it."""
+    root = tmp_path_factory.mktemp("references")
+    run_cli(PROD_VALUES, "--out", root / "ref-old", expect=0)
+    run_cli(PROD_VALUES, "--out", root / "ref-new", *CHANGE, expect=0)
+    old, new = tree_bytes(root / "ref-old" / CLUSTER), tree_bytes(root / "ref-new" / CLUSTER)
     assert old != new
-    return tmp_path / "ref-old", old, new
+    return root / "ref-old", old, new
 
 
 # --- SIGKILL mid-write --------------------------------------------------------------------------

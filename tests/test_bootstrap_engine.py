@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bootstrap_support import Bootstrap, headers, plan_lines, step_names
+from tests.bootstrap_support import ONE_WAIT_NEVER_ENDS, Bootstrap, headers, plan_lines, step_names
 
 pytestmark = pytest.mark.slow
 
@@ -67,7 +67,7 @@ def test_without_the_credential_the_handover_stops_where_the_engine_cannot_read_
         tmp_path: Path) -> None:
     """The fake repository is private: without the Secret the root never compares, and the run says so."""
     run = Bootstrap(tmp_path, ["secrets.gitCredentials.provider=none"])
-    result = run.run(expect=1)
+    result = run.run(expect=1, **ONE_WAIT_NEVER_ENDS)
     assert headers(result)[-1] == "handover"
     assert ("Argo CD cannot read https://git.example.com/platform/sks-gitops.git (a private repository needs "
             "secrets.gitCredentials.provider: bootstrap); fix it, then resume with --from handover") in result.stderr
@@ -80,7 +80,7 @@ def test_without_the_credential_the_handover_stops_where_the_engine_cannot_read_
 def test_a_wrong_token_stops_the_handover(tmp_path: Path, engine: str) -> None:
     run = Bootstrap(tmp_path, FLUX if engine == "flux" else [])
     run.git_credential.write_text("not-the-token\n", "utf-8")
-    result = run.run(expect=1)
+    result = run.run(expect=1, **ONE_WAIT_NEVER_ENDS)
     assert headers(result)[-1] == "handover"
     repo = "https://git.example.com/platform/sks-gitops.git"
     assert f"cannot read {repo} with the credential from {run.git_credential}" in result.stderr

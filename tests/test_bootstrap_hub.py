@@ -24,6 +24,7 @@ from renderer.render import bootstrap
 from renderer.simulate import bootstrap as simulated
 from tests.bootstrap_support import (
     HUB_ENDPOINT,
+    ONE_WAIT_NEVER_ENDS,
     SA_TOKEN,
     SECRET_MARKERS,
     Bootstrap,
@@ -274,7 +275,7 @@ def test_a_name_registered_for_another_cluster_is_not_taken_over(hub: Bootstrap)
 
 
 def test_a_hub_that_generates_no_root_fails_the_handover(hub: Bootstrap) -> None:
-    result = hub.run(expect=1, FAKE_HUB_GIT_CLUSTERS="")
+    result = hub.run(expect=1, FAKE_HUB_GIT_CLUSTERS="", **ONE_WAIT_NEVER_ENDS)
     assert headers(result)[-1] == "handover"
     assert "the root Application ceosks-poc-root Synced and Healthy on the hub (now: absent)" in result.stderr
     assert "hub hub has not delivered ceosks-poc (it must reach the cluster's API endpoint" in result.stderr

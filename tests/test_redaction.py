@@ -172,6 +172,10 @@ def _run(args: list[str], env: dict[str, str]) -> Run:
     return run_cli(*args, env=env)
 
 
+_PRISTINE: dict[Path, dict[str, str]] = {}
+"""The module's rendered tree as its fixture left it, read once: every refused run must leave it so."""
+
+
 def _refused(tmp_path: Path, rendered: Path, field: str, payload: str, needle: str, channel: str, mode: str) -> str:
     """Run one placement; assert exit 2, nothing echoed, out/ untouched; return stderr."""
     data, override = _placed(field, payload)
@@ -182,7 +186,7 @@ def _refused(tmp_path: Path, rendered: Path, field: str, payload: str, needle: s
     else:
         values.write_text(yamlio.dump(BASE), "utf-8")
         extra = ["--set", override]
-    before = read_tree(rendered)
+    before = _PRISTINE.get(rendered) or _PRISTINE.setdefault(rendered, read_tree(rendered))
     flags, env = MODES[mode]
     result = _run([str(values), "--out", str(rendered), *flags, *extra], env)
     output = result.stdout + result.stderr

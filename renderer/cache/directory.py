@@ -4,8 +4,6 @@ Shared by the no-op fast path, per-cluster reuse and the Jinja bytecode cache. N
 repository; stdlib only (the fast path imports it before anything heavy).
 """
 
-from __future__ import annotations
-
 import os
 import stat
 

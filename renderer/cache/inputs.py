@@ -7,14 +7,11 @@ system, never as text), with stat data only sparing a re-read (stathints.py). St
 path runs this before anything heavy is imported.
 """
 
-from __future__ import annotations
-
 import marshal
 import os
+import stat
 import sys
-from collections.abc import Callable, Sequence
 
-from renderer import datafiles
 from renderer.cache import stathints
 from renderer.cache.directory import CACHE_ENV, NO_CACHE_ENV
 
@@ -23,6 +20,10 @@ LOCK_NAME = "remote-manifests.lock.json"
 """renderer.remote's lock file; a test keeps the two names equal."""
 VENDOR_DIR = "vendor"
 """renderer.remote.vendor's directory beside it (tests/test_vendor.py keeps the two equal)."""
+
+TYPE_CHECKING = False  # not `from typing import`, nor collections.abc at run time: the no-op path imports this module
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 Part = str | None
 """One part of a key: text, or None for an absent file (so absent and empty differ)."""
@@ -37,19 +38,29 @@ def _files(top: str, code: bool = False) -> list[tuple[str, str]]:
     """(name below `top`, real path) of every file, following symlinks as the readers do (Jinja's loader
     opens through them); a directory that links back to one of its parents is a cycle, an OSError."""
     found: list[tuple[str, str]] = []
-    real = os.path.realpath(top)
-    if os.path.isdir(real):
+    watch = stathints.table().watch
+    real = watch.realpath(top)
+    if _is_dir(watch.stat(real)):
         _walk(real, "", found, code, (real,))
     return found
 
 
+def _is_dir(info: os.stat_result | None) -> bool:
+    return info is not None and stat.S_ISDIR(info.st_mode)
+
+
 def _walk(real: str, prefix: str, found: list[tuple[str, str]], code: bool, parents: tuple[str, ...]) -> None:
+    watch = stathints.table().watch
+    watch.stat(real)  # what it lists: a new, removed or renamed entry gives it a new mtime
     with os.scandir(real) as entries:
         listed = sorted((entry.name, entry.is_symlink(), entry.is_dir()) for entry in entries)
     for name, link, is_dir in listed:
         if code and (name == "__pycache__" or name.endswith(".pyc")):
             continue  # what Python derives from the sources: the sources are keyed
-        target = os.path.realpath(f"{real}/{name}") if link else f"{real}/{name}"
+        target = f"{real}/{name}"
+        if link:
+            target = watch.realpath(target)
+            watch.stat(target)  # what is_dir() followed the link to
         if is_dir:
             if target in parents:
                 raise OSError(f"{real}/{name} links back to a parent directory")
@@ -78,9 +89,13 @@ def _executed(path: str) -> list[Part]:
     cache_from_source = getattr(bootstrap, "cache_from_source", None)
     if cache_from_source is None:
         return []
+    watch = stathints.table().watch
     try:
         compiled = str(cache_from_source(path))
-        written, source = os.stat(compiled), os.stat(path)
+        written = watch.stat(compiled)  # noted there or not: a .pyc written or removed later changes the watch
+        if written is None:
+            raise FileNotFoundError(compiled)
+        source = os.stat(path)
     except (FileNotFoundError, NotImplementedError, ValueError):
         return [None]  # compiled from the source, which is keyed
     if written.st_mtime_ns < source.st_ctime_ns:
@@ -115,7 +130,7 @@ class Query:
 
     __slots__ = ("data_files", "options", "values")
 
-    def __init__(self, values: Sequence[str], options: Sequence[str], data_files: Sequence[str] = ()) -> None:
+    def __init__(self, values: "Sequence[str]", options: "Sequence[str]", data_files: "Sequence[str]" = ()) -> None:
         self.values, self.options, self.data_files = tuple(values), tuple(options), tuple(data_files)
 
 
@@ -127,6 +142,8 @@ def _code() -> list[Part]:
     """The package's sources by content, and the bytecode run for each (_executed)."""
     known = stathints.table()
     parts: list[Part] = []
+    from renderer import datafiles  # here, not at the top: the no-op path never keys the inputs
+
     for name, real in _files(datafiles.PACKAGE, code=True):
         parts.append(f"{name}\0\0{known.sha(real)}")
         if name.endswith(".py"):
@@ -135,10 +152,14 @@ def _code() -> list[Part]:
 
 
 def _templates() -> list[Part]:
+    from renderer import datafiles
+
     return _tree_parts(datafiles.data_dir("templates"))
 
 
 def _schemas() -> list[Part]:
+    from renderer import datafiles
+
     return _tree_parts(datafiles.data_dir("schemas"))
 
 
@@ -147,16 +168,18 @@ def _distributions() -> list[Part]:
     .pth files that change sys.path. Their code is not re-hashed here: editing an installed library in place
     is not noticed (its data files that the run reads are, by _package_data)."""
     known = stathints.table()
+    watch = known.watch
     parts: list[Part] = []
     for entry in sys.path:
-        if os.path.basename(entry) not in ("site-packages", "dist-packages") or not os.path.isdir(entry):
+        if os.path.basename(entry) not in ("site-packages", "dist-packages") or not _is_dir(watch.stat(entry)):
             continue
-        real = os.path.realpath(entry)
+        real = watch.realpath(entry)
+        watch.stat(real)
         with os.scandir(real) as listing:
             found = sorted((item.name, item.is_symlink()) for item in listing
                            if item.name.endswith((".dist-info", ".egg-info", ".pth")))
         for name, link in found:
-            path = os.path.realpath(os.path.join(real, name)) if link else os.path.join(real, name)
+            path = watch.realpath(os.path.join(real, name)) if link else os.path.join(real, name)
             if name.endswith(".dist-info"):
                 parts += [f"{entry}/{name}", known.sha(os.path.join(path, "RECORD"))]
             else:
@@ -166,11 +189,19 @@ def _distributions() -> list[Part]:
 
 def _package_listing() -> list[Part]:
     """The Kubernetes versions kubernetes-validate ships (renderer.resources.kubernetes_versions lists them)."""
+    from renderer import datafiles
+
     root = datafiles.kubernetes_schema_root()
+    watch = stathints.table().watch
+    for entry in sys.path:  # what kubernetes_schema_root() looked at: the first entry holding the package
+        package = os.path.join(entry or os.getcwd(), "kubernetes_validate")
+        found = watch.stat(os.path.join(package, "__init__.py")) is not None
+        if found and root == os.path.join(package, "kubernetes-json-schema"):
+            break
     if root is None:
         return [None]
-    real = os.path.realpath(root)
-    return [real, *(sorted(os.listdir(real)) if os.path.isdir(real) else [None])]
+    real = watch.realpath(root)
+    return [real, *(sorted(os.listdir(real)) if _is_dir(watch.stat(real)) else [None])]
 
 
 def _settings() -> list[Part]:
@@ -190,14 +221,18 @@ def _real_folder(path: str) -> str:
     folder = os.path.dirname(path) or "."
     found = _REAL_FOLDERS.get(folder)
     if found is None:
-        found = _REAL_FOLDERS[folder] = os.path.realpath(folder)
+        found = _REAL_FOLDERS[folder] = stathints.table().watch.realpath(folder)
     return found
 
 
 def _real(path: str) -> str:
     """os.path.realpath(path), resolving the folder once per Inputs."""
     candidate = f"{_real_folder(path)}/{os.path.basename(path)}"
-    return os.path.realpath(candidate) if os.path.islink(candidate) else candidate
+    watch = stathints.table().watch
+    if os.path.islink(candidate):
+        return watch.realpath(candidate)
+    watch.reals[candidate] = candidate  # not a link (its folder is real): so it must stay
+    return candidate
 
 
 def _values(query: Query) -> list[Part]:
@@ -223,10 +258,10 @@ def _vendored(query: Query) -> list[Part]:
 
 def _package_data(query: Query) -> list[Part]:
     known = stathints.table()
-    return [part for path in query.data_files for part in (path, known.sha(os.path.realpath(path)))]
+    return [part for path in query.data_files for part in (path, known.sha(known.watch.realpath(path)))]
 
 
-SHARED: dict[str, Callable[[], list[Part]]] = {
+SHARED: "dict[str, Callable[[], list[Part]]]" = {
     "python": _python,
     "code": _code,
     "templates": _templates,
@@ -236,7 +271,7 @@ SHARED: dict[str, Callable[[], list[Part]]] = {
     "settings": _settings,
 }
 """Inputs every answer shares, computed once per run."""
-PER_QUERY: dict[str, Callable[[Query], list[Part]]] = {
+PER_QUERY: "dict[str, Callable[[Query], list[Part]]]" = {
     "options": _options,
     "values": _values,
     "lock": _locks,
@@ -246,14 +281,11 @@ PER_QUERY: dict[str, Callable[[Query], list[Part]]] = {
 """Inputs of one answer (a whole invocation, or one cluster of a fleet)."""
 
 
-def digest_parts(parts: Sequence[Part | bytes]) -> str:
+def digest_parts(parts: "Sequence[Part | bytes]") -> str:
     """One sha256 over length-prefixed parts, so no two different lists share a digest."""
-    digest = stathints.sha256()
-    for part in parts:
-        data = b"\xff" if part is None else part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part
-        digest.update(b"%d:" % len(data))
-        digest.update(data)
-    hexdigest: str = digest.hexdigest()
+    encoded = [b"\xff" if part is None else part.encode("utf-8", "surrogateescape") if isinstance(part, str) else part
+               for part in parts]
+    hexdigest: str = stathints.sha256(b"".join(b"%d:%s" % (len(data), data) for data in encoded)).hexdigest()
     return hexdigest
 
 
@@ -265,6 +297,7 @@ class Inputs:
         _REAL_FOLDERS.clear()
         self.table = stathints.table()
         self.table.newest_ns = 0
+        self.table.watch = stathints.Watch()
         shared: list[Part] = [FORMAT]
         for name, function in SHARED.items():
             shared += [name, *function()]
@@ -281,6 +314,49 @@ class Inputs:
 
     def save(self) -> None:
         self.table.save()
+
+    def watched(self, query: Query, started_ns: int, racy_ns: int) -> "Watched | None":
+        """What the keys computed so far were computed from (a Watch), to answer `query` later without computing
+        its key again; None when something looked at was written within `racy_ns` of `started_ns` (it may be
+        written again within the same timestamp tick) or changed while it was read."""
+        watch = self.table.watch
+        present = {path: found for path, found in watch.stats.items() if found is not None}
+        if not stathints.settled(present.values(), started_ns - racy_ns):
+            return None
+        return Watched(settled(query), list(present), stathints.stamps_text(present.values()),
+                       [path for path, found in watch.stats.items() if found is None], list(watch.reals),
+                       list(watch.reals.values()))
+
+
+def _declared() -> list[Part]:
+    """Which functions compute the inputs: a Watch taken with other ones never stands for a key."""
+    return [f"{name} {function.__module__}.{function.__qualname__}"
+            for registry in (SHARED, PER_QUERY) for name, function in registry.items()]
+
+
+def settled(query: Query) -> str:
+    """The inputs of `query` that are not on disk (the interpreter, settings, options, data files' names) and the
+    declaration of the rest, in one digest: with an unchanged Watch, the same digest means the same key."""
+    return digest_parts([FORMAT, *_python(), *_settings(), *_options(query), *query.values, "data",
+                         *query.data_files, *_declared()])
+
+
+class Watched:
+    """A Watch taken apart, as a record keeps it: `query_digest` (settled()), the paths there and their stamps
+    (stathints.stamps_text),
+    the paths that were not there, the paths resolved and what they resolved to."""
+
+    __slots__ = ("absent", "linked", "present", "query_digest", "reals", "stamps")
+
+    def __init__(self, query_digest: str, present: list[str], stamps: str, absent: list[str],
+                 linked: list[str], reals: list[str]) -> None:
+        self.query_digest, self.present, self.stamps, self.absent = query_digest, present, stamps, absent
+        self.linked, self.reals = linked, reals
+
+    def holds(self, query: Query) -> bool:
+        """Whether the key of `query` is still the one computed when this was taken (OSError: cannot tell)."""
+        return settled(query) == self.query_digest and \
+            stathints.unchanged(self.present, self.stamps, self.absent, self.linked, self.reals)
 
 
 def inputs(query: Query) -> dict[str, list[Part]]:

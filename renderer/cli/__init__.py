@@ -6,11 +6,8 @@ jsonschema for the full command (command.py). diff.py and fleet.py turn the pipe
 the text the command prints.
 """
 
-from __future__ import annotations
-
 import sys
 
-from renderer import exitcodes
 from renderer.cache import noop
 
 
@@ -23,7 +20,7 @@ def main() -> None:
     if message is not None:
         sys.stderr.write(message)
         sys.stderr.flush()
-        sys.exit(exitcodes.OK)
+        return  # exit status 0 (exitcodes.OK): the console script and __main__ end when main() returns
     from renderer.cli import command  # click, Jinja and jsonschema load only for a full run
 
     command.main(obj=pending)
