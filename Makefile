@@ -42,11 +42,15 @@ tools:
 WORKERS ?= $(shell $(PYTHON) -c 'import os; n = len(os.sched_getaffinity(0)); print(n if n > 1 else 0)')
 
 ## test: set up, fetch the pinned tools, run the suite: the quick Hypothesis profile (WORKERS=N: N pytest workers)
+# renderer/ is byte-compiled first, as pip does on install: the cache keys include each module's .pyc, and a
+# .pyc a parallel test's first import writes between two runs of another test would turn its hit into a miss.
 test: $(STAMP) tools
+	$(BIN)/python -m compileall -q renderer
 	$(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
 
 ## test-thorough: the suite under the thorough profile: every example, and the tests marked thorough (nightly)
 test-thorough: $(STAMP) tools
+	$(BIN)/python -m compileall -q renderer
 	HYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest -n $(WORKERS) --dist worksteal
 
 ## lint: ruff and mypy
