@@ -76,7 +76,8 @@ def test_nightly_workflow_runs_the_thorough_profile_and_the_newest_versions() ->
     assert "schedule:" in text and "cron:" in text
     assert "run: make test-thorough" in text
     make = (REPO_ROOT / "Makefile").read_text("utf-8")
-    assert "test-thorough: $(STAMP) tools\n\tHYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest " in make
+    assert ("test-thorough: $(STAMP) tools\n\t$(BIN)/python -m compileall -q renderer\n"
+            "\tHYPOTHESIS_PROFILE=thorough $(BIN)/python -m pytest ") in make
     assert "--upgrade --upgrade-strategy eager -e '.[test]'" in text and "render --check values/*.yaml" in text
 
 
