@@ -197,37 +197,13 @@ def _refused(tmp_path: Path, rendered: Path, field: str, payload: str, needle: s
     return result.stderr
 
 
-def _sampled(row: int, column: int) -> bool:
-    """The placements `make test` runs: two payloads per field, the payload on the field's diagonal and the next
-    one of the other parity (so of the other channel). Every field then goes through a values file and --set,
-    every payload through both (as the diagonal of field `row` and of field `row + 21`), and every output format
-    is used (test_the_sample_covers_every_field_payload_channel_and_mode checks all three)."""
-    first = column % len(CATALOGUE)
-    second = first + 1 if first + 1 < len(CATALOGUE) else 1
-    return row in (first, second)
-
-
-_PLACEMENTS = [(row, column, name, field, ("file", "set")[(row + column) % 2])
+_PLACEMENTS = [(name, field, ("file", "set")[(row + column) % 2])
                for row, name in enumerate(CATALOGUE) for column, field in enumerate(FIELDS)]
-_PARAMS = [pytest.param(name, field, channel, list(MODES)[index % len(MODES)], id=f"{name}-{field}-{channel}",
-                        marks=() if _sampled(row, column) else pytest.mark.thorough)
-           for index, (row, column, name, field, channel) in enumerate(_PLACEMENTS)]
-"""Every payload in every field (1,008 runs of the command); the channel alternates so that every payload and
-every field goes through both a values file and --set, and the output formats take turns (all of them are tried
-for every payload and both channels below). `make test` runs the sample of `_sampled` (96 placements): where a
-payload is found does not depend on the field (every string and key of the values is scanned alike), and what the
-field changes (the located key path, a key, a list item, a field of a list of mappings, file or --set) is covered
-for every field; the whole product runs under `make test-thorough` (marked `thorough`)."""
-
-
-def test_the_sample_covers_every_field_payload_channel_and_mode() -> None:
-    quick = [param.values for param in _PARAMS if not param.marks]
-    assert {(field, channel) for _name, field, channel, _mode in quick} == {(f, c) for f in FIELDS
-                                                                             for c in ("file", "set")}
-    assert {(name, channel) for name, _field, channel, _mode in quick} == {(n, c) for n in CATALOGUE
-                                                                            for c in ("file", "set")}
-    assert {mode for *_rest, mode in quick} == set(MODES)
-    assert len(quick) == 2 * len(FIELDS) and len(_PARAMS) == len(CATALOGUE) * len(FIELDS)
+_PARAMS = [pytest.param(*placement, list(MODES)[index % len(MODES)], id="-".join(placement))
+           for index, placement in enumerate(_PLACEMENTS)]
+"""Every payload in every field; the channel alternates so that every payload and every field goes through
+both a values file and --set, and the output formats take turns (all of them are tried for every payload
+and both channels below)."""
 
 
 def test_the_base_values_render() -> None:
