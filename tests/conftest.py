@@ -80,3 +80,20 @@ def read_tree(root: Path) -> dict[str, str]:
     """Every file under root as {relative posix path: text}."""
     return {path.relative_to(root).as_posix(): path.read_text("utf-8")
             for path in sorted(root.rglob("*")) if path.is_file()}
+
+
+@pytest.fixture
+def prepared(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The values files that went through renderer.pipeline.prepare (load -> validate -> render -> check), run
+    by run, by file stem: what the per-cluster cache did not answer (tests/test_reuse.py, test_hub_cache.py)."""
+    from renderer import pipeline
+
+    calls: list[str] = []
+    real = pipeline.prepare
+
+    def counting(paths: list[Path], request: pipeline.Request, warnings: list) -> pipeline.Prepared:  # type: ignore[type-arg]
+        calls.append(paths[-1].stem)
+        return real(paths, request, warnings)
+
+    monkeypatch.setattr(pipeline, "prepare", counting)
+    return calls

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from renderer import pipeline
 from renderer.cache import directory, trees
 from renderer.model import hub as model_hub
 from renderer.render import hub as render_hub
@@ -33,20 +32,6 @@ def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(FLEET, tmp_path / "values")
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-@pytest.fixture
-def prepared(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The cluster files that went through prepare, run by run."""
-    calls: list[str] = []
-    real = pipeline.prepare
-
-    def counting(paths: list[Path], request: pipeline.Request, warnings: list) -> pipeline.Prepared:  # type: ignore[type-arg]
-        calls.append(paths[-1].stem)
-        return real(paths, request, warnings)
-
-    monkeypatch.setattr(pipeline, "prepare", counting)
-    return calls
 
 
 def render(*args: str, expect: int = 0) -> Run:

@@ -355,9 +355,9 @@ def test_special_files_and_directory_cycles_give_no_key(tmp_path: Path, table: s
 
 # --- a .py edit whose .pyc is gone (a copy of the package, run as processes) --------------------
 
-@pytest.mark.slow
-def test_a_same_size_code_edit_with_its_pyc_gone_is_seen(tmp_path: Path) -> None:
-    """Python runs the edited source when the byte-code is gone; the key must see the edit too."""
+def _copied_package(tmp_path: Path) -> tuple[Path, Path, dict[str, str]]:
+    """A copy of renderer/ without bytecode (templates and schemas linked), a work directory with
+    values/prod.yaml, and the environment that runs the copy with the cache on."""
     checkout = tmp_path / "checkout"
     shutil.copytree(REPO_ROOT / "renderer", checkout / "renderer", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("templates", "schemas"):
@@ -367,11 +367,24 @@ def test_a_same_size_code_edit_with_its_pyc_gone_is_seen(tmp_path: Path) -> None
     shutil.copy(PROD_VALUES, work / "values" / "prod.yaml")
     env = {**os.environ, "PYTHONPATH": str(checkout), directory.CACHE_ENV: str(tmp_path / "cache")}
     env.pop(directory.NO_CACHE_ENV, None)
+    return checkout, work, env
+
+
+def _render_in(work: Path, env: dict[str, str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`python -m renderer ARGS values/prod.yaml` in `work`, with `env` as it is at each call."""
 
     def render(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "renderer", *args, "values/prod.yaml"], cwd=work, env=env,
                               capture_output=True, text=True, check=False)
 
+    return render
+
+
+@pytest.mark.slow
+def test_a_same_size_code_edit_with_its_pyc_gone_is_seen(tmp_path: Path) -> None:
+    """Python runs the edited source when the byte-code is gone; the key must see the edit too."""
+    checkout, work, env = _copied_package(tmp_path)
+    render = _render_in(work, env)
     assert render().returncode == 0
     time.sleep(2.1)  # past trees.RACY_NS: the copies were written just now
     assert render("--check").returncode == 0
@@ -390,21 +403,9 @@ def test_a_same_size_code_edit_with_its_pyc_gone_is_seen(tmp_path: Path) -> None
 def test_a_same_size_code_edit_with_its_stale_pyc_kept_is_seen(tmp_path: Path) -> None:
     """Python trusts a .pyc whose recorded mtime and size match the edited source: the stale bytecode ran and
     its answer was recorded under the new source's key. The bytes executed are keyed; a stale .pyc is dropped."""
-    checkout = tmp_path / "checkout"
-    shutil.copytree(REPO_ROOT / "renderer", checkout / "renderer", ignore=shutil.ignore_patterns("__pycache__"))
-    for name in ("templates", "schemas"):
-        (checkout / name).symlink_to(REPO_ROOT / name)
-    work = tmp_path / "work"
-    (work / "values").mkdir(parents=True)
-    shutil.copy(PROD_VALUES, work / "values" / "prod.yaml")
-    env = {**os.environ, "PYTHONPATH": str(checkout), directory.CACHE_ENV: str(tmp_path / "cache")}
-    env.pop(directory.NO_CACHE_ENV, None)
+    checkout, work, env = _copied_package(tmp_path)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed package has its .pyc files (pip compiles them)
-
-    def render(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "renderer", *args, "values/prod.yaml"], cwd=work, env=env,
-                              capture_output=True, text=True, check=False)
-
+    render = _render_in(work, env)
     assert render().returncode == 0
     time.sleep(2.1)  # past trees.RACY_NS: the copies were written just now
     assert render("--check").returncode == 0

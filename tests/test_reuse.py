@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from renderer import pipeline, remote
+from renderer import remote
 from renderer.cache import directory, trees
 from renderer.cli import command
 from tests.conftest import PROD_VALUES, read_tree
@@ -28,20 +28,6 @@ def fleet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         (tmp_path / "values" / f"{name}.yaml").write_text(text, "utf-8")
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-@pytest.fixture
-def prepared(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The values files that went through load -> validate -> render -> check, run by run."""
-    calls: list[str] = []
-    real = pipeline.prepare
-
-    def counting(paths: list[Path], request: pipeline.Request, warnings: list) -> pipeline.Prepared:  # type: ignore[type-arg]
-        calls.append(paths[-1].stem)
-        return real(paths, request, warnings)
-
-    monkeypatch.setattr(pipeline, "prepare", counting)
-    return calls
 
 
 def render(*args: str, expect: int = 0) -> str:
